@@ -1,0 +1,128 @@
+// model_file.h — the .dgm model file. Layout (all integers little-endian):
+//
+//   magic      16 bytes  "dgm-model-v0001\n" (the format version is in it)
+//   sanity     24 bytes  uint32 0x01020304, float 1.5f, double -0.125, uint64 0x0102030405060708
+//   header     uint64 n, then n bytes of JSON (kind, space, config, dgm version,
+//              training-data fingerprint, seed, metrics)
+//   arrays     uint32 count, then per array: uint16 name length, name, uint8 dtype,
+//              uint8 rank, uint64 extents[rank], raw little-endian data
+//   checksum   uint64 FNV-1a-64 of every byte before it, then the 8 bytes "dgm-end\n"
+//
+// A file is written to "<path>.tmp-<pid>" and renamed into place, so a failed or
+// interrupted write never leaves a broken model and never replaces a good one.
+// Reading distinguishes: not a dgm model file; truncated or corrupted (checksum);
+// written by a newer format version.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dgm {
+
+class Model;
+using json = nlohmann::json;
+
+constexpr uint32_t kModelFormatVersion = 1;
+// Largest model file read (checked against the file size before reading).
+constexpr uint64_t kMaxModelFileBytes = uint64_t(8) << 30;
+
+enum class DType : uint8_t { kU8 = 1, kI32 = 2, kI64 = 3, kU32 = 4, kU64 = 5, kF32 = 6, kF64 = 7, kU16 = 8 };
+
+class ModelWriter {
+ public:
+  json& header() { return header_; }
+  const json& header() const { return header_; }
+
+  // Adds an array; `shape` is metadata that load() checks (its product must be
+  // the element count). Names are unique.
+  void add(const std::string& name, const uint8_t* p, std::vector<uint64_t> shape);
+  void add(const std::string& name, const uint16_t* p, std::vector<uint64_t> shape);
+  void add(const std::string& name, const int32_t* p, std::vector<uint64_t> shape);
+  void add(const std::string& name, const int64_t* p, std::vector<uint64_t> shape);
+  void add(const std::string& name, const uint32_t* p, std::vector<uint64_t> shape);
+  void add(const std::string& name, const uint64_t* p, std::vector<uint64_t> shape);
+  void add(const std::string& name, const float* p, std::vector<uint64_t> shape);
+  void add(const std::string& name, const double* p, std::vector<uint64_t> shape);
+  template <typename T>
+  void add(const std::string& name, const std::vector<T>& v) {
+    add(name, v.data(), {uint64_t(v.size())});
+  }
+
+  // The complete file as bytes.
+  std::string serialize() const;
+  // Writes atomically (temporary file, fsync, rename). IoError names the path.
+  void write(const std::string& path) const;
+
+ private:
+  struct Array {
+    std::string name;
+    DType dtype;
+    std::vector<uint64_t> shape;
+    std::string bytes;
+  };
+  void add_raw(const std::string& name, DType dt, size_t elem, const void* p, std::vector<uint64_t> shape);
+  json header_ = json::object();
+  std::vector<Array> arrays_;
+};
+
+class ModelReader {
+ public:
+  // Reads and verifies a whole file; IoError / FormatError name the path.
+  static ModelReader open(const std::string& path);
+  // Verifies bytes already in memory; `name` is used in messages.
+  static ModelReader parse(const std::string& bytes, const std::string& name);
+
+  const json& header() const { return header_; }
+  const std::string& name() const { return name_; }
+  bool has(const std::string& array) const { return arrays_.count(array) > 0; }
+  std::vector<uint64_t> shape(const std::string& array) const;
+
+  // Copies an array into out, which has room for the product of `shape`
+  // elements; FormatError if it is missing or its dtype or shape differ.
+  void read(const std::string& array, uint8_t* out, const std::vector<uint64_t>& shape) const;
+  void read(const std::string& array, uint16_t* out, const std::vector<uint64_t>& shape) const;
+  void read(const std::string& array, int32_t* out, const std::vector<uint64_t>& shape) const;
+  void read(const std::string& array, int64_t* out, const std::vector<uint64_t>& shape) const;
+  void read(const std::string& array, uint32_t* out, const std::vector<uint64_t>& shape) const;
+  void read(const std::string& array, uint64_t* out, const std::vector<uint64_t>& shape) const;
+  void read(const std::string& array, float* out, const std::vector<uint64_t>& shape) const;
+  void read(const std::string& array, double* out, const std::vector<uint64_t>& shape) const;
+  // A one-dimensional array of any length (checked against `max_elements`).
+  template <typename T>
+  std::vector<T> read_vector(const std::string& array, uint64_t max_elements) const {
+    auto s = shape(array);
+    uint64_t n = 1;
+    for (auto e : s) n *= e;
+    check_count(array, n, max_elements);
+    std::vector<T> v(n);
+    read(array, v.data(), s);
+    return v;
+  }
+
+ private:
+  struct Array {
+    DType dtype;
+    std::vector<uint64_t> shape;
+    size_t offset, size;  // into bytes_
+  };
+  void read_raw(const std::string& array, DType dt, size_t elem, void* out, const std::vector<uint64_t>& shape) const;
+  void check_count(const std::string& array, uint64_t n, uint64_t max_elements) const;
+  std::string name_;
+  std::shared_ptr<const std::string> bytes_;
+  json header_;
+  std::map<std::string, Array> arrays_;
+};
+
+// Saves a fitted model with its header: `info` (config, fingerprint, seed,
+// metrics...) is merged into the header next to kind, space and versions.
+void save_model(const std::string& path, const Model& model, const json& info);
+// Loads any registered model; FormatError for an unknown kind or bad file.
+std::unique_ptr<Model> load_model(const std::string& path, json* header = nullptr);
+std::unique_ptr<Model> load_model(const ModelReader& reader);
+
+}  // namespace dgm

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# setup.sh — installs dgm's build dependencies and data packages from Debian
+# (apt-get, as root or through sudo), then configures and builds dgm in build/.
+#   scripts/setup.sh              install, then build
+#   scripts/setup.sh --no-build   install only
+# Environment: BUILD_DIR (default build), DGM_NATIVE=OFF for a portable binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config
+  libeigen3-dev libcli11-dev nlohmann-json3-dev libstb-dev libgtest-dev zlib1g-dev
+  dataset-fashion-mnist bible-kjv bible-kjv-text
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+[ "${1:-}" = "--no-build" ] && exit 0
+build=${BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" >&2
+cmake --build "$build" -j"$(nproc)" >&2
+echo "setup: built $build/dgm" >&2

@@ -1,0 +1,27 @@
+// commands.h — the dgm subcommands. Each cmd_<name>.cc declares its options
+// once in add_<name>(), which registers the subcommand and, when it is the one
+// chosen, sets `action` to run it; run_<name>() is callable in-process (tests).
+// stdout carries data only; messages and progress go to the log stream.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace dgm::cli {
+
+// Returns the process exit status: 0 success, 1 a runtime error.
+using Action = std::function<int()>;
+
+void add_train(CLI::App& app, Action& action);
+void add_sample(CLI::App& app, Action& action);
+void add_score(CLI::App& app, Action& action);
+void add_eval(CLI::App& app, Action& action);
+void add_info(CLI::App& app, Action& action);
+void add_stats(CLI::App& app, Action& action);
+
+// Builds the whole command line and runs it: what main() does, callable from
+// tests. Usage errors give 2, runtime errors 1 with "dgm: error: ..." on err.
+int run_main(int argc, const char* const* argv);
+
+}  // namespace dgm::cli

@@ -1,0 +1,22 @@
+// common.h — helpers shared by the subcommands: model paths, config loading
+// with overrides, terminal detection, and formatting of numbers.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "dgm/config.h"
+
+namespace dgm::cli {
+
+// --model, else $DGM_MODEL, else "model.dgm".
+std::string resolve_model_path(const std::string& option);
+// Loads a config file and applies --set overrides in order.
+json load_config(const std::string& path, const std::vector<std::string>& overrides);
+// True when file descriptor 2 is a terminal (progress bars are drawn only then).
+bool stderr_is_tty();
+// A number as JSON would print it ("-inf" and "inf" for infinities, "nan").
+std::string format_number(double v, int precision = 6);
+
+}  // namespace dgm::cli

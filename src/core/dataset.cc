@@ -1,0 +1,171 @@
+// dataset.cc — contiguous storage of samples, labels and sequence offsets.
+#include "dgm/dataset.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "dgm/error.h"
+#include "dgm/rng.h"
+
+namespace dgm {
+
+Dataset::Dataset(Space space) : space_(std::move(space)), width_(space_.value_width()) {
+  if (space_.variable_length()) offsets_.push_back(0);
+}
+
+void Dataset::get(size_t i, int32_t* out) const {
+  const int64_t n = length(i);
+  if (width_ == 1) {
+    const uint8_t* p = row_u8(i);
+    for (int64_t d = 0; d < n; ++d) out[d] = p[d];
+  } else {
+    for (int64_t d = 0; d < n; ++d) out[d] = at(i, d);
+  }
+}
+
+std::vector<int32_t> Dataset::row(size_t i) const {
+  std::vector<int32_t> r(size_t(length(i)));
+  get(i, r.data());
+  return r;
+}
+
+void Dataset::put_value(size_t k, int32_t v) {
+  switch (width_) {
+    case 1: values_[k] = uint8_t(v); break;
+    case 2: { uint16_t u = uint16_t(v); std::memcpy(&values_[2 * k], &u, 2); break; }
+    default: std::memcpy(&values_[4 * k], &v, 4); break;
+  }
+}
+
+void Dataset::push_back(const int32_t* x, int64_t length, int32_t label) {
+  space_.validate(x, length, label);
+  const size_t k0 = values_.size() / size_t(width_);
+  if (k0 + size_t(length) > kMaxValues)
+    throw DataError("dataset would hold more than " + std::to_string(kMaxValues) + " values");
+  values_.resize(values_.size() + size_t(length) * size_t(width_));
+  for (int64_t d = 0; d < length; ++d) put_value(k0 + size_t(d), x[d]);
+  if (space_.has_labels()) labels_.push_back(label);
+  if (space_.variable_length()) offsets_.push_back(k0 + size_t(length));
+  ++num_samples_;
+}
+
+void Dataset::push_back_u8(const uint8_t* x, int32_t label) {
+  if (width_ != 1 || space_.variable_length())
+    throw DataError("push_back_u8 needs a fixed-length space with at most 256 levels");
+  const int64_t D = space_.dims();
+  const int64_t levels = space_.levels();
+  if (levels < 256) {
+    for (int64_t d = 0; d < D; ++d)
+      if (x[d] >= levels)
+        throw DataError("position " + space_.position(d) + ": value " + std::to_string(x[d]) + " outside {0.." +
+                        std::to_string(levels - 1) + "}");
+  }
+  space_.check_label(label);
+  values_.insert(values_.end(), x, x + D);
+  if (space_.has_labels()) labels_.push_back(label);
+  ++num_samples_;
+}
+
+void Dataset::reserve(size_t n, size_t total_values) {
+  const uint64_t values = space_.variable_length() ? uint64_t(total_values) : uint64_t(n) * uint64_t(space_.dims());
+  if ((space_.dims() > 0 && n > kMaxValues) || values > kMaxValues)
+    throw DataError("dataset of " + std::to_string(n) + " samples would hold more than " +
+                    std::to_string(kMaxValues) + " values");
+  values_.reserve(size_t(values) * size_t(width_));
+  if (space_.has_labels()) labels_.reserve(n);
+  if (space_.variable_length()) offsets_.reserve(n + 1);
+}
+
+void Dataset::append(const Dataset& other) {
+  if (other.space_ != space_)
+    throw DataError("cannot append a dataset of space " + other.space_.describe() + " to one of " + space_.describe());
+  const size_t k0 = values_.size() / size_t(width_);
+  values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+  labels_.insert(labels_.end(), other.labels_.begin(), other.labels_.end());
+  if (space_.variable_length())
+    for (size_t i = 1; i < other.offsets_.size(); ++i) offsets_.push_back(k0 + other.offsets_[i]);
+  num_samples_ += other.num_samples_;
+}
+
+void Dataset::set_label(size_t i, int32_t label) {
+  if (labels_.empty()) throw DataError("the space has no labels");
+  space_.check_label(label);
+  labels_[i] = label;
+}
+
+Dataset Dataset::slice(size_t begin, size_t end) const {
+  std::vector<size_t> rows;
+  rows.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) rows.push_back(i);
+  return subset(rows);
+}
+
+Dataset Dataset::subset(const std::vector<size_t>& rows) const {
+  Dataset out(space_);
+  size_t total = 0;
+  for (size_t i : rows) total += size_t(length(i));
+  out.values_.reserve(total * size_t(width_));
+  if (has_labels()) out.labels_.reserve(rows.size());
+  for (size_t i : rows) {
+    const size_t a = start(i) * size_t(width_);
+    const size_t b = a + size_t(length(i)) * size_t(width_);
+    out.values_.insert(out.values_.end(), values_.begin() + long(a), values_.begin() + long(b));
+    if (has_labels()) out.labels_.push_back(labels_[i]);
+    if (space_.variable_length()) out.offsets_.push_back(out.values_.size() / size_t(width_));
+  }
+  out.num_samples_ = rows.size();
+  return out;
+}
+
+void Dataset::shuffle(uint64_t seed) {
+  Rng rng(seed, 0x5348554646ULL);
+  std::vector<size_t> perm(num_samples_);
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+  for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng.below(i)]);
+  *this = subset(perm);
+}
+
+Dataset Dataset::split_tail(size_t count) {
+  count = std::min(count, num_samples_);
+  Dataset tail = slice(num_samples_ - count, num_samples_);
+  *this = slice(0, num_samples_ - count);
+  return tail;
+}
+
+size_t Dataset::memory_bytes() const {
+  return values_.capacity() + labels_.capacity() * sizeof(int32_t) + offsets_.capacity() * sizeof(uint64_t);
+}
+
+uint64_t Dataset::fingerprint() const {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](const void* p, size_t n) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= b[i];
+      h *= 0x100000001b3ULL;
+    }
+  };
+  const std::string s = space_.to_json().dump();
+  mix(s.data(), s.size());
+  mix(values_.data(), values_.size());
+  for (int32_t l : labels_) mix(&l, sizeof l);
+  for (uint64_t o : offsets_) mix(&o, sizeof o);
+  return h;
+}
+
+std::string Dataset::fingerprint_hex() const {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fingerprint());
+  return buf;
+}
+
+DataView::DataView(const Dataset& d, size_t begin, size_t end) : data_(&d), begin_(begin), end_(end) {
+  if (begin > end || end > d.size()) throw DataError("data view out of range");
+}
+
+DataView DataView::sub(size_t begin, size_t end) const {
+  if (begin > end || end > size()) throw DataError("data view out of range");
+  return DataView(*data_, begin_ + begin, begin_ + end);
+}
+
+}  // namespace dgm

@@ -1,0 +1,35 @@
+// model.cc — what all models share: the default completion and model creation
+// from config sections through the registry table.
+#include "dgm/model.h"
+
+#include "dgm/error.h"
+
+namespace dgm {
+
+Dataset Model::complete(const Dataset&, const std::vector<uint8_t>&, Rng&, const SampleOptions&) const {
+  throw DataError("model '" + kind() + "' cannot complete partial samples");
+}
+
+std::unique_ptr<Model> create_model(const Space& space, const json& model_cfg, const json& train_cfg,
+                                    json* effective_model, json* effective_train) {
+  ConfigSection m(model_cfg, "model");
+  ConfigSection t(train_cfg, "train");
+  std::string known;
+  for (const auto& k : model_kinds()) known += (known.empty() ? "" : ", ") + std::string(k.name);
+  const std::string type = m.get_string("type", "");
+  if (type.empty()) throw ConfigError("model.type: missing (one of: " + known + ")");
+  for (const auto& k : model_kinds()) {
+    if (type != k.name) continue;
+    // Keys every training section may carry, read by the caller.
+    t.allow({"seed", "threads"});
+    std::unique_ptr<Model> model = k.create(space, m, t);
+    m.finish();
+    t.finish();
+    if (effective_model) *effective_model = m.effective();
+    if (effective_train) *effective_train = t.effective();
+    return model;
+  }
+  throw ConfigError("model.type: unknown model '" + type + "' (known: " + known + ")");
+}
+
+}  // namespace dgm
