@@ -1,0 +1,42 @@
+// read.h — every dataset reader and writer behind two calls. A source is the
+// JSON form used in the config's "data" section, e.g.
+//   {"path": "data/digits/skewed.txt", "format": "grid"}
+//   {"path": "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+//    "labels": "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz",
+//    "format": "idx", "threshold": 128}
+// Formats: grid, lines, csv, jsonl, image (PNG, PGM/PPM/PBM, BMP, JPEG; a file,
+// a directory with one subfolder per label, or a list file), idx (plain or
+// .gz), cifar. An empty format is inferred from the file name. Every error
+// names the file, the record or line, and the reason; sizes from headers are
+// checked before allocating; nothing is silently truncated, padded or resized.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dgm/config.h"
+#include "dgm/dataset.h"
+
+namespace dgm {
+
+// Reads one source into `space`. "-" as path reads stdin (text formats only).
+Dataset read_dataset(const json& source, const Space& space);
+
+// Writes a dataset to `path` in `format` (grid, lines, csv, jsonl, idx, cifar,
+// or image: one PNG per sample into the directory `path`). Written to a
+// temporary name and renamed into place.
+void write_dataset(const Dataset& data, const std::string& path, const std::string& format);
+
+// The train / validation / test sets described by a config's "data" section:
+//   "train", "validation", "test": a path (or a source object as above);
+//   "format", "labels" keys of the train source ("train_labels", "test_labels",
+//   "validation_labels" for separate label files), "threshold";
+//   "validation_fraction" (taken from the end of train after a seeded shuffle
+//   when "shuffle" is true) or "validation_count" (the last N of train);
+//   "limit": use at most N training samples.
+struct DataSplits {
+  Dataset train, validation, test;  // validation / test may be empty
+};
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed);
+
+}  // namespace dgm
