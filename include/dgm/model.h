@@ -116,6 +116,10 @@ struct ModelKind {
   const char* name;
   const char* summary;
   std::unique_ptr<Model> (*create)(const Space& space, ConfigSection& model, ConfigSection& train);
+  // A small, fast {"model": {...}, "train": {...}} config on which the
+  // contract tests (tests/models/contract_test.cc) fit this kind to tiny
+  // enumerable spaces; every registered kind is tested through it.
+  const char* test_config;
 };
 
 // The explicit table in src/models/registry.cc.
