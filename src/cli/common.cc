@@ -54,6 +54,11 @@ int run_main(int argc, const char* const* argv) {
       "Run 'dgm <command> --help' for a command's options.");
   Action action;
   // The subcommand table: one line a command.
+  add_train(app, action);
+  add_sample(app, action);
+  add_score(app, action);
+  add_eval(app, action);
+  add_info(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -11,6 +11,7 @@
 // checked before allocating; nothing is silently truncated, padded or resized.
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,23 @@ namespace dgm {
 // Reads one source into `space`. "-" as path reads stdin (text formats only).
 Dataset read_dataset(const json& source, const Space& space);
 
+// The format a path's name implies: image for .png/.pgm/.ppm/.pbm/.bmp/.jpg
+// and directories, idx for *-ubyte(.gz) and .idx(.gz), cifar for .bin, csv,
+// jsonl, grid for .grid; anything else is lines.
+std::string infer_format(const std::string& path);
+
 // Writes a dataset to `path` in `format` (grid, lines, csv, jsonl, idx, cifar,
 // or image: one PNG per sample into the directory `path`). Written to a
 // temporary name and renamed into place.
 void write_dataset(const Dataset& data, const std::string& path, const std::string& format);
+
+// Writes a text format (grid, lines, csv, jsonl) to a stream.
+void write_dataset(const Dataset& data, std::ostream& out, const std::string& format);
+
+// Parses one line of the "lines" format (values, then an optional tab and a
+// label) into *x and *label (-1 when absent). Errors are prefixed with `where`.
+void parse_sample_line(const std::string& line, const Space& space, const std::string& where,
+                       std::vector<int32_t>* x, int32_t* label);
 
 // The train / validation / test sets described by a config's "data" section:
 //   "train", "validation", "test": a path (or a source object as above);
