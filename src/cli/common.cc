@@ -54,6 +54,7 @@ int run_main(int argc, const char* const* argv) {
       "Run 'dgm <command> --help' for a command's options.");
   Action action;
   // The subcommand table: one line a command.
+  add_stats(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
