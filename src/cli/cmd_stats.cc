@@ -78,7 +78,11 @@ void print_grids(const Dataset& d, const std::vector<EmpiricalEntry>& top, std::
 
 std::string fraction_string(const Empirical& e) {
   const double f = e.support_fraction();
-  const std::string log10_form = "10^" + format_number(e.support_log10_fraction(), 4);
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(2);
+  os << "10^" << e.support_log10_fraction();
+  const std::string log10_form = os.str();
   if (e.num_distinct() == 0) return "0";
   if (f > 1e-300) return format_number(f, 6) + " = " + log10_form;
   return log10_form;
