@@ -59,6 +59,7 @@ int run_main(int argc, const char* const* argv) {
   add_score(app, action);
   add_eval(app, action);
   add_info(app, action);
+  add_stats(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
