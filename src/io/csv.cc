@@ -40,10 +40,17 @@ Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opt
       if (j == std::string_view::npos) j = line.size();
       if (int64_t(fields.size()) > D + 1)
         throw FormatError(where + ": more than " + std::to_string(D + (column != "none")) + " fields");
+      // Negative values are refused below, once the label column (-1 = unknown) is known.
       fields.push_back(parse_value(trim(line.substr(i, j - i)), where + ": field " + std::to_string(fields.size() + 1),
-                                   "value"));
+                                   "value", true));
       if (j == line.size()) break;
       i = j + 1;
+    }
+    for (size_t k = 0; k < fields.size(); ++k) {
+      const bool is_label = (column == "first" && k == 0) || (column == "last" && k + 1 == fields.size());
+      if (fields[k] < 0 && !is_label)
+        throw DataError(where + ": field " + std::to_string(k + 1) + ": value " + std::to_string(fields[k]) +
+                        " is negative");
     }
     int32_t label = -1;
     if (column != "none") {

@@ -69,7 +69,8 @@ class LineReader {
 // false when it is not one; sets *too_large when it does not fit an int32.
 bool parse_int(std::string_view token, int64_t* value, bool* too_large);
 // parse_int or a DataError/FormatError "<where>: <what> ..." naming the token.
-int32_t parse_value(std::string_view token, const std::string& where, const char* what);
+int32_t parse_value(std::string_view token, const std::string& where, const char* what,
+                    bool allow_negative = false);
 
 // Runs fn; a DataError or FormatError it throws gets "<where>: " in front.
 void with_context(const std::string& where, const std::function<void()>& fn);

@@ -97,7 +97,7 @@ Dataset read_grid(const std::string& path, const Space& space, ConfigSection&) {
     if (line.substr(0, 6) == "label ") {
       if (start_line != 0)
         throw FormatError(at_line(f.name, n) + ": 'label' line inside a sample; put it first, after a blank line");
-      label = parse_value(line.substr(6), at_line(f.name, n), "label");
+      label = parse_value(line.substr(6), at_line(f.name, n), "label", true);
       start_line = n;
       continue;
     }

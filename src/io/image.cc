@@ -348,7 +348,7 @@ std::vector<Item> list_file_source(const std::string& list, const Space& space) 
     int32_t label = -1;
     const size_t tab = line.find('\t');
     if (tab != std::string_view::npos) {
-      label = io::parse_value(line.substr(tab + 1), where, "label");
+      label = io::parse_value(line.substr(tab + 1), where, "label", true);
       io::with_context(where, [&] { space.check_label(label); });
       line = line.substr(0, tab);
     }

@@ -96,14 +96,14 @@ bool parse_int(std::string_view t, int64_t* value, bool* too_large) {
   return true;
 }
 
-int32_t parse_value(std::string_view token, const std::string& where, const char* what) {
+int32_t parse_value(std::string_view token, const std::string& where, const char* what, bool allow_negative) {
   int64_t v;
   bool big;
   std::string shown(token.substr(0, 40));
   if (token.size() > 40) shown += "...";
   if (!parse_int(token, &v, &big)) throw FormatError(where + ": " + what + " '" + shown + "' is not an integer");
   if (big) throw DataError(where + ": " + what + " " + shown + " is too large");
-  if (v < 0 && std::string(what) != "label") throw DataError(where + ": " + what + " " + shown + " is negative");
+  if (v < 0 && !allow_negative) throw DataError(where + ": " + what + " " + shown + " is negative");
   return int32_t(v);
 }
 

@@ -34,7 +34,7 @@ Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) 
     if (tab != std::string_view::npos) {
       if (!space.has_labels())
         throw DataError(where + ": the line has a label column (after a tab) but the space has no labels");
-      label = parse_value(line.substr(tab + 1), where, "label");
+      label = parse_value(line.substr(tab + 1), where, "label", true);
       line = line.substr(0, tab);
     }
     x.clear();

@@ -18,16 +18,17 @@ struct Format {
   io::Reader read;
   io::TextWriter write_text;  // text formats
   io::FileWriter write_file;  // binary files and image directories
+  std::vector<std::string> keys;  // source keys the reader understands
 };
 
 const Format kFormats[] = {
-    {"grid", io::read_grid, io::write_grid, nullptr},
-    {"lines", io::read_lines, io::write_lines, nullptr},
-    {"csv", io::read_csv, io::write_csv, nullptr},
-    {"jsonl", io::read_jsonl, io::write_jsonl, nullptr},
-    {"image", io::read_images, nullptr, io::write_images},
-    {"idx", io::read_idx, nullptr, io::write_idx},
-    {"cifar", io::read_cifar, nullptr, io::write_cifar},
+    {"grid", io::read_grid, io::write_grid, nullptr, {}},
+    {"lines", io::read_lines, io::write_lines, nullptr, {}},
+    {"csv", io::read_csv, io::write_csv, nullptr, {"label_column"}},
+    {"jsonl", io::read_jsonl, io::write_jsonl, nullptr, {}},
+    {"image", io::read_images, nullptr, io::write_images, {"threshold"}},
+    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}},
+    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}},
 };
 
 std::string format_names() {
@@ -59,8 +60,10 @@ Dataset read_source(const json& source, const Space& space, const std::string& w
   const std::string path = path_json.get<std::string>();
   const std::string name = opts.get_string("format", "");
   const Format& format = find_format(name.empty() ? infer_format(path) : name, where + ".format");
-  Dataset data = format.read(path, space, opts);
+  // Unknown keys are refused before reading anything.
+  opts.allow(format.keys);
   opts.finish();
+  Dataset data = format.read(path, space, opts);
   if (data.empty()) throw FormatError(path + ": no samples");
   return data;
 }
