@@ -30,8 +30,20 @@ std::string infer_format(const std::string& path);
 
 // Writes a dataset to `path` in `format` (grid, lines, csv, jsonl, idx, cifar,
 // or image: one PNG per sample into the directory `path`). Written to a
-// temporary name and renamed into place.
+// temporary name and renamed into place. "-" writes the text formats to stdout.
+// An empty format is inferred from the name as for reading.
 void write_dataset(const Dataset& data, const std::string& path, const std::string& format);
+// The text formats (grid, lines, csv, jsonl) written to a stream.
+void write_dataset(const Dataset& data, std::ostream& out, const std::string& format);
+
+// The format read_dataset infers for a path: image for .png .pgm .ppm .pbm
+// .pnm .bmp .jpg .jpeg and directories, idx for *-idx*-ubyte[.gz] and
+// *.idx[.gz], cifar for .bin, csv, jsonl, grid for .grid, else lines.
+std::string infer_format(const std::string& path);
+// Where write_dataset(..., "idx") puts the labels of a labeled dataset:
+// "train-images-idx3-ubyte.gz" -> "train-labels-idx1-ubyte.gz",
+// "x.idx" -> "x-labels.idx", "x.idx.gz" -> "x-labels.idx.gz", else "<path>-labels".
+std::string idx_labels_path(const std::string& images_path);
 
 // Writes a text format (grid, lines, csv, jsonl) to a stream.
 void write_dataset(const Dataset& data, std::ostream& out, const std::string& format);

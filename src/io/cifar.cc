@@ -1,0 +1,90 @@
+// cifar.cc — the CIFAR-10 binary batch format (Krizhevsky, 2009): records of
+// one label byte followed by the D image bytes in CHW order (3x32x32 = 3072 for
+// CIFAR-10), generalised to any fixed shape with levels <= 256. The file size
+// must be a whole number of records. When the space has no labels the label
+// byte is read and dropped; written datasets without labels get label byte 0.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <ostream>
+
+#include "formats.h"
+
+namespace dgm::io {
+namespace {
+
+void check_space(const Space& space, const std::string& path) {
+  if (space.variable_length() || space.levels() > 256)
+    throw ConfigError(path + ": CIFAR records hold bytes of fixed-shape samples; the space " + space.describe() +
+                      " does not fit");
+}
+
+}  // namespace
+
+Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) {
+  check_space(space, path);
+  require_file(path);
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw IoError(path + ": cannot read its size: " + ec.message());
+  const uint64_t record = 1 + uint64_t(space.dims());
+  if (size == 0) throw FormatError(path + ": empty file, expected CIFAR records of " + std::to_string(record) + " bytes");
+  if (size % record != 0)
+    throw FormatError(path + ": size " + std::to_string(size) + " bytes is not a multiple of the record size " +
+                      std::to_string(record) + " (1 label byte + " + std::to_string(space.dims()) +
+                      " values); wrong shape or truncated file");
+  const uint64_t n = size / record;
+  if (n * uint64_t(space.dims()) > Dataset::kMaxValues)
+    throw FormatError(path + ": " + std::to_string(n) + " records exceed the limit of " +
+                      std::to_string(Dataset::kMaxValues) + " values");
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw IoError(path + ": cannot open");
+  Dataset data(space);
+  try {
+    data.reserve(size_t(n));
+    const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / size_t(record));
+    std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, n) * record));
+    for (uint64_t done = 0; done < n;) {
+      const size_t k = size_t(std::min<uint64_t>(chunk, n - done));
+      const size_t got = std::fread(buf.data(), 1, k * size_t(record), f);
+      if (got != k * size_t(record))
+        throw FormatError(path + ": truncated while reading: got " + std::to_string(done + got / record) + " of " +
+                          std::to_string(n) + " records");
+      for (size_t i = 0; i < k; ++i) {
+        const uint8_t* r = buf.data() + i * size_t(record);
+        const int32_t label = space.has_labels() ? int32_t(r[0]) : -1;
+        try {
+          data.push_back_u8(r + 1, label);
+        } catch (const DataError& e) {
+          throw DataError(path + ": record " + std::to_string(done + i) + ": " + e.what());
+        }
+      }
+      done += k;
+    }
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+  std::fclose(f);
+  return data;
+}
+
+void write_cifar(const Dataset& data, const std::string& path) {
+  check_space(data.space(), path);
+  for (size_t i = 0; i < data.size(); ++i)
+    if (data.has_labels() && (data.label(i) < 0 || data.label(i) > 255))
+      throw DataError(path + ": sample " + std::to_string(i) + " has label " + std::to_string(data.label(i)) +
+                      "; CIFAR labels are bytes 0..255");
+  write_text_atomically(path, [&](std::ostream& out) {
+    const size_t D = size_t(data.dims());
+    std::string rec(D + 1, '\0');
+    for (size_t i = 0; i < data.size(); ++i) {
+      rec[0] = char(data.has_labels() ? data.label(i) : 0);
+      std::memcpy(&rec[1], data.row_u8(i), D);
+      out.write(rec.data(), std::streamsize(rec.size()));
+    }
+  });
+}
+
+}  // namespace dgm::io

@@ -1,0 +1,105 @@
+// formats.h — the private interface between read_dataset/write_dataset
+// (read.cc) and the one-file-per-format readers and writers in src/io/, plus
+// the helpers they share: reading text (or stdin) with line numbers, parsing
+// integers, putting file and line into error messages, and writing files under
+// a temporary name that is renamed into place.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dgm/config.h"
+#include "dgm/dataset.h"
+#include "dgm/error.h"
+
+namespace dgm::io {
+
+// A reader gets the path and the source's keys; it reads the keys it knows
+// (read_dataset calls opts.finish() afterwards, so a key nobody read is a
+// ConfigError). Text writers write to a stream (a file or stdout); file
+// writers own the path (binary files, image directories).
+using Reader = Dataset (*)(const std::string& path, const Space& space, ConfigSection& opts);
+using TextWriter = void (*)(const Dataset& data, std::ostream& out);
+using FileWriter = void (*)(const Dataset& data, const std::string& path);
+
+Dataset read_grid(const std::string& path, const Space& space, ConfigSection& opts);
+void write_grid(const Dataset& data, std::ostream& out);
+Dataset read_lines(const std::string& path, const Space& space, ConfigSection& opts);
+void write_lines(const Dataset& data, std::ostream& out);
+Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opts);
+void write_csv(const Dataset& data, std::ostream& out);
+Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection& opts);
+void write_jsonl(const Dataset& data, std::ostream& out);
+Dataset read_images(const std::string& path, const Space& space, ConfigSection& opts);
+void write_images(const Dataset& data, const std::string& path);
+Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts);
+void write_idx(const Dataset& data, const std::string& path);
+Dataset read_cifar(const std::string& path, const Space& space, ConfigSection& opts);
+void write_cifar(const Dataset& data, const std::string& path);
+
+// ---- shared helpers (io_util.cc) ----
+
+// The whole text of a file, or of stdin for "-" (named "<stdin>" in errors).
+// IoError for a missing file or a directory; FormatError for an empty file or
+// bytes that are not text (a NUL byte), with `format` in the hint.
+struct TextFile {
+  std::string name;  // the path, or "<stdin>"
+  std::string text;
+};
+TextFile read_text(const std::string& path, const std::string& format);
+
+// Iterates over lines (without '\n' and a trailing '\r'), counting from 1.
+class LineReader {
+ public:
+  explicit LineReader(const std::string& text) : text_(text) {}
+  bool next(std::string_view* line);
+  size_t line_number() const { return line_; }
+
+ private:
+  const std::string& text_;
+  size_t pos_ = 0;
+  size_t line_ = 0;
+};
+
+// Parses a decimal integer (optional '-') filling the whole token. Returns
+// false when it is not one; sets *too_large when it does not fit an int32.
+bool parse_int(std::string_view token, int64_t* value, bool* too_large);
+// parse_int or a DataError/FormatError "<where>: <what> ..." naming the token.
+int32_t parse_value(std::string_view token, const std::string& where, const char* what,
+                    bool allow_negative = false);
+
+// Runs fn; a DataError or FormatError it throws gets "<where>: " in front.
+void with_context(const std::string& where, const std::function<void()>& fn);
+// "file:line".
+std::string at_line(const std::string& name, size_t line);
+
+bool is_directory(const std::string& path);
+bool ends_with(const std::string& s, const std::string& suffix);
+std::string lower(std::string s);
+// Throws IoError unless `path` names an existing regular (or special) file.
+void require_file(const std::string& path);
+
+// Writes through a temporary file next to `path`, renamed into place when fn
+// returns; on an exception the temporary file is removed. "-" writes stdout.
+void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn);
+// A temporary name next to path, and the rename that commits it (IoError on failure).
+std::string temp_path_for(const std::string& path);
+void commit_temp(const std::string& tmp, const std::string& path);
+
+// "threshold" from the source keys: -1 when absent, else 0..256 (256 maps
+// every byte to 0). With it, a byte v becomes 1 when v >= threshold, else 0.
+int read_threshold(ConfigSection& opts);
+// The threshold to apply: the given one, else 128 for binary spaces, else -1
+// (bytes are kept as they are).
+int default_threshold(const Space& space, int threshold);
+// Appends n samples of D bytes each from `bytes` to `data`, thresholding when
+// threshold >= 0 (values are checked by push_back_u8). A DataError names
+// "<name>: <item> <first + i>".
+void push_bytes(Dataset& data, const uint8_t* bytes, size_t n, int threshold, const int32_t* labels,
+                const std::string& name, const char* item, size_t first);
+
+}  // namespace dgm::io

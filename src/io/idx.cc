@@ -1,0 +1,249 @@
+// idx.cc — the IDX format of MNIST and Fashion-MNIST (LeCun et al., "The MNIST
+// database"), plain or gzip-compressed (zlib reads both). Header: magic
+// 0x0000TTNN (TT = element type, only 0x08 unsigned byte; NN = number of
+// dimensions), then NN big-endian uint32 extents, then the bytes. Images have
+// NN >= 2 (N, then the sample shape), labels NN = 1. Source keys: "labels"
+// (the labels IDX file), "threshold" (binary spaces default to 128). Binary
+// datasets are written as 0/255 so that they read back at the default threshold.
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <functional>
+
+#include "dgm/io/read.h"
+#include "formats.h"
+
+namespace dgm::io {
+namespace {
+
+// A gzFile that closes itself. zlib reads uncompressed files transparently.
+class GzFile {
+ public:
+  GzFile(const std::string& path, const char* mode) : path_(path), f_(gzopen(path.c_str(), mode)) {
+    if (!f_) throw IoError(path + ": cannot open");
+    gzbuffer(f_, 1 << 18);
+  }
+  ~GzFile() {
+    if (f_) gzclose(f_);
+  }
+  GzFile(const GzFile&) = delete;
+  GzFile& operator=(const GzFile&) = delete;
+
+  // Reads up to n bytes; returns how many were read (short only at the end).
+  size_t read(void* buf, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+      const unsigned chunk = unsigned(std::min<size_t>(n - done, size_t(1) << 30));
+      const int r = gzread(f_, static_cast<char*>(buf) + done, chunk);
+      if (r < 0) {
+        int code;
+        const char* msg = gzerror(f_, &code);
+        throw FormatError(path_ + ": corrupt or unreadable data (" + (msg ? msg : "zlib error") + ")");
+      }
+      if (r == 0) break;
+      done += size_t(r);
+    }
+    return done;
+  }
+  void write(const void* buf, size_t n) {
+    if (n && gzwrite(f_, buf, unsigned(n)) != int(n)) throw IoError(path_ + ": write error (disk full?)");
+  }
+  void close() {
+    const int r = gzclose(f_);
+    f_ = nullptr;
+    if (r != Z_OK) throw IoError(path_ + ": write error on close (disk full?)");
+  }
+
+ private:
+  std::string path_;
+  gzFile f_;
+};
+
+struct IdxHeader {
+  int ndim = 0;
+  std::vector<uint64_t> dims;
+};
+
+IdxHeader read_header(GzFile& in, const std::string& path) {
+  uint8_t m[4];
+  const size_t got = in.read(m, 4);
+  if (got == 0) throw FormatError(path + ": empty file, expected an IDX header");
+  if (got < 4) throw FormatError(path + ": truncated IDX header (" + std::to_string(got) + " bytes)");
+  char magic[16];
+  std::snprintf(magic, sizeof magic, "0x%02x%02x%02x%02x", m[0], m[1], m[2], m[3]);
+  if (m[0] != 0 || m[1] != 0 || m[3] == 0)
+    throw FormatError(path + ": not an IDX file (magic " + magic + ", expected 0x00000803 for images or 0x00000801 for labels)");
+  if (m[2] != 0x08)
+    throw FormatError(path + ": IDX element type 0x" + std::string(magic + 6, 2) +
+                      " is not supported; only unsigned bytes (0x08)");
+  IdxHeader h;
+  h.ndim = m[3];
+  for (int i = 0; i < h.ndim; ++i) {
+    uint8_t b[4];
+    if (in.read(b, 4) != 4) throw FormatError(path + ": truncated IDX header (dimension " + std::to_string(i) + ")");
+    h.dims.push_back((uint64_t(b[0]) << 24) | (uint64_t(b[1]) << 16) | (uint64_t(b[2]) << 8) | uint64_t(b[3]));
+  }
+  return h;
+}
+
+void expect_end(GzFile& in, const std::string& path, uint64_t n, const char* items) {
+  uint8_t extra;
+  if (in.read(&extra, 1) != 0)
+    throw FormatError(path + ": data after the " + std::to_string(n) + " " + items + " the header claims");
+}
+
+std::vector<int32_t> read_labels(const std::string& path, uint64_t expected, const Space& space) {
+  require_file(path);
+  GzFile in(path, "rb");
+  const IdxHeader h = read_header(in, path);
+  if (h.ndim != 1)
+    throw FormatError(path + ": a labels IDX file has 1 dimension (magic 0x00000801), this one has " +
+                      std::to_string(h.ndim));
+  if (h.dims[0] != expected)
+    throw FormatError(path + ": " + std::to_string(h.dims[0]) + " labels, but the images file has " +
+                      std::to_string(expected) + " images");
+  std::vector<uint8_t> bytes(static_cast<size_t>(expected));
+  const size_t got = in.read(bytes.data(), bytes.size());
+  if (got != bytes.size())
+    throw FormatError(path + ": truncated: read " + std::to_string(got) + " of " + std::to_string(expected) +
+                      " labels");
+  expect_end(in, path, expected, "labels");
+  std::vector<int32_t> labels(bytes.begin(), bytes.end());
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] >= space.labels())
+      throw DataError(path + ": label " + std::to_string(i) + " is " + std::to_string(labels[i]) +
+                      ", outside {0.." + std::to_string(space.labels() - 1) + "}");
+  return labels;
+}
+
+std::string join_dims(const std::vector<uint64_t>& d, size_t from) {
+  std::string s;
+  for (size_t i = from; i < d.size(); ++i) s += (i > from ? "x" : "") + std::to_string(d[i]);
+  return s;
+}
+
+}  // namespace
+
+Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts) {
+  const std::string labels_path = opts.get_string("labels", "");
+  const int threshold = default_threshold(space, read_threshold(opts));
+  if (space.variable_length() || space.levels() > 256)
+    throw ConfigError(path + ": IDX holds bytes of fixed-shape samples; the space " + space.describe() +
+                      " does not fit");
+  if (!labels_path.empty() && !space.has_labels())
+    throw ConfigError(opts.path() + ".labels: a labels file is given but the space has no labels; add \"labels\": 10 to the space");
+  require_file(path);
+  GzFile in(path, "rb");
+  const IdxHeader h = read_header(in, path);
+  if (h.ndim < 2)
+    throw FormatError(path + ": " + std::to_string(h.ndim) +
+                      "-dimensional IDX file; images have at least 2 dimensions (is this the labels file?)");
+  // Sizes from the header are checked before anything is allocated.
+  const uint64_t n = h.dims[0];
+  uint64_t per = 1;
+  for (int i = 1; i < h.ndim; ++i) {
+    per *= h.dims[size_t(i)];
+    if (per > Dataset::kMaxValues) break;
+  }
+  std::vector<uint64_t> want(space.shape().begin(), space.shape().end());
+  if (per != uint64_t(space.dims()))
+    throw DataError(path + ": samples are " + join_dims(h.dims, 1) + ", the space " + space.describe() + " expects " +
+                    join_dims(want, 0));
+  if (n == 0) throw FormatError(path + ": the header claims 0 items");
+  if (n > Dataset::kMaxValues / per)
+    throw FormatError(path + ": the header claims " + std::to_string(n) + " items of " + std::to_string(per) +
+                      " values, more than the limit of " + std::to_string(Dataset::kMaxValues) + " values");
+  std::vector<int32_t> labels;
+  if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
+
+  Dataset data(space);
+  data.reserve(size_t(n));
+  const size_t D = size_t(per);
+  const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / D);  // ~4 MB of samples a read
+  std::vector<uint8_t> buf(std::min<uint64_t>(chunk, n) * D);
+  for (uint64_t done = 0; done < n;) {
+    const size_t want_n = size_t(std::min<uint64_t>(chunk, n - done));
+    const size_t got = in.read(buf.data(), want_n * D);
+    if (got != want_n * D)
+      throw FormatError(path + ": truncated: read " + std::to_string(done + got / D) + " of " + std::to_string(n) +
+                        " items the header claims");
+    push_bytes(data, buf.data(), want_n, threshold, labels.empty() ? nullptr : labels.data() + done, path, "item",
+               size_t(done));
+    done += want_n;
+  }
+  expect_end(in, path, n, "items");
+  return data;
+}
+
+void write_idx(const Dataset& data, const std::string& path) {
+  const Space& space = data.space();
+  if (space.variable_length() || space.levels() > 256)
+    throw ConfigError(path + ": IDX holds bytes of fixed-shape samples; the space " + space.describe() +
+                      " does not fit");
+  if (data.size() > 0xffffffffull) throw DataError(path + ": more than 2^32 samples do not fit an IDX header");
+  const char* mode = ends_with(lower(path), ".gz") ? "wb6" : "wbT";
+  auto put_header = [](GzFile& out, const std::vector<uint64_t>& dims) {
+    std::vector<uint8_t> h = {0, 0, 0x08, uint8_t(dims.size())};
+    for (uint64_t d : dims)
+      for (int s = 24; s >= 0; s -= 8) h.push_back(uint8_t(d >> s));
+    out.write(h.data(), h.size());
+  };
+  auto write_file = [&](const std::string& target, const std::function<void(GzFile&)>& body) {
+    const std::string tmp = temp_path_for(target);
+    try {
+      GzFile out(tmp, mode);
+      body(out);
+      out.close();
+    } catch (...) {
+      std::remove(tmp.c_str());
+      throw;
+    }
+    commit_temp(tmp, target);
+  };
+
+  std::vector<uint64_t> dims = {data.size()};
+  for (int64_t e : space.shape()) dims.push_back(uint64_t(e));
+  if (data.has_labels()) {
+    for (size_t i = 0; i < data.size(); ++i)
+      if (data.label(i) < 0 || data.label(i) > 255)
+        throw DataError(path + ": sample " + std::to_string(i) + " has label " + std::to_string(data.label(i)) +
+                        "; IDX labels are bytes 0..255");
+  }
+  write_file(path, [&](GzFile& out) {
+    put_header(out, dims);
+    if (!space.is_binary()) {
+      out.write(data.raw().data(), data.raw().size());
+    } else {
+      std::vector<uint8_t> row(size_t(data.dims()));
+      for (size_t i = 0; i < data.size(); ++i) {
+        const uint8_t* p = data.row_u8(i);
+        for (size_t d = 0; d < row.size(); ++d) row[d] = p[d] ? 255 : 0;
+        out.write(row.data(), row.size());
+      }
+    }
+  });
+  if (data.has_labels()) {
+    write_file(idx_labels_path(path), [&](GzFile& out) {
+      put_header(out, {data.size()});
+      std::vector<uint8_t> l(data.labels().begin(), data.labels().end());
+      out.write(l.data(), l.size());
+    });
+  }
+}
+
+}  // namespace dgm::io
+
+namespace dgm {
+
+std::string idx_labels_path(const std::string& images_path) {
+  const size_t k = images_path.rfind("images-idx");
+  if (k != std::string::npos && k + 10 < images_path.size() && std::isdigit((unsigned char)images_path[k + 10]))
+    return images_path.substr(0, k) + "labels-idx1" + images_path.substr(k + 11);
+  if (io::ends_with(images_path, ".gz")) return idx_labels_path(images_path.substr(0, images_path.size() - 3)) + ".gz";
+  if (io::ends_with(images_path, ".idx")) return images_path.substr(0, images_path.size() - 4) + "-labels.idx";
+  return images_path + "-labels";
+}
+
+}  // namespace dgm

@@ -1,0 +1,480 @@
+// image.cc — images through stb_image / stb_image_write (PNG, JPEG, BMP; the
+// implementations are compiled here and only here) plus a small netpbm codec
+// (P1-P6: PBM, PGM, PPM in ASCII and binary form). A source is one file, a
+// directory (files sorted by name; subfolders are labels) or a list file
+// (.txt/.list: one path a line, optionally "path<TAB>label"). Writing puts one
+// PNG per sample into a directory, in label subfolders when labeled.
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_FAILURE_USERMSG
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <stb_image.h>
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "dgm/io/image.h"
+#include "formats.h"
+
+namespace dgm {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Geometry {
+  int64_t c, h, w;
+};
+
+// Channels, height and width of an image space; `sheet` also accepts 1-D spaces.
+Geometry geometry(const Space& space, const std::string& name, bool sheet = false) {
+  const auto& s = space.shape();
+  if (!space.variable_length() && space.levels() <= 256) {
+    if (s.size() == 2) return {1, s[0], s[1]};
+    if (s.size() == 3 && (s[0] == 1 || s[0] == 3)) return {s[0], s[1], s[2]};
+    if (sheet && s.size() == 1) return {1, 1, s[0]};
+  }
+  throw ConfigError(name + ": images need a space {H,W}, {1,H,W} (grayscale) or {3,H,W} (RGB) with levels <= 256, not " +
+                    space.describe());
+}
+
+std::string dims_string(int64_t w, int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
+
+// A decoded image: height x width x channels bytes, 1 or 3 channels.
+struct Pixels {
+  int64_t w = 0, h = 0;
+  int channels = 0;
+  std::vector<uint8_t> data;  // (H, W, C)
+};
+
+void check_size(const std::string& path, int64_t w, int64_t h, const Geometry& g) {
+  if (w != g.w || h != g.h)
+    throw DataError(path + ": image is " + dims_string(w, h) + " (width x height), the space expects " +
+                    dims_string(g.w, g.h) + "; images are never resized");
+}
+
+// ---- netpbm (P1..P6) ----
+
+class PnmParser {
+ public:
+  PnmParser(const std::string& path, const std::string& bytes) : path_(path), b_(bytes) {}
+
+  Pixels parse(const Geometry& g) {
+    const char kind = b_[1];
+    pos_ = 2;
+    const bool bits = kind == '1' || kind == '4';
+    const bool ascii = kind <= '3';
+    Pixels p;
+    p.channels = (kind == '3' || kind == '6') ? 3 : 1;
+    p.w = header_int("width");
+    p.h = header_int("height");
+    if (p.w <= 0 || p.h <= 0) fail("width and height must be positive");
+    check_size(path_, p.w, p.h, g);
+    const int64_t maxval = bits ? 1 : header_int("maxval");
+    if (maxval < 1 || maxval > 65535) fail("maxval " + std::to_string(maxval) + " outside 1..65535");
+    if (!ascii) {
+      if (pos_ >= b_.size() || !std::isspace((unsigned char)b_[pos_])) fail("no whitespace before the pixel data");
+      ++pos_;
+    }
+    const size_t n = size_t(p.w * p.h * p.channels);
+    p.data.resize(n);
+    auto scale = [&](int64_t v) -> uint8_t {
+      if (v > maxval) fail("pixel value " + std::to_string(v) + " exceeds maxval " + std::to_string(maxval));
+      return uint8_t((v * 255 + maxval / 2) / maxval);
+    };
+    if (kind == '4') {
+      const size_t row_bytes = size_t((p.w + 7) / 8);
+      if (b_.size() - pos_ < row_bytes * size_t(p.h)) fail("truncated pixel data");
+      for (int64_t y = 0; y < p.h; ++y)
+        for (int64_t x = 0; x < p.w; ++x) {
+          const uint8_t byte = uint8_t(b_[pos_ + size_t(y) * row_bytes + size_t(x / 8)]);
+          const bool black = (byte >> (7 - x % 8)) & 1;
+          p.data[size_t(y * p.w + x)] = black ? 0 : 255;
+        }
+    } else if (ascii) {
+      for (size_t i = 0; i < n; ++i) {
+        int64_t v;
+        if (kind == '1') {
+          skip_space();
+          if (pos_ >= b_.size()) fail("truncated pixel data");
+          const char c = b_[pos_++];
+          if (c != '0' && c != '1') fail("bad PBM pixel '" + std::string(1, c) + "'");
+          p.data[i] = c == '1' ? 0 : 255;  // PBM: 1 is black
+          continue;
+        }
+        v = header_int("pixel value");
+        p.data[i] = scale(v);
+      }
+    } else {
+      const size_t width = maxval > 255 ? 2 : 1;
+      if (b_.size() - pos_ < n * width) fail("truncated pixel data");
+      for (size_t i = 0; i < n; ++i) {
+        const uint8_t* q = reinterpret_cast<const uint8_t*>(b_.data()) + pos_ + i * width;
+        p.data[i] = scale(width == 2 ? (int64_t(q[0]) << 8) | q[1] : q[0]);
+      }
+    }
+    return p;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const { throw FormatError(path_ + ": netpbm: " + what); }
+
+  void skip_space() {
+    while (pos_ < b_.size()) {
+      if (b_[pos_] == '#') {
+        while (pos_ < b_.size() && b_[pos_] != '\n') ++pos_;
+      } else if (std::isspace((unsigned char)b_[pos_])) {
+        ++pos_;
+      } else {
+        break;
+      }
+    }
+  }
+  int64_t header_int(const char* what) {
+    skip_space();
+    int64_t v = 0;
+    size_t digits = 0;
+    while (pos_ < b_.size() && std::isdigit((unsigned char)b_[pos_])) {
+      if (++digits > 9) fail(std::string(what) + " is too large");
+      v = v * 10 + (b_[pos_++] - '0');
+    }
+    if (digits == 0) fail(pos_ >= b_.size() ? std::string("truncated (no ") + what + ")" : std::string("expected ") + what);
+    return v;
+  }
+
+  const std::string& path_;
+  const std::string& b_;
+  size_t pos_ = 0;
+};
+
+std::string read_bytes(const std::string& path) {
+  io::require_file(path);
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw IoError(path + ": cannot read its size: " + ec.message());
+  if (size == 0) throw FormatError(path + ": empty file, expected an image");
+  if (size > (uint64_t(1) << 30)) throw FormatError(path + ": larger than 1 GiB, not read as an image");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open");
+  std::string bytes(size_t(size), '\0');
+  in.read(&bytes[0], std::streamsize(size));
+  if (size_t(in.gcount()) != size) throw IoError(path + ": read error");
+  return bytes;
+}
+
+Pixels decode(const std::string& path, const Geometry& g) {
+  const std::string bytes = read_bytes(path);
+  if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6')
+    return PnmParser(path, bytes).parse(g);
+  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
+  int w, h, comp;
+  if (!stbi_info_from_memory(buf, len, &w, &h, &comp))
+    throw FormatError(path + ": not a PNG, JPEG, BMP or netpbm image (" + stbi_failure_reason() + ")");
+  check_size(path, w, h, g);  // before decoding anything
+  Pixels p;
+  p.w = w;
+  p.h = h;
+  p.channels = comp <= 2 ? 1 : 3;  // alpha is dropped
+  int got;
+  stbi_uc* pixels = stbi_load_from_memory(buf, len, &w, &h, &got, p.channels);
+  if (!pixels) throw FormatError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  p.data.assign(pixels, pixels + size_t(p.w * p.h * p.channels));
+  stbi_image_free(pixels);
+  return p;
+}
+
+// Writes the (H, W, C) bytes of `p` to path by extension, atomically.
+void encode(const Pixels& p, const std::string& path, bool binary) {
+  const std::string ext = io::lower(fs::path(path).extension().string());
+  const std::string tmp = io::temp_path_for(path);
+  bool ok = true;
+  if (ext == ".png") {
+    ok = stbi_write_png(tmp.c_str(), int(p.w), int(p.h), p.channels, p.data.data(), int(p.w * p.channels)) != 0;
+  } else if (ext == ".bmp") {
+    ok = stbi_write_bmp(tmp.c_str(), int(p.w), int(p.h), p.channels, p.data.data()) != 0;
+  } else if (ext == ".pgm" || ext == ".ppm" || ext == ".pbm") {
+    if (ext == ".pbm" && (!binary || p.channels != 1))
+      throw ConfigError(path + ": .pbm holds only binary grayscale images; use .pgm or .png");
+    if (ext == ".pgm" && p.channels != 1) throw ConfigError(path + ": .pgm is grayscale; use .ppm for RGB");
+    if (ext == ".ppm" && p.channels != 3) throw ConfigError(path + ": .ppm is RGB; use .pgm for grayscale");
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const char kind = ext == ".pbm" ? '4' : ext == ".pgm" ? '5' : '6';
+    out << 'P' << kind << '\n' << p.w << ' ' << p.h << '\n';
+    if (kind == '4') {
+      const size_t row_bytes = size_t((p.w + 7) / 8);
+      std::string row;
+      for (int64_t y = 0; y < p.h; ++y) {
+        row.assign(row_bytes, '\0');
+        for (int64_t x = 0; x < p.w; ++x)
+          if (p.data[size_t(y * p.w + x)] < 128) row[size_t(x / 8)] = char(row[size_t(x / 8)] | (0x80 >> (x % 8)));
+        out.write(row.data(), std::streamsize(row.size()));
+      }
+    } else {
+      out << "255\n";
+      out.write(reinterpret_cast<const char*>(p.data.data()), std::streamsize(p.data.size()));
+    }
+    out.close();
+    ok = bool(out);
+  } else {
+    throw ConfigError(path + ": unknown image extension '" + ext + "' (known: .png .bmp .pgm .ppm .pbm)");
+  }
+  if (!ok) {
+    std::remove(tmp.c_str());
+    throw IoError(path + ": cannot write the image");
+  }
+  io::commit_temp(tmp, path);
+}
+
+// Sample i as (H, W, C) bytes in 0..255.
+Pixels to_pixels(const Dataset& data, size_t i, const Geometry& g) {
+  const int64_t levels = data.space().levels();
+  uint8_t table[256];
+  for (int v = 0; v < 256; ++v) table[v] = uint8_t(levels >= 256 ? v : std::min<int64_t>(255, (v * 255 + (levels - 1) / 2) / (levels - 1)));
+  Pixels p;
+  p.w = g.w;
+  p.h = g.h;
+  p.channels = int(g.c);
+  p.data.resize(size_t(g.c * g.h * g.w));
+  const uint8_t* x = data.row_u8(i);  // (C, H, W)
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t k = 0; k < g.h * g.w; ++k) p.data[size_t(k * g.c + c)] = table[x[c * g.h * g.w + k]];
+  return p;
+}
+
+bool is_image_name(const std::string& name) {
+  const std::string ext = io::lower(fs::path(name).extension().string());
+  for (const char* e : {".png", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".jpg", ".jpeg"})
+    if (ext == e) return true;
+  return false;
+}
+
+// Files of a directory (not starting with '.'), sorted by name.
+void list_dir(const std::string& dir, std::vector<std::string>* files, std::vector<std::string>* subdirs) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  if (ec) throw IoError(dir + ": cannot list the directory: " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) throw IoError(dir + ": cannot list the directory: " + ec.message());
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    if (it->is_directory(ec)) subdirs->push_back(name);
+    else files->push_back(name);
+  }
+  std::sort(files->begin(), files->end());
+  std::sort(subdirs->begin(), subdirs->end());
+}
+
+struct Item {
+  std::string path;
+  int32_t label;
+};
+
+std::vector<Item> list_directory_source(const std::string& dir, const Space& space) {
+  std::vector<std::string> files, subdirs;
+  list_dir(dir, &files, &subdirs);
+  std::vector<Item> items;
+  auto add_files = [&](const std::string& folder, const std::vector<std::string>& names, int32_t label) {
+    for (const auto& n : names) {
+      const std::string p = (fs::path(folder) / n).string();
+      if (!is_image_name(n))
+        throw FormatError(p + ": not an image file by its extension (.png .jpg .jpeg .bmp .pgm .ppm .pbm .pnm); "
+                              "move it out of the data directory");
+      items.push_back({p, label});
+    }
+  };
+  if (!subdirs.empty() && !files.empty())
+    throw FormatError(dir + ": mixes files (" + files[0] + ") and label subfolders (" + subdirs[0] +
+                      "); put every image in a label subfolder or none");
+  if (subdirs.empty()) {
+    add_files(dir, files, -1);
+  } else {
+    if (!space.has_labels())
+      throw ConfigError(dir + ": has label subfolders (" + subdirs[0] +
+                        ", ...) but the space has no labels; add \"labels\": " + std::to_string(subdirs.size()) +
+                        " to the space");
+    bool numeric = true;
+    for (const auto& s : subdirs) {
+      int64_t v;
+      bool big;
+      if (!io::parse_int(s, &v, &big) || big || v < 0 || !std::isdigit((unsigned char)s[0])) numeric = false;
+    }
+    if (!numeric && int64_t(subdirs.size()) != space.labels())
+      throw DataError(dir + ": " + std::to_string(subdirs.size()) + " label subfolders, the space has " +
+                      std::to_string(space.labels()) + " labels");
+    std::vector<std::pair<int32_t, std::string>> order;
+    for (size_t k = 0; k < subdirs.size(); ++k) {
+      const int32_t label = numeric ? int32_t(std::stol(subdirs[k])) : int32_t(k);
+      if (label >= space.labels())
+        throw DataError(dir + "/" + subdirs[k] + ": label " + std::to_string(label) + " outside {0.." +
+                        std::to_string(space.labels() - 1) + "}");
+      order.push_back({label, subdirs[k]});
+    }
+    std::sort(order.begin(), order.end());
+    for (const auto& [label, name] : order) {
+      const std::string folder = (fs::path(dir) / name).string();
+      std::vector<std::string> f, sub;
+      list_dir(folder, &f, &sub);
+      if (!sub.empty())
+        throw FormatError(folder + "/" + sub[0] + ": nested folders inside a label folder are not read");
+      add_files(folder, f, label);
+    }
+  }
+  if (items.empty()) throw FormatError(dir + ": no images in the directory");
+  return items;
+}
+
+std::vector<Item> list_file_source(const std::string& list, const Space& space) {
+  const io::TextFile f = io::read_text(list, "image list");
+  const fs::path base = fs::path(list).parent_path();
+  std::vector<Item> items;
+  io::LineReader lines(f.text);
+  std::string_view line;
+  while (lines.next(&line)) {
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    const std::string where = io::at_line(f.name, lines.line_number());
+    int32_t label = -1;
+    const size_t tab = line.find('\t');
+    if (tab != std::string_view::npos) {
+      label = io::parse_value(line.substr(tab + 1), where, "label", true);
+      io::with_context(where, [&] { space.check_label(label); });
+      line = line.substr(0, tab);
+    }
+    fs::path p{std::string(line)};
+    if (p.is_relative()) p = base / p;
+    items.push_back({p.string(), label});
+  }
+  if (items.empty()) throw FormatError(f.name + ": the image list names no files");
+  return items;
+}
+
+std::vector<int32_t> to_sample(const Pixels& p, const Geometry& g, int threshold) {
+  const size_t hw = size_t(g.h * g.w);
+  std::vector<int32_t> x(size_t(g.c) * hw);
+  for (size_t k = 0; k < hw; ++k) {
+    const uint8_t* px = &p.data[k * size_t(p.channels)];
+    for (int64_t c = 0; c < g.c; ++c) {
+      int v;
+      if (g.c == p.channels) v = px[c];
+      else if (g.c == 1) v = (299 * px[0] + 587 * px[1] + 114 * px[2] + 500) / 1000;  // ITU-R BT.601 luma
+      else v = px[0];  // gray repeated into R, G and B
+      x[size_t(c) * hw + k] = threshold >= 0 ? (v >= threshold ? 1 : 0) : v;
+    }
+  }
+  return x;
+}
+
+int checked_threshold(const Space& space, int threshold, const std::string& name) {
+  const int t = io::default_threshold(space, threshold);
+  if (t < 0 && space.levels() != 256)
+    throw ConfigError(name + ": images are 8-bit, the space has " + std::to_string(space.levels()) +
+                      " levels; use levels 2 (with \"threshold\") or 256, or set \"threshold\" to binarize");
+  return t;
+}
+
+}  // namespace
+
+std::vector<int32_t> read_image_file(const std::string& path, const Space& space, int threshold) {
+  const Geometry g = geometry(space, path);
+  const int t = checked_threshold(space, threshold, path);
+  return to_sample(decode(path, g), g, t);
+}
+
+void write_image_file(const Dataset& data, size_t i, const std::string& path) {
+  const Geometry g = geometry(data.space(), path);
+  encode(to_pixels(data, i, g), path, data.space().is_binary());
+}
+
+void write_sheet_png(const Dataset& samples, const std::string& path, int64_t columns, int scale) {
+  const Geometry g = geometry(samples.space(), path, true);
+  if (samples.empty()) throw DataError(path + ": no samples to draw");
+  if (columns < 1) throw ConfigError(path + ": a sheet needs at least 1 column");
+  if (scale < 1 || scale > 64) throw ConfigError(path + ": scale must be between 1 and 64");
+  const int64_t n = int64_t(samples.size());
+  const int64_t cols = std::min(columns, n);
+  const int64_t rows = (n + cols - 1) / cols;
+  const int64_t cw = g.w * scale, ch = g.h * scale;
+  Pixels sheet;
+  sheet.w = cols * cw + (cols - 1);
+  sheet.h = rows * ch + (rows - 1);
+  sheet.channels = int(g.c);
+  if (sheet.w > 65535 || sheet.h > 65535 || sheet.w * sheet.h > (int64_t(1) << 28))
+    throw DataError(path + ": a sheet of " + dims_string(sheet.w, sheet.h) + " pixels is too large; fewer samples or a smaller scale");
+  sheet.data.assign(size_t(sheet.w * sheet.h * g.c), 128);
+  for (int64_t i = 0; i < n; ++i) {
+    const Pixels p = to_pixels(samples, size_t(i), g);
+    const int64_t x0 = (i % cols) * (cw + 1), y0 = (i / cols) * (ch + 1);
+    for (int64_t y = 0; y < ch; ++y)
+      for (int64_t x = 0; x < cw; ++x)
+        for (int64_t c = 0; c < g.c; ++c)
+          sheet.data[size_t(((y0 + y) * sheet.w + x0 + x) * g.c + c)] =
+              p.data[size_t(((y / scale) * g.w + x / scale) * g.c + c)];
+  }
+  encode(sheet, path, false);
+}
+
+namespace io {
+
+Dataset read_images(const std::string& path, const Space& space, ConfigSection& opts) {
+  const Geometry g = geometry(space, path);
+  const int t = checked_threshold(space, read_threshold(opts), path);
+  std::vector<Item> items;
+  if (path == "-") throw ConfigError("-: images are read from files, not stdin");
+  if (is_directory(path)) {
+    items = list_directory_source(path, space);
+  } else {
+    const std::string ext = lower(fs::path(path).extension().string());
+    if (ext == ".txt" || ext == ".list") items = list_file_source(path, space);
+    else items.push_back({path, -1});
+  }
+  Dataset data(space);
+  data.reserve(items.size());
+  for (const auto& item : items) {
+    const std::vector<int32_t> x = to_sample(decode(item.path, g), g, t);
+    with_context(item.path, [&] { data.push_back(x, item.label); });
+  }
+  return data;
+}
+
+void write_images(const Dataset& data, const std::string& dir) {
+  const Geometry g = geometry(data.space(), dir);
+  size_t known = 0;
+  for (size_t i = 0; i < data.size(); ++i) known += data.label(i) >= 0;
+  if (known != 0 && known != data.size())
+    throw DataError(dir + ": some samples have labels and some do not; label folders need all or none");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) throw IoError(dir + ": exists and is not a directory");
+    if (!fs::is_empty(dir, ec)) throw IoError(dir + ": directory is not empty; choose a new one or empty it");
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir + ": cannot create the directory: " + ec.message());
+  int digits = 6;
+  for (size_t n = data.size(); n >= 1000000; n /= 10) ++digits;
+  for (size_t i = 0; i < data.size(); ++i) {
+    fs::path folder(dir);
+    if (known) {
+      folder /= std::to_string(data.label(i));
+      fs::create_directories(folder, ec);
+      if (ec) throw IoError(folder.string() + ": cannot create the directory: " + ec.message());
+    }
+    std::string name = std::to_string(i);
+    name = std::string(size_t(std::max(0, digits - int(name.size()))), '0') + name + ".png";
+    encode(to_pixels(data, i, g), (folder / name).string(), false);
+  }
+}
+
+}  // namespace io
+}  // namespace dgm
