@@ -12,6 +12,7 @@
 #include "dgm/error.h"
 #include "dgm/io/read.h"
 #include "dgm/metrics.h"
+#include "dgm/model.h"
 #include "dgm/model_file.h"
 #include "dgm/stats.h"
 

@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "dgm/model.h"
 #include "dgm/model_file.h"
 
 namespace dgm::cli {

@@ -13,6 +13,7 @@
 #include "dgm/error.h"
 #include "dgm/io/image.h"
 #include "dgm/io/read.h"
+#include "dgm/model.h"
 #include "dgm/model_file.h"
 
 namespace dgm::cli {

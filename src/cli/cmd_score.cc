@@ -12,6 +12,7 @@
 #include "common.h"
 #include "dgm/error.h"
 #include "dgm/io/read.h"
+#include "dgm/model.h"
 #include "dgm/model_file.h"
 
 namespace dgm::cli {

@@ -250,7 +250,8 @@ int run_stats(const StatsOptions& o, std::ostream& out, std::ostream& log) {
 void add_stats(CLI::App& app, Action& action) {
   auto o = std::make_shared<StatsOptions>();
   CLI::App* sub = app.add_subcommand(
-      "stats",
+      "stats", "Statistics of a dataset's empirical distribution: distinct samples, entropy, top samples, labels");
+  sub->description(
       "Statistics of a dataset's empirical distribution P^(x) = count(x) / N: distinct samples,\n"
       "duplicates, entropy, support, most frequent samples, labels. Validation and test splits\n"
       "are also measured against train: validity = share of their samples inside the train\n"

@@ -3,7 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
-#include <ostream>
+#include <iostream>
 
 #include "common.h"
 #include "dgm/error.h"

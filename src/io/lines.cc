@@ -10,13 +10,58 @@
 #include "formats.h"
 
 namespace dgm::io {
+namespace {
 
-Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) {
-  TextFile f = read_text(path, "lines");
+// Parses one line into *x and *label; errors are prefixed with `where`.
+void parse_line(std::string_view line, const Space& space, const std::string& where, std::vector<int32_t>* out,
+                int32_t* label_out) {
   const bool chars = space.levels() <= 10;
   const bool fixed = !space.variable_length();
   const int64_t D = space.dims();
-  if (fixed) {
+  std::vector<int32_t>& x = *out;
+  int32_t label = -1;
+  const size_t tab = line.rfind('\t');
+  if (tab != std::string_view::npos) {
+    if (!space.has_labels())
+      throw DataError(where + ": the line has a label column (after a tab) but the space has no labels");
+    label = parse_value(line.substr(tab + 1), where, "label");
+    line = line.substr(0, tab);
+  }
+  x.clear();
+  if (chars) {
+    for (size_t c = 0; c < line.size(); ++c) {
+      const char ch = line[c];
+      if (ch < '0' || ch > '9') {
+        const bool space_sep = ch == ' ';
+        throw FormatError(where + ":" + std::to_string(c + 1) + ": bad character '" +
+                          std::string(1, (unsigned char)ch >= 32 && (unsigned char)ch < 127 ? ch : '?') +
+                          "': with levels <= 10 a sample is one digit a value" +
+                          (space_sep ? ", without spaces (e.g. 0110)" : ""));
+      }
+      x.push_back(ch - '0');
+    }
+  } else {
+    size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && line[i] == ' ') ++i;
+      if (i == line.size()) break;
+      size_t j = i;
+      while (j < line.size() && line[j] != ' ') ++j;
+      if (int64_t(x.size()) == D) throw FormatError(where + ": more than " + std::to_string(D) + " values");
+      x.push_back(parse_value(line.substr(i, j - i), where + ": value " + std::to_string(x.size() + 1), "value"));
+      i = j;
+    }
+  }
+  if (fixed && int64_t(x.size()) != D)
+    throw FormatError(where + ": " + std::to_string(x.size()) + " values, expected " + std::to_string(D));
+  *label_out = label;
+}
+
+}  // namespace
+
+Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) {
+  TextFile f = read_text(path, "lines");
+  if (!space.variable_length()) {
     // Trailing blank lines end the file; they are not samples.
     size_t end = f.text.find_last_not_of("\r\n \t");
     f.text.resize(end == std::string::npos ? 0 : end + 1);
@@ -24,47 +69,13 @@ Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) 
   }
   Dataset data(space);
   std::vector<int32_t> x;
-  x.reserve(size_t(D));
+  x.reserve(size_t(space.dims()));
   LineReader lines(f.text);
   std::string_view line;
   while (lines.next(&line)) {
     const std::string where = at_line(f.name, lines.line_number());
     int32_t label = -1;
-    const size_t tab = line.rfind('\t');
-    if (tab != std::string_view::npos) {
-      if (!space.has_labels())
-        throw DataError(where + ": the line has a label column (after a tab) but the space has no labels");
-      label = parse_value(line.substr(tab + 1), where, "label", true);
-      line = line.substr(0, tab);
-    }
-    x.clear();
-    if (chars) {
-      for (size_t c = 0; c < line.size(); ++c) {
-        const char ch = line[c];
-        if (ch < '0' || ch > '9') {
-          const bool space_sep = ch == ' ';
-          throw FormatError(where + ":" + std::to_string(c + 1) + ": bad character '" +
-                            std::string(1, (unsigned char)ch >= 32 && (unsigned char)ch < 127 ? ch : '?') +
-                            "': with levels <= 10 a sample is one digit a value" +
-                            (space_sep ? ", without spaces (e.g. 0110)" : ""));
-        }
-        x.push_back(ch - '0');
-      }
-    } else {
-      size_t i = 0;
-      while (i < line.size()) {
-        while (i < line.size() && line[i] == ' ') ++i;
-        if (i == line.size()) break;
-        size_t j = i;
-        while (j < line.size() && line[j] != ' ') ++j;
-        if (int64_t(x.size()) == D)
-          throw FormatError(where + ": more than " + std::to_string(D) + " values");
-        x.push_back(parse_value(line.substr(i, j - i), where + ": value " + std::to_string(x.size() + 1), "value"));
-        i = j;
-      }
-    }
-    if (fixed && int64_t(x.size()) != D)
-      throw FormatError(where + ": " + std::to_string(x.size()) + " values, expected " + std::to_string(D));
+    parse_line(line, space, where, &x, &label);
     with_context(where, [&] { data.push_back(x, label); });
   }
   if (data.empty()) throw FormatError(f.name + ": no samples");
@@ -93,3 +104,15 @@ void write_lines(const Dataset& data, std::ostream& out) {
 }
 
 }  // namespace dgm::io
+
+namespace dgm {
+
+void parse_sample_line(const std::string& line, const Space& space, const std::string& where,
+                       std::vector<int32_t>* x, int32_t* label) {
+  std::string_view v(line);
+  if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
+  io::parse_line(v, space, where, x, label);
+  io::with_context(where, [&] { space.validate(x->data(), int64_t(x->size()), *label); });
+}
+
+}  // namespace dgm

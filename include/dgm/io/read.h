@@ -23,11 +23,6 @@ namespace dgm {
 // Reads one source into `space`. "-" as path reads stdin (text formats only).
 Dataset read_dataset(const json& source, const Space& space);
 
-// The format a path's name implies: image for .png/.pgm/.ppm/.pbm/.bmp/.jpg
-// and directories, idx for *-ubyte(.gz) and .idx(.gz), cifar for .bin, csv,
-// jsonl, grid for .grid; anything else is lines.
-std::string infer_format(const std::string& path);
-
 // Writes a dataset to `path` in `format` (grid, lines, csv, jsonl, idx, cifar,
 // or image: one PNG per sample into the directory `path`). Written to a
 // temporary name and renamed into place. "-" writes the text formats to stdout.
@@ -44,9 +39,6 @@ std::string infer_format(const std::string& path);
 // "train-images-idx3-ubyte.gz" -> "train-labels-idx1-ubyte.gz",
 // "x.idx" -> "x-labels.idx", "x.idx.gz" -> "x-labels.idx.gz", else "<path>-labels".
 std::string idx_labels_path(const std::string& images_path);
-
-// Writes a text format (grid, lines, csv, jsonl) to a stream.
-void write_dataset(const Dataset& data, std::ostream& out, const std::string& format);
 
 // Parses one line of the "lines" format (values, then an optional tab and a
 // label) into *x and *label (-1 when absent). Errors are prefixed with `where`.
