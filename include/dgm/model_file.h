@@ -24,7 +24,9 @@
 
 namespace dgm {
 
+class Dataset;
 class Model;
+class Space;
 using json = nlohmann::json;
 
 constexpr uint32_t kModelFormatVersion = 1;
@@ -117,6 +119,12 @@ class ModelReader {
   json header_;
   std::map<std::string, Array> arrays_;
 };
+
+// Stores a dataset as arrays "<prefix>.values" (its raw little-endian values),
+// "<prefix>.lengths" (sequences) and "<prefix>.labels" (labeled spaces), and
+// reads it back, checking every value against the space (FormatError).
+void add_dataset(ModelWriter& w, const std::string& prefix, const Dataset& d);
+Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, const Space& space);
 
 // Saves a fitted model with its header: `info` (config, fingerprint, seed,
 // metrics...) is merged into the header next to kind, space and versions.

@@ -77,6 +77,8 @@ class Empirical {
   int64_t count(const std::vector<int32_t>& x, int32_t label = -1) const {
     return count(x.data(), int64_t(x.size()), label);
   }
+  // Index into entries() of x's distinct sample, or -1 when x never occurs.
+  int64_t index_of(const int32_t* x, int64_t length, int32_t label = -1) const;
   // Occurrences here of row i of `other` (a dataset of the same space).
   int64_t count_row(const Dataset& other, size_t i) const;
 

@@ -28,6 +28,7 @@ struct SampleCliOptions {
   std::string output = "-";
   std::string sheet;
   std::string given;
+  int threads = 0;
 };
 
 namespace {
@@ -119,19 +120,26 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     const bool per_label = !opts.sheet.empty() && space.has_labels() && opts.label < 0;
     const int64_t labels = per_label ? space.labels() : 1;
     const int64_t per = per_label ? (opts.count + labels - 1) / labels : opts.count;
-    uint64_t chunk_index = 0;
-    for (int64_t y = 0; y < labels; ++y) {
-      SampleOptions o = so;
-      if (per_label) o.label = int32_t(y);
-      for (int64_t done = 0; done < per; done += int64_t(kChunk)) {
-        const size_t n = size_t(std::min<int64_t>(int64_t(kChunk), per - done));
-        Rng rng(uint64_t(opts.seed), chunk_index++);
-        Dataset chunk = model->sample(n, rng, o);
-        if (stream) {
-          write_dataset(chunk, out, opts.format);
-        } else {
-          all.append(chunk);
-        }
+    // Chunk k of label row y is drawn with Rng(seed, k); a group of chunks is
+    // drawn in parallel, then written in order.
+    ThreadPool pool(opts.threads);
+    const uint64_t chunks_per_label = uint64_t((per + int64_t(kChunk) - 1) / int64_t(kChunk));
+    const uint64_t total_chunks = chunks_per_label * uint64_t(labels);
+    const uint64_t group = uint64_t(pool.size()) * 2;
+    for (uint64_t g = 0; g < total_chunks; g += group) {
+      const size_t m = size_t(std::min(group, total_chunks - g));
+      std::vector<Dataset> parts(m);
+      pool.run(m, [&](size_t j) {
+        const uint64_t k = g + j;
+        SampleOptions o = so;
+        if (per_label) o.label = int32_t(k / chunks_per_label);
+        const int64_t done = int64_t(k % chunks_per_label) * int64_t(kChunk);
+        Rng rng(uint64_t(opts.seed), k);
+        parts[j] = model->sample(size_t(std::min<int64_t>(int64_t(kChunk), per - done)), rng, o);
+      });
+      for (const Dataset& part : parts) {
+        if (stream) write_dataset(part, out, opts.format);
+        else all.append(part);
       }
     }
     if (stream) return 0;
@@ -165,6 +173,8 @@ void add_sample(CLI::App& app, Action& action) {
   sub->add_option("-o,--output", opts->output, "Output file or directory, - for stdout")->capture_default_str();
   sub->add_option("--sheet", opts->sheet,
                   "Also write a contact sheet PNG of the samples (one row per label for labeled models)");
+  sub->add_option("-t,--threads", opts->threads, "Worker threads; samples do not depend on it [default: all cores]")
+      ->check(CLI::Range(1, 1024));
   sub->add_option("--given", opts->given,
                   "Complete partial samples from this file: one a line, '?' for an unknown value, a short line "
                   "leaves the rest unknown")

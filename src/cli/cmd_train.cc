@@ -64,8 +64,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   json cfg = load_config(opts.config, opts.overrides);
   ConfigSection top(cfg, opts.config);
   top.allow({"space", "data", "model", "train"});
-  const std::string output =
-      !opts.output.empty() ? opts.output : top.get_string("output", "model.dgm");
+  const std::string config_output = top.get_string("output", "model.dgm");
+  const std::string output = !opts.output.empty() ? opts.output : config_output;
   top.finish();
 
   // The whole config is checked before any data is read.
@@ -126,7 +126,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
 
   if (!opts.quiet) {
     if (interrupted) log << "dgm: interrupted: training stopped early; the best parameters so far are kept\n";
-    log << "dgm: trained " << model->kind() << " in " << format_number(fit_seconds, 3) << " s\n";
+    { char t[64]; std::snprintf(t, sizeof t, "%.2f", fit_seconds); log << "dgm: trained " << model->kind() << " in " << t << " s\n"; }
     print_summary(log, "train", train_s);
     print_summary(log, "validation", valid_s);
     print_summary(log, "test", test_s);

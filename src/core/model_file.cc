@@ -8,11 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "dgm/dataset.h"
 #include "dgm/error.h"
 #include "dgm/model.h"
 
@@ -324,6 +326,60 @@ DGM_READER_READ(uint64_t, DType::kU64)
 DGM_READER_READ(float, DType::kF32)
 DGM_READER_READ(double, DType::kF64)
 #undef DGM_READER_READ
+
+void add_dataset(ModelWriter& w, const std::string& prefix, const Dataset& d) {
+  const uint64_t n = d.size();
+  w.add(prefix + ".count", &n, {1});
+  w.add(prefix + ".values", d.raw().data(), {uint64_t(d.raw().size())});
+  if (d.space().variable_length()) {
+    std::vector<uint64_t> lengths(d.size());
+    for (size_t i = 0; i < d.size(); ++i) lengths[i] = uint64_t(d.length(i));
+    w.add(prefix + ".lengths", lengths);
+  }
+  if (d.has_labels()) w.add(prefix + ".labels", d.labels());
+}
+
+Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, const Space& space) {
+  uint64_t n = 0;
+  r.read(prefix + ".count", &n, {1});
+  const int width = space.value_width();
+  const uint64_t max_rows = Dataset::kMaxValues / uint64_t(std::max<int64_t>(1, space.dims()));
+  if (n > max_rows) throw FormatError(r.name() + ": '" + prefix + "' claims " + std::to_string(n) + " samples");
+  std::vector<uint64_t> lengths;
+  uint64_t total = 0;
+  if (space.variable_length()) {
+    lengths = r.read_vector<uint64_t>(prefix + ".lengths", n);
+    if (lengths.size() != n) throw FormatError(r.name() + ": '" + prefix + ".lengths' has the wrong size");
+    for (uint64_t l : lengths) {
+      if (l > uint64_t(space.dims())) throw FormatError(r.name() + ": '" + prefix + "' has a sequence too long");
+      total += l;
+    }
+  } else {
+    total = n * uint64_t(space.dims());
+  }
+  std::vector<uint8_t> raw(size_t(total) * size_t(width));
+  r.read(prefix + ".values", raw.data(), {uint64_t(raw.size())});
+  std::vector<int32_t> labels(size_t(n), -1);
+  if (space.has_labels()) r.read(prefix + ".labels", labels.data(), {n});
+  Dataset d(space);
+  d.reserve(size_t(n), size_t(total));
+  std::vector<int32_t> x(size_t(space.dims()));
+  size_t k = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const size_t len = space.variable_length() ? size_t(lengths[i]) : size_t(space.dims());
+    for (size_t j = 0; j < len; ++j, ++k) {
+      uint32_t v = 0;
+      std::memcpy(&v, &raw[k * size_t(width)], size_t(width));
+      x[j] = int32_t(v);
+    }
+    try {
+      d.push_back(x.data(), int64_t(len), labels[i]);
+    } catch (const DataError& e) {
+      throw FormatError(r.name() + ": '" + prefix + "' sample " + std::to_string(i + 1) + ": " + e.what());
+    }
+  }
+  return d;
+}
 
 void save_model(const std::string& path, const Model& model, const json& info) {
   ModelWriter w;

@@ -173,6 +173,14 @@ int64_t Empirical::count(const int32_t* x, int64_t length, int32_t label) const 
   return e == kEmpty ? 0 : entries_[e].count;
 }
 
+int64_t Empirical::index_of(const int32_t* x, int64_t length, int32_t label) const {
+  std::vector<uint8_t> scratch;
+  Key k;
+  if (!query_key(x, length, label, scratch, &k)) return -1;
+  const uint32_t e = find(k, hash(k));
+  return e == kEmpty ? -1 : int64_t(e);
+}
+
 int64_t Empirical::count_row(const Dataset& other, size_t i) const {
   if (&other != data_ && other.space() != space())
     throw DataError("cannot look up a sample of space " + other.space().describe() + " in an empirical distribution of " +

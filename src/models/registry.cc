@@ -5,8 +5,12 @@
 
 namespace dgm {
 
+std::unique_ptr<Model> make_empirical(const Space&, ConfigSection&, ConfigSection&);
+
 const std::vector<ModelKind>& model_kinds() {
   static const std::vector<ModelKind> kinds = {
+      {"empirical", "the training set's empirical distribution, optionally smoothed over all of X", make_empirical,
+       R"({"model": {"type": "empirical", "smoothing": 0.5}})"},
   };
   return kinds;
 }
