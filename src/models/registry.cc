@@ -2,11 +2,17 @@
 // in src/models/, one line here, one configs/<kind>.json, and its tests; the
 // contract tests (tests/models/contract_test.cc) then cover it.
 #include "dgm/model.h"
+#include "dgm/models/independent.h"
+#include "dgm/models/mixture.h"
 
 namespace dgm {
 
 const std::vector<ModelKind>& model_kinds() {
   static const std::vector<ModelKind> kinds = {
+      {"independent", "product of per-position categoricals (closed form, smoothed)", create_independent_model,
+       R"({"model": {"type": "independent"}, "train": {}})"},
+      {"mixture", "mixture of products of categoricals, trained by EM", create_mixture_model,
+       R"({"model": {"type": "mixture", "components": 3}, "train": {"max_iterations": 15, "restarts": 2}})"},
   };
   return kinds;
 }
