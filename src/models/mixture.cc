@@ -229,14 +229,22 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
     if (opt_.float32) return EStep<float>(p, K_, D_, L_, binary).run(data, rows, st, *ctx.pool);
     return EStep<double>(p, K_, D_, L_, binary).run(data, rows, st, *ctx.pool);
   };
-  auto m_step = [&](const Stats& st, double n_g, GroupParams& p) {
-    for (int64_t k = 0; k < K_; ++k) {
-      p.log_weight[size_t(k)] = std::log((st.nk[size_t(k)] + alpha) / (n_g + double(K_) * alpha));
-      const double log_denom = std::log(st.nk[size_t(k)] + double(L_) * alpha);
-      for (int64_t d = 0; d < D_; ++d)
-        for (int64_t v = 0; v < L_; ++v) {
+  // Denominators are the sums of the numerators, not N and N_k: responsibilities
+  // computed in float32 sum to 1 only to ~1e-7, and P must sum to 1 to 1e-15.
+  auto m_step = [&](const Stats& st, GroupParams& p) {
+    double n_g = 0;
+    for (double v : st.nk) n_g += v;
+    std::vector<double> denom(static_cast<size_t>(K_));
+    for (int64_t k = 0; k < K_; ++k) p.log_weight[size_t(k)] = std::log((st.nk[size_t(k)] + alpha) / (n_g + double(K_) * alpha));
+    for (int64_t d = 0; d < D_; ++d) {
+      std::fill(denom.begin(), denom.end(), double(L_) * alpha);
+      for (int64_t v = 0; v < L_; ++v)
+        for (int64_t k = 0; k < K_; ++k) denom[size_t(k)] += st.counts[size_t((d * L_ + v) * K_ + k)];
+      for (auto& x : denom) x = std::log(x);
+      for (int64_t v = 0; v < L_; ++v)
+        for (int64_t k = 0; k < K_; ++k) {
           const size_t j = size_t((d * L_ + v) * K_ + k);
-          p.log_table[j] = std::log(st.counts[j] + alpha) - log_denom;
+          p.log_table[j] = std::log(st.counts[j] + alpha) - denom[size_t(k)];
         }
     }
   };
@@ -258,6 +266,16 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
     }
   };
 
+  // The MAP objective's prior term for one group: alpha * (sum log pi + sum log theta).
+  auto log_prior_of = [&](const GroupParams& p) {
+    double t = 0;
+    for (double v : p.log_weight) t += v;
+    for (double v : p.log_table) t += v;
+    return alpha * t;
+  };
+  // Parameters are kept (across iterations and restarts) by their validation
+  // log-likelihood, or without validation data by the train MAP objective
+  // (log-likelihood + log prior), which EM never decreases.
   struct Run {
     GroupParams cur, best;
     Stats stats;
@@ -282,7 +300,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
       const bool has_valid = !valid_rows[size_t(g)].empty();
       run.valid_ll = has_valid ? e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr) : 0.0;
       run.best = run.cur;
-      run.best_score = has_valid ? run.valid_ll : run.ll;
+      run.best_score = has_valid ? run.valid_ll : run.ll + log_prior_of(run.cur);
       run.done = train_rows[size_t(g)].empty();
     }
     for (int64_t it = 1; it <= opt_.max_iterations; ++it) {
@@ -295,10 +313,10 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
         Run& run = runs[size_t(g)];
         if (run.done) continue;
         const bool has_valid = !valid_rows[size_t(g)].empty();
-        m_step(run.stats, double(train_rows[size_t(g)].size()), run.cur);
+        m_step(run.stats, run.cur);
         const double ll = e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
         if (has_valid) run.valid_ll = e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr);
-        const double score = has_valid ? run.valid_ll : ll;
+        const double score = has_valid ? run.valid_ll : ll + log_prior_of(run.cur);
         if (score > run.best_score) {
           run.best = run.cur;
           run.best_score = score;
