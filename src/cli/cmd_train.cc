@@ -84,7 +84,9 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   effective["model"] = effective_model;
   effective["train"] = effective_train;
   effective["space"] = space.to_json();
-  effective["output"] = output;
+  // The output path is where the model goes, not what it is: it is left out
+  // of the stored config so the same training gives the same bytes anywhere.
+  effective.erase("output");
   if (!opts.quiet) log << "dgm: config " << effective.dump() << "\n";
 
   DataSplits data = load_data(cfg["data"], space, seed);

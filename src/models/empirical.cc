@@ -15,6 +15,7 @@
 #include "dgm/error.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
+#include "dgm/models/empirical.h"
 #include "dgm/stats.h"
 
 namespace dgm {
@@ -246,7 +247,7 @@ class EmpiricalModel : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_empirical(const Space& space, ConfigSection& m, ConfigSection&) {
+std::unique_ptr<Model> create_empirical_model(const Space& space, ConfigSection& m, ConfigSection&) {
   return std::make_unique<EmpiricalModel>(space, m);
 }
 

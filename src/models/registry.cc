@@ -2,15 +2,20 @@
 // in src/models/, one line here, one configs/<kind>.json, and its tests; the
 // contract tests (tests/models/contract_test.cc) then cover it.
 #include "dgm/model.h"
+#include "dgm/models/empirical.h"
+#include "dgm/models/independent.h"
+#include "dgm/models/mixture.h"
 
 namespace dgm {
 
-std::unique_ptr<Model> make_empirical(const Space&, ConfigSection&, ConfigSection&);
-
 const std::vector<ModelKind>& model_kinds() {
   static const std::vector<ModelKind> kinds = {
-      {"empirical", "the training set's empirical distribution, optionally smoothed over all of X", make_empirical,
-       R"({"model": {"type": "empirical", "smoothing": 0.5}})"},
+      {"empirical", "the training set's empirical distribution, optionally smoothed over all of X",
+       create_empirical_model, R"({"model": {"type": "empirical", "smoothing": 0.5}})"},
+      {"independent", "product of per-position categoricals (closed form, smoothed)", create_independent_model,
+       R"({"model": {"type": "independent"}, "train": {}})"},
+      {"mixture", "mixture of products of categoricals, trained by EM", create_mixture_model,
+       R"({"model": {"type": "mixture", "components": 3}, "train": {"max_iterations": 15, "restarts": 2}})"},
   };
   return kinds;
 }

@@ -1,0 +1,372 @@
+// mixture.cc — EM for a mixture of K products of categoricals, in log space.
+//
+// Class-conditional on labeled spaces as one separate K-component mixture per
+// label (P(x|y) = sum_k pi_{y,k} prod_d theta_{y,k,d}(x_d), plus P(y) from
+// label counts): the likelihood then factorises over labels, so each label's
+// EM is exact and independent, and log P(x|y) needs no other label's data.
+// Shared components with label-specific weights would save parameters but
+// couple the labels in every E-step; we prefer the exact, simpler form.
+//
+// Initialisation (per label, per restart): K distinct training samples x_j
+// drawn without replacement (with repeats only when K > N) give
+// theta_{k,d}(v) = ([x_{j_k,d} = v] + 1) / (1 + L) — each sample's Laplace-smoothed
+// one-sample estimate — and pi = 1/K.
+// E-step: log P(x_n, k) per sample; responsibilities r_nk by log-sum-exp.
+// For binary data that is one GEMM, log P(x|k) = x . (log t_k - log(1 - t_k)) +
+// sum_d log(1 - t_kd); for other levels D table-row additions over K.
+// M-step (MAP under a symmetric Dirichlet(alpha + 1) prior, i.e. alpha
+// pseudo-counts): pi_k = (N_k + alpha) / (N + K alpha),
+// theta_{k,d}(v) = (sum_n r_nk [x_nd = v] + alpha) / (N_k + L alpha).
+// Statistics are formed per wave of kWave samples (in float32 or float64 as
+// configured), accumulated in double and reduced in wave order; the tasks
+// inside a wave own disjoint samples (E) or positions (M), so the result is
+// bit-identical whatever the thread count.
+#include "dgm/models/mixture.h"
+
+// GCC 12 reports false "may be used uninitialized" warnings inside its own
+// AVX-512 intrinsics when Eigen's float kernels are inlined here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "dgm/error.h"
+
+namespace dgm {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr size_t kChunk = 256;         // samples per E-step task
+constexpr size_t kWave = 16 * kChunk;  // samples whose statistics are formed together
+constexpr int64_t kPositionBlock = 32; // positions per M-statistics task
+
+// One label group's parameters during EM.
+struct GroupParams {
+  std::vector<double> log_weight;  // (K)
+  std::vector<double> log_table;   // (D, L, K)
+};
+
+// Expected sufficient statistics of one pass.
+struct Stats {
+  std::vector<double> nk;      // (K): sum_n r_nk
+  std::vector<double> counts;  // (D, L, K): sum_n r_nk [x_nd = v]
+};
+
+// The E-step for one group's parameters in scalar type S (float or double).
+template <typename S>
+class EStep {
+ public:
+  using MatR = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using MatC = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+
+  EStep(const GroupParams& p, int64_t K, int64_t D, int64_t L, bool binary)
+      : K_(K), D_(D), L_(L), binary_(binary), bias_(p.log_weight) {
+    if (binary_) {
+      w_.resize(D, K);
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t k = 0; k < K; ++k) {
+          const double t0 = p.log_table[size_t((d * 2 + 0) * K + k)], t1 = p.log_table[size_t((d * 2 + 1) * K + k)];
+          w_(d, k) = S(t1 - t0);
+          bias_[size_t(k)] += t0;
+        }
+    } else {
+      t_ = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+               p.log_table.data(), D * L, K).template cast<S>();
+    }
+  }
+
+  // Returns sum_n log P(x_n) over `rows` of `data`; fills *stats when non-null.
+  double run(const Dataset& data, const std::vector<size_t>& rows, Stats* stats, ThreadPool& pool) const {
+    const size_t n = rows.size();
+    const size_t wave = std::min(n, kWave), chunks_per_wave = num_chunks(wave, kChunk);
+    MatR x(binary_ ? int64_t(wave) : 0, D_);  // (wave, D) the wave's samples as 0/1
+    MatR r(int64_t(wave), K_);                // (wave, K) log P(x|k) - bias, then r_nk
+    std::vector<double> ll(wave);
+    // (D, K) per chunk of the wave: sum_n r_nk x_nd over the chunk, binary only.
+    std::vector<MatC> part(binary_ && stats ? chunks_per_wave : 0);
+    Eigen::MatrixXd ones;  // (D, K) sum_n r_nk x_nd, binary only
+    if (stats) {
+      stats->nk.assign(size_t(K_), 0.0);
+      stats->counts.assign(size_t(D_ * L_ * K_), 0.0);
+      if (binary_) ones = Eigen::MatrixXd::Zero(D_, K_);
+    }
+    const bool bytes = data.width() == 1;
+    const Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>> bias(bias_.data(), K_);
+    double total = 0;
+    for (size_t w0 = 0; w0 < n; w0 += kWave) {
+      const size_t nw = std::min(kWave, n - w0);
+      pool.run(num_chunks(nw, kChunk), [&](size_t c) {
+        const size_t i0 = c * kChunk, i1 = std::min(nw, i0 + kChunk);
+        const int64_t m = int64_t(i1 - i0);
+        if (binary_) {
+          for (size_t i = i0; i < i1; ++i) {
+            const uint8_t* src = data.row_u8(rows[w0 + i]);
+            S* dst = x.row(int64_t(i)).data();
+            for (int64_t d = 0; d < D_; ++d) dst[d] = S(src[d]);
+          }
+          // Into a column-major block first: Eigen's kernel then tiles the
+          // chunk's m rows, not K (a row-major target runs at half the speed).
+          MatC l(m, K_);
+          l.noalias() = x.middleRows(int64_t(i0), m) * w_;
+          r.middleRows(int64_t(i0), m) = l;
+        } else {
+          for (size_t i = i0; i < i1; ++i) {
+            S* acc = r.row(int64_t(i)).data();
+            std::fill(acc, acc + K_, S(0));
+            const size_t row = rows[w0 + i];
+            const uint8_t* src = bytes ? data.row_u8(row) : nullptr;
+            for (int64_t d = 0; d < D_; ++d) {
+              const int64_t v = bytes ? src[d] : data.at(row, d);
+              const S* t = t_.row(d * L_ + v).data();
+              for (int64_t k = 0; k < K_; ++k) acc[k] += t[k];
+            }
+          }
+        }
+        // log-sum-exp over k in double, vectorised by Eigen (all terms are finite: alpha > 0).
+        Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> a =
+            r.middleRows(int64_t(i0), m).template cast<double>().array().rowwise() + bias;  // (m, K)
+        const Eigen::Array<double, Eigen::Dynamic, 1> mx = a.rowwise().maxCoeff();
+        a.colwise() -= mx;
+        a = a.exp();
+        const Eigen::Array<double, Eigen::Dynamic, 1> sum = a.rowwise().sum();
+        for (int64_t i = 0; i < m; ++i) ll[i0 + size_t(i)] = mx(i) + std::log(sum(i));
+        if (!stats) return;
+        a.colwise() /= sum;
+        r.middleRows(int64_t(i0), m) = a.matrix().template cast<S>();
+        if (binary_) part[c].noalias() = x.middleRows(int64_t(i0), m).transpose() * r.middleRows(int64_t(i0), m);
+      });
+      for (size_t i = 0; i < nw; ++i) total += ll[i];
+      if (!stats) continue;
+      for (size_t i = 0; i < nw; ++i)
+        for (int64_t k = 0; k < K_; ++k) stats->nk[size_t(k)] += double(r(int64_t(i), k));
+      // Sufficient statistics: tasks own disjoint position blocks and add the
+      // wave's chunks in chunk order.
+      const size_t wave_chunks = num_chunks(nw, kChunk);
+      pool.run(num_chunks(size_t(D_), size_t(kPositionBlock)), [&](size_t c) {
+        const int64_t d0 = int64_t(c) * kPositionBlock, db = std::min(kPositionBlock, D_ - d0);
+        if (binary_) {
+          for (size_t ch = 0; ch < wave_chunks; ++ch)
+            ones.middleRows(d0, db) += part[ch].middleRows(d0, db).template cast<double>();
+          return;
+        }
+        for (size_t i = 0; i < nw; ++i) {
+          const size_t row = rows[w0 + i];
+          const S* ri = r.row(int64_t(i)).data();
+          for (int64_t d = d0; d < d0 + db; ++d) {
+            const int64_t v = bytes ? data.row_u8(row)[d] : data.at(row, d);
+            double* cs = &stats->counts[size_t((d * L_ + v) * K_)];
+            for (int64_t k = 0; k < K_; ++k) cs[k] += double(ri[k]);
+          }
+        }
+      });
+    }
+    if (stats && binary_)
+      for (int64_t d = 0; d < D_; ++d)
+        for (int64_t k = 0; k < K_; ++k) {
+          stats->counts[size_t((d * 2 + 1) * K_ + k)] = ones(d, k);
+          stats->counts[size_t((d * 2 + 0) * K_ + k)] = std::max(0.0, stats->nk[size_t(k)] - ones(d, k));
+        }
+    return total;
+  }
+
+ private:
+  int64_t K_, D_, L_;
+  bool binary_;
+  std::vector<double> bias_;  // (K) log pi_k (+ sum_d log theta_kd(0) when binary)
+  MatC w_;                    // (D, K) log theta_kd(1) - log theta_kd(0), binary only
+  MatR t_;                    // (D * L, K) log theta_kd(v), other levels
+};
+
+}  // namespace
+
+MixtureModel::MixtureModel(const Space& space, const Options& options)
+    : CategoricalMixtureBase(space, options.components, "mixture"), opt_(options) {}
+
+double MixtureModel::log_prior() const {
+  double s = 0;
+  for (double v : log_weight_) s += v;
+  for (double v : log_table_) s += v;
+  return opt_.alpha * s;
+}
+
+json MixtureModel::describe() const {
+  return {{"type", "mixture"},
+          {"components", K_},
+          {"alpha", opt_.alpha},
+          {"precision", opt_.float32 ? "float32" : "float64"},
+          {"labels", space_.labels()},
+          {"parameters", num_parameters()}};
+}
+
+void MixtureModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
+  check_training_data(train, "training data");
+  const bool use_valid = validation && !validation->empty();
+  if (use_valid) check_training_data(*validation, "validation data");
+  const size_t n = train.size();
+  if (n == 0) throw DataError("training data: no samples");
+  const double alpha = opt_.alpha;
+  const bool binary = L_ == 2;
+
+  std::vector<std::vector<size_t>> train_rows(static_cast<size_t>(G_)), valid_rows(static_cast<size_t>(G_));
+  for (size_t i = 0; i < n; ++i) train_rows[size_t(std::max(0, train.label(i)))].push_back(i);
+  if (use_valid)
+    for (size_t i = 0; i < validation->size(); ++i)
+      valid_rows[size_t(std::max(0, validation->label(i)))].push_back(i);
+
+  // The label prior is fixed by the counts; its log-likelihood enters the reported NLLs.
+  double label_ll = 0, label_ll_valid = 0;
+  for (int64_t g = 0; g < G_; ++g) {
+    label_log_prior_[size_t(g)] = std::log((double(train_rows[size_t(g)].size()) + alpha) / (double(n) + double(G_) * alpha));
+    if (!space_.has_labels()) label_log_prior_[size_t(g)] = 0;
+    label_ll += double(train_rows[size_t(g)].size()) * label_log_prior_[size_t(g)];
+    label_ll_valid += double(valid_rows[size_t(g)].size()) * label_log_prior_[size_t(g)];
+  }
+
+  auto e_step = [&](const GroupParams& p, const Dataset& data, const std::vector<size_t>& rows, Stats* st) {
+    if (opt_.float32) return EStep<float>(p, K_, D_, L_, binary).run(data, rows, st, *ctx.pool);
+    return EStep<double>(p, K_, D_, L_, binary).run(data, rows, st, *ctx.pool);
+  };
+  // Denominators are the sums of the numerators, not N and N_k: responsibilities
+  // computed in float32 sum to 1 only to ~1e-7, and P must sum to 1 to 1e-15.
+  auto m_step = [&](const Stats& st, GroupParams& p) {
+    double n_g = 0;
+    for (double v : st.nk) n_g += v;
+    std::vector<double> denom(static_cast<size_t>(K_));
+    for (int64_t k = 0; k < K_; ++k) p.log_weight[size_t(k)] = std::log((st.nk[size_t(k)] + alpha) / (n_g + double(K_) * alpha));
+    for (int64_t d = 0; d < D_; ++d) {
+      std::fill(denom.begin(), denom.end(), double(L_) * alpha);
+      for (int64_t v = 0; v < L_; ++v)
+        for (int64_t k = 0; k < K_; ++k) denom[size_t(k)] += st.counts[size_t((d * L_ + v) * K_ + k)];
+      for (auto& x : denom) x = std::log(x);
+      for (int64_t v = 0; v < L_; ++v)
+        for (int64_t k = 0; k < K_; ++k) {
+          const size_t j = size_t((d * L_ + v) * K_ + k);
+          p.log_table[j] = std::log(st.counts[j] + alpha) - denom[size_t(k)];
+        }
+    }
+  };
+  auto init = [&](const std::vector<size_t>& rows, Rng& rng, GroupParams& p) {
+    p.log_weight.assign(size_t(K_), -std::log(double(K_)));
+    p.log_table.assign(size_t(D_ * L_ * K_), -std::log(double(L_)));
+    if (rows.empty()) return;
+    // Partial Fisher-Yates: the first min(K, N) entries of perm are distinct draws.
+    std::vector<size_t> perm(rows.size());
+    std::iota(perm.begin(), perm.end(), size_t(0));
+    const size_t picks = std::min(perm.size(), size_t(K_));
+    for (size_t i = 0; i < picks; ++i) std::swap(perm[i], perm[i + size_t(rng.below(perm.size() - i))]);
+    const double lo = std::log(1.0 / double(1 + L_)), hi = std::log(2.0 / double(1 + L_));
+    std::vector<int32_t> x(static_cast<size_t>(D_));
+    for (int64_t k = 0; k < K_; ++k) {
+      train.get(rows[perm[size_t(k) % picks]], x.data());
+      for (int64_t d = 0; d < D_; ++d)
+        for (int64_t v = 0; v < L_; ++v) p.log_table[size_t((d * L_ + v) * K_ + k)] = x[size_t(d)] == v ? hi : lo;
+    }
+  };
+
+  // The MAP objective's prior term for one group: alpha * (sum log pi + sum log theta).
+  auto log_prior_of = [&](const GroupParams& p) {
+    double t = 0;
+    for (double v : p.log_weight) t += v;
+    for (double v : p.log_table) t += v;
+    return alpha * t;
+  };
+  // Parameters are kept (across iterations and restarts) by their validation
+  // log-likelihood, or without validation data by the train MAP objective
+  // (log-likelihood + log prior), which EM never decreases.
+  struct Run {
+    GroupParams cur, best;
+    Stats stats;
+    double ll = 0, valid_ll = 0, best_score = kNegInf;
+    int64_t since_best = 0;
+    bool done = false;
+  };
+  std::vector<GroupParams> kept(static_cast<size_t>(G_));
+  std::vector<double> kept_score(static_cast<size_t>(G_), kNegInf);
+  const int64_t total_steps = opt_.restarts * opt_.max_iterations;
+  int64_t step = 0;
+  bool stopped = false;
+  for (int64_t restart = 0; restart < opt_.restarts && !stopped; ++restart) {
+    Rng rng = ctx.rng->split(uint64_t(restart));
+    if (ctx.monitor && opt_.restarts > 1)
+      ctx.monitor->message("mixture: restart " + std::to_string(restart + 1) + " of " + std::to_string(opt_.restarts));
+    std::vector<Run> runs(static_cast<size_t>(G_));
+    for (int64_t g = 0; g < G_; ++g) {
+      Run& run = runs[size_t(g)];
+      init(train_rows[size_t(g)], rng, run.cur);
+      run.ll = e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
+      const bool has_valid = !valid_rows[size_t(g)].empty();
+      run.valid_ll = has_valid ? e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr) : 0.0;
+      run.best = run.cur;
+      run.best_score = has_valid ? run.valid_ll : run.ll + log_prior_of(run.cur);
+      run.done = train_rows[size_t(g)].empty();
+    }
+    for (int64_t it = 1; it <= opt_.max_iterations; ++it) {
+      if (ctx.stop && ctx.stop->load()) {
+        stopped = true;
+        break;
+      }
+      bool improved = false, all_done = true;
+      for (int64_t g = 0; g < G_; ++g) {
+        Run& run = runs[size_t(g)];
+        if (run.done) continue;
+        const bool has_valid = !valid_rows[size_t(g)].empty();
+        m_step(run.stats, run.cur);
+        const double ll = e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
+        if (has_valid) run.valid_ll = e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr);
+        const double score = has_valid ? run.valid_ll : ll + log_prior_of(run.cur);
+        if (score > run.best_score) {
+          run.best = run.cur;
+          run.best_score = score;
+          run.since_best = 0;
+          improved = true;
+        } else {
+          ++run.since_best;
+        }
+        if (std::fabs(ll - run.ll) <= opt_.tolerance * std::fabs(run.ll)) run.done = true;
+        if (has_valid && run.since_best >= opt_.patience) run.done = true;
+        run.ll = ll;
+        all_done = all_done && run.done;
+      }
+      ++step;
+      if (ctx.monitor) {
+        TrainProgress p;
+        p.unit = "iteration";
+        p.step = step;
+        p.total = total_steps;
+        double ll = label_ll, vll = label_ll_valid;
+        for (const Run& run : runs) ll += run.ll, vll += run.valid_ll;
+        p.train_nll = -ll / double(n);
+        if (use_valid) p.valid_nll = -vll / double(validation->size());
+        p.best = improved;
+        ctx.monitor->on_step(p);
+      }
+      if (all_done) break;
+    }
+    for (int64_t g = 0; g < G_; ++g)
+      if (runs[size_t(g)].best_score > kept_score[size_t(g)] || kept[size_t(g)].log_weight.empty()) {
+        kept[size_t(g)] = std::move(runs[size_t(g)].best);
+        kept_score[size_t(g)] = runs[size_t(g)].best_score;
+      }
+  }
+  for (int64_t g = 0; g < G_; ++g) {
+    std::copy(kept[size_t(g)].log_weight.begin(), kept[size_t(g)].log_weight.end(), &log_weight_[size_t(g * K_)]);
+    std::copy(kept[size_t(g)].log_table.begin(), kept[size_t(g)].log_table.end(), &log_table_[table_index(g, 0, 0)]);
+  }
+}
+
+std::unique_ptr<Model> create_mixture_model(const Space& space, ConfigSection& model, ConfigSection& train) {
+  MixtureModel::Options o;
+  o.components = model.get_int("components", o.components, 1, 100000);
+  o.alpha = model.get_double("alpha", o.alpha, 1e-12, 1e9);
+  o.float32 = model.get_choice("precision", "float32", {"float32", "float64"}) == "float32";
+  o.max_iterations = train.get_int("max_iterations", o.max_iterations, 1, 1000000);
+  o.restarts = train.get_int("restarts", o.restarts, 1, 10000);
+  o.tolerance = train.get_double("tolerance", o.tolerance, 0.0, 1.0);
+  o.patience = train.get_int("patience", o.patience, 1, 1000000);
+  return std::make_unique<MixtureModel>(space, o);
+}
+
+}  // namespace dgm
