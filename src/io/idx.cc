@@ -2,7 +2,7 @@
 // database"), plain or gzip-compressed (zlib reads both). Header: magic
 // 0x0000TTNN (TT = element type, only 0x08 unsigned byte; NN = number of
 // dimensions), then NN big-endian uint32 extents, then the bytes. Images have
-// NN >= 2 (N, then the sample shape), labels NN = 1. Source keys: "labels"
+// NN >= 2 (N, then extents that multiply to D), labels NN = 1. Source keys: "labels"
 // (the labels IDX file), "threshold" (binary spaces default to 128). Binary
 // datasets are written as 0/255 so that they read back at the default threshold.
 #include <zlib.h>
