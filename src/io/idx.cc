@@ -163,8 +163,12 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
   const uint64_t n = h.dims[0];
   uint64_t per = 1;
   for (int i = 1; i < h.ndim; ++i) {
-    per *= h.dims[size_t(i)];
-    if (per > Dataset::kMaxValues) break;
+    const uint64_t e = h.dims[size_t(i)];
+    if (e != 0 && per > Dataset::kMaxValues / e) {  // checked before multiplying: no wrap-around
+      per = Dataset::kMaxValues + 1;
+      break;
+    }
+    per *= e;
   }
   std::vector<uint64_t> want(space.shape().begin(), space.shape().end());
   if (per != uint64_t(space.dims()))

@@ -90,6 +90,14 @@ TEST(Idx, HostileAndBrokenFiles) {
   expect_error<FormatError>([&] { rd(extra); }, extra + ": data after the 1 items");
   const std::string shape = write_file(dir + "/shape", idx_header(3, {1, 3, 3}) + std::string(9, '\x01'));
   expect_error<DataError>([&] { rd(shape); }, shape + ": samples are 3x3, the space", "expects 2x2");
+  // Extents whose product wraps around 2^64 (2^32-1 to the 5th) are refused, not mistaken for 2x2.
+  const std::string wrap = write_file(dir + "/wrap", idx_header(6, {1, 0xffffffffu, 0xffffffffu, 0xffffffffu,
+                                                                   0xffffffffu, 0xffffffffu}) + "abcd");
+  expect_error<DataError>([&] { rd(wrap); }, wrap + ": samples are 4294967295x", "expects 2x2");
+  // Extents that multiply to D fit a flat space.
+  const std::string flat = write_file(dir + "/flat", idx_header(3, {1, 2, 2}) + "\x01\x02\x03\x04");
+  EXPECT_EQ(read_dataset(json{{"path", flat}, {"format", "idx"}}, Space::tensor({4}, 256)).row(0),
+            (std::vector<int32_t>{1, 2, 3, 4}));
   const std::string empty = write_file(dir + "/empty", "");
   expect_error<FormatError>([&] { rd(empty); }, empty + ": empty file");
   expect_error<IoError>([&] { rd(dir); }, dir + ": is a directory");
