@@ -2,7 +2,7 @@
 // database"), plain or gzip-compressed (zlib reads both). Header: magic
 // 0x0000TTNN (TT = element type, only 0x08 unsigned byte; NN = number of
 // dimensions), then NN big-endian uint32 extents, then the bytes. Images have
-// NN >= 2 (N, then the sample shape), labels NN = 1. Source keys: "labels"
+// NN >= 2 (N, then extents that multiply to D), labels NN = 1. Source keys: "labels"
 // (the labels IDX file), "threshold" (binary spaces default to 128). Binary
 // datasets are written as 0/255 so that they read back at the default threshold.
 #include <zlib.h>
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 
 #include "dgm/io/read.h"
@@ -50,6 +51,7 @@ class GzFile {
   void write(const void* buf, size_t n) {
     if (n && gzwrite(f_, buf, unsigned(n)) != int(n)) throw IoError(path_ + ": write error (disk full?)");
   }
+  bool compressed() { return gzdirect(f_) == 0; }
   void close() {
     const int r = gzclose(f_);
     f_ = nullptr;
@@ -88,6 +90,22 @@ IdxHeader read_header(GzFile& in, const std::string& path) {
   return h;
 }
 
+// Refuses a header whose claim the file cannot hold, before allocating: a
+// plain file must have every byte; deflate expands at most ~1032:1.
+void check_claim(GzFile& in, const std::string& path, int ndim, uint64_t payload, uint64_t n, const char* items) {
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) return;
+  const uint64_t header = 4 + 4 * uint64_t(ndim);
+  if (!in.compressed() && size < header + payload)
+    throw FormatError(path + ": truncated: the header claims " + std::to_string(n) + " " + items + " (" +
+                      std::to_string(header + payload) + " bytes), the file has " + std::to_string(size) + " bytes");
+  if (in.compressed() && payload / 1032 > size)
+    throw FormatError(path + ": the header claims " + std::to_string(n) + " " + items + " (" +
+                      std::to_string(payload) + " bytes), more than a gzip file of " + std::to_string(size) +
+                      " bytes can hold; truncated or corrupt");
+}
+
 void expect_end(GzFile& in, const std::string& path, uint64_t n, const char* items) {
   uint8_t extra;
   if (in.read(&extra, 1) != 0)
@@ -104,6 +122,7 @@ std::vector<int32_t> read_labels(const std::string& path, uint64_t expected, con
   if (h.dims[0] != expected)
     throw FormatError(path + ": " + std::to_string(h.dims[0]) + " labels, but the images file has " +
                       std::to_string(expected) + " images");
+  check_claim(in, path, h.ndim, expected, expected, "labels");
   std::vector<uint8_t> bytes(static_cast<size_t>(expected));
   const size_t got = in.read(bytes.data(), bytes.size());
   if (got != bytes.size())
@@ -144,8 +163,12 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
   const uint64_t n = h.dims[0];
   uint64_t per = 1;
   for (int i = 1; i < h.ndim; ++i) {
-    per *= h.dims[size_t(i)];
-    if (per > Dataset::kMaxValues) break;
+    const uint64_t e = h.dims[size_t(i)];
+    if (e != 0 && per > Dataset::kMaxValues / e) {  // checked before multiplying: no wrap-around
+      per = Dataset::kMaxValues + 1;
+      break;
+    }
+    per *= e;
   }
   std::vector<uint64_t> want(space.shape().begin(), space.shape().end());
   if (per != uint64_t(space.dims()))
@@ -155,11 +178,14 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
   if (n > Dataset::kMaxValues / per)
     throw FormatError(path + ": the header claims " + std::to_string(n) + " items of " + std::to_string(per) +
                       " values, more than the limit of " + std::to_string(Dataset::kMaxValues) + " values");
+  check_claim(in, path, h.ndim, n * per, n, "items");
   std::vector<int32_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
 
   Dataset data(space);
-  data.reserve(size_t(n));
+  // Reserve up to 256 Mi values at once; past that the storage grows as the
+  // file proves it holds the data.
+  data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per))));
   const size_t D = size_t(per);
   const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / D);  // ~4 MB of samples a read
   std::vector<uint8_t> buf(std::min<uint64_t>(chunk, n) * D);

@@ -431,7 +431,6 @@ Dataset read_images(const std::string& path, const Space& space, ConfigSection& 
   const Geometry g = geometry(space, path);
   const int t = checked_threshold(space, read_threshold(opts), path);
   std::vector<Item> items;
-  if (path == "-") throw ConfigError("-: images are read from files, not stdin");
   if (is_directory(path)) {
     items = list_directory_source(path, space);
   } else {

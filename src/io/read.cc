@@ -60,6 +60,9 @@ Dataset read_source(const json& source, const Space& space, const std::string& w
   const std::string path = path_json.get<std::string>();
   const std::string name = opts.get_string("format", "");
   const Format& format = find_format(name.empty() ? infer_format(path) : name, where + ".format");
+  if (path == "-" && !format.write_text)
+    throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
+                      std::string(format.name));
   // Unknown keys are refused before reading anything.
   opts.allow(format.keys);
   opts.finish();

@@ -9,6 +9,9 @@
 // .gz), cifar. An empty format is inferred from the file name. Every error
 // names the file, the record or line, and the reason; sizes from headers are
 // checked before allocating; nothing is silently truncated, padded or resized.
+// Source keys besides "path" and "format": "label_column" (csv), "threshold"
+// (image, idx), "labels" (idx); a key the format does not read is a
+// ConfigError. docs/formats.md describes every format.
 #pragma once
 
 #include <iosfwd>
@@ -50,8 +53,12 @@ void parse_sample_line(const std::string& line, const Space& space, const std::s
 //   "format", "labels" keys of the train source ("train_labels", "test_labels",
 //   "validation_labels" for separate label files), "threshold";
 //   "validation_fraction" (taken from the end of train after a seeded shuffle
-//   when "shuffle" is true) or "validation_count" (the last N of train);
-//   "limit": use at most N training samples.
+//   when "shuffle" is true, the default) or "validation_count" (the last N of
+//   train, never shuffled); "limit": keep the first N training samples left
+//   after the validation split. Every other key ("format", "threshold",
+//   "label_column", and the keys of formats added later, such as a text
+//   format's "tokenizer") is passed to each split's source, whose reader
+//   accepts or refuses it. A split may also be a whole source object.
 struct DataSplits {
   Dataset train, validation, test;  // validation / test may be empty
 };
