@@ -153,18 +153,33 @@ Vocabulary::Vocabulary(std::vector<std::string> tokens) : tokens_(std::move(toke
 }
 
 Vocabulary Vocabulary::build(const std::vector<std::vector<std::string>>& lines, int64_t min_count) {
-  std::unordered_map<std::string, int64_t> counts;
+  std::unordered_map<std::string, int64_t> index;
+  std::vector<std::string> types;
+  std::vector<int64_t> counts;
   for (const auto& line : lines)
-    for (const auto& t : line) ++counts[t];
-  std::vector<std::pair<std::string, int64_t>> kept;
-  for (auto& kv : counts)
-    if (kv.second >= min_count && kv.first != kUnkToken) kept.emplace_back(kv.first, kv.second);
-  std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
+    for (const auto& t : line) {
+      auto it = index.find(t);
+      if (it == index.end()) {
+        it = index.emplace(t, int64_t(types.size())).first;
+        types.push_back(t);
+        counts.push_back(0);
+      }
+      ++counts[size_t(it->second)];
+    }
+  return build(types, counts, min_count);
+}
+
+Vocabulary Vocabulary::build(const std::vector<std::string>& types, const std::vector<int64_t>& counts,
+                             int64_t min_count) {
+  std::vector<size_t> kept;
+  for (size_t i = 0; i < types.size(); ++i)
+    if (counts[i] >= min_count && types[i] != kUnkToken) kept.push_back(i);
+  std::sort(kept.begin(), kept.end(), [&](size_t a, size_t b) {
+    return counts[a] != counts[b] ? counts[a] > counts[b] : types[a] < types[b];
   });
   std::vector<std::string> tokens{kUnkToken};
   tokens.reserve(kept.size() + 1);
-  for (auto& kv : kept) tokens.push_back(std::move(kv.first));
+  for (size_t i : kept) tokens.push_back(types[i]);
   return Vocabulary(std::move(tokens));
 }
 
@@ -215,48 +230,73 @@ std::vector<std::string> read_text_lines(const std::string& path) {
 
 namespace {
 
-// Tokenizes every line of a file; DataError names the file and line.
-std::vector<std::vector<std::string>> tokenize_file(const std::string& path, const Tokenizer& tok,
-                                                    int64_t limit, TextSplitInfo* info) {
+// A file's lines as provisional token ids (first-seen order) with their
+// counts: far smaller than keeping every token string (a char corpus has
+// millions of one-character tokens).
+struct TokenizedFile {
+  std::vector<std::string> types;   // provisional id -> token
+  std::vector<int64_t> counts;      // provisional id -> occurrences
+  std::vector<int32_t> ids;         // all tokens, line after line
+  std::vector<uint64_t> offsets{0};  // (lines + 1)
+};
+
+TokenizedFile tokenize_file(const std::string& path, const Tokenizer& tok, int64_t limit, TextSplitInfo* info) {
   std::vector<std::string> lines = read_text_lines(path);
   if (limit > 0 && int64_t(lines.size()) > limit) lines.resize(size_t(limit));
-  std::vector<std::vector<std::string>> out(lines.size());
+  TokenizedFile tf;
+  std::unordered_map<std::string, int32_t> index;
   info->path = path;
   info->lines = int64_t(lines.size());
+  std::vector<std::string> toks;
   for (size_t i = 0; i < lines.size(); ++i) {
+    toks.clear();
     try {
-      tok.tokenize(lines[i], out[i]);
+      tok.tokenize(lines[i], toks);
     } catch (const DataError& e) {
       throw DataError(path + ":" + std::to_string(i + 1) + ": " + e.what());
     }
-    info->tokens += int64_t(out[i].size());
-    info->chars += count_code_points(lines[i]) + 1;
-  }
-  return out;
-}
-
-Dataset encode_lines(const std::vector<std::vector<std::string>>& lines, const Vocabulary& vocab,
-                     const Space& space, TextSplitInfo* info) {
-  Dataset d(space);
-  size_t total = 0;
-  for (const auto& l : lines) total += l.size();
-  d.reserve(lines.size(), total);
-  std::vector<int32_t> ids;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const auto& toks = lines[i];
-    if (int64_t(toks.size()) > space.dims())
-      throw DataError(info->path + ":" + std::to_string(i + 1) + ": " + std::to_string(toks.size()) +
-                      " tokens exceed the maximum length " + std::to_string(space.dims()) +
-                      " (raise space.shape)");
-    ids.resize(toks.size());
     for (size_t k = 0; k < toks.size(); ++k) {
       if (toks[k] == Vocabulary::kBosToken || toks[k] == Vocabulary::kEosToken)
-        throw DataError(info->path + ":" + std::to_string(i + 1) + ": token " + std::to_string(k + 1) +
+        throw DataError(path + ":" + std::to_string(i + 1) + ": token " + std::to_string(k + 1) +
                         " is the reserved marker '" + toks[k] + "'");
-      ids[k] = vocab.id(toks[k]);
-      info->oov += ids[k] == Vocabulary::kUnk && toks[k] != Vocabulary::kUnkToken;
+      auto it = index.find(toks[k]);
+      if (it == index.end()) {
+        it = index.emplace(toks[k], int32_t(tf.types.size())).first;
+        tf.types.push_back(toks[k]);
+        tf.counts.push_back(0);
+      }
+      ++tf.counts[size_t(it->second)];
+      tf.ids.push_back(it->second);
     }
-    d.push_back(ids);
+    tf.offsets.push_back(tf.ids.size());
+    info->tokens += int64_t(toks.size());
+    info->chars += count_code_points(lines[i]) + 1;
+  }
+  return tf;
+}
+
+Dataset encode_lines(const TokenizedFile& tf, const Vocabulary& vocab, const Space& space, TextSplitInfo* info) {
+  std::vector<int32_t> map(tf.types.size());
+  std::vector<uint8_t> unknown(tf.types.size());
+  for (size_t p = 0; p < tf.types.size(); ++p) {
+    map[p] = vocab.id(tf.types[p]);
+    unknown[p] = map[p] == Vocabulary::kUnk && tf.types[p] != Vocabulary::kUnkToken;
+  }
+  Dataset d(space);
+  const size_t n = tf.offsets.size() - 1;
+  d.reserve(n, tf.ids.size());
+  std::vector<int32_t> row;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t b = tf.offsets[i], e = tf.offsets[i + 1];
+    if (int64_t(e - b) > space.dims())
+      throw DataError(info->path + ":" + std::to_string(i + 1) + ": " + std::to_string(e - b) +
+                      " tokens exceed the maximum length " + std::to_string(space.dims()) + " (raise space.shape)");
+    row.resize(size_t(e - b));
+    for (uint64_t k = b; k < e; ++k) {
+      row[size_t(k - b)] = map[size_t(tf.ids[k])];
+      info->oov += unknown[size_t(tf.ids[k])];
+    }
+    d.push_back(row);
   }
   return d;
 }
@@ -295,16 +335,15 @@ TextData load_text_data(const json& data_section, const json& space_section) {
 
   TextData td;
   Tokenizer tok(opts);
-  auto train_tokens = tokenize_file(train_path, tok, limit, &td.train_info);
-  Vocabulary vocab = Vocabulary::build(train_tokens, min_count);
+  TokenizedFile train_tokens = tokenize_file(train_path, tok, limit, &td.train_info);
+  Vocabulary vocab = Vocabulary::build(train_tokens.types, train_tokens.counts, min_count);
   if (vocab.size() < 2) throw DataError(train_path + ": no tokens (the vocabulary would hold only <unk>)");
   if (space_section.contains("levels") && space_section["levels"] != json(vocab.size()))
     throw ConfigError("space.levels: " + space_section["levels"].dump() + " but the vocabulary of " + train_path +
                       " has " + std::to_string(vocab.size()) + " tokens (<unk> included); drop the key");
   td.space = Space::sequence(max_length, vocab.size());
   td.train = encode_lines(train_tokens, vocab, td.space, &td.train_info);
-  train_tokens.clear();
-  train_tokens.shrink_to_fit();
+  train_tokens = TokenizedFile();
   if (!valid_path.empty()) {
     auto v = tokenize_file(valid_path, tok, 0, &td.validation_info);
     td.validation = encode_lines(v, vocab, td.space, &td.validation_info);

@@ -242,7 +242,8 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
   std::vector<CountTable> ct(size_t(std::max(N - 1, 0)));
   uint64_t positions = 0;
   for (size_t i = 0; i < train.size(); ++i) positions += uint64_t(train.length(i)) + (with_eos ? 1 : 0);
-  for (auto& t : ct) t.init(std::min<uint64_t>(positions, uint64_t(1) << 24));
+  // Start small: the tables grow as needed (ids are insertion order, so growing keeps them).
+  for (auto& t : ct) t.init(std::min<uint64_t>(positions, uint64_t(1) << 16));
 
   std::vector<int32_t> seq;
   std::vector<uint32_t> prev(size_t(N) + 1), cur(size_t(N) + 1);

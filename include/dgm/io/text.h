@@ -81,6 +81,9 @@ class Vocabulary {
   explicit Vocabulary(std::vector<std::string> tokens);
   // Counts every token of the tokenized lines; keeps those seen >= min_count.
   static Vocabulary build(const std::vector<std::vector<std::string>>& lines, int64_t min_count);
+  // The same from distinct tokens and their counts.
+  static Vocabulary build(const std::vector<std::string>& types, const std::vector<int64_t>& counts,
+                          int64_t min_count);
 
   int64_t size() const { return int64_t(tokens_.size()); }
   const std::string& token(int32_t id) const { return tokens_[size_t(id)]; }
