@@ -4,8 +4,9 @@
 // throughput, and optionally writes the model and an ARPA file.
 //
 //   ngram_tool CONFIG.json [--save model.dgm] [--arpa out.arpa] [--read-arpa in.arpa]
-//              [--phase build|query|all]
-// Prints one JSON object on stdout.
+//              [--load model.dgm] [--build-only 1]
+// --build-only: read the corpus, fit and save, nothing else (for time and
+// peak memory). Prints one JSON object on stdout.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -35,12 +36,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::string save, arpa, read_arpa, load;
+    bool build_only = false;
     for (int i = 2; i + 1 < argc; i += 2) {
       std::string a = argv[i];
       if (a == "--save") save = argv[i + 1];
       else if (a == "--arpa") arpa = argv[i + 1];
       else if (a == "--read-arpa") read_arpa = argv[i + 1];
       else if (a == "--load") load = argv[i + 1];
+      else if (a == "--build-only") build_only = std::string(argv[i + 1]) == "1";
       else throw ConfigError("unknown option " + a);
     }
     json cfg = load_config_file(argv[1]);
@@ -79,6 +82,10 @@ int main(int argc, char** argv) {
       const double ta = now();
       model.write_arpa(arpa);
       out["arpa_seconds"] = now() - ta;
+    }
+    if (build_only) {
+      std::cout << out.dump(1) << "\n";
+      return 0;
     }
     // Test scores from the raw lines (the codec tokenizes them).
     const std::vector<std::string> lines = read_text_lines(cfg["data"]["test"].get<std::string>());

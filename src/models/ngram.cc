@@ -91,6 +91,9 @@ struct CountTable {
 }  // namespace
 
 // One order's n-grams in the form queried: slot -> (key, ln p, ln backoff).
+// The size is 1.5 times the count (KenLM's probing default) and need not be a
+// power of two: the home slot is the high half of hash * size (Lemire's
+// multiply-shift range reduction), as cheap as a mask.
 struct NgramModel::Table {
   struct Entry {
     uint64_t key;         // make_key(context slot, word); kEmpty when free
@@ -99,20 +102,22 @@ struct NgramModel::Table {
   };
   std::vector<Entry> entries;  // (S)
   uint64_t count = 0;
-  int bits = 1;
-  uint64_t mask = 1;
+  uint64_t size = 2;
 
-  explicit Table(uint64_t n) : count(0), bits(table_bits(n)), mask((uint64_t(1) << bits) - 1) {
-    entries.assign(size_t(1) << bits, Entry{kEmpty, 0.0, 0.0});
+  explicit Table(uint64_t n) : count(0), size(std::max<uint64_t>(2, n + n / 2 + 1)) {
+    entries.assign(size_t(size), Entry{kEmpty, 0.0, 0.0});
   }
-  size_t home(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits)); }
+  size_t home(uint64_t key) const {
+    return size_t((unsigned __int128)(key * 0x9E3779B97F4A7C15ULL) * size >> 64);
+  }
+  size_t next(size_t i) const { return i + 1 == size ? 0 : i + 1; }
   uint32_t find(uint64_t key) const {
     size_t i = home(key);
     while (true) {
       const uint64_t k = entries[i].key;
       if (k == key) return uint32_t(i);
       if (k == kEmpty) return kNone;
-      i = (i + 1) & mask;
+      i = next(i);
     }
   }
   // Inserts a new key; returns its slot, or kNone when it is already there.
@@ -120,7 +125,7 @@ struct NgramModel::Table {
     size_t i = home(key);
     while (entries[i].key != kEmpty) {
       if (entries[i].key == key) return kNone;
-      i = (i + 1) & mask;
+      i = next(i);
     }
     entries[i] = Entry{key, lp, lb};
     ++count;
