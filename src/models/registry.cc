@@ -5,6 +5,7 @@
 #include "dgm/models/empirical.h"
 #include "dgm/models/independent.h"
 #include "dgm/models/mixture.h"
+#include "dgm/models/ngram.h"
 
 namespace dgm {
 
@@ -16,6 +17,8 @@ const std::vector<ModelKind>& model_kinds() {
        R"({"model": {"type": "independent"}, "train": {}})"},
       {"mixture", "mixture of products of categoricals, trained by EM", create_mixture_model,
        R"({"model": {"type": "mixture", "components": 3}, "train": {"max_iterations": 15, "restarts": 2}})"},
+      {"ngram", "n-gram language model, interpolated modified Kneser-Ney (KenLM-compatible), ARPA in and out",
+       &NgramModel::create, R"({"model": {"type": "ngram", "order": 3}, "train": {}})"},
   };
   return kinds;
 }

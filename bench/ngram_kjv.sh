@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# ngram_kjv.sh — the n-gram models on the KJV corpus (issue 5): for the word
+# 3- and 5-grams and the char 8-gram, build time (CPU and wall) and peak
+# memory (/usr/bin/time -v) of reading the corpus + fitting + saving, model
+# file size, single-thread query throughput (tokens/s over the encoded test
+# set, </s> included), test perplexity (incl./excl. OOVs) and bits per char,
+# and an ARPA round trip of the 5-gram (write, read back, same perplexity).
+#
+#   bench/ngram_kjv.sh [BUILD_DIR]     # default build; run from the repo root
+#
+# KenLM is not packaged by Debian (apt-cache policy kenlm python3-kenlm shows
+# nothing), so the KenLM side is the reference figures from the issue:
+#   word 3-gram: perplexity 45.568 incl. OOVs, 43.557 excl.
+#   word 5-gram: 38.087 / 36.387; lmplz 0.9 s CPU, 230 MB peak
+#   419 OOV tokens of 95,381 scored tokens; query ~4 million tokens/s/core.
+# Timings are only meaningful on an otherwise idle machine.
+set -euo pipefail
+
+build="${1:-build}"
+root="$(pwd)"
+out="$build/bench-ngram"
+mkdir -p "$out"
+
+if apt-cache policy kenlm python3-kenlm 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  echo "note: a kenlm Debian package exists now; this script still compares against the issue's figures" >&2
+fi
+[ -f data/kjv/train.txt ] && [ -f data/kjv/test.txt ] || scripts/prepare_kjv.sh data/kjv
+cmake --build "$build" --target dgmlib -j2 >/dev/null
+c++ -O2 -march=native -std=c++17 -Wall -Wextra -I"$root/include" bench/ngram_tool.cc "$build/libdgm.a" \
+  -lz -lpthread -o "$out/ngram_tool"
+
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char
+for name in word3 word5 char8; do
+  cfg="configs/kjv-$name.json"
+  model="$out/kjv-$name.dgm"
+  /usr/bin/time -v -o "$out/$name.time" "$out/ngram_tool" "$cfg" --save "$model" --build-only 1 \
+    > "$out/$name.build.json" 2> "$out/$name.build.log"
+  "$out/ngram_tool" "$cfg" --load "$model" > "$out/$name.json" 2>/dev/null
+  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' "$out/$name.time")
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); t = 0; for (i = 1; i <= n; ++i) t = t * 60 + p[i]; printf "%.2f", t}' "$out/$name.time")
+  peak=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$out/$name.time")
+  size=$(stat -c %s "$model" | awk '{printf "%.1f", $1 / 1048576}')
+  /usr/bin/python3 - "$out/$name.json" "$name" "$cpu" "$wall" "$peak" "$size" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = d["test"]
+print("%-10s %9s %9s %9s %10s %12.0f %11.5f %11.5f %9.5f" % (sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+      sys.argv[6], d["query_tokens_per_second"], t["perplexity"], t["perplexity_excluding_oov"], t["bits_per_char"]))
+EOF
+done
+grep -h "cannot estimate" "$out"/*.build.log | sed 's/^/note: /' || true
+
+# ARPA round trip of the 5-gram.
+"$out/ngram_tool" configs/kjv-word5.json --load "$out/kjv-word5.dgm" --arpa "$out/kjv-word5.arpa" \
+  > "$out/word5.arpa-write.json" 2>/dev/null
+"$out/ngram_tool" configs/kjv-word5.json --read-arpa "$out/kjv-word5.arpa" > "$out/word5.arpa-read.json" 2>/dev/null
+/usr/bin/python3 - "$out/word5.arpa-write.json" "$out/word5.arpa-read.json" "$out/kjv-word5.arpa" <<'EOF'
+import json, os, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+print("ARPA round trip (5-gram): write %.2f s, %.1f MB; read %.2f s; perplexity %.6f -> %.6f" % (
+    a["arpa_seconds"], os.path.getsize(sys.argv[3]) / 1048576, b["fit_seconds"],
+    a["test"]["perplexity"], b["test"]["perplexity"]))
+EOF

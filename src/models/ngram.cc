@@ -1,0 +1,1051 @@
+// ngram.cc — interpolated modified Kneser-Ney n-gram models (Chen & Goodman
+// 1998), with the conventions of KenLM's lmplz (adjusted counts, <s> as
+// context only, <unk> with zero count, uniform base over |V| = values + </s>),
+// stored in the backoff (ARPA) form: for every listed n-gram its interpolated
+// probability, for every context its backoff weight gamma. Tables are open
+// addressing hashes of (context slot, word) -> slot, one per order.
+#include "dgm/models/ngram.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <unordered_map>
+
+#include "dgm/error.h"
+#include "dgm/model_file.h"
+
+namespace dgm {
+
+namespace {
+constexpr uint64_t kEmpty = ~uint64_t(0);
+constexpr uint32_t kNone = ~uint32_t(0);
+constexpr double kLn10 = 2.302585092994045684;
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+inline uint64_t make_key(uint32_t context, uint32_t word) { return (uint64_t(context) << 32) | word; }
+inline uint32_t key_context(uint64_t key) { return uint32_t(key >> 32); }
+inline uint32_t key_word(uint64_t key) { return uint32_t(key); }
+
+// Table sizes: a power of two at least 1.5 times the n-gram count (load <= 2/3,
+// KenLM's probing default), so that a miss ends after a couple of probes.
+int table_bits(uint64_t count) {
+  int bits = 1;
+  while ((uint64_t(1) << bits) < count + count / 2 + 1) ++bits;
+  return bits;
+}
+
+// An index-only hash used while counting: ids are insertion order, so they
+// stay valid when the index grows.
+struct CountTable {
+  std::vector<uint64_t> keys;      // (n) (context id, word), by id
+  std::vector<uint32_t> count;     // (n) adjusted count
+  std::vector<uint32_t> suffix;    // (n) id of the n-gram without its first word
+  std::vector<uint32_t> index;     // (S) ids, kNone when free
+  int bits = 0;
+  uint64_t mask = 0;
+
+  void init(uint64_t expected) {
+    bits = table_bits(std::max<uint64_t>(expected, 16));
+    index.assign(size_t(1) << bits, kNone);
+    mask = (uint64_t(1) << bits) - 1;
+  }
+  size_t home(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits)); }
+  void grow() {
+    bits += 1;
+    index.assign(size_t(1) << bits, kNone);
+    mask = (uint64_t(1) << bits) - 1;
+    for (uint32_t id = 0; id < keys.size(); ++id) {
+      size_t i = home(keys[id]);
+      while (index[i] != kNone) i = (i + 1) & mask;
+      index[i] = id;
+    }
+  }
+  // The id of key, inserting it (count 0, suffix s) when new.
+  uint32_t find_or_insert(uint64_t key, uint32_t s, bool* inserted) {
+    size_t i = home(key);
+    while (true) {
+      const uint32_t id = index[i];
+      if (id == kNone) break;
+      if (keys[id] == key) {
+        *inserted = false;
+        return id;
+      }
+      i = (i + 1) & mask;
+    }
+    const uint32_t id = uint32_t(keys.size());
+    index[i] = id;
+    keys.push_back(key);
+    count.push_back(0);
+    suffix.push_back(s);
+    *inserted = true;
+    if (keys.size() * 3 > index.size() * 2) grow();
+    return id;
+  }
+};
+
+}  // namespace
+
+// One order's n-grams in the form queried: slot -> (key, ln p, ln backoff).
+// The size is 1.5 times the count (KenLM's probing default) and need not be a
+// power of two: the home slot is the high half of hash * size (Lemire's
+// multiply-shift range reduction), as cheap as a mask.
+struct NgramModel::Table {
+  struct Entry {
+    uint64_t key;         // make_key(context slot, word); kEmpty when free
+    double log_prob;      // ln p(word | context), interpolated
+    double log_backoff;   // ln gamma(this n-gram as a context); 0 when not a context
+  };
+  std::vector<Entry> entries;  // (S)
+  uint64_t count = 0;
+  uint64_t size = 2;
+
+  explicit Table(uint64_t n) : count(0), size(std::max<uint64_t>(2, n + n / 2 + 1)) {
+    entries.assign(size_t(size), Entry{kEmpty, 0.0, 0.0});
+  }
+  size_t home(uint64_t key) const {
+    return size_t((unsigned __int128)(key * 0x9E3779B97F4A7C15ULL) * size >> 64);
+  }
+  size_t next(size_t i) const { return i + 1 == size ? 0 : i + 1; }
+  uint32_t find(uint64_t key) const {
+    size_t i = home(key);
+    while (true) {
+      const uint64_t k = entries[i].key;
+      if (k == key) return uint32_t(i);
+      if (k == kEmpty) return kNone;
+      i = next(i);
+    }
+  }
+  // Inserts a new key; returns its slot, or kNone when it is already there.
+  uint32_t insert(uint64_t key, double lp, double lb) {
+    size_t i = home(key);
+    while (entries[i].key != kEmpty) {
+      if (entries[i].key == key) return kNone;
+      i = next(i);
+    }
+    entries[i] = Entry{key, lp, lb};
+    ++count;
+    return uint32_t(i);
+  }
+};
+
+// The last tokens as ids of the n-grams that end there: hist[0] is the last
+// token (a unigram id), hist[k] the slot of the (k+1)-gram in tables_[k-1].
+struct NgramModel::State {
+  int len = 0;
+  uint32_t hist[kMaxOrder];
+};
+
+// ---------------------------------------------------------------- TextScore
+
+void TextScore::add(const LineScore& s) {
+  ++num_lines;
+  tokens += s.tokens;
+  oov += s.oov;
+  chars += s.chars;
+  log_prob += s.log_prob;
+  oov_log_prob += s.oov_log_prob;
+}
+double TextScore::perplexity() const { return std::exp(-log_prob / double(tokens)); }
+double TextScore::perplexity_excluding_oov() const {
+  return std::exp(-(log_prob - oov_log_prob) / double(tokens - oov));
+}
+double TextScore::bits_per_token() const { return -log_prob / (double(tokens) * std::log(2.0)); }
+double TextScore::bits_per_char() const { return -log_prob / (double(chars) * std::log(2.0)); }
+json TextScore::to_json() const {
+  return {{"lines", num_lines},
+          {"tokens", tokens},
+          {"oov", oov},
+          {"chars", chars},
+          {"log_prob", log_prob},
+          {"perplexity", perplexity()},
+          {"perplexity_excluding_oov", perplexity_excluding_oov()},
+          {"bits_per_token", bits_per_token()},
+          {"bits_per_char", bits_per_char()}};
+}
+
+// ---------------------------------------------------------------- creation
+
+NgramModel::NgramModel(const Space& space, int order, const std::vector<double>& fallback)
+    : Model(space), order_(order) {
+  if (order < 1 || order > kMaxOrder)
+    throw ConfigError("model.order: must be between 1 and " + std::to_string(kMaxOrder) + ", got " +
+                      std::to_string(order));
+  if (space.has_labels()) throw ConfigError("model.type: ngram does not model labels; drop space.labels");
+  if (space.levels() > (int64_t(1) << 30)) throw ConfigError("model.type: ngram supports at most 2^30 levels");
+  if (fallback.size() != 3) throw ConfigError("model.discount_fallback: expected [D1, D2, D3+]");
+  for (int j = 0; j < 3; ++j) {
+    if (!(fallback[size_t(j)] > 0 && fallback[size_t(j)] <= j + 1))
+      throw ConfigError("model.discount_fallback: D" + std::to_string(j + 1) + " must be in (0, " +
+                        std::to_string(j + 1) + "], got " + std::to_string(fallback[size_t(j)]));
+    fallback_[size_t(j)] = fallback[size_t(j)];
+  }
+}
+
+std::unique_ptr<Model> NgramModel::create(const Space& space, ConfigSection& model, ConfigSection& train) {
+  (void)train;
+  const int order = int(model.get_int("order", 3, 1, kMaxOrder));
+  std::vector<double> fb = {0.5, 1.0, 1.5};
+  const json f = model.get_json("discount_fallback");
+  if (!f.is_null()) {
+    if (!f.is_array() || f.size() != 3) throw ConfigError("model.discount_fallback: expected [D1, D2, D3+], got " + f.dump());
+    for (size_t j = 0; j < 3; ++j) {
+      if (!f[j].is_number()) throw ConfigError("model.discount_fallback: expected numbers, got " + f.dump());
+      fb[j] = f[j].get<double>();
+    }
+  }
+  return std::make_unique<NgramModel>(space, order, fb);
+}
+
+void NgramModel::check_fitted(const char* what) const {
+  if (!fitted_) throw DataError(std::string("ngram model: ") + what + " before fit() or load()");
+}
+
+void NgramModel::set_codec(const TextCodec& codec) {
+  if (codec.vocabulary().size() != space_.levels())
+    throw ConfigError("ngram model: the vocabulary has " + std::to_string(codec.vocabulary().size()) +
+                      " tokens but the space has " + std::to_string(space_.levels()) + " levels");
+  codec_ = codec;
+  has_codec_ = true;
+}
+
+const TextCodec& NgramModel::codec() const {
+  if (!has_codec_)
+    throw DataError("ngram model has no vocabulary: it was trained on token ids, not on a text corpus "
+                    "(\"format\": \"text\")");
+  return codec_;
+}
+
+std::vector<uint64_t> NgramModel::ngram_counts() const {
+  std::vector<uint64_t> c;
+  c.push_back(uint64_t(space_.levels()) + (has_eos() ? 2 : 1));
+  for (const auto& t : tables_) c.push_back(t->count);
+  return c;
+}
+
+// ---------------------------------------------------------------- training
+
+void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
+  (void)validation;
+  if (train.space() != space_)
+    throw DataError("ngram model: training data space " + train.space().describe() + " differs from the model's " +
+                    space_.describe());
+  if (train.empty()) throw DataError("ngram model: no training sequences");
+  const int N = order_;
+  const int32_t V = int32_t(space_.levels());
+  const int32_t eos_id = eos(), bos_id = bos();
+  const bool with_eos = has_eos();
+
+  // 1. Adjusted counts (KenLM adjust_counts): an n-gram of the highest order,
+  // or one that starts with <s>, counts its occurrences; any other counts its
+  // distinct left extensions (the number of (n+1)-grams it is the suffix of).
+  std::vector<uint64_t> uni_count(size_t(V) + 2, 0);
+  std::vector<CountTable> ct(size_t(std::max(N - 1, 0)));
+  uint64_t positions = 0;
+  for (size_t i = 0; i < train.size(); ++i) positions += uint64_t(train.length(i)) + (with_eos ? 1 : 0);
+  // Start small: the tables grow as needed (ids are insertion order, so growing keeps them).
+  for (auto& t : ct) t.init(std::min<uint64_t>(positions, uint64_t(1) << 16));
+
+  std::vector<int32_t> seq;
+  std::vector<uint32_t> prev(size_t(N) + 1), cur(size_t(N) + 1);
+  for (size_t s = 0; s < train.size(); ++s) {
+    const int64_t len = train.length(s);
+    seq.resize(size_t(len) + 1);
+    train.get(s, seq.data());
+    if (with_eos) seq[size_t(len)] = eos_id;
+    const int64_t T = len + (with_eos ? 1 : 0);
+    prev[1] = uint32_t(bos_id);  // the 1-gram ending at position 0 is <s>
+    for (int64_t j = 1; j <= T; ++j) {
+      const uint32_t w = uint32_t(seq[size_t(j - 1)]);
+      cur[1] = w;
+      if (N == 1) ++uni_count[w];
+      // Orders 2..min(j+1, N): the n-gram ending at j starts at j-n+1 (0 = <s>).
+      const int top = int(std::min<int64_t>(j + 1, N));
+      for (int n = 2; n <= top; ++n) {
+        CountTable& t = ct[size_t(n - 2)];
+        bool inserted;
+        const uint32_t id = t.find_or_insert(make_key(prev[size_t(n - 1)], w), cur[size_t(n - 1)], &inserted);
+        cur[size_t(n)] = id;
+        if (inserted) {
+          // A new left extension of the (n-1)-gram ending at j.
+          if (n == 2) ++uni_count[w];
+          else ++ct[size_t(n - 3)].count[cur[size_t(n - 1)]];
+        }
+        if (n == N || j - n + 1 == 0) ++t.count[id];
+      }
+      std::swap(prev, cur);
+    }
+  }
+
+  // 2. Discounts from counts of counts (Chen & Goodman eq. 26), per order.
+  discounts_.assign(size_t(N), {0, 0, 0});
+  fallback_used_.assign(size_t(N), false);
+  auto discounts_for = [&](int n, const uint64_t cc[5]) {
+    std::array<double, 3> d{};
+    bool ok = cc[1] > 0 && cc[2] > 0 && cc[3] > 0;
+    if (ok) {
+      const double y = double(cc[1]) / (double(cc[1]) + 2.0 * double(cc[2]));
+      for (int k = 1; k <= 3; ++k) {
+        d[size_t(k - 1)] = k - (k + 1) * y * double(cc[k + 1]) / double(cc[k]);
+        // KenLM accepts [0, k]; a zero discount would give unseen words zero
+        // probability at some contexts, so 0 falls back too.
+        if (!(d[size_t(k - 1)] > 0.0 && d[size_t(k - 1)] <= k)) ok = false;
+      }
+    }
+    if (!ok) {
+      d = fallback_;
+      fallback_used_[size_t(n - 1)] = true;
+      if (ctx.monitor) {
+        std::ostringstream os;
+        os << "ngram: cannot estimate the Kneser-Ney discounts of the " << n << "-grams (counts of counts n1..n4 = "
+           << cc[1] << ", " << cc[2] << ", " << cc[3] << ", " << cc[4] << "); using the fallback D1=" << d[0]
+           << " D2=" << d[1] << " D3+=" << d[2];
+        ctx.monitor->message(os.str());
+      }
+    }
+    discounts_[size_t(n - 1)] = d;
+  };
+  {
+    uint64_t cc[5] = {0, 0, 0, 0, 0};
+    for (int32_t w = 0; w < num_predicted(); ++w)
+      if (uni_count[size_t(w)] < 5) ++cc[uni_count[size_t(w)]];
+    discounts_for(1, cc);
+    for (int n = 2; n <= N; ++n) {
+      uint64_t c2[5] = {0, 0, 0, 0, 0};
+      for (uint32_t c : ct[size_t(n - 2)].count)
+        if (c < 5) ++c2[c];
+      discounts_for(n, c2);
+    }
+  }
+  auto discount = [&](int n, uint64_t a) -> double {
+    if (a == 0) return 0.0;
+    return discounts_[size_t(n - 1)][size_t(std::min<uint64_t>(a, 3) - 1)];
+  };
+
+  // 3. Probabilities. p(w|h) = (a(hw) - D(a(hw))) / sum_x a(hx) + gamma(h) p(w|h'),
+  // gamma(h) = (D1 N1(h.) + D2 N2(h.) + D3+ N3+(h.)) / sum_x a(hx); the unigrams
+  // interpolate with the uniform 1/|V|, |V| = values + </s> (+ <unk>, which is a value).
+  const int32_t P = num_predicted();
+  std::vector<double> uni_prob(size_t(V) + 2, 0.0), uni_gamma(size_t(V) + 2, 1.0);
+  {
+    double denom = 0, mass = 0;
+    for (int32_t w = 0; w < P; ++w) {
+      denom += double(uni_count[size_t(w)]);
+      mass += discount(1, uni_count[size_t(w)]);
+    }
+    const double gamma = mass / denom;
+    for (int32_t w = 0; w < P; ++w)
+      uni_prob[size_t(w)] =
+          (double(uni_count[size_t(w)]) - discount(1, uni_count[size_t(w)])) / denom + gamma / double(P);
+  }
+  // Per order: interpolated probabilities by id; the context gammas go to the order below.
+  std::vector<std::vector<double>> prob(static_cast<size_t>(N));  // prob[n-1] by id, n >= 2
+  std::vector<std::vector<double>> gamma(static_cast<size_t>(N));  // gamma[n-1]: of the n-grams as contexts
+  for (int n = 2; n <= N; ++n) {
+    const CountTable& t = ct[size_t(n - 2)];
+    const size_t lower = n == 2 ? size_t(V) + 2 : ct[size_t(n - 3)].keys.size();
+    std::vector<double> denom(lower, 0.0), mass(lower, 0.0);
+    for (size_t id = 0; id < t.keys.size(); ++id) {
+      const uint32_t c = key_context(t.keys[id]);
+      denom[c] += t.count[id];
+      mass[c] += discount(n, t.count[id]);
+    }
+    std::vector<double>& g = gamma[size_t(n - 2)];
+    g.assign(lower, 1.0);
+    for (size_t c = 0; c < lower; ++c)
+      if (denom[c] > 0) g[c] = mass[c] / denom[c];
+    std::vector<double>& p = prob[size_t(n - 1)];
+    p.resize(t.keys.size());
+    const std::vector<double>& lower_prob = n == 2 ? uni_prob : prob[size_t(n - 2)];
+    for (size_t id = 0; id < t.keys.size(); ++id) {
+      const uint32_t c = key_context(t.keys[id]);
+      const double a = t.count[id];
+      p[id] = (a - discount(n, t.count[id])) / denom[c] + g[c] * lower_prob[t.suffix[id]];
+    }
+  }
+
+  // 4. The query tables: unigrams by token id, then each order with its
+  // context ids renumbered to the slots of the order below.
+  uni_log_prob_.assign(size_t(V) + 2, kNegInf);
+  uni_log_backoff_.assign(size_t(V) + 2, 0.0);
+  for (int32_t w = 0; w < P; ++w) uni_log_prob_[size_t(w)] = std::log(uni_prob[size_t(w)]);
+  if (N >= 2)
+    for (size_t w = 0; w < size_t(V) + 2; ++w) uni_log_backoff_[w] = std::log(gamma[0][w]);
+  tables_.clear();
+  std::vector<uint32_t> slot_of, next_slot_of;
+  for (int n = 2; n <= N; ++n) {
+    CountTable& t = ct[size_t(n - 2)];
+    auto table = std::make_shared<Table>(t.keys.size());
+    next_slot_of.resize(t.keys.size());
+    const bool context_order = n < N;
+    for (size_t id = 0; id < t.keys.size(); ++id) {
+      uint32_t c = key_context(t.keys[id]);
+      if (n > 2) c = slot_of[c];
+      const double lb = context_order ? std::log(gamma[size_t(n - 1)][id]) : 0.0;
+      next_slot_of[id] = table->insert(make_key(c, key_word(t.keys[id])), std::log(prob[size_t(n - 1)][id]), lb);
+    }
+    std::swap(slot_of, next_slot_of);
+    prob[size_t(n - 1)].clear();
+    prob[size_t(n - 1)].shrink_to_fit();
+    t = CountTable();
+    tables_.push_back(std::move(table));
+  }
+  source_ = "trained";
+  fitted_ = true;
+}
+
+// ---------------------------------------------------------------- scoring
+
+double NgramModel::log_prob_next(const std::vector<int32_t>& context, int32_t w, bool with_bos) const {
+  check_fitted("log_prob_next");
+  if (w < 0 || w >= num_predicted()) throw DataError("ngram: token " + std::to_string(w) + " is not predicted");
+  State st;
+  st.len = 0;
+  if (order_ >= 2 && with_bos) {
+    st.len = 1;
+    st.hist[0] = uint32_t(bos());
+  }
+  // Walk the context through the model (the scores are discarded).
+  auto step = [&](int32_t x) {
+    State nx;
+    nx.hist[0] = uint32_t(x);
+    int m = 0;
+    for (int k = 0; k < st.len; ++k) {
+      const uint32_t slot = tables_[size_t(k)]->find(make_key(st.hist[k], uint32_t(x)));
+      if (slot == kNone) break;
+      nx.hist[k + 1] = slot;
+      m = k + 1;
+    }
+    nx.len = order_ >= 2 ? std::min(m + 1, order_ - 1) : 0;
+    st = nx;
+  };
+  for (int32_t x : context) {
+    if (x < 0 || x >= int32_t(space_.levels())) throw DataError("ngram: context token " + std::to_string(x) + " out of range");
+    step(x);
+  }
+  double lp = uni_log_prob_[size_t(w)];
+  int m = 0;
+  for (int k = 0; k < st.len; ++k) {
+    const uint32_t slot = tables_[size_t(k)]->find(make_key(st.hist[k], uint32_t(w)));
+    if (slot == kNone) break;
+    lp = tables_[size_t(k)]->entries[slot].log_prob;
+    m = k + 1;
+  }
+  for (int k = m; k < st.len; ++k)
+    lp += k == 0 ? uni_log_backoff_[st.hist[0]] : tables_[size_t(k - 1)]->entries[st.hist[k]].log_backoff;
+  return lp;
+}
+
+double NgramModel::log_prob_sequence(const int32_t* x, int64_t length) const {
+  const int N = order_;
+  std::vector<const Table*> tp(tables_.size());
+  for (size_t k = 0; k < tables_.size(); ++k) tp[k] = tables_[k].get();
+  const double* ulp = uni_log_prob_.data();
+  const double* ulb = uni_log_backoff_.data();
+  State a, b;
+  State* st = &a;
+  State* nx = &b;
+  st->len = N >= 2 ? 1 : 0;
+  st->hist[0] = uint32_t(bos());
+  double total = 0;
+  const bool end = has_eos() && length < space_.dims();
+  const int64_t T = length + (end ? 1 : 0);
+  for (int64_t t = 0; t < T; ++t) {
+    const uint32_t w = t < length ? uint32_t(x[t]) : uint32_t(eos());
+    double lp = ulp[w];
+    nx->hist[0] = w;
+    int m = 0;
+    for (int k = 0; k < st->len; ++k) {
+      const Table& tab = *tp[size_t(k)];
+      const uint32_t slot = tab.find(make_key(st->hist[k], w));
+      if (slot == kNone) break;
+      lp = tab.entries[slot].log_prob;
+      nx->hist[k + 1] = slot;
+      m = k + 1;
+    }
+    for (int k = m; k < st->len; ++k) lp += k == 0 ? ulb[st->hist[0]] : tp[size_t(k - 1)]->entries[st->hist[k]].log_backoff;
+    nx->len = N >= 2 ? std::min(m + 1, N - 1) : 0;
+    total += lp;
+    std::swap(st, nx);
+  }
+  return total;
+}
+
+void NgramModel::log_prob(const DataView& x, double* out, ThreadPool& pool) const {
+  check_fitted("log_prob");
+  if (x.space() != space_)
+    throw DataError("ngram model: data space " + x.space().describe() + " differs from the model's " + space_.describe());
+  constexpr size_t kGrain = 256;
+  pool.run(num_chunks(x.size(), kGrain), [&](size_t c) {
+    std::vector<int32_t> row;
+    const size_t end = std::min(x.size(), (c + 1) * kGrain);
+    for (size_t i = c * kGrain; i < end; ++i) {
+      row.resize(size_t(x.length(i)));
+      x.get(i, row.data());
+      out[i] = log_prob_sequence(row.data(), int64_t(row.size()));
+    }
+  });
+}
+
+TextScore NgramModel::score_lines(const std::vector<std::string>& lines, ThreadPool& pool, bool keep_lines) const {
+  check_fitted("score_lines");
+  const TextCodec& cd = codec();
+  std::vector<LineScore> scores(lines.size());
+  constexpr size_t kGrain = 256;
+  pool.run(num_chunks(lines.size(), kGrain), [&](size_t c) {
+    const size_t end = std::min(lines.size(), (c + 1) * kGrain);
+    std::vector<int32_t> one(1);
+    for (size_t i = c * kGrain; i < end; ++i) {
+      LineScore& s = scores[i];
+      std::vector<int32_t> ids;
+      try {
+        ids = cd.encode(lines[i], &s.oov);
+      } catch (const DataError& e) {
+        throw DataError("line " + std::to_string(i + 1) + ": " + e.what());
+      }
+      if (int64_t(ids.size()) > space_.dims())
+        throw DataError("line " + std::to_string(i + 1) + ": " + std::to_string(ids.size()) +
+                        " tokens exceed the model's maximum length " + std::to_string(space_.dims()));
+      s.log_prob = log_prob_sequence(ids.data(), int64_t(ids.size()));
+      s.tokens = int64_t(ids.size()) + (has_eos() ? 1 : 0);
+      s.chars = count_code_points(lines[i]) + 1;
+      if (s.oov > 0) {
+        // The OOV part: each <unk> position's own log-probability, with the
+        // same context as in the full score.
+        std::vector<int32_t> ctx;
+        for (size_t k = 0; k < ids.size(); ++k) {
+          if (ids[k] == Vocabulary::kUnk) {
+            const size_t from = k >= size_t(order_) ? k - size_t(order_) + 1 : 0;
+            ctx.assign(ids.begin() + long(from), ids.begin() + long(k));
+            s.oov_log_prob += log_prob_next(ctx, ids[k], from == 0);
+          }
+        }
+      }
+    }
+  });
+  TextScore total;
+  for (const auto& s : scores) total.add(s);
+  if (keep_lines) total.lines = std::move(scores);
+  return total;
+}
+
+// ---------------------------------------------------------------- sampling
+
+void NgramModel::build_children() const {
+  std::call_once(children_once_, [&] {
+    uni_prob_.resize(size_t(num_predicted()));
+    for (int32_t w = 0; w < num_predicted(); ++w) uni_prob_[size_t(w)] = std::exp(uni_log_prob_[size_t(w)]);
+    child_begin_.resize(tables_.size());
+    child_slots_.resize(tables_.size());
+    for (size_t k = 0; k < tables_.size(); ++k) {
+      const Table& t = *tables_[k];
+      const size_t lower = k == 0 ? size_t(space_.levels()) + 2 : tables_[k - 1]->entries.size();
+      std::vector<uint32_t>& begin = child_begin_[k];
+      begin.assign(lower + 1, 0);
+      for (const auto& e : t.entries)
+        if (e.key != kEmpty) ++begin[key_context(e.key) + 1];
+      for (size_t i = 0; i < lower; ++i) begin[i + 1] += begin[i];
+      std::vector<uint32_t> fill(begin.begin(), begin.end() - 1);
+      child_slots_[k].resize(t.count);
+      for (size_t s = 0; s < t.entries.size(); ++s)
+        if (t.entries[s].key != kEmpty) child_slots_[k][fill[key_context(t.entries[s].key)]++] = uint32_t(s);
+    }
+  });
+}
+
+void NgramModel::next_distribution(const State& st, std::vector<double>& dist) const {
+  const size_t P = size_t(num_predicted());
+  dist.assign(uni_prob_.begin(), uni_prob_.end());
+  for (int k = 0; k < st.len; ++k) {
+    // p(.|h_{k+1}) = p*(h w) for the listed children, b(h) p(.|h_k) for the rest.
+    const double lb = k == 0 ? uni_log_backoff_[st.hist[0]] : tables_[size_t(k - 1)]->entries[st.hist[k]].log_backoff;
+    if (lb != 0.0) {
+      const double b = std::exp(lb);
+      for (size_t w = 0; w < P; ++w) dist[w] *= b;
+    }
+    const Table& t = *tables_[size_t(k)];
+    const auto& begin = child_begin_[size_t(k)];
+    const auto& slots = child_slots_[size_t(k)];
+    for (uint32_t i = begin[st.hist[k]]; i < begin[st.hist[k] + 1]; ++i) {
+      const auto& e = t.entries[slots[i]];
+      const uint32_t w = key_word(e.key);
+      if (w < P) dist[w] = std::exp(e.log_prob);
+    }
+  }
+}
+
+void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len, Rng& rng, double temperature,
+                             std::vector<int32_t>& out) const {
+  build_children();
+  out.clear();
+  State st;
+  st.len = order_ >= 2 ? 1 : 0;
+  st.hist[0] = uint32_t(bos());
+  auto advance = [&](int32_t x) {
+    State nx;
+    nx.hist[0] = uint32_t(x);
+    int m = 0;
+    for (int k = 0; k < st.len; ++k) {
+      const uint32_t slot = tables_[size_t(k)]->find(make_key(st.hist[k], uint32_t(x)));
+      if (slot == kNone) break;
+      nx.hist[k + 1] = slot;
+      m = k + 1;
+    }
+    nx.len = order_ >= 2 ? std::min(m + 1, order_ - 1) : 0;
+    st = nx;
+    out.push_back(x);
+  };
+  for (int32_t x : prompt) {
+    if (int64_t(out.size()) >= max_len) return;
+    advance(x);
+  }
+  std::vector<double> dist;
+  const double inv_t = 1.0 / temperature;
+  while (int64_t(out.size()) < max_len) {
+    next_distribution(st, dist);
+    double total = 0;
+    for (double& p : dist) {
+      if (inv_t != 1.0) p = std::pow(p, inv_t);
+      total += p;
+    }
+    double u = rng.uniform() * total;
+    size_t w = 0;
+    for (; w + 1 < dist.size(); ++w) {
+      u -= dist[w];
+      if (u < 0) break;
+    }
+    // Never pick a value of probability zero through rounding at the end.
+    while (dist[w] == 0.0 && w > 0) --w;
+    if (has_eos() && int32_t(w) == eos()) return;
+    advance(int32_t(w));
+  }
+}
+
+Dataset NgramModel::sample(size_t n, Rng& rng, const SampleOptions& opts) const {
+  check_fitted("sample");
+  if (opts.label >= 0) throw DataError("ngram model: the space has no labels to sample for");
+  if (!(opts.temperature > 0)) throw DataError("ngram model: temperature must be > 0");
+  Dataset d(space_);
+  std::vector<int32_t> seq;
+  for (size_t i = 0; i < n; ++i) {
+    sample_into({}, space_.dims(), rng, opts.temperature, seq);
+    d.push_back(seq);
+  }
+  return d;
+}
+
+std::vector<std::string> NgramModel::sample_text(size_t n, Rng& rng, const std::string& prompt,
+                                                 double temperature) const {
+  check_fitted("sample_text");
+  if (!(temperature > 0)) throw DataError("ngram model: temperature must be > 0");
+  const TextCodec& cd = codec();
+  const std::vector<int32_t> p = cd.encode(prompt);
+  std::vector<std::string> out;
+  std::vector<int32_t> seq;
+  for (size_t i = 0; i < n; ++i) {
+    sample_into(p, space_.dims(), rng, temperature, seq);
+    out.push_back(cd.decode(seq));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- save / load
+
+void NgramModel::save(ModelWriter& w) const {
+  check_fitted("save");
+  const int N = order_;
+  json info = {{"order", N}, {"source", source_}, {"has_codec", has_codec_}};
+  if (has_codec_) info["tokenizer"] = codec_.tokenizer().options().to_json();
+  w.header()["ngram"] = info;
+  w.add("unigram.log_prob", uni_log_prob_);
+  w.add("unigram.log_backoff", uni_log_backoff_);
+  std::vector<double> disc;
+  std::vector<uint8_t> fb;
+  for (int n = 0; n < N; ++n) {
+    for (double d : discounts_[size_t(n)]) disc.push_back(d);
+    fb.push_back(fallback_used_[size_t(n)] ? 1 : 0);
+  }
+  w.add("discounts", disc.data(), {uint64_t(N), 3});
+  w.add("discount_fallback", fb);
+  // Orders >= 2 densely, in slot order; contexts as dense ids of the order below.
+  std::vector<uint32_t> dense_of_prev;
+  for (int n = 2; n <= N; ++n) {
+    const Table& t = *tables_[size_t(n - 2)];
+    std::vector<uint32_t> ctxs, words, dense_of(t.entries.size(), kNone);
+    std::vector<double> lps, lbs;
+    ctxs.reserve(t.count);
+    words.reserve(t.count);
+    lps.reserve(t.count);
+    for (size_t s = 0; s < t.entries.size(); ++s) {
+      const auto& e = t.entries[s];
+      if (e.key == kEmpty) continue;
+      dense_of[s] = uint32_t(ctxs.size());
+      const uint32_t c = key_context(e.key);
+      ctxs.push_back(n == 2 ? c : dense_of_prev[c]);
+      words.push_back(key_word(e.key));
+      lps.push_back(e.log_prob);
+      if (n < N) lbs.push_back(e.log_backoff);
+    }
+    const std::string p = "ngram" + std::to_string(n) + ".";
+    w.add(p + "context", ctxs);
+    w.add(p + "word", words);
+    w.add(p + "log_prob", lps);
+    if (n < N) w.add(p + "log_backoff", lbs);
+    dense_of_prev = std::move(dense_of);
+  }
+  if (has_codec_) {
+    std::vector<uint8_t> bytes;
+    std::vector<uint64_t> offsets{0};
+    for (const auto& tok : codec_.vocabulary().tokens()) {
+      bytes.insert(bytes.end(), tok.begin(), tok.end());
+      offsets.push_back(bytes.size());
+    }
+    w.add("vocab.bytes", bytes);
+    w.add("vocab.offsets", offsets);
+  }
+}
+
+void NgramModel::load(const ModelReader& r) {
+  const json& h = r.header();
+  if (!h.contains("ngram") || !h["ngram"].is_object() || !h["ngram"].contains("order"))
+    throw FormatError(r.name() + ": ngram model header has no 'ngram' section");
+  const json& info = h["ngram"];
+  const int N = info["order"].get<int>();
+  if (N < 1 || N > kMaxOrder) throw FormatError(r.name() + ": ngram order " + std::to_string(N) + " out of range");
+  order_ = N;
+  source_ = info.value("source", "trained");
+  const uint64_t U = uint64_t(space_.levels()) + 2;
+  uni_log_prob_.assign(U, 0.0);
+  uni_log_backoff_.assign(U, 0.0);
+  r.read("unigram.log_prob", uni_log_prob_.data(), {U});
+  r.read("unigram.log_backoff", uni_log_backoff_.data(), {U});
+  std::vector<double> disc(size_t(N) * 3);
+  std::vector<uint8_t> fb(static_cast<size_t>(N));
+  r.read("discounts", disc.data(), {uint64_t(N), 3});
+  r.read("discount_fallback", fb.data(), {uint64_t(N)});
+  discounts_.assign(size_t(N), {0, 0, 0});
+  fallback_used_.assign(size_t(N), false);
+  for (int n = 0; n < N; ++n) {
+    for (int j = 0; j < 3; ++j) discounts_[size_t(n)][size_t(j)] = disc[size_t(n) * 3 + size_t(j)];
+    fallback_used_[size_t(n)] = fb[size_t(n)] != 0;
+  }
+  tables_.clear();
+  std::vector<uint32_t> slot_of_prev;
+  uint64_t lower_count = U;
+  for (int n = 2; n <= N; ++n) {
+    const std::string p = "ngram" + std::to_string(n) + ".";
+    const uint64_t count = r.shape(p + "word").empty() ? 0 : r.shape(p + "word")[0];
+    if (count >= (uint64_t(1) << 31)) throw FormatError(r.name() + ": array '" + p + "word' is too large");
+    std::vector<uint32_t> ctxs(count), words(count);
+    std::vector<double> lps(count), lbs(n < N ? count : 0);
+    r.read(p + "context", ctxs.data(), {count});
+    r.read(p + "word", words.data(), {count});
+    r.read(p + "log_prob", lps.data(), {count});
+    if (n < N) r.read(p + "log_backoff", lbs.data(), {count});
+    auto table = std::make_shared<Table>(count);
+    std::vector<uint32_t> slot_of(count);
+    for (uint64_t i = 0; i < count; ++i) {
+      if (ctxs[i] >= lower_count || words[i] >= U)
+        throw FormatError(r.name() + ": array '" + p + "context' or '" + p + "word' holds an id out of range");
+      const uint32_t c = n == 2 ? ctxs[i] : slot_of_prev[ctxs[i]];
+      slot_of[i] = table->insert(make_key(c, words[i]), lps[i], n < N ? lbs[i] : 0.0);
+      if (slot_of[i] == kNone) throw FormatError(r.name() + ": n-gram listed twice in '" + p + "word'");
+    }
+    slot_of_prev = std::move(slot_of);
+    lower_count = count;
+    tables_.push_back(std::move(table));
+  }
+  has_codec_ = false;
+  if (info.value("has_codec", false)) {
+    const auto offsets = r.read_vector<uint64_t>("vocab.offsets", U);
+    const auto bytes = r.read_vector<uint8_t>("vocab.bytes", uint64_t(1) << 32);
+    if (offsets.size() != U - 1) throw FormatError(r.name() + ": vocabulary size differs from the space's levels");
+    std::vector<std::string> toks;
+    for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+      if (offsets[i] > offsets[i + 1] || offsets[i + 1] > bytes.size())
+        throw FormatError(r.name() + ": corrupted vocabulary offsets");
+      toks.emplace_back(reinterpret_cast<const char*>(bytes.data()) + offsets[i], size_t(offsets[i + 1] - offsets[i]));
+    }
+    try {
+      codec_ = TextCodec(Tokenizer(TokenizerOptions::from_json(info.at("tokenizer"))), Vocabulary(std::move(toks)));
+    } catch (const Error& e) {
+      throw FormatError(r.name() + ": " + e.what());
+    }
+    has_codec_ = true;
+  }
+  fitted_ = true;
+}
+
+json NgramModel::describe() const {
+  json j = {{"order", order_}, {"source", source_}, {"vocabulary", space_.levels()}};
+  if (fitted_) {
+    j["ngrams"] = ngram_counts();
+    uint64_t params = 0;
+    for (auto c : ngram_counts()) params += c;
+    j["parameters"] = params;
+    if (source_ == "trained") {
+      j["discounts"] = discounts_;
+      std::vector<int> fb;
+      for (int n = 0; n < order_; ++n)
+        if (fallback_used_[size_t(n)]) fb.push_back(n + 1);
+      j["discount_fallback_orders"] = fb;
+      if (!fb.empty()) j["discount_fallback"] = fallback_;
+    }
+  }
+  if (has_codec_) j["tokenizer"] = codec_.tokenizer().options().to_json();
+  return j;
+}
+
+// ---------------------------------------------------------------- ARPA
+
+void NgramModel::write_arpa(const std::string& path) const {
+  check_fitted("write_arpa");
+  const int N = order_;
+  const int32_t V = int32_t(space_.levels());
+  std::vector<std::string> names(size_t(V) + 2);
+  for (int32_t w = 0; w < V; ++w) {
+    names[size_t(w)] = has_codec_ ? codec_.vocabulary().token(w) : std::to_string(w);
+    for (char c : names[size_t(w)])
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        throw ConfigError(path + ": token " + std::to_string(w) +
+                          " holds whitespace and cannot be written to ARPA (set \"space_symbol\" for the char tokenizer)");
+  }
+  if (has_codec_ && codec_.vocabulary().token(0) != Vocabulary::kUnkToken) names[0] = Vocabulary::kUnkToken;
+  names[size_t(eos())] = Vocabulary::kEosToken;
+  names[size_t(bos())] = Vocabulary::kBosToken;
+
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw IoError(path + ": cannot write ARPA file: " + std::strerror(errno));
+  std::vector<char> buf(1 << 20);
+  std::setvbuf(f, buf.data(), _IOFBF, buf.size());
+  const std::vector<uint64_t> counts = ngram_counts();
+  std::fprintf(f, "\\data\\\n");
+  for (int n = 1; n <= N; ++n) std::fprintf(f, "ngram %d=%llu\n", n, (unsigned long long)counts[size_t(n - 1)]);
+  auto log10_of = [](double ln) { return ln / kLn10; };
+  // Unigrams: the predicted values and <s> (log10 p = -99, context only).
+  std::fprintf(f, "\n\\1-grams:\n");
+  for (int32_t w = 0; w < int32_t(V) + 2; ++w) {
+    if (w == eos() && !has_eos()) continue;
+    const double lp = w == bos() ? -99.0 : log10_of(uni_log_prob_[size_t(w)]);
+    if (N > 1 && uni_log_backoff_[size_t(w)] != 0.0)
+      std::fprintf(f, "%.9g\t%s\t%.9g\n", lp, names[size_t(w)].c_str(), log10_of(uni_log_backoff_[size_t(w)]));
+    else
+      std::fprintf(f, "%.9g\t%s\n", lp, names[size_t(w)].c_str());
+  }
+  std::vector<uint32_t> words(static_cast<size_t>(N));
+  for (int n = 2; n <= N; ++n) {
+    std::fprintf(f, "\n\\%d-grams:\n", n);
+    const Table& t = *tables_[size_t(n - 2)];
+    for (const auto& e : t.entries) {
+      if (e.key == kEmpty) continue;
+      // Recover the words by following the contexts down to the unigram.
+      uint64_t key = e.key;
+      for (int k = n - 1; k >= 1; --k) {
+        words[size_t(k)] = key_word(key);
+        const uint32_t c = key_context(key);
+        if (k == 1) words[0] = c;
+        else key = tables_[size_t(k - 2)]->entries[c].key;
+      }
+      std::fprintf(f, "%.9g", log10_of(e.log_prob));
+      for (int k = 0; k < n; ++k) std::fprintf(f, "%c%s", k == 0 ? '\t' : ' ', names[words[size_t(k)]].c_str());
+      if (n < N && e.log_backoff != 0.0) std::fprintf(f, "\t%.9g", log10_of(e.log_backoff));
+      std::fputc('\n', f);
+    }
+  }
+  std::fprintf(f, "\n\\end\\\n");
+  const bool bad = std::ferror(f) != 0;
+  if (std::fclose(f) != 0 || bad) {
+    std::remove(tmp.c_str());
+    throw IoError(path + ": cannot write ARPA file");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw IoError(path + ": cannot move the ARPA file into place: " + std::strerror(errno));
+  }
+}
+
+std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64_t max_length,
+                                                  const TokenizerOptions* tokenizer) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path + ": cannot open ARPA file");
+  std::string line;
+  int64_t lineno = 0;
+  auto fail = [&](const std::string& why) -> FormatError {
+    return FormatError(path + ":" + std::to_string(lineno) + ": " + why);
+  };
+  auto next_line = [&]() -> bool {
+    if (!std::getline(in, line)) return false;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return true;
+  };
+  // Header: skip to \data\, then "ngram n=count" lines.
+  bool found = false;
+  while (next_line())
+    if (line == "\\data\\") {
+      found = true;
+      break;
+    }
+  if (!found) throw FormatError(path + ": not an ARPA file (no \\data\\ line)");
+  std::vector<uint64_t> counts;
+  while (next_line()) {
+    if (line.empty()) {
+      if (!counts.empty()) break;
+      continue;
+    }
+    int n;
+    unsigned long long c;
+    char extra;
+    if (std::sscanf(line.c_str(), "ngram %d=%llu%c", &n, &c, &extra) != 2)
+      throw fail("expected 'ngram N=COUNT', got '" + line + "'");
+    if (n != int(counts.size()) + 1) throw fail("n-gram counts out of order");
+    if (n > kMaxOrder) throw fail("order " + std::to_string(n) + " exceeds the maximum " + std::to_string(kMaxOrder));
+    if (c >= (1ull << 31)) throw fail("count " + std::to_string(c) + " is too large");
+    counts.push_back(c);
+  }
+  if (counts.empty() || counts[0] == 0) throw FormatError(path + ": ARPA file without unigrams");
+  const int N = int(counts.size());
+
+  auto expect_section = [&](int n) {
+    while (next_line()) {
+      if (line.empty()) continue;
+      if (line == "\\" + std::to_string(n) + "-grams:") return;
+      throw fail("expected \\" + std::to_string(n) + "-grams:, got '" + line + "'");
+    }
+    throw fail("missing \\" + std::to_string(n) + "-grams: section");
+  };
+  std::vector<std::string> fields;
+  auto split = [&]() {
+    fields.clear();
+    size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+      size_t j = i;
+      while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
+      if (j > i) fields.emplace_back(line, i, j - i);
+      i = j;
+    }
+  };
+  auto number = [&](const std::string& s) -> double {
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() + s.size() || !std::isfinite(v)) throw fail("bad number '" + s + "'");
+    return v;
+  };
+
+  // Unigrams: the vocabulary (<unk> first, then the file's order).
+  expect_section(1);
+  struct Uni {
+    std::string word;
+    double lp, lb;
+  };
+  std::vector<Uni> unis;
+  unis.reserve(counts[0]);
+  for (uint64_t i = 0; i < counts[0]; ++i) {
+    if (!next_line()) throw fail("file ends inside the 1-grams");
+    split();
+    if (fields.size() != 2 && fields.size() != 3) throw fail("expected 'log10p word [backoff]', got '" + line + "'");
+    unis.push_back({fields[1], number(fields[0]), fields.size() == 3 ? number(fields[2]) : 0.0});
+  }
+  std::vector<std::string> vocab{Vocabulary::kUnkToken};
+  std::vector<const Uni*> by_id(1, nullptr);
+  const Uni* eos_uni = nullptr;
+  const Uni* bos_uni = nullptr;
+  for (const auto& u : unis) {
+    if (u.word == Vocabulary::kUnkToken) by_id[0] = &u;
+    else if (u.word == Vocabulary::kEosToken) eos_uni = &u;
+    else if (u.word == Vocabulary::kBosToken) bos_uni = &u;
+    else {
+      vocab.push_back(u.word);
+      by_id.push_back(&u);
+    }
+  }
+  if (!eos_uni) throw FormatError(path + ": the 1-grams have no </s>");
+  Vocabulary voc;
+  try {
+    voc = Vocabulary(vocab);
+  } catch (const FormatError& e) {
+    throw FormatError(path + ": " + e.what());
+  }
+  const int32_t V = int32_t(voc.size());
+  if (V < 2) throw FormatError(path + ": the ARPA vocabulary has no words");
+  if (max_length < 1) throw ConfigError("read_arpa: max_length must be >= 1");
+  auto model = std::make_unique<NgramModel>(Space::sequence(max_length, V), N, std::vector<double>{0.5, 1.0, 1.5});
+  NgramModel& m = *model;
+  m.uni_log_prob_.assign(size_t(V) + 2, kNegInf);
+  m.uni_log_backoff_.assign(size_t(V) + 2, 0.0);
+  for (int32_t w = 0; w < V; ++w) {
+    // No <unk> in the file: log10 p = -100, as KenLM assumes.
+    m.uni_log_prob_[size_t(w)] = (by_id[size_t(w)] ? by_id[size_t(w)]->lp : -100.0) * kLn10;
+    m.uni_log_backoff_[size_t(w)] = by_id[size_t(w)] ? by_id[size_t(w)]->lb * kLn10 : 0.0;
+  }
+  m.uni_log_prob_[size_t(m.eos())] = eos_uni->lp * kLn10;
+  m.uni_log_backoff_[size_t(m.eos())] = eos_uni->lb * kLn10;
+  if (bos_uni) m.uni_log_backoff_[size_t(m.bos())] = bos_uni->lb * kLn10;
+  std::unordered_map<std::string, uint32_t> ids;
+  for (int32_t w = 0; w < V; ++w) ids.emplace(voc.token(w), uint32_t(w));
+  ids.emplace(Vocabulary::kEosToken, uint32_t(m.eos()));
+  ids.emplace(Vocabulary::kBosToken, uint32_t(m.bos()));
+
+  std::vector<uint32_t> w(static_cast<size_t>(N));
+  for (int n = 2; n <= N; ++n) {
+    expect_section(n);
+    auto table = std::make_shared<Table>(counts[size_t(n - 1)]);
+    for (uint64_t i = 0; i < counts[size_t(n - 1)]; ++i) {
+      if (!next_line()) throw fail("file ends inside the " + std::to_string(n) + "-grams");
+      split();
+      if (fields.size() != size_t(n) + 1 && fields.size() != size_t(n) + 2)
+        throw fail("expected 'log10p' and " + std::to_string(n) + " words [backoff], got '" + line + "'");
+      for (int k = 0; k < n; ++k) {
+        auto it = ids.find(fields[size_t(k) + 1]);
+        if (it == ids.end()) throw fail("word '" + fields[size_t(k) + 1] + "' is not among the 1-grams");
+        w[size_t(k)] = it->second;
+      }
+      // The context (first n-1 words) and the suffix (last n-1 words) must be listed.
+      auto chain = [&](int from, int to) -> uint32_t {  // slot of words [from, to), to - from >= 1
+        uint32_t c = w[size_t(from)];
+        for (int k = from + 1; k < to; ++k) {
+          c = m.tables_[size_t(k - from - 1)]->find(make_key(c, w[size_t(k)]));
+          if (c == kNone) return kNone;
+        }
+        return c;
+      };
+      const uint32_t ctx = chain(0, n - 1);
+      if (ctx == kNone) throw fail("the context of this " + std::to_string(n) + "-gram is not listed");
+      if (chain(1, n) == kNone)
+        throw fail("the suffix of this " + std::to_string(n) +
+                   "-gram is not listed (ARPA files whose n-grams lack their suffixes are not supported)");
+      const double lp = number(fields[0]) * kLn10;
+      const double lb = fields.size() == size_t(n) + 2 ? number(fields.back()) * kLn10 : 0.0;
+      if (table->insert(make_key(ctx, w[size_t(n - 1)]), lp, n < N ? lb : 0.0) == kNone)
+        throw fail("n-gram listed twice");
+    }
+    m.tables_.push_back(std::move(table));
+  }
+  while (next_line()) {
+    if (line.empty()) continue;
+    if (line == "\\end\\") break;
+    throw fail("expected \\end\\, got '" + line + "'");
+  }
+  TokenizerOptions opts;
+  if (tokenizer) opts = *tokenizer;
+  else {
+    opts.kind = "word";
+    opts.split = "whitespace";
+    opts.lowercase = false;
+  }
+  m.codec_ = TextCodec(Tokenizer(opts), std::move(voc));
+  m.has_codec_ = true;
+  m.discounts_.assign(size_t(N), {0, 0, 0});
+  m.fallback_used_.assign(size_t(N), false);
+  m.source_ = "arpa";
+  m.fitted_ = true;
+  return model;
+}
+
+}  // namespace dgm

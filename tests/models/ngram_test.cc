@@ -1,0 +1,429 @@
+// ngram_test.cc — the n-gram model: a Kneser-Ney known answer computed by
+// hand, normalisation at seen and unseen contexts and over whole spaces,
+// save/load, sampling frequencies, ARPA semantics and round trip, discount
+// fallback, config limits, and (when data/kjv exists) the KenLM reference
+// perplexities.
+#include "dgm/models/ngram.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "dgm/error.h"
+#include "dgm/model_file.h"
+
+namespace dgm {
+namespace {
+
+struct Recorder : TrainMonitor {
+  std::vector<std::string> messages;
+  void on_step(const TrainProgress&) override {}
+  void message(const std::string& text) override { messages.push_back(text); }
+};
+
+std::unique_ptr<NgramModel> make(const Space& space, const json& model_cfg) {
+  auto m = create_model(space, model_cfg, json::object());
+  return std::unique_ptr<NgramModel>(dynamic_cast<NgramModel*>(m.release()));
+}
+
+void fit(NgramModel& m, const Dataset& d, Recorder* rec = nullptr) {
+  ThreadPool pool(1);
+  Rng rng(1);
+  FitContext ctx{&pool, &rng, rec, nullptr};
+  m.fit(d, nullptr, ctx);
+}
+
+Dataset sequences(const Space& s, const std::vector<std::vector<int32_t>>& rows) {
+  Dataset d(s);
+  for (const auto& r : rows) d.push_back(r);
+  return d;
+}
+
+std::string temp_path(const std::string& name) {
+  std::filesystem::create_directories(DGM_TEST_TMP);
+  return std::string(DGM_TEST_TMP) + "/" + name;
+}
+
+// Every sequence of a small space, in order.
+std::vector<std::vector<int32_t>> enumerate(const Space& s) {
+  std::vector<std::vector<int32_t>> out;
+  const int64_t lo = s.variable_length() ? 0 : s.dims();
+  for (int64_t len = lo; len <= s.dims(); ++len) {
+    std::vector<int32_t> x(size_t(len), 0);
+    while (true) {
+      out.push_back(x);
+      int64_t k = len - 1;
+      while (k >= 0 && x[size_t(k)] == s.levels() - 1) x[size_t(k--)] = 0;
+      if (k < 0) break;
+      ++x[size_t(k)];
+    }
+  }
+  return out;
+}
+
+// Toy corpus over {a=0, b=1}; </s> = 2, <s> = 3; |V| = 3 (a, b, </s>).
+//   <s> a a b </s>   <s> a b </s>   <s> b </s>
+// Bigram counts (highest order: raw): <s>a 2, aa 1, ab 2, b</s> 3, <s>b 1.
+//   counts of counts n1=2 n2=2 n3=1 n4=0: Y = 2/(2+2*2) = 1/3,
+//   D1 = 1 - 2Y*2/2 = 1/3, D2 = 2 - 3Y*1/2 = 3/2, D3+ = 3 - 4Y*0/1 = 3.
+// Unigram adjusted counts (distinct left neighbours): a {<s>,a} 2, b {a,<s>} 2,
+//   </s> {b} 1: n1=1 n2=2 n3=0 -> fallback D = 0.5, 1, 1.5.
+//   denominator 5; gamma = (1*2 + 0.5*1)/5 = 1/2;
+//   p(a) = (2-1)/5 + (1/2)/3 = 11/30, p(b) = 11/30, p(</s>) = (1-0.5)/5 + 1/6 = 8/30.
+// Context <s>: children a (2), b (1); denominator 3; gamma = (D1 + D2)/3 = 11/18.
+//   p(a|<s>) = (2-3/2)/3 + 11/18*11/30 = 211/540, p(b|<s>) = (1-1/3)/3 + 121/540 = 241/540,
+//   p(</s>|<s>) = 11/18*8/30 = 88/540.
+// Context a: children a (1), b (2): p(a|a) = 241/540, p(b|a) = 211/540, p(</s>|a) = 88/540.
+// Context b: child </s> (3): gamma = D3/3 = 1, p(</s>|b) = 0 + 8/30, p(a|b) = p(b|b) = 11/30.
+TEST(Ngram, KneserNeyKnownAnswer) {
+  const Space s = Space::sequence(10, 2);
+  auto m = make(s, {{"type", "ngram"}, {"order", 2}});
+  Recorder rec;
+  fit(*m, sequences(s, {{0, 0, 1}, {0, 1}, {1}}), &rec);
+  EXPECT_TRUE(m->discount_fallback_used()[0]);
+  EXPECT_FALSE(m->discount_fallback_used()[1]);
+  EXPECT_NEAR(m->discounts()[1][0], 1.0 / 3, 1e-12);
+  EXPECT_NEAR(m->discounts()[1][1], 1.5, 1e-12);
+  EXPECT_NEAR(m->discounts()[1][2], 3.0, 1e-12);
+  ASSERT_EQ(rec.messages.size(), 1u);
+  EXPECT_NE(rec.messages[0].find("1-grams"), std::string::npos);
+
+  const double tol = 1e-12;
+  EXPECT_NEAR(m->log_prob_next({}, 0), std::log(211.0 / 540), tol);
+  EXPECT_NEAR(m->log_prob_next({}, 1), std::log(241.0 / 540), tol);
+  EXPECT_NEAR(m->log_prob_next({}, 2), std::log(88.0 / 540), tol);
+  EXPECT_NEAR(m->log_prob_next({0}, 0), std::log(241.0 / 540), tol);
+  EXPECT_NEAR(m->log_prob_next({0}, 1), std::log(211.0 / 540), tol);
+  EXPECT_NEAR(m->log_prob_next({0}, 2), std::log(88.0 / 540), tol);
+  EXPECT_NEAR(m->log_prob_next({1}, 2), std::log(8.0 / 30), tol);
+  EXPECT_NEAR(m->log_prob_next({1}, 0), std::log(11.0 / 30), tol);
+  // Without <s> in front (and no history) the unigram distribution applies.
+  EXPECT_NEAR(m->log_prob_next({}, 0, false), std::log(11.0 / 30), tol);
+
+  // Whole sequences include </s>: "a b" and "b b a".
+  ThreadPool pool(1);
+  const auto lp = m->log_prob(sequences(s, {{0, 1}, {1, 1, 0}}), pool);
+  EXPECT_NEAR(lp[0], std::log(211.0 / 540) + std::log(211.0 / 540) + std::log(8.0 / 30), tol);
+  EXPECT_NEAR(lp[1], std::log(241.0 / 540) + 2 * std::log(11.0 / 30) + std::log(88.0 / 540), tol);
+}
+
+// A text corpus with repeated structure, OOVs in the held-out part.
+const char* kToyTrain =
+    "the cat sat on the mat .\n"
+    "the dog sat on the log .\n"
+    "a cat and a dog .\n"
+    "the cat ate the fish .\n"
+    "a dog ate a bone .\n"
+    "the mat is on the floor .\n"
+    "the cat sat .\n"
+    "on the mat the dog sat .\n";
+const char* kToyTest =
+    "the cat sat on the log .\n"
+    "a bird sat on the mat .\n"
+    "the dog ate the cat fish .\n";
+
+TextData toy_text(const std::string& tag) {
+  const std::string train = temp_path("ngram_" + tag + "_train.txt");
+  const std::string test = temp_path("ngram_" + tag + "_test.txt");
+  std::ofstream(train) << kToyTrain;
+  std::ofstream(test) << kToyTest;
+  return load_text_data({{"train", train}, {"test", test}, {"tokenizer", "word"}},
+                        {{"shape", {32}}, {"variable_length", true}});
+}
+
+std::unique_ptr<NgramModel> toy_model(const TextData& td, int order) {
+  auto m = make(td.space, {{"type", "ngram"}, {"order", order}});
+  m->set_codec(td.codec);
+  fit(*m, td.train);
+  return m;
+}
+
+TEST(Ngram, NormalisesAtEveryContext) {
+  const TextData td = toy_text("norm");
+  for (int order : {1, 2, 3, 5}) {
+    auto m = toy_model(td, order);
+    const int32_t P = int32_t(td.space.levels()) + 1;  // values + </s>
+    Rng rng(11);
+    for (int trial = 0; trial < 200; ++trial) {
+      // Seen contexts (prefixes of training lines) and random, mostly unseen, ones.
+      std::vector<int32_t> ctx;
+      if (trial % 2 == 0) {
+        const auto row = td.train.row(size_t(trial / 2) % td.train.size());
+        ctx.assign(row.begin(), row.begin() + long(rng.below(row.size() + 1)));
+      } else {
+        const size_t len = rng.below(6);
+        for (size_t k = 0; k < len; ++k) ctx.push_back(int32_t(rng.below(uint64_t(td.space.levels()))));
+      }
+      for (bool bos : {true, false}) {
+        double sum = 0;
+        for (int32_t w = 0; w < P; ++w) sum += std::exp(m->log_prob_next(ctx, w, bos));
+        EXPECT_NEAR(sum, 1.0, 1e-9) << "order " << order << " trial " << trial;
+      }
+    }
+  }
+}
+
+TEST(Ngram, NormalisesOverWholeSpaces) {
+  ThreadPool pool(2);
+  // Variable length (sequences of length 0..3 end for sure at 3), fixed-length
+  // tensors (no </s>), for several orders.
+  const std::vector<Space> spaces = {Space::sequence(3, 2), Space::tensor({2, 2}, 2), Space::tensor({3}, 3)};
+  for (const Space& s : spaces) {
+    Dataset train(s);
+    Rng rng(3);
+    for (int i = 0; i < 40; ++i) {
+      const int64_t len = s.variable_length() ? int64_t(rng.below(uint64_t(s.dims()) + 1)) : s.dims();
+      std::vector<int32_t> x(static_cast<size_t>(len));
+      for (auto& v : x) v = rng.uniform() < 0.7 ? 0 : int32_t(rng.below(uint64_t(s.levels())));
+      train.push_back(x);
+    }
+    for (int order : {1, 2, 3, 4}) {
+      auto m = make(s, {{"type", "ngram"}, {"order", order}});
+      fit(*m, train);
+      const auto all = enumerate(s);
+      const auto lp = m->log_prob(sequences(s, all), pool);
+      double sum = 0;
+      for (double v : lp) sum += std::exp(v);
+      EXPECT_NEAR(sum, 1.0, 1e-9) << s.describe() << " order " << order;
+    }
+  }
+}
+
+TEST(Ngram, SampleFrequenciesMatchLogProb) {
+  const Space s = Space::sequence(3, 2);
+  auto m = make(s, {{"type", "ngram"}, {"order", 2}});
+  fit(*m, sequences(s, {{0, 1}, {1}, {0, 0, 1}, {}, {1, 0}, {0}}));
+  ThreadPool pool(1);
+  const auto all = enumerate(s);
+  const auto lp = m->log_prob(sequences(s, all), pool);
+  for (double temperature : {1.0, 0.6}) {
+    Rng rng(2024);
+    const size_t n = 30000;
+    SampleOptions opts;
+    opts.temperature = temperature;
+    const Dataset d = m->sample(n, rng, opts);
+    std::map<std::vector<int32_t>, double> freq;
+    for (size_t i = 0; i < d.size(); ++i) freq[d.row(i)] += 1;
+    if (temperature == 1.0) {
+      // Chi-square with 14 degrees of freedom; 36.1 is the 0.1% point.
+      double chi2 = 0;
+      for (size_t k = 0; k < all.size(); ++k) {
+        const double e = double(n) * std::exp(lp[k]);
+        ASSERT_GT(e, 5.0);
+        const double o = freq.count(all[k]) ? freq[all[k]] : 0.0;
+        chi2 += (o - e) * (o - e) / e;
+      }
+      EXPECT_LT(chi2, 36.1);
+    } else {
+      // A lower temperature sharpens: the most likely sequence becomes more frequent.
+      size_t best = 0;
+      for (size_t k = 1; k < all.size(); ++k)
+        if (lp[k] > lp[best]) best = k;
+      EXPECT_GT(freq[all[best]] / double(n), std::exp(lp[best]) + 0.02);
+    }
+  }
+}
+
+TEST(Ngram, TemperatureOnOnePosition) {
+  // One position: the samples follow p^(1/T) / Z exactly.
+  const Space s = Space::tensor({1}, 3);
+  auto m = make(s, {{"type", "ngram"}, {"order", 2}});
+  fit(*m, sequences(s, {{0}, {0}, {0}, {0}, {1}, {1}, {2}}));
+  std::vector<double> p(3);
+  double z = 0;
+  for (int32_t w = 0; w < 3; ++w) {
+    p[size_t(w)] = std::exp(2.0 * m->log_prob_next({}, w));  // T = 0.5
+    z += p[size_t(w)];
+  }
+  Rng rng(5);
+  SampleOptions opts;
+  opts.temperature = 0.5;
+  const size_t n = 20000;
+  const Dataset d = m->sample(n, rng, opts);
+  std::vector<double> freq(3, 0);
+  for (size_t i = 0; i < n; ++i) freq[size_t(d.at(i, 0))] += 1;
+  double chi2 = 0;
+  for (int w = 0; w < 3; ++w) {
+    const double e = double(n) * p[size_t(w)] / z;
+    chi2 += (freq[size_t(w)] - e) * (freq[size_t(w)] - e) / e;
+  }
+  EXPECT_LT(chi2, 13.8);  // 2 degrees of freedom, 0.1% point
+}
+
+TEST(Ngram, SaveLoadGivesIdenticalScores) {
+  const TextData td = toy_text("save");
+  auto m = toy_model(td, 4);
+  const std::string path = temp_path("ngram_save.dgm");
+  save_model(path, *m, {{"config", {{"model", {{"type", "ngram"}, {"order", 4}}}}}});
+  auto loaded = load_model(path);
+  ASSERT_EQ(loaded->kind(), "ngram");
+  ThreadPool pool(2);
+  const auto a = m->log_prob(td.test, pool);
+  const auto b = loaded->log_prob(td.test, pool);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+  const auto* tm = dynamic_cast<const TextModel*>(loaded.get());
+  ASSERT_NE(tm, nullptr);
+  ASSERT_TRUE(tm->has_codec());
+  EXPECT_EQ(tm->codec().vocabulary().tokens(), td.codec.vocabulary().tokens());
+  const std::vector<std::string> lines = {"the cat sat on the mat .", "a zebra ."};
+  EXPECT_EQ(tm->score_lines(lines, pool).log_prob, m->score_lines(lines, pool).log_prob);
+  EXPECT_EQ(loaded->describe(), m->describe());
+}
+
+TEST(Ngram, ScoreLinesFollowsKenlmConventions) {
+  const TextData td = toy_text("score");
+  auto m = toy_model(td, 3);
+  ThreadPool pool(1);
+  std::vector<std::string> test = {"the cat sat on the log .", "a bird sat on the mat .", "the dog ate the cat fish ."};
+  const TextScore s = m->score_lines(test, pool);
+  ASSERT_EQ(s.lines.size(), 3u);
+  // tokens: words + one </s> a line; "bird" is the one OOV.
+  EXPECT_EQ(s.tokens, 7 + 7 + 7 + 3);
+  EXPECT_EQ(s.oov, 1);
+  EXPECT_EQ(s.lines[1].oov, 1);
+  EXPECT_EQ(s.chars, int64_t(test[0].size() + test[1].size() + test[2].size() + 3));
+  // The line scores are the dataset scores; the OOV part is p(<unk> | a) here.
+  const auto lp = m->log_prob(td.test, pool);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(s.lines[i].log_prob, lp[i], 1e-12);
+  EXPECT_NEAR(s.lines[1].oov_log_prob, m->log_prob_next({td.codec.vocabulary().id("a")}, Vocabulary::kUnk), 1e-12);
+  EXPECT_NEAR(s.perplexity(), std::exp(-(lp[0] + lp[1] + lp[2]) / 24), 1e-9);
+  EXPECT_NEAR(s.perplexity_excluding_oov(), std::exp(-(lp[0] + lp[1] + lp[2] - s.oov_log_prob) / 23), 1e-9);
+  EXPECT_NEAR(s.bits_per_char(), -(lp[0] + lp[1] + lp[2]) / std::log(2.0) / double(s.chars), 1e-12);
+  // <unk> gets only interpolated mass: less than any training word at the same context.
+  EXPECT_LT(m->log_prob_next({}, Vocabulary::kUnk), m->log_prob_next({}, td.codec.vocabulary().id("fish")));
+  std::vector<std::string> long_line = {""};
+  for (int i = 0; i < 40; ++i) long_line[0] += "the ";
+  EXPECT_THROW(m->score_lines(long_line, pool), DataError);
+}
+
+TEST(Ngram, SampleTextWithPrompt) {
+  const TextData td = toy_text("sample");
+  auto m = toy_model(td, 3);
+  Rng rng(9);
+  const auto lines = m->sample_text(20, rng, "The cat", 1.0);
+  ASSERT_EQ(lines.size(), 20u);
+  for (const auto& l : lines) EXPECT_EQ(l.rfind("the cat", 0), 0u) << l;
+  Rng a(4), b(4);
+  EXPECT_EQ(m->sample_text(5, a, "", 0.7), m->sample_text(5, b, "", 0.7));  // determinism under a seed
+}
+
+TEST(Ngram, ArpaRoundTrip) {
+  const TextData td = toy_text("arpa");
+  for (int order : {1, 3, 4}) {
+    auto m = toy_model(td, order);
+    const std::string path = temp_path("ngram_rt" + std::to_string(order) + ".arpa");
+    m->write_arpa(path);
+    const TokenizerOptions opts = td.codec.tokenizer().options();
+    auto r = NgramModel::read_arpa(path, 32, &opts);
+    EXPECT_EQ(r->order(), order);
+    EXPECT_EQ(r->ngram_counts(), m->ngram_counts());
+    ThreadPool pool(1);
+    const std::vector<std::string> held_out = {"the cat sat on the log .", "a bird sat on the mat .",
+                                               "the dog ate the cat fish .", "", "fish fish fish"};
+    const TextScore a = m->score_lines(held_out, pool);
+    const TextScore b = r->score_lines(held_out, pool);
+    for (size_t i = 0; i < held_out.size(); ++i)
+      EXPECT_NEAR(a.lines[i].log_prob, b.lines[i].log_prob, 1e-6 * std::fabs(a.lines[i].log_prob) + 1e-7);
+    EXPECT_EQ(a.oov, b.oov);
+  }
+}
+
+TEST(Ngram, ArpaBackoffSemantics) {
+  // log10 values chosen by hand; the model need not be normalised.
+  const std::string path = temp_path("ngram_hand.arpa");
+  std::ofstream(path) << "some header text\n\n\\data\\\nngram 1=4\nngram 2=2\n\n"
+                         "\\1-grams:\n-1.0\t<unk>\n-0.5\ta\t-0.3\n-0.6\t</s>\n-99\t<s>\t-0.2\n\n"
+                         "\\2-grams:\n-0.1\t<s> a\n-0.2\ta </s>\n\n\\end\\\n";
+  auto m = NgramModel::read_arpa(path);
+  ThreadPool pool(1);
+  const double ln10 = std::log(10.0);
+  const TextScore s = m->score_lines({"a", "a a", "", "zzz"}, pool);
+  EXPECT_NEAR(s.lines[0].log_prob, (-0.1 - 0.2) * ln10, 1e-12);               // listed, listed
+  EXPECT_NEAR(s.lines[1].log_prob, (-0.1 + (-0.3 - 0.5) - 0.2) * ln10, 1e-12);  // b(a) p(a)
+  EXPECT_NEAR(s.lines[2].log_prob, (-0.2 - 0.6) * ln10, 1e-12);                 // b(<s>) p(</s>)
+  EXPECT_NEAR(s.lines[3].log_prob, (-0.2 - 1.0 - 0.6) * ln10, 1e-12);           // OOV as <unk>
+  EXPECT_EQ(s.oov, 1);
+
+  const std::string bad = temp_path("ngram_bad.arpa");
+  std::ofstream(bad) << "\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\t</s>\n-1\ta\n\n\\2-grams:\n-0.1\ta b\n";
+  try {
+    NgramModel::read_arpa(bad);
+    FAIL() << "expected a FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("ngram_bad.arpa:10: word 'b' is not among the 1-grams"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(NgramModel::read_arpa(temp_path("missing.arpa")), IoError);
+}
+
+TEST(Ngram, DiscountFallbackOnTinyData) {
+  const Space s = Space::sequence(5, 3);
+  auto m = make(s, {{"type", "ngram"}, {"order", 3}, {"discount_fallback", {0.4, 0.9, 1.2}}});
+  Recorder rec;
+  fit(*m, sequences(s, {{0, 1, 2}}), &rec);
+  EXPECT_EQ(rec.messages.size(), 3u);
+  const json d = m->describe();
+  EXPECT_EQ(d["discount_fallback_orders"], json({1, 2, 3}));
+  EXPECT_EQ(d["discount_fallback"], json({0.4, 0.9, 1.2}));
+  // Still a proper distribution.
+  double sum = 0;
+  for (int32_t w = 0; w <= 3; ++w) sum += std::exp(m->log_prob_next({0, 1}, w));
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+}
+
+TEST(Ngram, ConfigLimits) {
+  const Space s = Space::sequence(5, 3);
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"order", 1000}}), ConfigError);
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"order", 0}}), ConfigError);
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"order", NgramModel::kMaxOrder + 1}}), ConfigError);
+  EXPECT_NO_THROW(make(s, {{"type", "ngram"}, {"order", NgramModel::kMaxOrder}}));
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"discount_fallback", {0.5, 2.5, 1.0}}}), ConfigError);
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"odrer", 3}}), ConfigError);
+  EXPECT_THROW(make(Space::tensor({2}, 2, 3), {{"type", "ngram"}}), ConfigError);  // labels
+  auto m = make(s, {{"type", "ngram"}});
+  ThreadPool pool(1);
+  EXPECT_THROW(m->log_prob(sequences(s, {{0}}), pool), DataError);  // not fitted
+  EXPECT_THROW(m->codec(), DataError);                               // no vocabulary
+}
+
+TEST(Ngram, HighOrderOnLongSequences) {
+  const Space s = Space::sequence(200, 4);
+  Dataset d(s);
+  Rng rng(1);
+  for (int i = 0; i < 30; ++i) {
+    std::vector<int32_t> x(size_t(50 + rng.below(100)));
+    for (size_t k = 0; k < x.size(); ++k) x[k] = int32_t((k * 7 + rng.below(2)) % 4);
+    d.push_back(x);
+  }
+  auto m = make(s, {{"type", "ngram"}, {"order", 12}});
+  fit(*m, d);
+  EXPECT_EQ(m->ngram_counts().size(), 12u);
+  double sum = 0;
+  for (int32_t w = 0; w <= 4; ++w) sum += std::exp(m->log_prob_next(d.row(0), w));
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+}
+
+// The reference: KenLM (lmplz + query) on the KJV split of
+// scripts/prepare_kjv.sh. Skipped when the data has not been prepared.
+TEST(Ngram, KjvMatchesKenlm) {
+  const std::string dir = std::string(DGM_SOURCE_DIR) + "/data/kjv/";
+  if (!std::filesystem::exists(dir + "train.txt") || !std::filesystem::exists(dir + "test.txt"))
+    GTEST_SKIP() << "run scripts/prepare_kjv.sh first";
+  const TextData td = load_text_data(
+      {{"train", dir + "train.txt"}, {"test", dir + "test.txt"}, {"tokenizer", "word"}, {"split", "whitespace"}},
+      {{"shape", {256}}, {"variable_length", true}});
+  auto m = toy_model(td, 3);
+  ThreadPool pool(2);
+  const TextScore s = m->score_lines(read_text_lines(dir + "test.txt"), pool, false);
+  EXPECT_EQ(s.tokens, 95381);
+  EXPECT_EQ(s.oov, 419);
+  EXPECT_NEAR(s.perplexity() / 45.568, 1.0, 1e-4);
+  EXPECT_NEAR(s.perplexity_excluding_oov() / 43.557, 1.0, 1e-4);
+}
+
+}  // namespace
+}  // namespace dgm
