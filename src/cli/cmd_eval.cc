@@ -14,6 +14,7 @@
 #include "dgm/metrics.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
+#include "dgm/models/ngram.h"
 #include "dgm/stats.h"
 
 namespace dgm::cli {
@@ -46,10 +47,35 @@ json overlap_json(const Overlap& train_overlap, const Overlap& ref_overlap) {
 int run_eval(const EvalOptions& opts, std::ostream& out, std::ostream& log) {
   const std::string path = resolve_model_path(opts.model);
   json header;
-  std::unique_ptr<Model> model = load_model(path, &header);
+  std::unique_ptr<Model> model = open_model(path, &header);
   const Space& space = model->space();
   if (opts.samples < 0 || opts.samples > 10000000) throw ConfigError("--samples must be between 0 and 10^7");
 
+  if (const auto* tm = dynamic_cast<const TextModel*>(model.get())) {
+    json cfg = opts.config.empty() ? header.value("config", json::object()) : load_config(opts.config, {});
+    std::string test_path = opts.data;
+    if (test_path.empty() && cfg.contains("data") && cfg["data"].contains("test")) test_path = cfg["data"]["test"].get<std::string>();
+    if (test_path.empty()) throw ConfigError("no test text to evaluate on; give --data FILE");
+    ThreadPool pool(opts.threads);
+    const TextScore ts = tm->score_lines(read_text_lines(test_path), pool, false);
+    json r = ts.to_json();
+    r["model"] = path;
+    r["data"] = test_path;
+    if (opts.json) {
+      out << r.dump() << "\n";
+      return 0;
+    }
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "model          %s (%s)\ndata           %s: %lld lines, %lld tokens scored (</s> included), %lld OOV\n"
+                  "perplexity     %.6g (OOVs included), %.6g (OOVs excluded)\n"
+                  "bits per token %.6g\nbits per char  %.6g\n",
+                  path.c_str(), model->kind().c_str(), test_path.c_str(), (long long)ts.num_lines, (long long)ts.tokens,
+                  (long long)ts.oov, ts.perplexity(), ts.perplexity_excluding_oov(), ts.bits_per_token(),
+                  ts.bits_per_char());
+    out << buf;
+    return 0;
+  }
   json cfg = opts.config.empty() ? header.value("config", json::object()) : load_config(opts.config, {});
   for (const auto& o : opts.overrides) apply_override(cfg, o);
   const uint64_t data_seed = header.value("seed", uint64_t(1));
@@ -151,8 +177,12 @@ void add_eval(CLI::App& app, Action& action) {
   sub->add_flag("--json", opts->json, "Print the figures as one JSON object");
   sub->add_option("-t,--threads", opts->threads, "Worker threads [default: all cores]")->check(CLI::Range(1, 1024));
   sub->footer(
+      "Text models: perplexity = exp(-sum log P / tokens) over the test lines, where <s> is context only,\n"
+      "</s> is scored once per line and an OOV is scored as <unk>; 'OOVs excluded' drops the OOV tokens\n"
+      "from both the sum and the count. Bits per char divide by the code points plus one newline a line.\n"
       "Examples:\n"
       "  dgm eval --model digits.dgm\n"
+      "  dgm eval --model kjv-word5.dgm --data data/kjv/test.txt\n"
       "  dgm eval -m digits.dgm --data data/digits/noisy.txt -f grid --samples 5000 --json");
   sub->callback([opts, &action] { action = [opts] { return run_eval(*opts, std::cout, std::cerr); }; });
 }

@@ -4,6 +4,7 @@
 // Samples are drawn in fixed chunks, chunk k from Rng(seed, k), so output is
 // streamed with bounded memory and does not depend on --threads.
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "dgm/io/read.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
+#include "dgm/models/ngram.h"
 
 namespace dgm::cli {
 
@@ -29,6 +31,7 @@ struct SampleCliOptions {
   std::string sheet;
   std::string given;
   int threads = 0;
+  std::string prompt;
 };
 
 namespace {
@@ -89,7 +92,7 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
   if (opts.count < 1 || opts.count > kMaxSamples)
     throw ConfigError("-n " + std::to_string(opts.count) + ": ask for 1 to 10^9 samples");
   const std::string path = resolve_model_path(opts.model);
-  std::unique_ptr<Model> model = load_model(path);
+  std::unique_ptr<Model> model = open_model(path);
   const Space& space = model->space();
   if (opts.label >= 0 && !space.has_labels())
     throw ConfigError("--label " + std::to_string(opts.label) + ": the model " + path + " has no labels");
@@ -99,6 +102,31 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
   if (!(opts.temperature > 0)) throw ConfigError("--temperature must be positive");
   const bool to_stdout = opts.output == "-";
   if (opts.format == "png" && to_stdout) throw ConfigError("--format png writes files: give a directory with -o DIR");
+  if (const auto* tm = dynamic_cast<const TextModel*>(model.get())) {
+    // Text: whole lines, each continuing the prompt; chunk k uses Rng(seed, k).
+    std::string text;
+    for (int64_t done = 0, k = 0; done < opts.count; done += int64_t(kChunk), ++k) {
+      Rng rng(uint64_t(opts.seed), uint64_t(k));
+      for (const auto& line : tm->sample_text(size_t(std::min<int64_t>(int64_t(kChunk), opts.count - done)), rng,
+                                              opts.prompt, opts.temperature))
+        text += line + "\n";
+      if (to_stdout) {
+        out << text;
+        text.clear();
+      }
+    }
+    if (!to_stdout) {
+      std::ofstream f(opts.output + ".tmp");
+      f << text;
+      f.close();
+      if (!f || std::rename((opts.output + ".tmp").c_str(), opts.output.c_str()) != 0) {
+        std::remove((opts.output + ".tmp").c_str());
+        throw IoError(opts.output + ": cannot write samples");
+      }
+    }
+    return 0;
+  }
+  if (!opts.prompt.empty()) throw ConfigError("--prompt is for text models; use --given for partial samples");
   SampleOptions so;
   so.label = opts.label;
   so.temperature = opts.temperature;
@@ -175,6 +203,7 @@ void add_sample(CLI::App& app, Action& action) {
                   "Also write a contact sheet PNG of the samples (one row per label for labeled models)");
   sub->add_option("-t,--threads", opts->threads, "Worker threads; samples do not depend on it [default: all cores]")
       ->check(CLI::Range(1, 1024));
+  sub->add_option("-p,--prompt", opts->prompt, "Text models: every sampled line continues this text");
   sub->add_option("--given", opts->given,
                   "Complete partial samples from this file: one a line, '?' for an unknown value, a short line "
                   "leaves the rest unknown")
@@ -185,6 +214,7 @@ void add_sample(CLI::App& app, Action& action) {
       "  dgm sample -n 1000 | sort | uniq -c | sort -rn | head\n"
       "  dgm sample -n 100 | dgm score -\n"
       "  dgm sample -n 100 --label 3 --sheet threes.png > /dev/null\n"
+      "  dgm sample -n 5 --prompt \"and god said\" --model kjv-word5.dgm\n"
       "  echo 11111 > top.txt; dgm sample --given top.txt -f grid   # complete a top row");
   sub->callback([opts, &action] { action = [opts] { return run_sample(*opts, std::cout, std::cerr); }; });
 }

@@ -14,6 +14,7 @@
 #include "dgm/io/read.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
+#include "dgm/models/ngram.h"
 
 namespace dgm::cli {
 
@@ -79,12 +80,32 @@ class Scorer {
 int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
   const std::string path = resolve_model_path(opts.model);
   json header;
-  std::unique_ptr<Model> model = load_model(path, &header);
+  std::unique_ptr<Model> model = open_model(path, &header);
   const Space& space = model->space();
   // Reading options the model was trained with (e.g. the binarisation threshold).
   json data_cfg;
   if (header.contains("config") && header["config"].contains("data")) data_cfg = header["config"]["data"];
   ThreadPool pool(opts.threads);
+  if (const auto* tm = dynamic_cast<const TextModel*>(model.get())) {
+    // Text: one line of text a sample; columns source, log P (nats), tokens, OOVs.
+    std::vector<std::string> inputs = opts.inputs.empty() ? std::vector<std::string>{"-"} : opts.inputs;
+    for (const std::string& input : inputs) {
+      const TextScore ts = tm->score_lines(read_text_lines(input), pool);
+      std::string text;
+      for (size_t i = 0; i < ts.lines.size(); ++i) {
+        const LineScore& l = ts.lines[i];
+        const std::string source = input == "-" ? std::to_string(i + 1) : input + ":" + std::to_string(i + 1);
+        if (opts.json) {
+          text += json{{"source", source}, {"log_prob", l.log_prob}, {"tokens", l.tokens}, {"oov", l.oov}}.dump() + "\n";
+        } else {
+          text += source + "\t" + format_number(l.log_prob, 10) + "\t" + std::to_string(l.tokens) + "\t" +
+                  std::to_string(l.oov) + "\n";
+        }
+      }
+      out << text;
+    }
+    return 0;
+  }
   Scorer scorer(*model, pool, opts.json, out);
   size_t bad = 0;
   auto report = [&](const std::string& what) {
@@ -154,6 +175,7 @@ void add_score(CLI::App& app, Action& action) {
   sub->add_flag("--json", opts->json, "One JSON object per sample instead of tab-separated columns");
   sub->add_option("-t,--threads", opts->threads, "Worker threads [default: all cores]")->check(CLI::Range(1, 1024));
   sub->footer(
+      "Text models (ngram): source<TAB>log P(line) in nats<TAB>tokens (</s> included)<TAB>OOV tokens.\n"
       "Output: source<TAB>log P(x) in nats<TAB>bits/dim. The source is the line number for stdin, file:line\n"
       "for text files, the file name for an image, file#k for the k-th sample of a dataset file. A sample of\n"
       "probability zero prints -inf. Samples outside the model's space are reported on stderr and the exit\n"

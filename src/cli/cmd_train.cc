@@ -4,6 +4,7 @@
 // next step and saves the best parameters so far as <name>.partial.dgm.
 #include "cmd_train.h"
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -12,6 +13,8 @@
 #include "common.h"
 #include "dgm/error.h"
 #include "dgm/io/read.h"
+#include "dgm/io/text.h"
+#include "dgm/models/ngram.h"
 #include "dgm/metrics.h"
 #include "dgm/model_file.h"
 #include "monitor.h"
@@ -68,8 +71,12 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   const std::string output = !opts.output.empty() ? opts.output : config_output;
   top.finish();
 
-  // The whole config is checked before any data is read.
-  const Space space = Space::from_json(cfg.contains("space") ? cfg["space"] : json());
+  // Text corpora: the vocabulary of the training data sets the space's levels,
+  // so they are read first. Everything else is checked before reading data.
+  const bool text = cfg.contains("data") && cfg["data"].is_object() && cfg["data"].value("format", "") == "text";
+  std::unique_ptr<TextData> text_data;
+  if (text) text_data = std::make_unique<TextData>(load_text_data(cfg["data"], cfg.contains("space") ? cfg["space"] : json()));
+  const Space space = text ? text_data->space : Space::from_json(cfg.contains("space") ? cfg["space"] : json());
   ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
   const uint64_t seed = opts.seed >= 0 ? uint64_t(opts.seed) : uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
   const int threads = opts.threads > 0 ? opts.threads : int(train_top.get_int("threads", 0, 0, 1024));
@@ -89,7 +96,17 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   effective.erase("output");
   if (!opts.quiet) log << "dgm: config " << effective.dump() << "\n";
 
-  DataSplits data = load_data(cfg["data"], space, seed);
+  DataSplits data;
+  if (text) {
+    TextModel* tm = dynamic_cast<TextModel*>(model.get());
+    if (!tm) throw ConfigError(opts.config + ": model '" + model->kind() + "' does not read text; use \"type\": \"ngram\"");
+    tm->set_codec(text_data->codec);
+    data.train = std::move(text_data->train);
+    data.validation = std::move(text_data->validation);
+    data.test = std::move(text_data->test);
+  } else {
+    data = load_data(cfg["data"], space, seed);
+  }
   if (data.train.empty()) throw DataError(opts.config + ": the training set is empty");
   if (!opts.quiet) {
     log << "dgm: " << data.train.size() << " training, " << data.validation.size() << " validation, "
@@ -132,6 +149,9 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
     print_summary(log, "train", train_s);
     print_summary(log, "validation", valid_s);
     print_summary(log, "test", test_s);
+    if (text && test_s.samples)
+      log << "  test perplexity " << format_number(std::exp(test_s.bits_per_dim * std::log(2.0)), 6)
+          << " per token (</s> included, OOVs as <unk>; see 'dgm eval' for the KenLM-style figures)\n";
     log << "dgm: model written to " << path << (interrupted ? " (partial)" : "") << "\n";
   }
   return interrupted ? 130 : 0;

@@ -12,6 +12,8 @@
 
 #include "commands.h"
 #include "dgm/error.h"
+#include "dgm/model_file.h"
+#include "dgm/models/ngram.h"
 
 namespace dgm::cli {
 
@@ -20,6 +22,14 @@ std::string resolve_model_path(const std::string& option) {
   const char* env = std::getenv("DGM_MODEL");
   if (env && *env) return env;
   return "model.dgm";
+}
+
+std::unique_ptr<Model> open_model(const std::string& path, json* header) {
+  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".arpa") == 0) {
+    if (header) *header = json::object();
+    return NgramModel::read_arpa(path);
+  }
+  return load_model(path, header);
 }
 
 json load_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -60,6 +70,7 @@ int run_main(int argc, const char* const* argv) {
   add_eval(app, action);
   add_info(app, action);
   add_stats(app, action);
+  add_export(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -6,12 +6,19 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "dgm/config.h"
+#include "dgm/model.h"
 
 namespace dgm::cli {
 
 // --model, else $DGM_MODEL, else "model.dgm".
 std::string resolve_model_path(const std::string& option);
+// Loads a model file, or an ARPA n-gram file when the name ends in .arpa
+// (scored and sampled exactly as the ARPA file says). *header gets the model
+// file's header (an empty object for ARPA).
+std::unique_ptr<Model> open_model(const std::string& path, json* header = nullptr);
 // Loads a config file and applies --set overrides in order.
 json load_config(const std::string& path, const std::vector<std::string>& overrides);
 // True when file descriptor 2 is a terminal (progress bars are drawn only then).
