@@ -172,7 +172,18 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     }
     if (stream) return 0;
   }
-  if (!opts.sheet.empty()) write_sheet_png(all, opts.sheet, 0, 0);
+  if (!opts.sheet.empty()) {
+    // One row per label when every label got a row; else a near-square grid.
+    // Small images are enlarged so a sheet is easy to look at.
+    const int64_t n = int64_t(all.size());
+    const bool per_label = space.has_labels() && opts.label < 0 && opts.given.empty();
+    int64_t columns = per_label ? (n + space.labels() - 1) / space.labels() : 1;
+    while (!per_label && columns * columns < n) ++columns;
+    const auto& shape = space.shape();
+    const int64_t side = std::max(shape.size() >= 2 ? shape[shape.size() - 2] : 1, shape.back());
+    const int scale = int(std::clamp<int64_t>(64 / std::max<int64_t>(side, 1), 1, 16));
+    write_sheet_png(all, opts.sheet, columns, scale);
+  }
   if (to_stdout) {
     write_dataset(all, out, opts.format);
   } else {

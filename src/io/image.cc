@@ -406,16 +406,17 @@ void write_sheet_png(const Dataset& samples, const std::string& path, int64_t co
   const int64_t cols = std::min(columns, n);
   const int64_t rows = (n + cols - 1) / cols;
   const int64_t cw = g.w * scale, ch = g.h * scale;
+  const int64_t gap = std::max(2, scale / 2);  // mid-grey lines between samples
   Pixels sheet;
-  sheet.w = cols * cw + (cols - 1);
-  sheet.h = rows * ch + (rows - 1);
+  sheet.w = cols * cw + (cols - 1) * gap;
+  sheet.h = rows * ch + (rows - 1) * gap;
   sheet.channels = int(g.c);
   if (sheet.w > 65535 || sheet.h > 65535 || sheet.w * sheet.h > (int64_t(1) << 28))
     throw DataError(path + ": a sheet of " + dims_string(sheet.w, sheet.h) + " pixels is too large; fewer samples or a smaller scale");
   sheet.data.assign(size_t(sheet.w * sheet.h * g.c), 128);
   for (int64_t i = 0; i < n; ++i) {
     const Pixels p = to_pixels(samples, size_t(i), g);
-    const int64_t x0 = (i % cols) * (cw + 1), y0 = (i / cols) * (ch + 1);
+    const int64_t x0 = (i % cols) * (cw + gap), y0 = (i / cols) * (ch + gap);
     for (int64_t y = 0; y < ch; ++y)
       for (int64_t x = 0; x < cw; ++x)
         for (int64_t c = 0; c < g.c; ++c)

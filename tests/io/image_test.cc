@@ -202,17 +202,19 @@ TEST(Image, ContactSheet) {
   Dataset d(Space::tensor({2, 3}, 2));
   for (int i = 0; i < 5; ++i) d.push_back({1, 0, 1, 0, 1, i % 2});
   write_sheet_png(d, dir + "/sheet.png", 2, 2);
-  // 2 columns of 3*2 pixels + 1 gap = 13 wide; 3 rows of 2*2 + 2 gaps = 14 high.
-  const auto px = read_image_file(dir + "/sheet.png", Space::tensor({14, 13}, 256));
-  auto at = [&](int y, int x) { return px[size_t(y * 13 + x)]; };
+  // Gaps are max(2, scale / 2) = 2 pixels: 2 columns of 3*2 pixels + 2 = 14
+  // wide; 3 rows of 2*2 pixels + 2 gaps of 2 = 16 high.
+  const auto px = read_image_file(dir + "/sheet.png", Space::tensor({16, 14}, 256));
+  auto at = [&](int y, int x) { return px[size_t(y * 14 + x)]; };
   EXPECT_EQ(at(0, 0), 255);
   EXPECT_EQ(at(1, 3), 0);
   EXPECT_EQ(at(0, 6), 128);   // vertical gap
+  EXPECT_EQ(at(0, 7), 128);
   EXPECT_EQ(at(4, 0), 128);   // horizontal gap
   EXPECT_EQ(at(3, 5), 0);     // sample 0, (1,2) = 0
-  EXPECT_EQ(at(3, 11), 255);  // sample 1, (1,2) = 1
-  EXPECT_EQ(at(8, 11), 255);  // sample 3, (1,2) = 1
-  EXPECT_EQ(at(13, 12), 128); // no sample 5
+  EXPECT_EQ(at(3, 13), 255);  // sample 1, (1,2) = 1
+  EXPECT_EQ(at(9, 13), 255);  // sample 3, (1,2) = 1
+  EXPECT_EQ(at(15, 13), 128); // no sample 5
   expect_error<DataError>([&] { write_sheet_png(Dataset(d.space()), dir + "/e.png", 2, 1); }, dir + "/e.png: no samples");
 }
 
