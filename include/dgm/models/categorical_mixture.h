@@ -48,6 +48,8 @@ class CategoricalMixtureBase : public Model {
   // log P(x | group g) for one row (values as bytes or int32); acc has room for K.
   template <typename V>
   double log_prob_group(int64_t g, const V* x, double* acc) const;
+  // log_prob for unlabeled binary spaces with K >= 8, by GEMM.
+  void log_prob_binary(const DataView& x, double* out, ThreadPool& pool) const;
 
   size_t table_index(int64_t g, int64_t d, int64_t v) const {
     return ((size_t(g) * size_t(D_) + size_t(d)) * size_t(L_) + size_t(v)) * size_t(K_);
