@@ -75,8 +75,8 @@ CategoricalMixtureBase::CategoricalMixtureBase(const Space& space, int64_t compo
   log_table_.assign(size_t(G_ * K_ * D_ * L_), -std::log(double(L_)));
 }
 
-double CategoricalMixtureBase::num_parameters() const {
-  return double(G_ - 1) + double(G_) * double(K_ - 1) + double(G_) * double(K_) * double(D_) * double(L_ - 1);
+int64_t CategoricalMixtureBase::num_parameters() const {
+  return (G_ - 1) + G_ * (K_ - 1) + G_ * K_ * D_ * (L_ - 1);
 }
 
 void CategoricalMixtureBase::check_training_data(const Dataset& data, const char* what) const {

@@ -17,10 +17,11 @@
 // M-step (MAP under a symmetric Dirichlet(alpha + 1) prior, i.e. alpha
 // pseudo-counts): pi_k = (N_k + alpha) / (N + K alpha),
 // theta_{k,d}(v) = (sum_n r_nk [x_nd = v] + alpha) / (N_k + L alpha).
-// Statistics are formed per wave of kWave samples (in float32 or float64 as
-// configured), accumulated in double and reduced in wave order; the tasks
-// inside a wave own disjoint samples (E) or positions (M), so the result is
-// bit-identical whatever the thread count.
+// Statistics are formed per chunk of kChunk samples (in float32 or float64 as
+// configured: one GEMM for the E-step, one for the M-step statistics),
+// accumulated in double and reduced in chunk order, a wave of chunks at a
+// time; tasks own disjoint chunks (E) or position blocks (reduction), so the
+// result is bit-identical whatever the thread count.
 #include "dgm/models/mixture.h"
 
 // GCC 12 reports false "may be used uninitialized" warnings inside its own
@@ -39,8 +40,9 @@ namespace dgm {
 namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-constexpr size_t kChunk = 512;         // samples per E-step task
-constexpr size_t kWave = 16 * kChunk;  // samples whose statistics are formed together
+constexpr size_t kChunk = 512;                   // samples per E-step task
+constexpr size_t kMaxChunksPerWave = 16;         // chunks whose statistics are formed together
+constexpr size_t kWaveBytes = size_t(64) << 20;  // budget of a wave's per-chunk (D, K) statistics
 constexpr int64_t kPositionBlock = 32; // positions per M-statistics task
 
 // One label group's parameters during EM.
@@ -83,7 +85,11 @@ class EStep {
     using ArrC = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
     using VecS = Eigen::Array<S, Eigen::Dynamic, 1>;
     const size_t n = rows.size();
-    const size_t wave = std::min(n, kWave), chunks_per_wave = num_chunks(wave, kChunk);
+    // Fewer chunks a wave when K is large, to bound memory; chunks are still
+    // reduced in chunk order, so the wave size never changes the result.
+    const size_t chunk_bytes = size_t(D_) * size_t(K_) * sizeof(S);
+    const size_t wave_size = kChunk * std::clamp<size_t>(kWaveBytes / chunk_bytes, 1, kMaxChunksPerWave);
+    const size_t wave = std::min(n, wave_size), chunks_per_wave = num_chunks(wave, kChunk);
     MatR x(binary_ ? int64_t(wave) : 0, D_);  // (wave, D) the wave's samples as 0/1, binary only
     MatC r(int64_t(wave), K_);                // (wave, K) r_nk (column-major: the GEMMs tile samples)
     std::vector<double> ll(wave);
@@ -100,8 +106,8 @@ class EStep {
     const Eigen::Array<S, 1, Eigen::Dynamic> bias =
         Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(bias_.data(), K_).template cast<S>();
     double total = 0;
-    for (size_t w0 = 0; w0 < n; w0 += kWave) {
-      const size_t nw = std::min(kWave, n - w0);
+    for (size_t w0 = 0; w0 < n; w0 += wave_size) {
+      const size_t nw = std::min(wave_size, n - w0);
       pool.run(num_chunks(nw, kChunk), [&](size_t c) {
         const size_t i0 = c * kChunk, i1 = std::min(nw, i0 + kChunk);
         const int64_t m = int64_t(i1 - i0);

@@ -32,10 +32,11 @@ class CategoricalMixtureBase : public Model {
   int64_t groups() const { return G_; }
   int64_t components() const { return K_; }
   // Free parameters: (G - 1) + G (K - 1) + G K D (L - 1).
-  double num_parameters() const;
+  int64_t num_parameters() const;
 
-  // Largest G*K*D*L accepted (ConfigError past it, before allocating).
-  static constexpr int64_t kMaxTableSize = int64_t(1) << 30;
+  // Largest G*K*D*L accepted (ConfigError past it, before allocating): 2 GiB
+  // a copy in double; EM holds about five copies.
+  static constexpr int64_t kMaxTableSize = int64_t(1) << 28;
 
  protected:
   // Throws DataError for variable-length spaces and ConfigError when the
