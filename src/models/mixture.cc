@@ -90,7 +90,6 @@ class EStep {
     const size_t chunk_bytes = size_t(D_) * size_t(K_) * sizeof(S);
     const size_t wave_size = kChunk * std::clamp<size_t>(kWaveBytes / chunk_bytes, 1, kMaxChunksPerWave);
     const size_t wave = std::min(n, wave_size), chunks_per_wave = num_chunks(wave, kChunk);
-    MatR x(binary_ ? int64_t(wave) : 0, D_);  // (wave, D) the wave's samples as 0/1, binary only
     MatC r(int64_t(wave), K_);                // (wave, K) r_nk (column-major: the GEMMs tile samples)
     std::vector<double> ll(wave);
     // Per chunk of the wave: sum_n r_nk x_nd (D, K) when binary, and sum_n r_nk (K).
@@ -112,13 +111,18 @@ class EStep {
         const size_t i0 = c * kChunk, i1 = std::min(nw, i0 + kChunk);
         const int64_t m = int64_t(i1 - i0);
         ArrC a(m, K_);  // (m, K) log P(x_n, k)
+        // The chunk's samples as 0/1 (binary only), in a per-thread buffer that
+        // stays in L2 cache between the E-step and the statistics GEMMs.
+        thread_local std::vector<S> x_buf;
+        x_buf.resize(binary_ ? size_t(m * D_) : 0);
+        Eigen::Map<MatR> x(x_buf.data(), binary_ ? m : 0, D_);  // (m, D)
         if (binary_) {
-          for (size_t i = i0; i < i1; ++i) {
-            const uint8_t* src = data.row_u8(rows[w0 + i]);
-            S* dst = x.row(int64_t(i)).data();
+          for (int64_t i = 0; i < m; ++i) {
+            const uint8_t* src = data.row_u8(rows[w0 + i0 + size_t(i)]);
+            S* dst = x.row(i).data();
             for (int64_t d = 0; d < D_; ++d) dst[d] = S(src[d]);
           }
-          a.matrix().noalias() = x.middleRows(int64_t(i0), m) * w_;
+          a.matrix().noalias() = x * w_;
         } else {
           std::vector<S> acc(static_cast<size_t>(K_));
           for (size_t i = i0; i < i1; ++i) {
@@ -144,7 +148,7 @@ class EStep {
         a.colwise() /= sum;
         r.middleRows(int64_t(i0), m) = a.matrix();
         part_nk[c] = a.colwise().sum().transpose().template cast<double>();
-        if (binary_) part[c].noalias() = x.middleRows(int64_t(i0), m).transpose() * r.middleRows(int64_t(i0), m);
+        if (binary_) part[c].noalias() = x.transpose() * r.middleRows(int64_t(i0), m);
       });
       for (size_t i = 0; i < nw; ++i) total += ll[i];
       if (!stats) continue;
