@@ -13,10 +13,17 @@
 // one-sample estimate — and pi = 1/K.
 // E-step: log P(x_n, k) per sample; responsibilities r_nk by log-sum-exp.
 // For binary data that is one GEMM, log P(x|k) = x . (log t_k - log(1 - t_k)) +
-// sum_d log(1 - t_kd); for other levels D table-row additions over K.
+// sum_d log(1 - t_kd) (measured at N=60000, D=784, K=100: 0.07 s in float32
+// against 0.17 s for a table-row loop over the ones); for other levels D
+// table-row additions over K (a one-hot (N, D*L) GEMM is not implemented).
 // M-step (MAP under a symmetric Dirichlet(alpha + 1) prior, i.e. alpha
 // pseudo-counts): pi_k = (N_k + alpha) / (N + K alpha),
 // theta_{k,d}(v) = (sum_n r_nk [x_nd = v] + alpha) / (N_k + L alpha).
+// Restarts ("restarts") and iterations keep the parameters with the best
+// validation log-likelihood, or without validation data the best train MAP
+// objective (log-likelihood + log prior, which EM never decreases); a label
+// group stops on |dLL| <= tolerance |LL| or after "patience" iterations
+// without a better validation log-likelihood.
 // Statistics are formed per chunk of kChunk samples (in float32 or float64 as
 // configured: one GEMM for the E-step, one for the M-step statistics),
 // accumulated in double and reduced in chunk order, a wave of chunks at a
