@@ -2,7 +2,7 @@
 // (pixel >= 128 -> 1; 60000 train, 10000 test), plus scoring throughput of the
 // independent and mixture models. Built and run by bench/mixture_em.sh; not
 // part of the main build. Prints one "key=value" line per figure.
-//   mixture_em DATA_DIR THREADS [COMPONENTS] [ITERATIONS]
+//   mixture_em DATA_DIR THREADS [COMPONENTS] [ITERATIONS] [SEED]
 #include <zlib.h>
 
 #include <algorithm>
@@ -88,19 +88,20 @@ double throughput(const dgm::Model& m, const dgm::Dataset& d, dgm::ThreadPool& p
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: mixture_em DATA_DIR THREADS [COMPONENTS] [ITERATIONS]\n");
+    std::fprintf(stderr, "usage: mixture_em DATA_DIR THREADS [COMPONENTS] [ITERATIONS] [SEED]\n");
     return 2;
   }
   const std::string dir = argv[1];
   const int threads = std::atoi(argv[2]);
   const int k = argc > 3 ? std::atoi(argv[3]) : 100;
   const int iterations = argc > 4 ? std::atoi(argv[4]) : 50;
+  const uint64_t seed = argc > 5 ? std::strtoull(argv[5], nullptr, 10) : 1;
   try {
     dgm::Space space = dgm::Space::tensor({28, 28}, 2);
     dgm::Dataset train = load(dir + "/train-images-idx3-ubyte.gz", space);
     dgm::Dataset test = load(dir + "/t10k-images-idx3-ubyte.gz", space);
     dgm::ThreadPool pool(threads);
-    dgm::Rng rng(1);
+    dgm::Rng rng(seed);
 
     dgm::json mcfg = {{"type", "mixture"}, {"components", k}, {"alpha", 1.0}};
     dgm::json tcfg = {{"max_iterations", iterations}, {"tolerance", 0.0}};

@@ -4,6 +4,11 @@
 // computed by D table-row additions over K and one log-sum-exp.
 #include "dgm/models/categorical_mixture.h"
 
+// GCC 12 reports false "may be used uninitialized" warnings inside its own
+// AVX-512 intrinsics when Eigen's kernels are inlined here.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -70,8 +75,8 @@ CategoricalMixtureBase::CategoricalMixtureBase(const Space& space, int64_t compo
   log_table_.assign(size_t(G_ * K_ * D_ * L_), -std::log(double(L_)));
 }
 
-double CategoricalMixtureBase::num_parameters() const {
-  return double(G_ - 1) + double(G_) * double(K_ - 1) + double(G_) * double(K_) * double(D_) * double(L_ - 1);
+int64_t CategoricalMixtureBase::num_parameters() const {
+  return (G_ - 1) + G_ * (K_ - 1) + G_ * K_ * D_ * (L_ - 1);
 }
 
 void CategoricalMixtureBase::check_training_data(const Dataset& data, const char* what) const {
@@ -110,6 +115,10 @@ void CategoricalMixtureBase::log_prob(const DataView& x, double* out, ThreadPool
     throw DataError("log_prob: data space " + x.space().describe() + " does not match the model's " +
                     space_.describe());
   const bool bytes = x.dataset().width() == 1;
+  if (G_ == 1 && L_ == 2 && K_ >= 8) {
+    log_prob_binary(x, out, pool);
+    return;
+  }
   pool.run(num_chunks(x.size(), kScoreGrain), [&](size_t c) {
     std::vector<double> acc(static_cast<size_t>(K_)), per_group(static_cast<size_t>(G_));
     std::vector<int32_t> buf(bytes ? 0 : size_t(D_));
@@ -128,6 +137,47 @@ void CategoricalMixtureBase::log_prob(const DataView& x, double* out, ThreadPool
         out[i] = log_sum_exp(per_group.data(), G_);
       }
     }
+  });
+}
+
+// Binary data without labels and several components: log P(x | k) =
+// x . (log t_k1 - log t_k0) + sum_d log t_k0 is one double GEMM per chunk,
+// about 5x faster than K-wide table rows at K = 100. Terms are finite here
+// unless some theta is 0 (alpha = 0), which falls back to table rows.
+void CategoricalMixtureBase::log_prob_binary(const DataView& x, double* out, ThreadPool& pool) const {
+  using MatR = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::MatrixXd w(D_, K_);                                             // (D, K)
+  Eigen::Array<double, 1, Eigen::Dynamic> bias(K_);                      // (K)
+  for (int64_t k = 0; k < K_; ++k) bias(k) = log_weight_[size_t(k)];
+  bool finite = true;
+  for (int64_t d = 0; d < D_; ++d)
+    for (int64_t k = 0; k < K_; ++k) {
+      const double t0 = log_table_[table_index(0, d, 0) + size_t(k)], t1 = log_table_[table_index(0, d, 1) + size_t(k)];
+      finite = finite && std::isfinite(t0) && std::isfinite(t1);
+      w(d, k) = t1 - t0;
+      bias(k) += t0;
+    }
+  pool.run(num_chunks(x.size(), kScoreGrain), [&](size_t c) {
+    const size_t i0 = c * kScoreGrain, i1 = std::min(x.size(), i0 + kScoreGrain);
+    const int64_t m = int64_t(i1 - i0);
+    std::vector<double> acc(static_cast<size_t>(K_));
+    if (!finite) {
+      std::vector<int32_t> buf(static_cast<size_t>(D_));
+      for (size_t i = i0; i < i1; ++i) {
+        x.get(i, buf.data());
+        out[i] = log_prob_group(0, buf.data(), acc.data());
+      }
+      return;
+    }
+    MatR xs(m, D_);  // (m, D)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t d = 0; d < D_; ++d) xs(i, d) = x.at(i0 + size_t(i), d);
+    Eigen::ArrayXXd a = (xs * w).array();  // (m, K)
+    a.rowwise() += bias;
+    const Eigen::ArrayXd mx = a.rowwise().maxCoeff();
+    a.colwise() -= mx;
+    const Eigen::ArrayXd sum = a.exp().rowwise().sum();
+    for (int64_t i = 0; i < m; ++i) out[i0 + size_t(i)] = mx(i) + std::log(sum(i));
   });
 }
 

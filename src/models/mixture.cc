@@ -13,14 +13,22 @@
 // one-sample estimate — and pi = 1/K.
 // E-step: log P(x_n, k) per sample; responsibilities r_nk by log-sum-exp.
 // For binary data that is one GEMM, log P(x|k) = x . (log t_k - log(1 - t_k)) +
-// sum_d log(1 - t_kd); for other levels D table-row additions over K.
+// sum_d log(1 - t_kd) (measured at N=60000, D=784, K=100: 0.07 s in float32
+// against 0.17 s for a table-row loop over the ones); for other levels D
+// table-row additions over K (a one-hot (N, D*L) GEMM is not implemented).
 // M-step (MAP under a symmetric Dirichlet(alpha + 1) prior, i.e. alpha
 // pseudo-counts): pi_k = (N_k + alpha) / (N + K alpha),
 // theta_{k,d}(v) = (sum_n r_nk [x_nd = v] + alpha) / (N_k + L alpha).
-// Statistics are formed per wave of kWave samples (in float32 or float64 as
-// configured), accumulated in double and reduced in wave order; the tasks
-// inside a wave own disjoint samples (E) or positions (M), so the result is
-// bit-identical whatever the thread count.
+// Restarts ("restarts") and iterations keep the parameters with the best
+// validation log-likelihood, or without validation data the best train MAP
+// objective (log-likelihood + log prior, which EM never decreases); a label
+// group stops on |dLL| <= tolerance |LL| or after "patience" iterations
+// without a better validation log-likelihood.
+// Statistics are formed per chunk of kChunk samples (in float32 or float64 as
+// configured: one GEMM for the E-step, one for the M-step statistics),
+// accumulated in double and reduced in chunk order, a wave of chunks at a
+// time; tasks own disjoint chunks (E) or position blocks (reduction), so the
+// result is bit-identical whatever the thread count.
 #include "dgm/models/mixture.h"
 
 // GCC 12 reports false "may be used uninitialized" warnings inside its own
@@ -39,8 +47,9 @@ namespace dgm {
 namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-constexpr size_t kChunk = 256;         // samples per E-step task
-constexpr size_t kWave = 16 * kChunk;  // samples whose statistics are formed together
+constexpr size_t kChunk = 512;                   // samples per E-step task
+constexpr size_t kMaxChunksPerWave = 16;         // chunks whose statistics are formed together
+constexpr size_t kWaveBytes = size_t(64) << 20;  // budget of a wave's per-chunk (D, K) statistics
 constexpr int64_t kPositionBlock = 32; // positions per M-statistics task
 
 // One label group's parameters during EM.
@@ -80,13 +89,19 @@ class EStep {
 
   // Returns sum_n log P(x_n) over `rows` of `data`; fills *stats when non-null.
   double run(const Dataset& data, const std::vector<size_t>& rows, Stats* stats, ThreadPool& pool) const {
+    using ArrC = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
+    using VecS = Eigen::Array<S, Eigen::Dynamic, 1>;
     const size_t n = rows.size();
-    const size_t wave = std::min(n, kWave), chunks_per_wave = num_chunks(wave, kChunk);
-    MatR x(binary_ ? int64_t(wave) : 0, D_);  // (wave, D) the wave's samples as 0/1
-    MatR r(int64_t(wave), K_);                // (wave, K) log P(x|k) - bias, then r_nk
+    // Fewer chunks a wave when K is large, to bound memory; chunks are still
+    // reduced in chunk order, so the wave size never changes the result.
+    const size_t chunk_bytes = size_t(D_) * size_t(K_) * sizeof(S);
+    const size_t wave_size = kChunk * std::clamp<size_t>(kWaveBytes / chunk_bytes, 1, kMaxChunksPerWave);
+    const size_t wave = std::min(n, wave_size), chunks_per_wave = num_chunks(wave, kChunk);
+    MatC r(int64_t(wave), K_);                // (wave, K) r_nk (column-major: the GEMMs tile samples)
     std::vector<double> ll(wave);
-    // (D, K) per chunk of the wave: sum_n r_nk x_nd over the chunk, binary only.
+    // Per chunk of the wave: sum_n r_nk x_nd (D, K) when binary, and sum_n r_nk (K).
     std::vector<MatC> part(binary_ && stats ? chunks_per_wave : 0);
+    std::vector<Eigen::ArrayXd> part_nk(stats ? chunks_per_wave : 0);
     Eigen::MatrixXd ones;  // (D, K) sum_n r_nk x_nd, binary only
     if (stats) {
       stats->nk.assign(size_t(K_), 0.0);
@@ -94,57 +109,61 @@ class EStep {
       if (binary_) ones = Eigen::MatrixXd::Zero(D_, K_);
     }
     const bool bytes = data.width() == 1;
-    const Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>> bias(bias_.data(), K_);
+    const Eigen::Array<S, 1, Eigen::Dynamic> bias =
+        Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(bias_.data(), K_).template cast<S>();
     double total = 0;
-    for (size_t w0 = 0; w0 < n; w0 += kWave) {
-      const size_t nw = std::min(kWave, n - w0);
+    for (size_t w0 = 0; w0 < n; w0 += wave_size) {
+      const size_t nw = std::min(wave_size, n - w0);
       pool.run(num_chunks(nw, kChunk), [&](size_t c) {
         const size_t i0 = c * kChunk, i1 = std::min(nw, i0 + kChunk);
         const int64_t m = int64_t(i1 - i0);
+        ArrC a(m, K_);  // (m, K) log P(x_n, k)
+        // The chunk's samples as 0/1 (binary only), in a per-thread buffer that
+        // stays in L2 cache between the E-step and the statistics GEMMs.
+        thread_local std::vector<S> x_buf;
+        x_buf.resize(binary_ ? size_t(m * D_) : 0);
+        Eigen::Map<MatR> x(x_buf.data(), binary_ ? m : 0, D_);  // (m, D)
         if (binary_) {
-          for (size_t i = i0; i < i1; ++i) {
-            const uint8_t* src = data.row_u8(rows[w0 + i]);
-            S* dst = x.row(int64_t(i)).data();
+          for (int64_t i = 0; i < m; ++i) {
+            const uint8_t* src = data.row_u8(rows[w0 + i0 + size_t(i)]);
+            S* dst = x.row(i).data();
             for (int64_t d = 0; d < D_; ++d) dst[d] = S(src[d]);
           }
-          // Into a column-major block first: Eigen's kernel then tiles the
-          // chunk's m rows, not K (a row-major target runs at half the speed).
-          MatC l(m, K_);
-          l.noalias() = x.middleRows(int64_t(i0), m) * w_;
-          r.middleRows(int64_t(i0), m) = l;
+          a.matrix().noalias() = x * w_;
         } else {
+          std::vector<S> acc(static_cast<size_t>(K_));
           for (size_t i = i0; i < i1; ++i) {
-            S* acc = r.row(int64_t(i)).data();
-            std::fill(acc, acc + K_, S(0));
+            std::fill(acc.begin(), acc.end(), S(0));
             const size_t row = rows[w0 + i];
             const uint8_t* src = bytes ? data.row_u8(row) : nullptr;
             for (int64_t d = 0; d < D_; ++d) {
               const int64_t v = bytes ? src[d] : data.at(row, d);
               const S* t = t_.row(d * L_ + v).data();
-              for (int64_t k = 0; k < K_; ++k) acc[k] += t[k];
+              for (int64_t k = 0; k < K_; ++k) acc[size_t(k)] += t[k];
             }
+            for (int64_t k = 0; k < K_; ++k) a(int64_t(i - i0), k) = acc[size_t(k)];
           }
         }
-        // log-sum-exp over k in double, vectorised by Eigen (all terms are finite: alpha > 0).
-        Eigen::Array<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> a =
-            r.middleRows(int64_t(i0), m).template cast<double>().array().rowwise() + bias;  // (m, K)
-        const Eigen::Array<double, Eigen::Dynamic, 1> mx = a.rowwise().maxCoeff();
+        // Log-sum-exp over k, vectorised by Eigen (all terms are finite: alpha > 0).
+        a.rowwise() += bias;
+        const VecS mx = a.rowwise().maxCoeff();
         a.colwise() -= mx;
         a = a.exp();
-        const Eigen::Array<double, Eigen::Dynamic, 1> sum = a.rowwise().sum();
-        for (int64_t i = 0; i < m; ++i) ll[i0 + size_t(i)] = mx(i) + std::log(sum(i));
+        const VecS sum = a.rowwise().sum();
+        for (int64_t i = 0; i < m; ++i) ll[i0 + size_t(i)] = double(mx(i)) + std::log(double(sum(i)));
         if (!stats) return;
         a.colwise() /= sum;
-        r.middleRows(int64_t(i0), m) = a.matrix().template cast<S>();
-        if (binary_) part[c].noalias() = x.middleRows(int64_t(i0), m).transpose() * r.middleRows(int64_t(i0), m);
+        r.middleRows(int64_t(i0), m) = a.matrix();
+        part_nk[c] = a.colwise().sum().transpose().template cast<double>();
+        if (binary_) part[c].noalias() = x.transpose() * r.middleRows(int64_t(i0), m);
       });
       for (size_t i = 0; i < nw; ++i) total += ll[i];
       if (!stats) continue;
-      for (size_t i = 0; i < nw; ++i)
-        for (int64_t k = 0; k < K_; ++k) stats->nk[size_t(k)] += double(r(int64_t(i), k));
+      const size_t wave_chunks = num_chunks(nw, kChunk);
+      for (size_t ch = 0; ch < wave_chunks; ++ch)
+        for (int64_t k = 0; k < K_; ++k) stats->nk[size_t(k)] += part_nk[ch](k);
       // Sufficient statistics: tasks own disjoint position blocks and add the
       // wave's chunks in chunk order.
-      const size_t wave_chunks = num_chunks(nw, kChunk);
       pool.run(num_chunks(size_t(D_), size_t(kPositionBlock)), [&](size_t c) {
         const int64_t d0 = int64_t(c) * kPositionBlock, db = std::min(kPositionBlock, D_ - d0);
         if (binary_) {
@@ -154,11 +173,10 @@ class EStep {
         }
         for (size_t i = 0; i < nw; ++i) {
           const size_t row = rows[w0 + i];
-          const S* ri = r.row(int64_t(i)).data();
           for (int64_t d = d0; d < d0 + db; ++d) {
             const int64_t v = bytes ? data.row_u8(row)[d] : data.at(row, d);
             double* cs = &stats->counts[size_t((d * L_ + v) * K_)];
-            for (int64_t k = 0; k < K_; ++k) cs[k] += double(ri[k]);
+            for (int64_t k = 0; k < K_; ++k) cs[k] += double(r(int64_t(i), k));
           }
         }
       });

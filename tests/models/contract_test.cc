@@ -149,7 +149,7 @@ TEST_P(Contract, SeedGivesIdenticalFitAtAnyThreadCount) {
   for (const Space& space : {binary3x3(), ternary4(), labeled2x2()}) {
     std::string why;
     auto bytes = [&](int threads, uint64_t seed) -> std::string {
-      auto m = fitted(space, &why, threads, seed, 5000);  // > one 4096-sample wave
+      auto m = fitted(space, &why, threads, seed, 9000);  // > one 8192-sample wave of the mixture
       if (!m) return "";
       ModelWriter w;
       m->save(w);

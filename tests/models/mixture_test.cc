@@ -207,3 +207,29 @@ TEST(Mixture, ModelFileOfAnotherShapeIsAFormatError) {
 
 }  // namespace
 }  // namespace dgm
+
+namespace dgm {
+namespace {
+
+// Unlabeled binary spaces with K >= 8 score by GEMM: still exact.
+TEST(Mixture, GemmScoringIsNormalisedAndMatchesTheConditionalPath) {
+  const Space s = Space::tensor({3, 3}, 2);
+  auto m = fit_mixture(make_data(s, 400, 1), nullptr, {{"components", 10}}, {{"max_iterations", 10}});
+  ThreadPool pool(2);
+  const Dataset all = testing_util::enumerate(s);
+  const auto lp = m->log_prob(all, pool);
+  double z = 0;
+  for (double v : lp) z += std::exp(v);
+  EXPECT_NEAR(z, 1.0, 1e-9);
+  // Completing nothing and sampling agree with it too: P(x) by chi-square.
+  Rng rng(4);
+  const Dataset smp = m->sample(20000, rng);
+  std::vector<double> observed(all.size(), 0), prob(all.size());
+  for (size_t i = 0; i < smp.size(); ++i) observed[size_t(testing_util::cell_of(smp, i))] += 1;
+  for (size_t i = 0; i < all.size(); ++i) prob[i] = std::exp(lp[i]);
+  const auto r = testing_util::chi_square(observed, prob, 20000);
+  EXPECT_LT(r.statistic, r.critical);
+}
+
+}  // namespace
+}  // namespace dgm

@@ -32,10 +32,11 @@ class CategoricalMixtureBase : public Model {
   int64_t groups() const { return G_; }
   int64_t components() const { return K_; }
   // Free parameters: (G - 1) + G (K - 1) + G K D (L - 1).
-  double num_parameters() const;
+  int64_t num_parameters() const;
 
-  // Largest G*K*D*L accepted (ConfigError past it, before allocating).
-  static constexpr int64_t kMaxTableSize = int64_t(1) << 30;
+  // Largest G*K*D*L accepted (ConfigError past it, before allocating): 2 GiB
+  // a copy in double; EM holds about five copies.
+  static constexpr int64_t kMaxTableSize = int64_t(1) << 28;
 
  protected:
   // Throws DataError for variable-length spaces and ConfigError when the
@@ -48,6 +49,8 @@ class CategoricalMixtureBase : public Model {
   // log P(x | group g) for one row (values as bytes or int32); acc has room for K.
   template <typename V>
   double log_prob_group(int64_t g, const V* x, double* acc) const;
+  // log_prob for unlabeled binary spaces with K >= 8, by GEMM.
+  void log_prob_binary(const DataView& x, double* out, ThreadPool& pool) const;
 
   size_t table_index(int64_t g, int64_t d, int64_t v) const {
     return ((size_t(g) * size_t(D_) + size_t(d)) * size_t(L_) + size_t(v)) * size_t(K_);
