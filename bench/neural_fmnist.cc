@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
       std::vector<float> g(tm.num_params());
       std::vector<size_t> rows(100);
       for (size_t i = 0; i < 100; ++i) rows[i] = i;
-      const int reps = 10;
+      const int reps = kind == "nade" ? 10 : 100;
       double c0 = cpu_now();
       for (int r = 0; r < reps; ++r)
         for (size_t c = 0; c < 100; c += tm.chunk_rows()) tm.loss_and_grad(train, rows.data() + c, tm.chunk_rows(), g.data());

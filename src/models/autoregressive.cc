@@ -9,6 +9,10 @@
 #include <cmath>
 #include <limits>
 
+// GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Dense>
+
 #include "dgm/error.h"
 #include "dgm/model_file.h"
 
@@ -85,6 +89,14 @@ double AutoregressiveModel::log_softmax_ref(const float* z, int32_t v, float w, 
     if (v > 0) dz[v - 1] -= w;
   }
   return double((v ? z[v - 1] : 0.0f) - lse);
+}
+
+void AutoregressiveModel::binary_log_probs(const float* z, const float* t, long m, float* lp, float* dz) {
+  Eigen::Map<const Eigen::ArrayXf> Z(z, m), T(t, m);
+  // log P = -softplus(-s) with s = (2t - 1) z; softplus(u) = max(u, 0) + log1p(exp(-|u|)).
+  const Eigen::ArrayXf s = (2.0f * T - 1.0f) * Z;
+  Eigen::Map<Eigen::ArrayXf>(lp, m) = -((-s).max(0.0f) + (-s.abs()).exp().log1p());
+  if (dz) Eigen::Map<Eigen::ArrayXf>(dz, m) = Z.logistic() - T;
 }
 
 int32_t AutoregressiveModel::sample_ref(const float* z, double temperature, Rng& rng) const {

@@ -34,7 +34,7 @@ using MapR = Eigen::Map<MatR>;
 using CMapR = Eigen::Map<const MatR>;
 using VecF = Eigen::VectorXf;
 
-constexpr int64_t kGroupRows = 32;
+constexpr int64_t kGroupRows = 64;
 
 class Made : public AutoregressiveModel {
  public:
@@ -419,6 +419,18 @@ class Made : public AutoregressiveModel {
     const long O = long(D_ * Km1_);
     MatR dz;
     if (g) dz.resize(N, O);
+    if (Km1_ == 1 && !known) {
+      // Binary: act[0] holds the 0/1 targets in the same sorted layout as z.
+      MatR lp(N, O);
+      if (g) dz.resize(N, O);
+      binary_log_probs(z.data(), act[0].data(), N * O, lp.data(), g ? dz.data() : nullptr);
+      for (size_t i = 0; i < n; ++i) {
+        double s = 0;
+        for (long j = 0; j < O; ++j) s += double(lp(long(i), j));
+        nll[i] = -s;
+        if (g && w && w[i] != 1.0f) dz.row(long(i)) *= w[i];
+      }
+    } else {
     for (size_t i = 0; i < n; ++i) {
       double lp = 0;
       const float wi = w ? w[i] : 1.0f;
@@ -430,6 +442,7 @@ class Made : public AutoregressiveModel {
                               g ? dz.data() + i * size_t(O) + size_t(t * Km1_) : nullptr);
       }
       nll[i] = -lp;
+    }
     }
     if (!g) return;
     // Backward, output layer first. dpre holds d loss / d pre-activation.

@@ -143,15 +143,22 @@ class Nade : public AutoregressiveModel {
   void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
                      double* out) const override {
     MatR A, Hd, Z;
+    std::vector<float> tcol(n), lpcol(n);  // (n) binary targets and log-probs of one position
     init_state(y, n, A);
     std::fill(out, out + n, 0.0);
     for (int64_t d = 0; d < D_; ++d) {
       Hd.resize(A.rows(), A.cols());
       sigmoid(A.data(), Hd.data(), long(A.size()));
       logits(Hd.data(), y, n, d, Z);
-      for (size_t i = 0; i < n; ++i)
-        if (!known || known[i * size_t(D_) + size_t(d)])
-          out[i] += log_softmax_ref(Z.data() + i * size_t(Km1_), x[i * size_t(D_) + size_t(d)], 0.0f, nullptr);
+      if (Km1_ == 1 && !known) {
+        for (size_t i = 0; i < n; ++i) tcol[i] = float(x[i * size_t(D_) + size_t(d)]);
+        binary_log_probs(Z.data(), tcol.data(), long(n), lpcol.data(), nullptr);
+        for (size_t i = 0; i < n; ++i) out[i] += double(lpcol[i]);
+      } else {
+        for (size_t i = 0; i < n; ++i)
+          if (!known || known[i * size_t(D_) + size_t(d)])
+            out[i] += log_softmax_ref(Z.data() + i * size_t(Km1_), x[i * size_t(D_) + size_t(d)], 0.0f, nullptr);
+      }
       advance(x, n, d, A);
     }
   }
@@ -194,6 +201,7 @@ class Nade : public AutoregressiveModel {
     MatR Hs(long(kBlock) * N, H);  // (kBlock * n, H) hidden states of the block
     MatR Z, dZ(N, long(Km1_));
     RowF dh(H);
+    std::vector<float> tcol(n), lpcol(n);  // (n) binary targets and log-probs of one position
     for (int64_t k = blocks - 1; k >= 0; --k) {
       const int64_t d0 = k * kBlock, d1 = std::min(D_, d0 + kBlock);
       std::copy(ck.begin() + long(size_t(k) * n * size_t(H_)), ck.begin() + long(size_t(k + 1) * n * size_t(H_)), A.data());
@@ -211,9 +219,18 @@ class Nade : public AutoregressiveModel {
         }
         const float* Hd = Hs.data() + size_t(d - d0) * n * size_t(H_);
         logits(Hd, y, n, d, Z);
-        for (size_t i = 0; i < n; ++i)
-          nll[i] -= log_softmax_ref(Z.data() + i * size_t(Km1_), x[i * size_t(D_) + size_t(d)], w[i],
-                                    dZ.data() + i * size_t(Km1_));
+        if (Km1_ == 1) {
+          for (size_t i = 0; i < n; ++i) tcol[i] = float(x[i * size_t(D_) + size_t(d)]);
+          binary_log_probs(Z.data(), tcol.data(), N, lpcol.data(), dZ.data());
+          for (size_t i = 0; i < n; ++i) {
+            nll[i] -= double(lpcol[i]);
+            dZ(long(i), 0) *= w[i];
+          }
+        } else {
+          for (size_t i = 0; i < n; ++i)
+            nll[i] -= log_softmax_ref(Z.data() + i * size_t(Km1_), x[i * size_t(D_) + size_t(d)], w[i],
+                                      dZ.data() + i * size_t(Km1_));
+        }
         CMapR V(p + v_ + size_t(d * Km1_) * size_t(H_), long(Km1_), H);
         MapR dV(grad + v_ + size_t(d * Km1_) * size_t(H_), long(Km1_), H);
         if (Km1_ == 1) {

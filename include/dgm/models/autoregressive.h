@@ -101,6 +101,9 @@ class AutoregressiveModel : public Model, public Trainable {
   // log P(v); when dz is non-null, writes w * d(-log P(v))/dz = w * (p - onehot(v)).
   double log_softmax_ref(const float* z, int32_t v, float w, float* dz) const;
   int32_t sample_ref(const float* z, double temperature, Rng& rng) const;
+  // Binary case, vectorised over m logits: lp[j] = log P(t_j | z_j) with
+  // t_j in {0, 1}; when dz is non-null, dz[j] = sigmoid(z_j) - t_j.
+  static void binary_log_probs(const float* z, const float* t, long m, float* lp, float* dz);
 
   int64_t D_, K_, L_, Km1_, F_;  // positions, levels, labels, K-1, input features
   bool onehot_ = true;
