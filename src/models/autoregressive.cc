@@ -142,6 +142,21 @@ double AutoregressiveModel::loss_and_grad(const Dataset& data, const size_t* row
       if (y[i] < 0) unknown.push_back(i);
     }
   }
+  // Kernels write through Eigen maps: an unaligned caller buffer is replaced
+  // by an aligned one so the result does not depend on where grad lives.
+  FloatBuffer tmp;
+  float* const user_grad = grad;
+  if (grad && reinterpret_cast<uintptr_t>(grad) % 64 != 0) {
+    tmp.assign(params_.size(), 0.0f);
+    grad = tmp.data();
+  }
+  struct AddBack {
+    FloatBuffer& t;
+    float* dst;
+    ~AddBack() {
+      for (size_t i = 0; i < t.size(); ++i) dst[i] += t[i];
+    }
+  } add_back{tmp, user_grad};
   std::vector<double> nll(n);
   if (unknown.empty()) {
     std::vector<float> w(n, 1.0f);

@@ -137,7 +137,7 @@ class Made : public AutoregressiveModel {
     const float* eff = params_.data();
     if (num_masks_ > 1) eff = train_eff_.data();
     float* g = grad;
-    std::vector<float> geff;
+    FloatBuffer geff;
     if (grad && num_masks_ > 1) {
       geff.assign(params_.size(), 0.0f);
       g = geff.data();
@@ -148,7 +148,7 @@ class Made : public AutoregressiveModel {
 
   void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int variant, const uint8_t* known,
                      double* out) const override {
-    std::vector<float> local;
+    FloatBuffer local;
     const float* eff = params_.data();
     if (num_masks_ > 1) {
       gather(variant, local);
@@ -161,7 +161,7 @@ class Made : public AutoregressiveModel {
 
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int s, double temperature,
                    Rng& rng) const override {
-    std::vector<float> local;
+    FloatBuffer local;
     const float* eff = params_.data();
     if (num_masks_ > 1) {
       gather(s, local);
@@ -336,7 +336,7 @@ class Made : public AutoregressiveModel {
   }
 
   // eff = the parameters in mask s's sorted layout, masked (same block offsets).
-  void gather(int s, std::vector<float>& eff) const {
+  void gather(int s, FloatBuffer& eff) const {
     eff.assign(params_.size(), 0.0f);
     const float* p = params_.data();
     for (size_t l = 0; l < layers_.size(); ++l) {
@@ -480,7 +480,7 @@ class Made : public AutoregressiveModel {
   std::vector<Layer> layers_;
   std::vector<Mask> masks_;
   int active_ = 0;                  // the mask of the current minibatch
-  std::vector<float> train_eff_;    // (P) gathered weights of the active mask when masks > 1
+  FloatBuffer train_eff_;    // (P) gathered weights of the active mask when masks > 1
 };
 
 }  // namespace

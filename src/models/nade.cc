@@ -143,7 +143,7 @@ class Nade : public AutoregressiveModel {
   void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
                      double* out) const override {
     MatR A, Hd, Z;
-    std::vector<float> tcol(n), lpcol(n);  // (n) binary targets and log-probs of one position
+    FloatBuffer tcol(n), lpcol(n);  // (n) binary targets and log-probs of one position
     init_state(y, n, A);
     std::fill(out, out + n, 0.0);
     for (int64_t d = 0; d < D_; ++d) {
@@ -201,7 +201,7 @@ class Nade : public AutoregressiveModel {
     MatR Hs(long(kBlock) * N, H);  // (kBlock * n, H) hidden states of the block
     MatR Z, dZ(N, long(Km1_));
     RowF dh(H);
-    std::vector<float> tcol(n), lpcol(n);  // (n) binary targets and log-probs of one position
+    FloatBuffer tcol(n), lpcol(n);  // (n) binary targets and log-probs of one position
     for (int64_t k = blocks - 1; k >= 0; --k) {
       const int64_t d0 = k * kBlock, d1 = std::min(D_, d0 + kBlock);
       std::copy(ck.begin() + long(size_t(k) * n * size_t(H_)), ck.begin() + long(size_t(k + 1) * n * size_t(H_)), A.data());

@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "dgm/error.h"
+#include "dgm/train/params.h"
 
 namespace dgm {
 
@@ -34,8 +35,8 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   const size_t batches = num_chunks(n, B);
   const bool has_valid = validation && !validation->empty();
 
-  std::vector<std::vector<float>> chunk_grads(max_chunks, std::vector<float>(P));  // (chunks, P)
-  std::vector<float> grad(P);                                                      // (P)
+  std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P)
+  FloatBuffer grad(P);                                                             // (P)
   std::vector<double> chunk_loss(max_chunks);
   std::vector<float> best(model.params(), model.params() + P);  // (P)
   std::vector<size_t> perm(n);
@@ -59,7 +60,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       const size_t nc = num_chunks(bn, C);
       model.begin_step(step++);
       pool.run(nc, [&](size_t c) {
-        std::vector<float>& g = chunk_grads[c];
+        FloatBuffer& g = chunk_grads[c];
         std::fill(g.begin(), g.end(), 0.0f);
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
         chunk_loss[c] = model.loss_and_grad(train, perm.data() + b0 + r0, rn, g.data());
