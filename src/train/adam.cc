@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace dgm {
 
@@ -23,42 +24,67 @@ Adam::Adam(size_t n, const AdamOptions& opt) : opt_(opt), lr_(opt.learning_rate)
 
 void Adam::set_epoch(int64_t epoch) { lr_ = opt_.learning_rate * std::pow(opt_.lr_decay, double(epoch - 1)); }
 
-double Adam::step(float* params, float* grad, ThreadPool& pool) {
+double Adam::step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool) {
   const size_t n = m_.size();
   const size_t chunks = num_chunks(n, kParamSlice);
+  const size_t nc = grads.size();
   const float wd = float(opt_.weight_decay);
-  // Pass 1: weight decay and the squared norm, per slice, summed in slice order.
-  std::vector<double> sq(chunks, 0.0);
-  pool.run(chunks, [&](size_t c) {
-    const size_t b = c * kParamSlice, e = std::min(n, b + kParamSlice);
-    double s = 0;
-    for (size_t i = b; i < e; ++i) {
-      if (wd != 0.0f) grad[i] += wd * params[i];
-      s += double(grad[i]) * grad[i];
-    }
-    sq[c] = s;
-  });
-  double norm2 = 0;
-  for (double s : sq) norm2 += s;
-  const double norm = std::sqrt(norm2);
-  const float scale = (opt_.clip_norm > 0 && norm > opt_.clip_norm) ? float(opt_.clip_norm / norm) : 1.0f;
+  // g_i = scale * sum_c grads[c][i] + wd * theta_i, summed in a fixed order.
+  auto grad_at = [&](size_t i) {
+    float sum = grads[0][i];
+    for (size_t c = 1; c < nc; ++c) sum += grads[c][i];
+    return sum * scale + wd * params[i];
+  };
+  double norm = std::numeric_limits<double>::quiet_NaN();
+  float clip = 1.0f;
+  bool summed = false;
+  if (opt_.clip_norm > 0) {
+    // Pass 1: the summed gradient into grads[0] and its squared norm per slice.
+    std::vector<double> sq(chunks, 0.0);
+    pool.run(chunks, [&](size_t c) {
+      const size_t b = c * kParamSlice, e = std::min(n, b + kParamSlice);
+      double s = 0;
+      for (size_t i = b; i < e; ++i) {
+        const float g = grad_at(i);
+        grads[0][i] = g;
+        s += double(g) * g;
+      }
+      sq[c] = s;
+    });
+    double norm2 = 0;
+    for (double s : sq) norm2 += s;
+    norm = std::sqrt(norm2);
+    if (norm > opt_.clip_norm) clip = float(opt_.clip_norm / norm);
+    summed = true;
+  }
   ++t_;
   const float b1 = float(opt_.beta1), b2 = float(opt_.beta2);
   const double bc1 = 1.0 - std::pow(opt_.beta1, double(t_));
   const double bc2 = 1.0 - std::pow(opt_.beta2, double(t_));
-  // Folds both bias corrections into the step size and epsilon (same as the
-  // textbook form up to rounding): lr * sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2)).
+  // Both bias corrections folded into the step size and epsilon (the textbook
+  // form up to rounding): lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2)).
   const float step = float(lr_ * std::sqrt(bc2) / bc1);
   const float eps_hat = float(opt_.epsilon * std::sqrt(bc2));
   pool.run(chunks, [&](size_t c) {
     const size_t b = c * kParamSlice, e = std::min(n, b + kParamSlice);
-    float* m = m_.data();
-    float* v = v_.data();
+    // Restrict-qualified locals let the compiler vectorise (the lambda's
+    // captures alias as far as it knows).
+    float* __restrict g0 = grads[0];
+    float* __restrict p = params;
+    float* __restrict m = m_.data();
+    float* __restrict v = v_.data();
+    if (!summed) {
+      for (size_t k = 1; k < nc; ++k) {
+        const float* __restrict gk = grads[k];
+        for (size_t i = b; i < e; ++i) g0[i] += gk[i];
+      }
+      for (size_t i = b; i < e; ++i) g0[i] = g0[i] * scale + wd * p[i];
+    }
     for (size_t i = b; i < e; ++i) {
-      const float g = grad[i] * scale;
+      const float g = g0[i] * clip;
       m[i] = b1 * m[i] + (1.0f - b1) * g;
       v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-      params[i] -= step * m[i] / (std::sqrt(v[i]) + eps_hat);
+      p[i] -= step * m[i] / (std::sqrt(v[i]) + eps_hat);
     }
   });
   return norm;

@@ -36,7 +36,6 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   const bool has_valid = validation && !validation->empty();
 
   std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P)
-  FloatBuffer grad(P);                                                             // (P)
   std::vector<double> chunk_loss(max_chunks);
   std::vector<float> best(model.params(), model.params() + P);  // (P)
   std::vector<size_t> perm(n);
@@ -65,16 +64,6 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
         chunk_loss[c] = model.loss_and_grad(train, perm.data() + b0 + r0, rn, g.data());
       });
-      // Sum the chunk gradients in chunk order, parallel over parameter slices.
-      const float inv = 1.0f / float(bn);
-      pool.run(num_chunks(P, kParamSlice), [&](size_t s) {
-        const size_t p0 = s * kParamSlice, p1 = std::min(P, p0 + kParamSlice);
-        for (size_t p = p0; p < p1; ++p) {
-          float sum = chunk_grads[0][p];
-          for (size_t c = 1; c < nc; ++c) sum += chunk_grads[c][p];
-          grad[p] = sum * inv;
-        }
-      });
       double loss = 0;
       for (size_t c = 0; c < nc; ++c) loss += chunk_loss[c];
       if (!std::isfinite(loss))
@@ -82,7 +71,10 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
                         std::to_string(epoch) + "; lower train.learning_rate or set train.clip_norm");
       epoch_loss += loss;
       epoch_rows += bn;
-      adam.step(model.params(), grad.data(), pool);
+      // Adam sums the chunk gradients in chunk order as it updates.
+      std::vector<float*> parts(nc);
+      for (size_t c = 0; c < nc; ++c) parts[c] = chunk_grads[c].data();
+      adam.step(model.params(), parts, 1.0f / float(bn), pool);
       if (ctx.monitor) ctx.monitor->on_work(int64_t(b + 1), int64_t(batches));
     }
     if (stopped()) {

@@ -44,6 +44,16 @@ TEST(Adam, ClipsWeightDecaysAndDecaysRate) {
   EXPECT_EQ(p[1], 0.0f);
 }
 
+TEST(Adam, SumsChunkGradientsWithScale) {
+  AdamOptions o;
+  Adam a(3, o), b(3, o);
+  ThreadPool pool(1);
+  std::vector<float> p1{1, 2, 3}, p2{1, 2, 3}, g1{0.5f, 1, -1}, g2{0.25f, -3, 1}, gs{0.375f, -1, 0};
+  a.step(p1.data(), {g1.data(), g2.data()}, 0.5f, pool);
+  b.step(p2.data(), gs.data(), pool);
+  EXPECT_EQ(p1, p2);
+}
+
 TEST(Adam, ResultsDoNotDependOnThreads) {
   const size_t n = 100000;
   std::vector<float> p1(n), p2(n), g1(n), g2(n);

@@ -38,11 +38,15 @@ class Adam {
   void set_epoch(int64_t epoch);
   double learning_rate() const { return lr_; }
 
-  // One update of params (n) with gradient grad (n, the mean over the minibatch;
-  // modified in place by decay and clipping). Parallel over fixed slices of
-  // the buffer, so results do not depend on the thread count. Returns the
-  // global gradient norm before clipping.
-  double step(float* params, float* grad, ThreadPool& pool);
+  // One update of params (n) with the gradient g = scale * sum_c grads[c]
+  // (each (n); e.g. per-chunk gradient sums, added in order c = 0, 1, ...).
+  // Decay and clipping apply to g. Parallel over fixed slices of the buffer,
+  // so results do not depend on the thread count. Fused into one pass over
+  // memory unless clipping needs the global norm first; grads[0] may be
+  // overwritten. Returns the global norm of g before clipping, or NaN when
+  // clipping is off (not computed).
+  double step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool);
+  double step(float* params, float* grad, ThreadPool& pool) { return step(params, std::vector<float*>{grad}, 1.0f, pool); }
 
   int64_t steps() const { return t_; }
 
