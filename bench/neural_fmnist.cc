@@ -96,7 +96,7 @@ static double gemm_gflops(long m, long k, long n) {
 int main(int argc, char** argv) {
   std::string kind = "nade", dir = "/usr/share/datasets/fashion-mnist";
   int epochs = 2, threads = 1, hidden = 500;
-  size_t train_limit = 60000, sample_n = 1000;
+  size_t train_limit = 60000, test_limit = 10000, sample_n = 1000;
   bool labels = false, micro = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
     else if (a == "--hidden") hidden = std::stoi(next());
     else if (a == "--train-limit") train_limit = std::stoul(next());
     else if (a == "--samples") sample_n = std::stoul(next());
+    else if (a == "--test-limit") test_limit = std::stoul(next());
     else if (a == "--labels") labels = true;
     else if (a == "--micro") micro = true;
     else if (a == "--data") dir = next();
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
   try {
     const Space space = Space::tensor({28, 28}, 2, labels ? 10 : 0);
     Dataset train = read_idx(space, dir + "/train-images-idx3-ubyte.gz", dir + "/train-labels-idx1-ubyte.gz", train_limit);
-    Dataset test = read_idx(space, dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz", 10000);
+    Dataset test = read_idx(space, dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz", test_limit);
     Dataset valid = train.split_tail(std::min<size_t>(10000, train.size() / 6));
     json model = {{"type", kind}};
     if (kind != "fvsbn") model["hidden"] = hidden;
@@ -149,23 +150,27 @@ int main(int argc, char** argv) {
     m->fit(train, &valid, {&pool, &rng, &mon, nullptr});
     const double fit_s = secs(t0, Clock::now());
     t0 = Clock::now();
+    double c0 = cpu_now();
     auto lp = m->log_prob(test, pool);
-    const double score_s = secs(t0, Clock::now());
+    const double score_s = secs(t0, Clock::now()), score_cpu = cpu_now() - c0;
     double test_nll = 0;
     for (double v : lp) test_nll -= v;
     test_nll /= double(lp.size());
     t0 = Clock::now();
+    c0 = cpu_now();
     Rng srng(2);
     Dataset s = m->sample(sample_n, srng);
-    const double sample_s = secs(t0, Clock::now());
+    const double sample_s = secs(t0, Clock::now()), sample_cpu = cpu_now() - c0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     json out = {{"model", kind}, {"hidden", hidden}, {"threads", threads}, {"epochs", epochs},
-                {"train_rows", train.size()}, {"labels", labels},
+                {"train_rows", train.size()}, {"test_rows", test.size()}, {"labels", labels},
                 {"epoch_seconds", mon.epoch_s}, {"epoch_cpu_seconds", mon.epoch_cpu_s}, {"train_nll", mon.train_nll}, {"valid_nll", mon.valid_nll},
                 {"fit_seconds", fit_s}, {"test_nll", test_nll},
                 {"score_images_per_s", double(test.size()) / score_s},
                 {"sample_images_per_s", double(sample_n) / sample_s},
+                {"score_images_per_cpu_s", double(test.size()) / score_cpu},
+                {"sample_images_per_cpu_s", double(sample_n) / sample_cpu},
                 {"peak_rss_mb", double(ru.ru_maxrss) / 1024.0},
                 {"gemm_gflops", {{"100x784x500", gemm_gflops(100, 784, 500)}, {"50x784x500", gemm_gflops(50, 784, 500)},
                                   {"500x100x784", gemm_gflops(500, 100, 784)}}}};

@@ -10,6 +10,7 @@
 // memory stays O(n H D / kBlock).
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 // GCC 12 flags Eigen's AVX-512 kernels (_mm512_undefined_ps) as maybe-uninitialized:
 // a known false positive (GCC bug 105593).
@@ -36,40 +37,56 @@ constexpr int64_t kBlock = 16;  // positions a checkpoint block
 // polynomials p/q, exp below -9) with the division replaced by the hardware
 // reciprocal estimate plus one Newton step (relative error ~1e-7); vdivps was
 // the single most expensive instruction of training.
+#if defined(__AVX512F__)
+inline __m512 sigmoid16(__m512 x0) {
+  const __m512 x = _mm512_min_ps(x0, _mm512_set1_ps(15.7243833541870117f));
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(4.37031012579801e-11f), _mm512_set1_ps(1.15627324459942e-07f));
+  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(6.08574864600143e-05f));
+  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(8.51377133304701e-03f));
+  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(2.48287947061529e-01f));
+  p = _mm512_mul_ps(x, p);
+  __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(6.10247389755681e-13f), _mm512_set1_ps(5.76102136993427e-09f));
+  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(6.29106785017040e-06f));
+  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(1.70198817374094e-03f));
+  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(1.16817656904453e-01f));
+  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(9.93151921023180e-01f));
+  __m512 r = _mm512_rcp14_ps(q);
+  r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, _mm512_set1_ps(2.0f)));
+  __m512 y = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  const __mmask16 small = _mm512_cmp_ps_mask(x0, _mm512_set1_ps(-9.0f), _CMP_LT_OQ);
+  if (small) y = _mm512_mask_mov_ps(y, small, Eigen::internal::pexp(x0));
+  return y;
+}
+#endif
+
 void sigmoid(const float* a, float* h, long n) {
   long i = 0;
 #if defined(__AVX512F__)
-  const __m512 cut_lo = _mm512_set1_ps(-9.0f), cut_hi = _mm512_set1_ps(15.7243833541870117f);
-  const __m512 a1 = _mm512_set1_ps(2.48287947061529e-01f), a3 = _mm512_set1_ps(8.51377133304701e-03f),
-               a5 = _mm512_set1_ps(6.08574864600143e-05f), a7 = _mm512_set1_ps(1.15627324459942e-07f),
-               a9 = _mm512_set1_ps(4.37031012579801e-11f);
-  const __m512 b0 = _mm512_set1_ps(9.93151921023180e-01f), b2 = _mm512_set1_ps(1.16817656904453e-01f),
-               b4 = _mm512_set1_ps(1.70198817374094e-03f), b6 = _mm512_set1_ps(6.29106785017040e-06f),
-               b8 = _mm512_set1_ps(5.76102136993427e-09f), b10 = _mm512_set1_ps(6.10247389755681e-13f);
-  const __m512 half = _mm512_set1_ps(0.5f), two = _mm512_set1_ps(2.0f);
-  for (; i + 16 <= n; i += 16) {
-    const __m512 x0 = _mm512_loadu_ps(a + i);
-    const __m512 x = _mm512_min_ps(x0, cut_hi);
-    const __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_fmadd_ps(x2, a9, a7);
-    p = _mm512_fmadd_ps(x2, p, a5);
-    p = _mm512_fmadd_ps(x2, p, a3);
-    p = _mm512_fmadd_ps(x2, p, a1);
-    p = _mm512_mul_ps(x, p);
-    __m512 q = _mm512_fmadd_ps(x2, b10, b8);
-    q = _mm512_fmadd_ps(x2, q, b6);
-    q = _mm512_fmadd_ps(x2, q, b4);
-    q = _mm512_fmadd_ps(x2, q, b2);
-    q = _mm512_fmadd_ps(x2, q, b0);
-    __m512 r = _mm512_rcp14_ps(q);
-    r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, two));
-    __m512 y = _mm512_fmadd_ps(p, r, half);
-    const __mmask16 small = _mm512_cmp_ps_mask(x0, cut_lo, _CMP_LT_OQ);
-    if (small) y = _mm512_mask_mov_ps(y, small, Eigen::internal::pexp(x0));
-    _mm512_storeu_ps(h + i, y);
-  }
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(h + i, sigmoid16(_mm512_loadu_ps(a + i)));
 #endif
   for (; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp(-a[i]));
+}
+
+// h = sigmoid(a) and returns dot(h, v) over n floats in one pass (the binary
+// logit while h is still in registers); a fixed summation order.
+float sigmoid_dot(const float* a, float* h, const float* v, long n) {
+  long i = 0;
+  float dot = 0.0f;
+#if defined(__AVX512F__)
+  __m512 acc = _mm512_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    const __m512 y = sigmoid16(_mm512_loadu_ps(a + i));
+    _mm512_storeu_ps(h + i, y);
+    acc = _mm512_fmadd_ps(y, _mm512_loadu_ps(v + i), acc);
+  }
+  dot = _mm512_reduce_add_ps(acc);
+#endif
+  for (; i < n; ++i) {
+    h[i] = 1.0f / (1.0f + std::exp(-a[i]));
+    dot += h[i] * v[i];
+  }
+  return dot;
 }
 
 class Nade : public AutoregressiveModel {
@@ -140,6 +157,23 @@ class Nade : public AutoregressiveModel {
       }
   }
 
+  // Hd (n, H) = sigmoid(A) and Z (n, K-1) its logits; for binary data the
+  // dot product is fused into the sigmoid pass.
+  void hidden_and_logits(const MatR& A, float* Hd, const int32_t* y, size_t n, int64_t d, MatR& Z) const {
+    if (Km1_ != 1) {
+      sigmoid(A.data(), Hd, long(A.size()));
+      logits(Hd, y, n, d, Z);
+      return;
+    }
+    const float* p = params_.data();
+    Z.resize(long(n), 1);
+    for (size_t i = 0; i < n; ++i) {
+      float bias = p[b_ + size_t(d)];
+      if (L_ > 0) bias += p[q_ + size_t(y[i]) * size_t(D_) + size_t(d)];
+      Z(long(i), 0) = sigmoid_dot(A.data() + i * size_t(H_), Hd + i * size_t(H_), p + v_ + size_t(d) * size_t(H_), long(H_)) + bias;
+    }
+  }
+
   void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
                      double* out) const override {
     MatR A, Hd, Z;
@@ -148,8 +182,7 @@ class Nade : public AutoregressiveModel {
     std::fill(out, out + n, 0.0);
     for (int64_t d = 0; d < D_; ++d) {
       Hd.resize(A.rows(), A.cols());
-      sigmoid(A.data(), Hd.data(), long(A.size()));
-      logits(Hd.data(), y, n, d, Z);
+      hidden_and_logits(A, Hd.data(), y, n, d, Z);
       if (Km1_ == 1 && !known) {
         for (size_t i = 0; i < n; ++i) tcol[i] = float(x[i * size_t(D_) + size_t(d)]);
         binary_log_probs(Z.data(), tcol.data(), long(n), lpcol.data(), nullptr);
@@ -169,8 +202,7 @@ class Nade : public AutoregressiveModel {
     init_state(y, n, A);
     for (int64_t d = 0; d < D_; ++d) {
       Hd.resize(A.rows(), A.cols());
-      sigmoid(A.data(), Hd.data(), long(A.size()));
-      logits(Hd.data(), y, n, d, Z);
+      hidden_and_logits(A, Hd.data(), y, n, d, Z);
       for (size_t i = 0; i < n; ++i)
         if (!known || !known[i * size_t(D_) + size_t(d)])
           x[i * size_t(D_) + size_t(d)] = sample_ref(Z.data() + i * size_t(Km1_), temperature, rng);
@@ -191,22 +223,24 @@ class Nade : public AutoregressiveModel {
     // Forward: only the running sums, checkpointed at each block start.
     MatR A;
     init_state(y, n, A);
-    std::vector<float> ck(size_t(blocks) * n * size_t(H_));  // (blocks, n, H)
+    std::unique_ptr<float[]> ck(new float[size_t(blocks) * n * size_t(H_)]);  // (blocks, n, H), not zeroed
     for (int64_t d = 0; d < D_; ++d) {
-      if (d % kBlock == 0) std::copy(A.data(), A.data() + n * size_t(H_), ck.begin() + long(size_t(d / kBlock) * n * size_t(H_)));
+      if (d % kBlock == 0) std::copy(A.data(), A.data() + n * size_t(H_), ck.get() + size_t(d / kBlock) * n * size_t(H_));
       advance(x, n, d, A);
     }
     std::fill(nll, nll + n, 0.0);
     MatR dA = MatR::Zero(N, H);  // d loss / d a_{d+1}, then a_d
     MatR Hs(long(kBlock) * N, H);  // (kBlock * n, H) hidden states of the block
+    MatR Zs(long(kBlock) * N, long(Km1_));  // (kBlock * n, K-1) their logits
     MatR Z, dZ(N, long(Km1_));
     RowF dh(H);
     FloatBuffer tcol(n), lpcol(n);  // (n) binary targets and log-probs of one position
     for (int64_t k = blocks - 1; k >= 0; --k) {
       const int64_t d0 = k * kBlock, d1 = std::min(D_, d0 + kBlock);
-      std::copy(ck.begin() + long(size_t(k) * n * size_t(H_)), ck.begin() + long(size_t(k + 1) * n * size_t(H_)), A.data());
+      std::copy(ck.get() + size_t(k) * n * size_t(H_), ck.get() + size_t(k + 1) * n * size_t(H_), A.data());
       for (int64_t d = d0; d < d1; ++d) {
-        sigmoid(A.data(), Hs.data() + size_t(d - d0) * n * size_t(H_), long(A.size()));
+        hidden_and_logits(A, Hs.data() + size_t(d - d0) * n * size_t(H_), y, n, d, Z);
+        Zs.middleRows(long(d - d0) * N, N) = Z;
         if (d + 1 < d1) advance(x, n, d, A);
       }
       for (int64_t d = d1 - 1; d >= d0; --d) {
@@ -218,7 +252,7 @@ class Nade : public AutoregressiveModel {
             Eigen::Map<RowF>(grad + w_ + size_t(col) * size_t(H_), H) += val * dA.row(long(i));
         }
         const float* Hd = Hs.data() + size_t(d - d0) * n * size_t(H_);
-        logits(Hd, y, n, d, Z);
+        Z = Zs.middleRows(long(d - d0) * N, N);
         if (Km1_ == 1) {
           for (size_t i = 0; i < n; ++i) tcol[i] = float(x[i * size_t(D_) + size_t(d)]);
           binary_log_probs(Z.data(), tcol.data(), N, lpcol.data(), dZ.data());

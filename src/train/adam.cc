@@ -24,7 +24,8 @@ Adam::Adam(size_t n, const AdamOptions& opt) : opt_(opt), lr_(opt.learning_rate)
 
 void Adam::set_epoch(int64_t epoch) { lr_ = opt_.learning_rate * std::pow(opt_.lr_decay, double(epoch - 1)); }
 
-double Adam::step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool) {
+double Adam::step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool,
+                  bool clear_grads) {
   const size_t n = m_.size();
   const size_t chunks = num_chunks(n, kParamSlice);
   const size_t nc = grads.size();
@@ -32,7 +33,10 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
   // g_i = scale * sum_c grads[c][i] + wd * theta_i, summed in a fixed order.
   auto grad_at = [&](size_t i) {
     float sum = grads[0][i];
-    for (size_t c = 1; c < nc; ++c) sum += grads[c][i];
+    for (size_t c = 1; c < nc; ++c) {
+      sum += grads[c][i];
+      if (clear_grads) grads[c][i] = 0.0f;
+    }
     return sum * scale + wd * params[i];
   };
   double norm = std::numeric_limits<double>::quiet_NaN();
@@ -75,8 +79,9 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
     float* __restrict v = v_.data();
     if (!summed) {
       for (size_t k = 1; k < nc; ++k) {
-        const float* __restrict gk = grads[k];
+        float* __restrict gk = grads[k];
         for (size_t i = b; i < e; ++i) g0[i] += gk[i];
+        if (clear_grads) std::fill(gk + b, gk + e, 0.0f);
       }
       for (size_t i = b; i < e; ++i) g0[i] = g0[i] * scale + wd * p[i];
     }
@@ -86,6 +91,7 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
       v[i] = b2 * v[i] + (1.0f - b2) * g * g;
       p[i] -= step * m[i] / (std::sqrt(v[i]) + eps_hat);
     }
+    if (clear_grads) std::fill(g0 + b, g0 + e, 0.0f);
   });
   return norm;
 }

@@ -59,8 +59,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       const size_t nc = num_chunks(bn, C);
       model.begin_step(step++);
       pool.run(nc, [&](size_t c) {
-        FloatBuffer& g = chunk_grads[c];
-        std::fill(g.begin(), g.end(), 0.0f);
+        FloatBuffer& g = chunk_grads[c];  // zero: allocated so, and cleared by Adam after use
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
         chunk_loss[c] = model.loss_and_grad(train, perm.data() + b0 + r0, rn, g.data());
       });
@@ -74,7 +73,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       // Adam sums the chunk gradients in chunk order as it updates.
       std::vector<float*> parts(nc);
       for (size_t c = 0; c < nc; ++c) parts[c] = chunk_grads[c].data();
-      adam.step(model.params(), parts, 1.0f / float(bn), pool);
+      adam.step(model.params(), parts, 1.0f / float(bn), pool, /*clear_grads=*/true);
       if (ctx.monitor) ctx.monitor->on_work(int64_t(b + 1), int64_t(batches));
     }
     if (stopped()) {

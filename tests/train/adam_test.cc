@@ -49,9 +49,11 @@ TEST(Adam, SumsChunkGradientsWithScale) {
   Adam a(3, o), b(3, o);
   ThreadPool pool(1);
   std::vector<float> p1{1, 2, 3}, p2{1, 2, 3}, g1{0.5f, 1, -1}, g2{0.25f, -3, 1}, gs{0.375f, -1, 0};
-  a.step(p1.data(), {g1.data(), g2.data()}, 0.5f, pool);
+  a.step(p1.data(), {g1.data(), g2.data()}, 0.5f, pool, /*clear_grads=*/true);
   b.step(p2.data(), gs.data(), pool);
   EXPECT_EQ(p1, p2);
+  EXPECT_EQ(g1, std::vector<float>(3, 0.0f));
+  EXPECT_EQ(g2, std::vector<float>(3, 0.0f));
 }
 
 TEST(Adam, ResultsDoNotDependOnThreads) {

@@ -44,8 +44,10 @@ class Adam {
   // so results do not depend on the thread count. Fused into one pass over
   // memory unless clipping needs the global norm first; grads[0] may be
   // overwritten. Returns the global norm of g before clipping, or NaN when
-  // clipping is off (not computed).
-  double step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool);
+  // clipping is off (not computed). With clear_grads every grads[c] is left
+  // zeroed (cheaper than clearing them in a separate pass).
+  double step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool,
+              bool clear_grads = false);
   double step(float* params, float* grad, ThreadPool& pool) { return step(params, std::vector<float*>{grad}, 1.0f, pool); }
 
   int64_t steps() const { return t_; }
