@@ -86,6 +86,26 @@ class Made : public AutoregressiveModel {
   }
 
   size_t chunk_rows() const override { return 50; }
+  // With one mask, weights outside it are fixed zeros: Adam skips them
+  // (about half of every weight matrix).
+  std::vector<std::pair<size_t, size_t>> active_ranges() const override {
+    std::vector<std::pair<size_t, size_t>> r;
+    if (num_masks_ > 1) return r;
+    auto add = [&](size_t b, size_t e) {
+      if (b == e) return;
+      if (!r.empty() && r.back().second == b) r.back().second = e;
+      else r.emplace_back(b, e);
+    };
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Layer& ly = layers_[l];
+      const MaskLayer& ml = masks_[0].layers[l];
+      for (int64_t row = 0; row < ly.out; ++row)
+        add(ly.w + size_t(row * ly.in), ly.w + size_t(row * ly.in + ml.prefix[size_t(row)]));
+      add(ly.b, ly.b + size_t(ly.out));
+      if (L_ > 0) add(ly.u, ly.u + size_t(ly.out * L_));
+    }
+    return r;
+  }
   void begin_step(int64_t step) override {
     active_ = int(step % num_masks_);
     if (num_masks_ > 1) gather(active_, train_eff_);

@@ -20,14 +20,24 @@ AdamOptions read_adam_options(ConfigSection& t, const AdamOptions& def) {
   return o;
 }
 
-Adam::Adam(size_t n, const AdamOptions& opt) : opt_(opt), lr_(opt.learning_rate), m_(n, 0.0f), v_(n, 0.0f) {}
+Adam::Adam(size_t n, const AdamOptions& opt) : opt_(opt), lr_(opt.learning_rate), m_(n, 0.0f), v_(n, 0.0f) {
+  set_active({});
+}
+
+void Adam::set_active(const std::vector<std::pair<size_t, size_t>>& ranges) {
+  work_.clear();
+  auto add = [&](size_t b, size_t e) {
+    for (; b < e; b += kParamSlice) work_.emplace_back(b, std::min(e, b + kParamSlice));
+  };
+  if (ranges.empty()) add(0, m_.size());
+  for (const auto& r : ranges) add(r.first, std::min(r.second, m_.size()));
+}
 
 void Adam::set_epoch(int64_t epoch) { lr_ = opt_.learning_rate * std::pow(opt_.lr_decay, double(epoch - 1)); }
 
 double Adam::step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool,
                   bool clear_grads) {
-  const size_t n = m_.size();
-  const size_t chunks = num_chunks(n, kParamSlice);
+  const size_t chunks = work_.size();
   const size_t nc = grads.size();
   const float wd = float(opt_.weight_decay);
   // g_i = scale * sum_c grads[c][i] + wd * theta_i, summed in a fixed order.
@@ -46,7 +56,7 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
     // Pass 1: the summed gradient into grads[0] and its squared norm per slice.
     std::vector<double> sq(chunks, 0.0);
     pool.run(chunks, [&](size_t c) {
-      const size_t b = c * kParamSlice, e = std::min(n, b + kParamSlice);
+      const size_t b = work_[c].first, e = work_[c].second;
       double s = 0;
       for (size_t i = b; i < e; ++i) {
         const float g = grad_at(i);
@@ -70,7 +80,7 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
   const float step = float(lr_ * std::sqrt(bc2) / bc1);
   const float eps_hat = float(opt_.epsilon * std::sqrt(bc2));
   pool.run(chunks, [&](size_t c) {
-    const size_t b = c * kParamSlice, e = std::min(n, b + kParamSlice);
+    const size_t b = work_[c].first, e = work_[c].second;
     // Restrict-qualified locals let the compiler vectorise (the lambda's
     // captures alias as far as it knows).
     float* __restrict g0 = grads[0];

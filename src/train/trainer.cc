@@ -40,6 +40,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   std::vector<float> best(model.params(), model.params() + P);  // (P)
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
+  adam.set_active(model.active_ranges());
 
   TrainResult res;
   res.best_valid_nll = std::numeric_limits<double>::quiet_NaN();

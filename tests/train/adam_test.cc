@@ -56,6 +56,21 @@ TEST(Adam, SumsChunkGradientsWithScale) {
   EXPECT_EQ(g2, std::vector<float>(3, 0.0f));
 }
 
+TEST(Adam, ActiveRangesOnlyAreUpdated) {
+  AdamOptions o;
+  o.learning_rate = 0.1;
+  Adam a(5, o);
+  a.set_active({{1, 2}, {3, 5}});
+  ThreadPool pool(1);
+  std::vector<float> p{1, 1, 1, 1, 1}, g{1, 1, 1, 1, 1};
+  a.step(p.data(), {g.data()}, 1.0f, pool, /*clear_grads=*/true);
+  EXPECT_EQ(p[0], 1.0f);
+  EXPECT_EQ(p[2], 1.0f);
+  EXPECT_NEAR(p[1], 0.9f, 1e-6);
+  EXPECT_NEAR(p[4], 0.9f, 1e-6);
+  EXPECT_EQ(g, (std::vector<float>{1, 0, 1, 0, 0}));
+}
+
 TEST(Adam, ResultsDoNotDependOnThreads) {
   const size_t n = 100000;
   std::vector<float> p1(n), p2(n), g1(n), g2(n);

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "dgm/config.h"
@@ -34,6 +35,10 @@ class Adam {
  public:
   Adam(size_t num_params, const AdamOptions& opt);
 
+  // Restricts updates (and gradient reads, decay, norm, clearing) to these
+  // sorted, disjoint [begin, end) ranges; empty = the whole buffer.
+  void set_active(const std::vector<std::pair<size_t, size_t>>& ranges);
+
   // Learning rate for the given 1-based epoch.
   void set_epoch(int64_t epoch);
   double learning_rate() const { return lr_; }
@@ -57,6 +62,7 @@ class Adam {
   double lr_;
   int64_t t_ = 0;
   std::vector<float> m_, v_;  // (n) first and second moments
+  std::vector<std::pair<size_t, size_t>> work_;  // ranges of at most kParamSlice, the parallel work items
 };
 
 // Fixed slice size for elementwise passes over parameter buffers.

@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "dgm/model.h"
 #include "dgm/train/adam.h"
@@ -25,6 +27,10 @@ class Trainable {
   virtual double loss_and_grad(const Dataset& data, const size_t* rows, size_t n, float* grad) const = 0;
   // Sum of the NLL over x (the model's scoring, e.g. for validation).
   virtual double total_nll(const DataView& x, ThreadPool& pool) const = 0;
+  // Sorted, disjoint [begin, end) ranges of the parameters that training may
+  // change; the others stay fixed (e.g. weights outside a MADE mask, kept at
+  // zero with zero gradient), so the optimiser skips them. Empty: all.
+  virtual std::vector<std::pair<size_t, size_t>> active_ranges() const { return {}; }
   // Rows per gradient chunk: a model constant (never from the thread count).
   virtual size_t chunk_rows() const { return 25; }
   // Called before each minibatch, after the previous update, with the 0-based
