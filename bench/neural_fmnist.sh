@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# neural_fmnist.sh — dgm's FVSBN / NADE / MADE against PyTorch references on
+# binarised Fashion-MNIST (not part of the build or CI). Builds libdgm and the
+# C++ driver bench/neural_fmnist.cc, installs the PyTorch side's needs from
+# Debian if missing, then runs both sides interleaved, one model at a time,
+# writing one JSON line per run to bench/results/neural_fmnist.jsonl.
+#
+#   bench/neural_fmnist.sh [MODELS] [EPOCHS] [THREADS]
+#   bench/neural_fmnist.sh "fvsbn made" 20 1     # full runs
+#   TORCH_NADE_BATCHES=50 bench/neural_fmnist.sh nade 3 1
+#
+# PyTorch NADE at ~155 s/epoch is timed on TORCH_NADE_BATCHES minibatches a
+# epoch (default 50) unless TORCH_NADE_BATCHES=0.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODELS=${1:-"fvsbn made nade"}
+EPOCHS=${2:-20}
+THREADS=${3:-1}
+TORCH_NADE_BATCHES=${TORCH_NADE_BATCHES:-50}
+PY=/usr/bin/python3
+OUT=bench/results/neural_fmnist.jsonl
+mkdir -p bench/results
+
+if ! $PY -c "import torch, numpy" 2>/dev/null; then
+  sudo apt-get install -y python3-torch python3-numpy libopenblas0-pthread
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build --target dgmlib -j2
+g++ -O3 -march=native -std=c++17 -Wall -Wextra -Iinclude -isystem /usr/include/eigen3 \
+    -DDGM_VERSION='"bench"' bench/neural_fmnist.cc build/libdgm.a -lz -lpthread -o build/neural_fmnist
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for m in $MODELS; do
+  echo "== dgm $m" >&2
+  build/neural_fmnist --model "$m" --epochs "$EPOCHS" --threads "$THREADS" | tee -a "$OUT"
+  echo "== torch $m" >&2
+  extra=()
+  if [ "$m" = nade ] && [ "$TORCH_NADE_BATCHES" != 0 ]; then extra=(--max-batches "$TORCH_NADE_BATCHES"); fi
+  OPENBLAS_NUM_THREADS=$THREADS $PY bench/neural_torch.py --model "$m" --epochs "$EPOCHS" --threads "$THREADS" \
+    "${extra[@]}" | tee -a "$OUT"
+done
