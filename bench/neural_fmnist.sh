@@ -22,7 +22,8 @@ OUT=bench/results/neural_fmnist.jsonl
 mkdir -p bench/results
 
 if ! $PY -c "import torch, numpy" 2>/dev/null; then
-  sudo apt-get install -y python3-torch python3-numpy libopenblas0-pthread
+  if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-torch python3-numpy libopenblas0-pthread
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
