@@ -3,7 +3,11 @@
 // optionally with a contact sheet; --given completes partial samples.
 // Samples are drawn in fixed chunks, chunk k from Rng(seed, k), so output is
 // streamed with bounded memory and does not depend on --threads.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -116,12 +120,18 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
       }
     }
     if (!to_stdout) {
-      std::ofstream f(opts.output + ".tmp");
+      // A device or FIFO (/dev/full) is written in place, never renamed over.
+      struct stat st;
+      const bool special =
+          ::stat(opts.output.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+      const std::string tmp = special ? opts.output : opts.output + ".tmp";
+      std::ofstream f(tmp);
       f << text;
       f.close();
-      if (!f || std::rename((opts.output + ".tmp").c_str(), opts.output.c_str()) != 0) {
-        std::remove((opts.output + ".tmp").c_str());
-        throw IoError(opts.output + ": cannot write samples");
+      if (!f || (!special && std::rename(tmp.c_str(), opts.output.c_str()) != 0)) {
+        const int err = errno;
+        if (!special) std::remove(tmp.c_str());
+        throw IoError(opts.output + ": cannot write samples: " + std::strerror(err));
       }
     }
     return 0;
