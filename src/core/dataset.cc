@@ -78,7 +78,7 @@ uint64_t memory_budget() {
     if (end != env && *end == '\0' && mb > 0 && mb < (1ULL << 44)) budget = uint64_t(mb) << 20;
   }
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0) budget = uint64_t(pages) * uint64_t(page);
+  if (pages > 0 && page > 0) budget = std::min<uint64_t>(budget, uint64_t(pages) * uint64_t(page));
   for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
     struct rlimit rl;
     if (::getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) budget = std::min<uint64_t>(budget, rl.rlim_cur);
