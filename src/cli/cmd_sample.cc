@@ -182,7 +182,19 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     }
     if (stream) return 0;
   }
-  if (!opts.sheet.empty()) write_sheet_png(all, opts.sheet, 0, 0);
+  if (!opts.sheet.empty()) {
+    // One row per label on labeled spaces (drawn label by label above), else a
+    // square; small samples are magnified to about 32 pixels.
+    const int64_t n = int64_t(all.size());
+    const bool per_label = opts.given.empty() && space.has_labels() && opts.label < 0;
+    int64_t columns = per_label ? (n + space.labels() - 1) / space.labels() : 1;
+    if (!per_label)
+      while (columns * columns < n) ++columns;
+    const auto& shape = space.shape();
+    const int64_t side = std::max<int64_t>(shape.back(), shape.size() > 1 ? shape[shape.size() - 2] : 1);
+    const int scale = int(std::clamp<int64_t>(32 / std::max<int64_t>(1, side), 1, 8));
+    write_sheet_png(all, opts.sheet, std::max<int64_t>(1, columns), scale);
+  }
   if (to_stdout) {
     write_dataset(all, out, opts.format);
   } else {

@@ -182,6 +182,9 @@ expect_error train-log-dev-full /dev/full "$dgm" train --config cfg.json --outpu
 expect_error train-log-no-dir /nonexistent-dir/log.jsonl "$dgm" train --config cfg.json --output m2.dgm --quiet --log /nonexistent-dir/log.jsonl
 expect_error sample-dev-full /dev/full "$dgm" sample -n 100 --model m.dgm -o /dev/full
 expect_error sample-no-dir /nonexistent-dir/s.txt "$dgm" sample -n 10 --model m.dgm -o /nonexistent-dir/s.txt
+"$dgm" sample -n 10 --model m.dgm --sheet sheet-ok.png > /dev/null && head -c 8 sheet-ok.png | grep -q PNG ||
+  { echo "FAIL sample --sheet does not write a PNG"; fail=1; }
+rm -f sheet-ok.png
 expect_error sample-sheet-dev-full /dev/full "$dgm" sample -n 10 --model m.dgm --sheet /dev/full
 expect_error sample-sheet-no-dir /nonexistent-dir/s.png "$dgm" sample -n 10 --model m.dgm --sheet /nonexistent-dir/s.png
 printf 'in the beginning god created the heaven and the earth .\nand the earth was without form .\n' > corpus.txt
