@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -206,7 +208,20 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
 void add_sample(CLI::App& app, Action& action) {
   auto opts = std::make_shared<SampleCliOptions>();
   CLI::App* sub = app.add_subcommand("sample", "Draw samples from a trained model");
-  sub->add_option("-n,--count", opts->count, "Number of samples (1 to 10^9)")->capture_default_str();
+  sub->add_option("-n,--count", opts->count, "Number of samples (1 to 10^9)")
+      ->capture_default_str()
+      ->transform(
+          [](std::string v) {
+            // "1e6" is read as the whole number it names; a count past 10^9 is
+            // then refused with its value (run_sample), not as a parse error.
+            if (v.find_first_of("eE") == std::string::npos) return v;
+            char* end = nullptr;
+            const double d = std::strtod(v.c_str(), &end);
+            if (end == v.c_str() || *end != '\0' || !(d >= 1 && d < 9.2e18) || d != std::floor(d))
+              throw CLI::ValidationError("--count", "expected a whole number of samples, got '" + v + "'");
+            return std::to_string(int64_t(d));
+          },
+          "", "");
   sub->add_option("-m,--model", opts->model, "Model file [default: $DGM_MODEL, else model.dgm]");
   sub->add_option("-s,--seed", opts->seed, "Random seed; the same seed gives the same samples")
       ->capture_default_str()

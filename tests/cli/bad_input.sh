@@ -166,12 +166,7 @@ expect_error arpa-not-arpa bad.arpa "$dgm" info --model bad.arpa
 
 # ---- hostile sizes on the command line ----
 expect_error sample-n-huge 1000000000000000 "$dgm" sample -n 1000000000000000 --model m.dgm
-"$dgm" sample -n 1e15 --model m.dgm > /dev/null 2> err.txt
-status=$?
-cases=$((cases + 1))
-if [ "$status" -ne 1 ] && [ "$status" -ne 2 ]; then echo "FAIL sample -n 1e15: exit $status"; fail=1;
-elif ! grep -q -- "1e15" err.txt; then echo "FAIL sample -n 1e15: message does not name the value:"; cat err.txt; fail=1;
-else echo "ok   sample-n-1e15 (exit $status): $(head -1 err.txt)"; fi
+expect_error sample-n-1e15 1000000000000000 "$dgm" sample -n 1e15 --model m.dgm
 
 # ---- outputs that cannot be written ----
 cp m.dgm before.dgm
