@@ -45,7 +45,9 @@ void replay(const std::string& kind) {
       ++total;
     }
   }
-  if (kind == "corpus") EXPECT_GT(total, 50u);
+  if (kind == "corpus") {
+    EXPECT_GT(total, 50u);
+  }
 }
 
 TEST(FuzzRegressions, SeedCorpusReplays) { replay("corpus"); }
