@@ -300,7 +300,7 @@ ModelReader ModelReader::parse(const std::string& bytes, const std::string& name
   need(hlen, "header");
   try {
     r.header_ = json::parse(bytes.begin() + long(pos), bytes.begin() + long(pos + hlen));
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, or out_of_range for a number past a double
     throw FormatError(name + ": corrupted model file (header is not JSON)");
   }
   if (!r.header_.is_object()) throw FormatError(name + ": corrupted model file (header is not an object)");
