@@ -201,9 +201,10 @@ bool jpeg_huffman_tables_ok(const std::string& b) {
     const size_t len = size_t(at(i + 2)) << 8 | at(i + 3);
     if (m == 0xC4) {
       const size_t end = std::min(b.size(), i + 2 + len);
-      for (size_t p = i + 4; p + 17 <= end;) {
+      // stb reads a table that runs past the end of the file with zeros.
+      for (size_t p = i + 4; p < end;) {
         size_t n = 0;
-        for (size_t k = 1; k <= 16; ++k) n += at(p + k);
+        for (size_t k = 1; k <= 16 && p + k < b.size(); ++k) n += at(p + k);
         if (n > 256) return false;
         p += 17 + n;
       }
