@@ -483,7 +483,16 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   } catch (const ConfigError& e) {
     throw FormatError(r.name() + ": bad model header: " + e.what());
   }
-  m->load(r);
+  // A header field of the wrong JSON type or a missing one (a model's load()
+  // reads its own keys) is a bad file, not a crash.
+  try {
+    m->load(r);
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    const size_t k = what.find("] ");
+    if (k != std::string::npos) what = what.substr(k + 2);
+    throw FormatError(r.name() + ": bad model header: " + what);
+  }
   return m;
 }
 
