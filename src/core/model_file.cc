@@ -413,7 +413,16 @@ Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, con
   } else {
     total = n * uint64_t(space.dims());
   }
-  std::vector<uint8_t> raw(size_t(total) * size_t(width));
+  // The arrays' shapes are checked before anything is allocated from the
+  // claimed count: the bytes must be in the file.
+  const uint64_t value_bytes = total * uint64_t(width);
+  if (r.shape(prefix + ".values") != std::vector<uint64_t>{value_bytes})
+    throw FormatError(r.name() + ": array '" + prefix + ".values' has shape " + shape_str(r.shape(prefix + ".values")) +
+                      ", expected (" + std::to_string(value_bytes) + ") for " + std::to_string(n) + " samples");
+  if (space.has_labels() && r.shape(prefix + ".labels") != std::vector<uint64_t>{n})
+    throw FormatError(r.name() + ": array '" + prefix + ".labels' has shape " + shape_str(r.shape(prefix + ".labels")) +
+                      ", expected (" + std::to_string(n) + ")");
+  std::vector<uint8_t> raw(static_cast<size_t>(value_bytes));
   r.read(prefix + ".values", raw.data(), {uint64_t(raw.size())});
   std::vector<int32_t> labels(size_t(n), -1);
   if (space.has_labels()) r.read(prefix + ".labels", labels.data(), {n});
