@@ -3,6 +3,8 @@
 # (apt-get, as root or through sudo), then configures and builds dgm in build/.
 #   scripts/setup.sh              install, then build
 #   scripts/setup.sh --no-build   install only
+#   scripts/setup.sh --dev        also clang + libFuzzer + llvm-symbolizer (for
+#                                 scripts/fuzz.sh and CI); combines with --no-build
 # Environment: BUILD_DIR (default build), DGM_NATIVE=OFF for a portable binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,15 @@ packages=(
   libeigen3-dev libcli11-dev nlohmann-json3-dev libstb-dev libgtest-dev zlib1g-dev
   dataset-fashion-mnist bible-kjv bible-kjv-text
 )
+
+no_build=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) no_build=1 ;;
+    --dev) packages+=(clang libclang-rt-14-dev llvm) ;;
+    *) echo "setup: unknown option $arg (known: --no-build, --dev)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-[ "${1:-}" = "--no-build" ] && exit 0
+[ "$no_build" -eq 1 ] && exit 0
 build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" >&2
 cmake --build "$build" -j"$(nproc)" >&2

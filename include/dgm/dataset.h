@@ -19,6 +19,11 @@ namespace dgm {
 
 class DataView;
 
+// The most memory one dataset or parameter table may ask for, checked before
+// allocating: the physical memory, or less under `ulimit -v` / `ulimit -d`, or
+// the environment variable DGM_MEMORY_LIMIT_MB when set.
+uint64_t memory_budget();
+
 class Dataset {
  public:
   // Hard cap on stored values, checked before allocating (a header that claims

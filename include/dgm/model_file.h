@@ -8,7 +8,8 @@
 //              uint8 rank, uint64 extents[rank], raw little-endian data
 //   checksum   uint64 FNV-1a-64 of every byte before it, then the 8 bytes "dgm-end\n"
 //
-// A file is written to "<path>.tmp-<pid>" and renamed into place, so a failed or
+// A file is written to an unnamed temporary file (O_TMPFILE; else "<path>.tmp-<pid>"),
+// named "<path>.tmp-<pid>" once complete and renamed into place, so a failed or
 // interrupted write never leaves a broken model and never replaces a good one.
 // Reading distinguishes: not a dgm model file; truncated or corrupted (checksum);
 // written by a newer format version.

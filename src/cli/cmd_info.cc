@@ -15,8 +15,10 @@ struct InfoOptions {
 int run_info(const InfoOptions& opts, std::ostream& out, std::ostream&) {
   const std::string path = resolve_model_path(opts.model);
   // Loading the whole model (not just the header) also verifies its arrays.
+  // An ARPA file (which has no header) is described by its model.
   json header;
-  load_model(path, &header);
+  std::unique_ptr<Model> model = open_model(path, &header);
+  if (header.empty()) header = {{"kind", model->kind()}, {"space", model->space().to_json()}, {"describe", model->describe()}};
   out << header.dump(2) << "\n";
   return 0;
 }

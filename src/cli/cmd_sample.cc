@@ -3,8 +3,14 @@
 // optionally with a contact sheet; --given completes partial samples.
 // Samples are drawn in fixed chunks, chunk k from Rng(seed, k), so output is
 // streamed with bounded memory and does not depend on --threads.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -116,12 +122,18 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
       }
     }
     if (!to_stdout) {
-      std::ofstream f(opts.output + ".tmp");
+      // A device or FIFO (/dev/full) is written in place, never renamed over.
+      struct stat st;
+      const bool special =
+          ::stat(opts.output.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+      const std::string tmp = special ? opts.output : opts.output + ".tmp";
+      std::ofstream f(tmp);
       f << text;
       f.close();
-      if (!f || std::rename((opts.output + ".tmp").c_str(), opts.output.c_str()) != 0) {
-        std::remove((opts.output + ".tmp").c_str());
-        throw IoError(opts.output + ": cannot write samples");
+      if (!f || (!special && std::rename(tmp.c_str(), opts.output.c_str()) != 0)) {
+        const int err = errno;
+        if (!special) std::remove(tmp.c_str());
+        throw IoError(opts.output + ": cannot write samples: " + std::strerror(err));
       }
     }
     return 0;
@@ -195,7 +207,20 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
 void add_sample(CLI::App& app, Action& action) {
   auto opts = std::make_shared<SampleCliOptions>();
   CLI::App* sub = app.add_subcommand("sample", "Draw samples from a trained model");
-  sub->add_option("-n,--count", opts->count, "Number of samples (1 to 10^9)")->capture_default_str();
+  sub->add_option("-n,--count", opts->count, "Number of samples (1 to 10^9)")
+      ->capture_default_str()
+      ->transform(
+          [](std::string v) {
+            // "1e6" is read as the whole number it names; a count past 10^9 is
+            // then refused with its value (run_sample), not as a parse error.
+            if (v.find_first_of("eE") == std::string::npos) return v;
+            char* end = nullptr;
+            const double d = std::strtod(v.c_str(), &end);
+            if (end == v.c_str() || *end != '\0' || !(d >= 1 && d < 9.2e18) || d != std::floor(d))
+              throw CLI::ValidationError("--count", "expected a whole number of samples, got '" + v + "'");
+            return std::to_string(int64_t(d));
+          },
+          "", "");
   sub->add_option("-m,--model", opts->model, "Model file [default: $DGM_MODEL, else model.dgm]");
   sub->add_option("-s,--seed", opts->seed, "Random seed; the same seed gives the same samples")
       ->capture_default_str()

@@ -2,7 +2,11 @@
 // One line per sample on stdout, tab-separated: source, log P(x) in nats,
 // bits/dim. A sample outside the space is reported on stderr with its source;
 // the others are still scored and the exit status is 1 at the end.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -29,6 +33,11 @@ struct ScoreOptions {
 namespace {
 
 constexpr size_t kBatch = 65536;
+
+bool is_directory_path(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 class Scorer {
  public:
@@ -122,9 +131,13 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
       std::ifstream file;
       std::istream* in = &std::cin;
       if (input != "-") {
+        if (is_directory_path(input)) {
+          report(input + ": is a directory, expected a file of samples (or give --format image)");
+          continue;
+        }
         file.open(input);
         if (!file) {
-          report(input + ": cannot open");
+          report(input + ": cannot open: " + std::strerror(errno));
           continue;
         }
         in = &file;
@@ -143,6 +156,7 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
           report(e.what());
         }
       }
+      if (lineno == 0 && input != "-") report(input + ": empty file, expected lines of samples");
       continue;
     }
     try {
@@ -156,7 +170,8 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
   }
   scorer.flush();
   if (bad) {
-    log << "dgm: " << bad << " input" << (bad == 1 ? "" : "s") << " could not be scored\n";
+    // One error is its own summary; several get a count.
+    if (bad > 1) log << "dgm: " << bad << " inputs could not be scored\n";
     return 1;
   }
   return 0;

@@ -1,7 +1,9 @@
 // monitor.cc — progress bar, periodic progress lines and the JSONL training log.
 #include "monitor.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 
@@ -34,7 +36,7 @@ CliMonitor::CliMonitor(std::ostream& err, bool quiet, const std::string& log_pat
   start_ = last_draw_ = step_start_ = std::chrono::steady_clock::now();
   if (!log_path.empty()) {
     log_.open(log_path, std::ios::out | std::ios::trunc);
-    if (!log_) throw IoError(log_path + ": cannot open the training log for writing");
+    if (!log_) throw IoError(log_path + ": cannot open the training log for writing: " + std::strerror(errno));
   }
 }
 
@@ -57,7 +59,7 @@ void CliMonitor::on_step(const TrainProgress& p) {
     j["seconds"] = seconds();
     log_ << j.dump() << "\n";
     log_.flush();
-    if (!log_) throw IoError(log_path_ + ": cannot write the training log");
+    if (!log_) throw IoError(log_path_ + ": cannot write the training log: " + std::strerror(errno));
   }
   draw(!tty_ ? false : true);
 }

@@ -29,6 +29,8 @@ json load_config_file(const std::string& path) {
     size_t nl = text.rfind('\n', pos ? pos - 1 : 0);
     size_t col = nl == std::string::npos ? pos + 1 : pos - nl;
     throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON");
+  } catch (const json::out_of_range&) {
+    throw ConfigError(path + ": invalid JSON: a number is out of range (past a double)");
   }
 }
 
@@ -41,7 +43,7 @@ void apply_override(json& config, const std::string& assignment) {
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // not JSON (or a number past a double): a string
     value = text;
   }
   json* node = &config;

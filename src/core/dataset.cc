@@ -1,8 +1,12 @@
 // dataset.cc — contiguous storage of samples, labels and sequence offsets.
 #include "dgm/dataset.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "dgm/error.h"
 #include "dgm/rng.h"
@@ -66,11 +70,45 @@ void Dataset::push_back_u8(const uint8_t* x, int32_t label) {
   ++num_samples_;
 }
 
+uint64_t memory_budget() {
+  uint64_t budget = UINT64_MAX;
+  if (const char* env = std::getenv("DGM_MEMORY_LIMIT_MB")) {
+    char* end = nullptr;
+    const unsigned long long mb = std::strtoull(env, &end, 10);
+    if (end != env && *end == '\0' && mb > 0 && mb < (1ULL << 44)) budget = uint64_t(mb) << 20;
+  }
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) budget = std::min<uint64_t>(budget, uint64_t(pages) * uint64_t(page));
+  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    struct rlimit rl;
+    if (::getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) budget = std::min<uint64_t>(budget, rl.rlim_cur);
+  }
+  return budget;
+}
+
+namespace {
+
+std::string gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(uint64_t(1) << 30));
+  return buf;
+}
+
+}  // namespace
+
 void Dataset::reserve(size_t n, size_t total_values) {
   const uint64_t values = space_.variable_length() ? uint64_t(total_values) : uint64_t(n) * uint64_t(space_.dims());
   if ((space_.dims() > 0 && n > kMaxValues) || values > kMaxValues)
     throw DataError("dataset of " + std::to_string(n) + " samples would hold more than " +
                     std::to_string(kMaxValues) + " values");
+  // Checked before allocating: a file that claims (or is) more than memory
+  // can hold is refused with its size, not attempted.
+  const uint64_t bytes = values * uint64_t(width_) + (space_.has_labels() ? 4 * uint64_t(n) : 0) +
+                         (space_.variable_length() ? 8 * uint64_t(n) : 0);
+  const uint64_t budget = memory_budget();
+  if (bytes > budget)
+    throw DataError("dataset of " + std::to_string(n) + " samples needs " + gib(bytes) + ", more than the " +
+                    gib(budget) + " of memory available");
   values_.reserve(size_t(values) * size_t(width_));
   if (space_.has_labels()) labels_.reserve(n);
   if (space_.variable_length()) offsets_.reserve(n + 1);

@@ -150,34 +150,87 @@ std::string ModelWriter::serialize() const {
   return out;
 }
 
-void ModelWriter::write(const std::string& path) const {
-  const std::string bytes = serialize();
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError(path + ": cannot write model file: " + std::strerror(errno));
+namespace {
+
+// Writes all of `bytes` to fd; false with errno set on failure.
+bool write_all(int fd, const std::string& bytes) {
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (w < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError(path + ": cannot write model file: " + std::strerror(err));
+      return false;
     }
     done += size_t(w);
   }
-  if (::fsync(fd) != 0 && errno != EINVAL) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw IoError(path + ": cannot write model file: " + std::strerror(err));
+  return true;
+}
+
+[[noreturn]] void write_failed(const std::string& path, int err) {
+  throw IoError(path + ": cannot write model file: " + std::strerror(err));
+}
+
+}  // namespace
+
+// The bytes go to an unnamed file (O_TMPFILE) in the target's directory, are
+// synced, get a temporary name only once complete (linkat) and are renamed
+// over the target: a kill at any point leaves the old file intact and, before
+// the last two steps, nothing at all behind. Filesystems without O_TMPFILE
+// get a named temporary "<path>.tmp-<pid>" instead, removed on failure.
+// A target that exists and is not a regular file (/dev/null, /dev/full, a
+// FIFO) is written in place: it cannot be replaced, only written to.
+void ModelWriter::write(const std::string& path) const {
+  const std::string bytes = serialize();
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, expected a model file name");
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) write_failed(path, errno);
+    const bool ok = write_all(fd, bytes);
+    const int err = errno;
+    if (::close(fd) != 0 && ok) write_failed(path, errno);
+    if (!ok) write_failed(path, err);
+    return;
+  }
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  bool named = false;
+  int fd = -1;
+  auto fail = [&](int err) {
+    if (fd >= 0) ::close(fd);
+    if (named) ::unlink(tmp.c_str());
+    write_failed(path, err);
+  };
+  auto write_synced = [&] {
+    if (!write_all(fd, bytes)) fail(errno);
+    if (::fsync(fd) != 0 && errno != EINVAL) fail(errno);
+  };
+#ifdef O_TMPFILE
+  fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    write_synced();
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    ::unlink(tmp.c_str());  // a stale name left by an earlier process with our pid
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      named = true;
+    } else {  // no /proc: write again under the temporary name
+      ::close(fd);
+      fd = -1;
+    }
+  }
+#endif
+  if (fd < 0) {
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) write_failed(path, errno);
+    named = true;
+    write_synced();
   }
   if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(path + ": cannot write model file: " + std::strerror(err));
+    fd = -1;
+    fail(errno);
   }
+  fd = -1;
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -193,6 +246,9 @@ ModelReader ModelReader::open(const std::string& path) {
   if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, not a model file");
   if (uint64_t(st.st_size) > kMaxModelFileBytes)
     throw FormatError(path + ": " + std::to_string(st.st_size) + " bytes is larger than any dgm model file");
+  if (uint64_t(st.st_size) > memory_budget() / 2)
+    throw IoError(path + ": a model file of " + std::to_string(st.st_size >> 20) + " MiB does not fit in the " +
+                  std::to_string(memory_budget() >> 20) + " MiB of memory available");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open model file: " + std::strerror(errno));
   std::string bytes(size_t(st.st_size), '\0');
@@ -244,7 +300,7 @@ ModelReader ModelReader::parse(const std::string& bytes, const std::string& name
   need(hlen, "header");
   try {
     r.header_ = json::parse(bytes.begin() + long(pos), bytes.begin() + long(pos + hlen));
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, or out_of_range for a number past a double
     throw FormatError(name + ": corrupted model file (header is not JSON)");
   }
   if (!r.header_.is_object()) throw FormatError(name + ": corrupted model file (header is not an object)");
@@ -357,7 +413,16 @@ Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, con
   } else {
     total = n * uint64_t(space.dims());
   }
-  std::vector<uint8_t> raw(size_t(total) * size_t(width));
+  // The arrays' shapes are checked before anything is allocated from the
+  // claimed count: the bytes must be in the file.
+  const uint64_t value_bytes = total * uint64_t(width);
+  if (r.shape(prefix + ".values") != std::vector<uint64_t>{value_bytes})
+    throw FormatError(r.name() + ": array '" + prefix + ".values' has shape " + shape_str(r.shape(prefix + ".values")) +
+                      ", expected (" + std::to_string(value_bytes) + ") for " + std::to_string(n) + " samples");
+  if (space.has_labels() && r.shape(prefix + ".labels") != std::vector<uint64_t>{n})
+    throw FormatError(r.name() + ": array '" + prefix + ".labels' has shape " + shape_str(r.shape(prefix + ".labels")) +
+                      ", expected (" + std::to_string(n) + ")");
+  std::vector<uint8_t> raw(static_cast<size_t>(value_bytes));
   r.read(prefix + ".values", raw.data(), {uint64_t(raw.size())});
   std::vector<int32_t> labels(size_t(n), -1);
   if (space.has_labels()) r.read(prefix + ".labels", labels.data(), {n});
@@ -427,7 +492,16 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   } catch (const ConfigError& e) {
     throw FormatError(r.name() + ": bad model header: " + e.what());
   }
-  m->load(r);
+  // A header field of the wrong JSON type or a missing one (a model's load()
+  // reads its own keys) is a bad file, not a crash.
+  try {
+    m->load(r);
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    const size_t k = what.find("] ");
+    if (k != std::string::npos) what = what.substr(k + 2);
+    throw FormatError(r.name() + ": bad model header: " + what);
+  }
   return m;
 }
 

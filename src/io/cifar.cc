@@ -42,7 +42,7 @@ Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) 
   if (!f) throw IoError(path + ": cannot open");
   Dataset data(space);
   try {
-    data.reserve(size_t(n));
+    with_context(path, [&] { data.reserve(size_t(n)); });
     const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / size_t(record));
     std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, n) * record));
     for (uint64_t done = 0; done < n;) {

@@ -88,7 +88,10 @@ void require_file(const std::string& path);
 void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn);
 // A temporary name next to path, and the rename that commits it (IoError on failure).
 std::string temp_path_for(const std::string& path);
+// A target that exists and is not a regular file or directory (/dev/null,
+// /dev/full, a FIFO) is written to in place, never renamed over.
 void commit_temp(const std::string& tmp, const std::string& path);
+bool is_special_file(const std::string& path);
 
 // "threshold" from the source keys: -1 when absent, else 0..256 (256 maps
 // every byte to 0). With it, a byte v becomes 1 when v >= threshold, else 0.

@@ -185,7 +185,7 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
   Dataset data(space);
   // Reserve up to 256 Mi values at once; past that the storage grows as the
   // file proves it holds the data.
-  data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per))));
+  with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
   const size_t D = size_t(per);
   const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / D);  // ~4 MB of samples a read
   std::vector<uint8_t> buf(std::min<uint64_t>(chunk, n) * D);

@@ -174,15 +174,66 @@ std::string read_bytes(const std::string& path) {
   return bytes;
 }
 
+// stb_image 2.27 (Debian 12's libstb-dev) writes past a Huffman table when
+// the 16 code-length counts of a DHT table sum to more than 256 (fixed in stb
+// 2.28). Walks the JPEG's segments as stb does (lengths, then entropy-coded
+// data up to the next marker) and refuses such a table before stb sees it.
+bool at_jpeg_start(const std::string& b) { return uint8_t(b[0]) == 0xFF && uint8_t(b[1]) == 0xD8; }
+
+bool jpeg_huffman_tables_ok(const std::string& b) {
+  auto at = [&](size_t i) { return uint8_t(b[i]); };
+  size_t i = 2;  // after SOI
+  while (i + 1 < b.size()) {
+    if (at(i) != 0xFF) {  // entropy-coded data: scan for the next marker
+      ++i;
+      continue;
+    }
+    const uint8_t m = at(i + 1);
+    if (m == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed byte, TEM, RSTn, SOI
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9 || i + 3 >= b.size()) break;  // EOI
+    const size_t len = size_t(at(i + 2)) << 8 | at(i + 3);
+    if (m == 0xC4) {
+      const size_t end = std::min(b.size(), i + 2 + len);
+      // stb reads a table that runs past the end of the file with zeros.
+      for (size_t p = i + 4; p < end;) {
+        size_t n = 0;
+        for (size_t k = 1; k <= 16 && p + k < b.size(); ++k) n += at(p + k);
+        if (n > 256) return false;
+        p += 17 + n;
+      }
+    }
+    i += 2 + len;
+  }
+  return true;
+}
+
 Pixels decode(const std::string& path, const Geometry& g) {
   const std::string bytes = read_bytes(path);
   if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6')
     return PnmParser(path, bytes).parse(g);
+  if (bytes.size() >= 2 && at_jpeg_start(bytes) && !jpeg_huffman_tables_ok(bytes))
+    throw FormatError(path + ": corrupt JPEG (a Huffman table with more than 256 codes)");
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
   int w, h, comp;
-  if (!stbi_info_from_memory(buf, len, &w, &h, &comp))
+  if (!stbi_info_from_memory(buf, len, &w, &h, &comp)) {
+    // stb refuses PNGs past 2^30 bytes from the header; name the size then.
+    if (bytes.size() >= 24 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && bytes.compare(12, 4, "IHDR") == 0) {
+      auto be32 = [&](size_t i) {
+        return int64_t(uint8_t(bytes[i])) << 24 | int64_t(uint8_t(bytes[i + 1])) << 16 |
+               int64_t(uint8_t(bytes[i + 2])) << 8 | int64_t(uint8_t(bytes[i + 3]));
+      };
+      check_size(path, be32(16), be32(20), g);
+    }
     throw FormatError(path + ": not a PNG, JPEG, BMP or netpbm image (" + stbi_failure_reason() + ")");
+  }
   check_size(path, w, h, g);  // before decoding anything
   Pixels p;
   p.w = w;

@@ -53,6 +53,8 @@ Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection&) 
       j = json::parse(line.begin(), line.end());
     } catch (const json::parse_error& e) {
       throw FormatError(where + ": invalid JSON at column " + std::to_string(e.byte) + "; expected {\"x\": [...]}");
+    } catch (const json::exception&) {  // e.g. a number past the range of a double
+      throw FormatError(where + ": JSON number out of range; expected {\"x\": [...]}");
     }
     if (!j.is_object()) throw FormatError(where + ": expected an object {\"x\": [...], \"label\": ...}");
     for (auto it = j.begin(); it != j.end(); ++it)

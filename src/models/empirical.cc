@@ -139,8 +139,12 @@ class EmpiricalModel : public Model {
     distinct_ = read_dataset_arrays(r, "distinct", space_);
     counts_ = r.read_vector<int64_t>("counts", distinct_.size());
     if (counts_.size() != distinct_.size()) throw FormatError(r.name() + ": 'counts' does not match 'distinct'");
-    for (int64_t c : counts_)
+    int64_t total = 0;
+    for (int64_t c : counts_) {
       if (c <= 0) throw FormatError(r.name() + ": 'counts' holds a count below 1");
+      if (c > (int64_t(1) << 62) - total) throw FormatError(r.name() + ": 'counts' add up past 2^62");
+      total += c;
+    }
     index();
     if (lookup_->num_distinct() != distinct_.size())
       throw FormatError(r.name() + ": 'distinct' holds a sample twice");

@@ -6,11 +6,14 @@
 // addressing hashes of (context slot, word) -> slot, one per order.
 #include "dgm/models/ngram.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -818,7 +821,10 @@ void NgramModel::write_arpa(const std::string& path) const {
   names[size_t(eos())] = Vocabulary::kEosToken;
   names[size_t(bos())] = Vocabulary::kBosToken;
 
-  const std::string tmp = path + ".tmp";
+  // A device or FIFO (/dev/stdout, /dev/full) is written in place, never renamed over.
+  struct stat st;
+  const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+  const std::string tmp = special ? path : path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw IoError(path + ": cannot write ARPA file: " + std::strerror(errno));
   std::vector<char> buf(1 << 20);
@@ -860,10 +866,11 @@ void NgramModel::write_arpa(const std::string& path) const {
   std::fprintf(f, "\n\\end\\\n");
   const bool bad = std::ferror(f) != 0;
   if (std::fclose(f) != 0 || bad) {
-    std::remove(tmp.c_str());
-    throw IoError(path + ": cannot write ARPA file");
+    const int err = errno;
+    if (!special) std::remove(tmp.c_str());
+    throw IoError(path + ": cannot write ARPA file: " + std::strerror(err));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (!special && std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     throw IoError(path + ": cannot move the ARPA file into place: " + std::strerror(errno));
   }
@@ -910,6 +917,18 @@ std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64
   }
   if (counts.empty() || counts[0] == 0) throw FormatError(path + ": ARPA file without unigrams");
   const int N = int(counts.size());
+  // The tables are sized from the counts: a header claiming more n-grams than
+  // the file can hold (an n-gram line has at least 2n + 2 bytes) is refused
+  // before allocating.
+  {
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    uint64_t need = 0;
+    for (int n = 1; n <= N; ++n) need += counts[size_t(n - 1)] * uint64_t(2 * n + 2);
+    if (!ec && need > size)
+      throw FormatError(path + ": the header claims n-grams of at least " + std::to_string(need) +
+                        " bytes, the file has " + std::to_string(size) + "; truncated or corrupt");
+  }
 
   auto expect_section = [&](int n) {
     while (next_line()) {
@@ -945,7 +964,7 @@ std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64
     double lp, lb;
   };
   std::vector<Uni> unis;
-  unis.reserve(counts[0]);
+  unis.reserve(size_t(std::min<uint64_t>(counts[0], uint64_t(1) << 20)));
   for (uint64_t i = 0; i < counts[0]; ++i) {
     if (!next_line()) throw fail("file ends inside the 1-grams");
     split();

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# fuzz.sh — builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan)
+# in build-fuzz/ and runs each for a while on a scratch copy of its seed corpus
+# (tests/fuzz/corpus/<target>/ is never modified).
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     # default 60 s, all targets
+# Prints, per target, the executions, the corpus size at the end and the
+# crashes (crash-*/leak-*/oom-*/timeout-* files, kept in build-fuzz/artifacts/<target>/).
+# A crash input, once fixed in the library, goes to tests/fuzz/regressions/<target>/.
+# Exit status 1 when any target found something. Environment: BUILD_DIR
+# (default build-fuzz), CXX (default clang++), FUZZ_ARGS (extra libFuzzer flags).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+all=(grid lines csv jsonl image idx idx_gz cifar text arpa config model)
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
+build=${BUILD_DIR:-build-fuzz}
+
+CXX=${CXX:-clang++} cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDGM_FUZZ=ON \
+  -DDGM_BUILD_TESTS=OFF -DDGM_NATIVE=OFF >&2
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]/%/_fuzz}" >&2
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/dgm-fuzz.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export DGM_FUZZ_DIR="$scratch/files"
+# The library refuses anything past 1 GiB itself (memory_budget); an allocation
+# that reaches the fuzzer's 2 GiB limit bypassed a check: a bug.
+export DGM_MEMORY_LIMIT_MB=1024
+mkdir -p "$DGM_FUZZ_DIR"
+failed=0
+printf '%-8s %10s %8s %8s %s\n' target execs corpus crashes seconds
+for t in "${targets[@]}"; do
+  corpus="$scratch/corpus-$t"
+  artifacts="$build/artifacts/$t"
+  mkdir -p "$corpus" "$artifacts"
+  [ -d "tests/fuzz/corpus/$t" ] && cp -r "tests/fuzz/corpus/$t/." "$corpus/"
+  before=$(find "$artifacts" -type f | wc -l)
+  log="$build/artifacts/$t.log"
+  start=$(date +%s)
+  set +e
+  # shellcheck disable=SC2086
+  "$build/tests/fuzz/${t}_fuzz" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} > "$log" 2>&1
+  status=$?
+  set -e
+  elapsed=$(( $(date +%s) - start ))
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  size=$(find "$corpus" -type f | wc -l)
+  crashes=$(( $(find "$artifacts" -type f | wc -l) - before ))
+  printf '%-8s %10s %8s %8s %s\n' "$t" "${execs:-?}" "$size" "$crashes" "$elapsed"
+  if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+    failed=1
+    echo "fuzz.sh: $t failed (exit $status); log $log, inputs in $artifacts:" >&2
+    grep -m5 -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" >&2 || true
+  fi
+done
+exit "$failed"

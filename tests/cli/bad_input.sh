@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# bad_input.sh — malformed files for every reader (through `dgm stats --data`
+# and `dgm score`), the model loader (`dgm info`) and outputs that cannot be
+# written (/dev/full, a missing directory). Each must exit 1 with exactly one
+# stderr line "dgm: error: ..." naming the file, and leave no output file.
+# Usage: bad_input.sh DGM_BINARY SOURCE_DIR
+set -uo pipefail
+dgm=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail=0
+cases=0
+
+# expect_error NAME PATTERN CMD...: exit 1, one "dgm: error:" line containing PATTERN.
+expect_error() {
+  local name=$1 pattern=$2
+  shift 2
+  cases=$((cases + 1))
+  "$@" > out.stdout 2> err.txt
+  local status=$?
+  if [ "$status" -ne 1 ]; then
+    echo "FAIL $name: exit $status, expected 1"; cat err.txt; fail=1; return
+  fi
+  if [ "$(wc -l < err.txt)" -ne 1 ] || ! head -c 12 err.txt | grep -q '^dgm: error: ' || ! grep -qF -- "$pattern" err.txt; then
+    echo "FAIL $name: stderr is not one 'dgm: error:' line naming '$pattern':"; cat err.txt; fail=1; return
+  fi
+  echo "ok   $name: $(cat err.txt)"
+}
+
+stats() { # stats FILE FORMAT [extra args]: 5x5 binary unless extra args give a shape
+  local f=$1 fmt=$2
+  shift 2
+  if [ $# -gt 0 ]; then "$dgm" stats --data "$f" --format "$fmt" "$@"; else "$dgm" stats --data "$f" --format "$fmt" --shape 5,5 --levels 2; fi
+}
+
+# ---- fixtures: a model, valid files of each format ----
+cp "$src/configs/digits.json" cfg.json
+sed -i "s#data/digits#$src/data/digits#g; s#\"max_iterations\": 200#\"max_iterations\": 5#" cfg.json
+"$dgm" train --config cfg.json --output m.dgm --quiet || { echo "FAIL cannot train the fixture model"; exit 1; }
+mkdir adir
+printf '\0\1\2\3garbage\377\376' > garbage.bin
+: > empty.txt
+head -c 100 /dev/urandom > random.bin
+
+# ---- grid ----
+printf '#####\n#...#\n' > g_short.txt
+expect_error grid-truncated g_short.txt stats g_short.txt grid
+printf '#####\n#..x#\n#...#\n#...#\n#####\n' > g_char.txt
+expect_error grid-bad-char g_char.txt stats g_char.txt grid
+printf '######\n#....#\n' > g_wide.txt
+expect_error grid-wrong-width g_wide.txt stats g_wide.txt grid
+expect_error grid-binary-garbage garbage.bin stats garbage.bin grid
+expect_error grid-empty empty.txt stats empty.txt grid
+expect_error grid-directory adir stats adir grid
+expect_error grid-missing nothere.txt stats nothere.txt grid
+
+# ---- lines ----
+printf '0101\n' > l_short.txt
+expect_error lines-wrong-length l_short.txt stats l_short.txt lines
+printf '0101010101010101010101017\n' > l_level.txt
+expect_error lines-value-outside-levels l_level.txt stats l_level.txt lines
+printf '1 2 -3\n' > l_neg.txt
+expect_error lines-negative l_neg.txt stats l_neg.txt lines --shape 3 --levels 256
+printf '1 2 99999999999999999999999\n' > l_huge.txt
+expect_error lines-huge-value l_huge.txt stats l_huge.txt lines --shape 3 --levels 256
+printf '1 two 3\n' > l_nan.txt
+expect_error lines-not-a-number l_nan.txt stats l_nan.txt lines --shape 3 --levels 256
+expect_error lines-binary-garbage random.bin stats random.bin lines
+expect_error lines-empty empty.txt stats empty.txt lines
+
+# ---- csv ----
+printf 'a,b,c\n1,2,3\n' > c_header.csv
+expect_error csv-header c_header.csv stats c_header.csv csv --shape 3 --levels 256
+printf '1,2\n' > c_short.csv
+expect_error csv-too-few c_short.csv stats c_short.csv csv --shape 3 --levels 256
+printf '1,2,1e400\n' > c_big.csv
+expect_error csv-huge c_big.csv stats c_big.csv csv --shape 3 --levels 256
+printf '1,2,300\n' > c_level.csv
+expect_error csv-outside-levels c_level.csv stats c_level.csv csv --shape 3 --levels 256
+expect_error csv-empty empty.txt stats empty.txt csv --shape 3 --levels 256
+
+# ---- jsonl ----
+printf '{"x": [1, 2, 3}\n' > j_bad.jsonl
+expect_error jsonl-not-json j_bad.jsonl stats j_bad.jsonl jsonl --shape 3 --levels 256
+printf '{"x": [1, 2, 3], "y": 1}\n' > j_key.jsonl
+expect_error jsonl-unknown-key j_key.jsonl stats j_key.jsonl jsonl --shape 3 --levels 256
+printf '{"x": [1, 2]}\n' > j_len.jsonl
+expect_error jsonl-wrong-length j_len.jsonl stats j_len.jsonl jsonl --shape 3 --levels 256
+printf '{"x": [1, 2, -1]}\n' > j_neg.jsonl
+expect_error jsonl-negative j_neg.jsonl stats j_neg.jsonl jsonl --shape 3 --levels 256
+expect_error jsonl-binary-garbage garbage.bin stats garbage.bin jsonl --shape 3 --levels 256
+
+# ---- image ----
+"$dgm" sample -n 1 --model m.dgm --format png -o pngs > /dev/null 2>&1
+png=$(find pngs -name '*.png' | head -1)
+if [ -z "$png" ]; then echo "FAIL no PNG fixture"; fail=1; else
+  head -c 40 "$png" > trunc.png
+  expect_error image-truncated-png trunc.png stats trunc.png image
+  expect_error image-wrong-size "$png" stats "$png" image --shape 6,6 --levels 2
+  expect_error score-image-truncated trunc.png "$dgm" score trunc.png --model m.dgm
+fi
+cp garbage.bin notimage.png
+expect_error image-wrong-magic notimage.png stats notimage.png image
+printf 'P5\n5 5\n255\n' > short.pgm
+expect_error image-truncated-pgm short.pgm stats short.pgm image
+printf 'P2\n5 5\n255\n1 2 x\n' > text.pgm
+expect_error image-pgm-not-a-number text.pgm stats text.pgm image
+: > empty.png
+expect_error image-empty empty.png stats empty.png image
+mkdir imgdir && cp garbage.bin imgdir/a.png
+expect_error image-directory-with-garbage imgdir/a.png stats imgdir image
+mkdir emptydir
+expect_error image-empty-directory emptydir stats emptydir image
+printf 'missing.png\n' > list.txt
+expect_error image-list-missing-file missing.png stats list.txt image
+
+# ---- idx ----
+printf '\0\0\x08\x03\0\0\0\x02\0\0\0\x05\0\0\0\x05' > i_trunc.idx
+expect_error idx-truncated i_trunc.idx stats i_trunc.idx idx
+printf '\x01\x02\x08\x03\0\0\0\x01\0\0\0\x05\0\0\0\x05' > i_magic.idx
+expect_error idx-wrong-magic i_magic.idx stats i_magic.idx idx
+printf '\0\0\x08\x03\xff\xff\xff\xff\0\0\0\x05\0\0\0\x05' > i_huge.idx
+expect_error idx-huge-claim i_huge.idx stats i_huge.idx idx
+printf '\0\0\x08\x03\0\0\0\x01\0\0\0\x06\0\0\0\x06' > i_shape.idx
+expect_error idx-wrong-shape i_shape.idx stats i_shape.idx idx
+expect_error idx-empty empty.txt stats empty.txt idx
+head -c 2000 /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz > i_trunc.idx.gz 2>/dev/null &&
+  expect_error idx-gz-truncated i_trunc.idx.gz stats i_trunc.idx.gz idx --shape 28,28 --levels 2
+printf '\x1f\x8b\x08\x00\0\0\0\0\0\x03garbage-deflate' > i_bad.idx.gz
+expect_error idx-gz-corrupt i_bad.idx.gz stats i_bad.idx.gz idx
+expect_error idx-directory adir stats adir idx
+
+# ---- cifar ----
+head -c 100 /dev/zero > cf_size.bin
+expect_error cifar-wrong-size cf_size.bin stats cf_size.bin cifar --shape 3,32,32 --levels 256
+expect_error cifar-empty empty.txt stats empty.txt cifar --shape 3,32,32 --levels 256
+printf '\x0c' > cf_label.bin && head -c 3072 /dev/zero >> cf_label.bin
+expect_error cifar-label-outside-labels cf_label.bin stats cf_label.bin cifar --shape 3,32,32 --levels 256 --labels 10
+
+# ---- score with bad files ----
+expect_error score-binary-garbage garbage.bin "$dgm" score garbage.bin --model m.dgm -f lines
+expect_error score-directory adir "$dgm" score adir --model m.dgm -f lines
+expect_error score-empty empty.txt "$dgm" score empty.txt --model m.dgm -f lines
+expect_error score-missing nothere.txt "$dgm" score nothere.txt --model m.dgm
+
+# ---- model loader ----
+expect_error info-empty empty.txt "$dgm" info --model empty.txt
+head -c 100 m.dgm > trunc.dgm
+expect_error info-truncated trunc.dgm "$dgm" info --model trunc.dgm
+cp m.dgm flip.dgm && printf '\x41' | dd of=flip.dgm bs=1 seek=200 conv=notrunc 2>/dev/null
+expect_error info-flipped flip.dgm "$dgm" info --model flip.dgm
+grep -q corrupted err.txt || { echo "FAIL flipped model: not reported as corrupted"; fail=1; }
+expect_error info-wrong-magic garbage.bin "$dgm" info --model garbage.bin
+expect_error info-text-file "$src/configs/digits.json" "$dgm" info --model "$src/configs/digits.json"
+expect_error info-directory adir "$dgm" info --model adir
+expect_error info-missing nothere.dgm "$dgm" info --model nothere.dgm
+expect_error score-bad-model flip.dgm "$dgm" score "$src/data/digits/test.txt" -f grid --model flip.dgm
+expect_error sample-bad-model flip.dgm "$dgm" sample -n 5 --model flip.dgm -o samples.txt
+[ -e samples.txt ] && { echo "FAIL sample with a bad model left samples.txt"; fail=1; }
+expect_error sample-bad-model-sheet flip.dgm "$dgm" sample -n 5 --model flip.dgm --sheet sheet.png
+[ -e sheet.png ] && { echo "FAIL sample with a bad model left sheet.png"; fail=1; }
+printf 'not an arpa file\n' > bad.arpa
+expect_error arpa-not-arpa bad.arpa "$dgm" info --model bad.arpa
+
+# ---- hostile sizes on the command line ----
+expect_error sample-n-huge 1000000000000000 "$dgm" sample -n 1000000000000000 --model m.dgm
+expect_error sample-n-1e15 1000000000000000 "$dgm" sample -n 1e15 --model m.dgm
+
+# ---- outputs that cannot be written ----
+cp m.dgm before.dgm
+expect_error train-dev-full /dev/full "$dgm" train --config cfg.json --output /dev/full --quiet
+expect_error train-no-dir /nonexistent-dir/m.dgm "$dgm" train --config cfg.json --output /nonexistent-dir/m.dgm --quiet
+expect_error train-log-dev-full /dev/full "$dgm" train --config cfg.json --output m2.dgm --quiet --log /dev/full
+[ -e m2.dgm ] && { echo "FAIL train with a failing log left m2.dgm"; fail=1; }
+expect_error train-log-no-dir /nonexistent-dir/log.jsonl "$dgm" train --config cfg.json --output m2.dgm --quiet --log /nonexistent-dir/log.jsonl
+expect_error sample-dev-full /dev/full "$dgm" sample -n 100 --model m.dgm -o /dev/full
+expect_error sample-no-dir /nonexistent-dir/s.txt "$dgm" sample -n 10 --model m.dgm -o /nonexistent-dir/s.txt
+"$dgm" sample -n 10 --model m.dgm --sheet sheet-ok.png > /dev/null && head -c 8 sheet-ok.png | grep -q PNG ||
+  { echo "FAIL sample --sheet does not write a PNG"; fail=1; }
+rm -f sheet-ok.png
+expect_error sample-sheet-dev-full /dev/full "$dgm" sample -n 10 --model m.dgm --sheet /dev/full
+expect_error sample-sheet-no-dir /nonexistent-dir/s.png "$dgm" sample -n 10 --model m.dgm --sheet /nonexistent-dir/s.png
+printf 'in the beginning god created the heaven and the earth .\nand the earth was without form .\n' > corpus.txt
+cat > ngram.json <<EOF
+{"space": {"shape": [64], "variable_length": true}, "data": {"format": "text", "train": "corpus.txt"},
+ "model": {"type": "ngram", "order": 2}}
+EOF
+"$dgm" train --config ngram.json -o ng.dgm --quiet || { echo "FAIL cannot train the n-gram fixture"; fail=1; }
+expect_error export-arpa-dev-full /dev/full "$dgm" export --model ng.dgm --arpa /dev/full
+expect_error export-arpa-no-dir /nonexistent-dir/x.arpa "$dgm" export --model ng.dgm --arpa /nonexistent-dir/x.arpa
+expect_error sample-text-dev-full /dev/full "$dgm" sample -n 10 --model ng.dgm -o /dev/full
+cmp -s m.dgm before.dgm || { echo "FAIL the existing model changed"; fail=1; }
+[ -c /dev/full ] || { echo "FAIL /dev/full is no longer a device"; fail=1; }
+leftover=$(ls -a | grep -E '\.tmp' || true)
+[ -n "$leftover" ] && { echo "FAIL temporary files left behind: $leftover"; fail=1; }
+ls /dev | grep -q '^full\.tmp' && { echo "FAIL temporary file left in /dev"; fail=1; }
+
+echo "$cases cases"
+exit $fail

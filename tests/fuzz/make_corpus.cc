@@ -1,0 +1,198 @@
+// make_corpus.cc — writes the fuzzers' seed corpus (tests/fuzz/corpus/<target>/)
+// with dgm's own writers: small valid files of every format, models of every
+// kind, plus a truncated and a byte-flipped copy of each. Run once by hand
+// (build-fuzz/tests/fuzz/make_corpus SOURCE_DIR); the output is committed.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "dgm/io/image.h"
+#include "dgm/io/read.h"
+#include "dgm/model_file.h"
+#include "dgm/models/ngram.h"
+#include "fuzz_targets.h"
+
+extern "C" int stbi_write_jpg(char const* filename, int w, int h, int comp, const void* data, int quality);
+
+namespace fs = std::filesystem;
+using namespace dgm;
+
+namespace {
+
+std::string root;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Writes the file and, for files of 8+ bytes, a truncated and a corrupted copy.
+void put(const std::string& target, const std::string& name, const std::string& bytes, bool variants = true) {
+  const fs::path dir = fs::path(root) / target;
+  fs::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary) << bytes;
+  if (!variants || bytes.size() < 8) return;
+  std::ofstream(dir / (name + ".trunc"), std::ios::binary) << bytes.substr(0, bytes.size() * 2 / 3);
+  std::string flipped = bytes;
+  flipped[bytes.size() / 3] = char(flipped[bytes.size() / 3] ^ 0x5a);
+  std::ofstream(dir / (name + ".flip"), std::ios::binary) << flipped;
+}
+
+Dataset make_data(const Space& space, size_t n, uint64_t seed) {
+  Rng rng(seed);
+  Dataset d(space);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t len = space.variable_length() ? int64_t(rng.below(uint64_t(space.dims()) + 1)) : space.dims();
+    std::vector<int32_t> x(static_cast<size_t>(len));
+    for (auto& v : x) v = int32_t(rng.below(uint64_t(space.levels())));
+    d.push_back(x, space.has_labels() ? int32_t(rng.below(uint64_t(space.labels()))) : -1);
+  }
+  return d;
+}
+
+std::string written(const Dataset& d, const std::string& name, const std::string& format) {
+  const std::string path = fuzz::scratch_dir() + "/" + name;
+  write_dataset(d, path, format);
+  return slurp(path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: make_corpus SOURCE_DIR\n";
+    return 2;
+  }
+  const std::string src = argv[1];
+  root = src + "/tests/fuzz/corpus";
+  const std::vector<Space> spaces = fuzz::reader_spaces();
+
+  // Text formats.
+  for (const char* f : {"grid", "lines", "csv", "jsonl"}) {
+    for (size_t k = 0; k < spaces.size(); ++k) {
+      if (std::string(f) == "grid" && (spaces[k].variable_length() || spaces[k].levels() > 10)) continue;
+      if (std::string(f) == "csv" && spaces[k].variable_length()) continue;
+      put(f, "w" + std::to_string(k), written(make_data(spaces[k], 4, k + 1), std::string("w.") + f, f));
+    }
+  }
+  put("grid", "digits", slurp(src + "/data/digits/digits.txt").substr(0, 400));
+  put("lines", "labeled", "0 11 2\t1\n5 5 5\t0\n\n1 2 3\n", false);
+  put("jsonl", "nested", "{\"x\": [[0,1,0,1,1],[1,1,1,1,1],[0,0,0,0,0],[1,0,1,0,1],[0,0,0,0,1]], \"label\": null}\n", false);
+
+  // Images: every writer's extension, gray and RGB; a JPEG; a list file.
+  {
+    Dataset bin = make_data(Space::tensor({5, 5}, 2), 1, 7);
+    Dataset rgb = make_data(Space::tensor({3, 4, 4}, 256), 1, 8);
+    Dataset gray = make_data(Space::tensor({1, 4, 4}, 256), 1, 9);
+    const std::string d = fuzz::scratch_dir();
+    for (const char* e : {".png", ".bmp", ".pgm", ".pbm"}) {
+      write_image_file(bin, 0, d + "/bin" + e);
+      put("image", std::string("bin") + e, slurp(d + "/bin" + e));
+    }
+    for (const char* e : {".png", ".ppm", ".bmp"}) {
+      write_image_file(rgb, 0, d + "/rgb" + e);
+      put("image", std::string("rgb") + e, slurp(d + "/rgb" + e));
+    }
+    write_image_file(gray, 0, d + "/gray.png");
+    put("image", "gray.png", slurp(d + "/gray.png"));
+    std::vector<uint8_t> px(4 * 4 * 3);
+    for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 13);
+    stbi_write_jpg((d + "/rgb.jpg").c_str(), 4, 4, 3, px.data(), 90);
+    put("image", "rgb.jpg", slurp(d + "/rgb.jpg"));
+    put("image", "ascii.pgm", "P2\n# a comment\n4 4\n15\n0 1 2 3\n4 5 6 7\n8 9 10 11\n12 13 14 15\n");
+    put("image", "ascii.pbm", "P1\n5 5\n0 1 0 1 0\n1 1 1 1 1\n0 0 0 0 0\n1 0 1 0 1\n0 0 1 0 0\n");
+    put("image", "list.txt", "a.pgm\t1\nb.pgm\t0\n\na.pgm\n", false);
+  }
+
+  // IDX plain and gzip, images and labels; CIFAR batches.
+  {
+    Dataset d = make_data(Space::tensor({2, 2}, 256, 10), 3, 11);
+    const std::string dir = fuzz::scratch_dir();
+    write_dataset(d, dir + "/c.idx", "idx");
+    put("idx", "images.idx", slurp(dir + "/c.idx"));
+    put("idx", "labels.idx", slurp(dir + "/c-labels.idx"));
+    write_dataset(d, dir + "/c.idx.gz", "idx");
+    put("idx_gz", "images.idx.gz", slurp(dir + "/c.idx.gz"));
+    put("idx_gz", "labels.idx.gz", slurp(dir + "/c-labels.idx.gz"));
+    Dataset b = make_data(Space::tensor({5, 5}, 2), 2, 12);
+    write_dataset(b, dir + "/b.idx", "idx");
+    put("idx", "binary.idx", slurp(dir + "/b.idx"));
+    write_dataset(d, dir + "/c.bin", "cifar");
+    put("cifar", "labeled.bin", slurp(dir + "/c.bin"));
+    Dataset c3 = make_data(Space::tensor({3}, 5, 3), 4, 13);
+    write_dataset(c3, dir + "/c3.bin", "cifar");
+    put("cifar", "small.bin", slurp(dir + "/c3.bin"));
+  }
+
+  // Text corpora, ARPA files and models.
+  const std::string corpus =
+      "in the beginning god created the heaven and the earth .\n"
+      "and the earth was without form , and void ; and darkness was upon the face of the deep .\n"
+      "and god said , let there be light : and there was light .\n"
+      "Caf\xc3\xa9 na\xc3\xafve \xe2\x80\x94 \xf0\x9f\x98\x80 x\r\n\n";
+  put("text", "verses.txt", corpus);
+  put("text", "bad-utf8.txt", "ok line\n\xff\xfe broken\n", false);
+  ThreadPool pool(1);
+  auto fit_text = [&](const json& tok, int order) {
+    json data = tok;
+    data["format"] = "text";
+    data["train"] = fuzz::put_file("corpus.txt", corpus);
+    TextData td = load_text_data(data, {{"shape", {128}}, {"variable_length", true}});
+    auto m = create_model(td.space, {{"type", "ngram"}, {"order", order}}, json::object());
+    dynamic_cast<TextModel*>(m.get())->set_codec(td.codec);
+    Rng rng(1);
+    m->fit(td.train, nullptr, {&pool, &rng, nullptr, nullptr});
+    return m;
+  };
+  for (int order : {2, 3}) {
+    auto m = fit_text({{"tokenizer", "word"}}, order);
+    const std::string p = fuzz::scratch_dir() + "/m.arpa";
+    dynamic_cast<TextModel*>(m.get())->write_arpa(p);
+    put("arpa", "word" + std::to_string(order) + ".arpa", slurp(p));
+  }
+  {
+    auto m = fit_text({{"tokenizer", "char"}, {"space_symbol", "_"}}, 3);
+    const std::string p = fuzz::scratch_dir() + "/c.arpa";
+    dynamic_cast<TextModel*>(m.get())->write_arpa(p);
+    put("arpa", "char3.arpa", slurp(p));
+    ModelWriter w;
+    w.header() = {{"kind", "ngram"}, {"space", m->space().to_json()},
+                  {"config", {{"model", {{"type", "ngram"}, {"order", 3}}}, {"train", json::object()}}}};
+    m->save(w);
+    put("model", "ngram-char3.dgm", w.serialize());
+  }
+  {
+    json data = {{"train", src + "/data/digits/skewed.txt"}, {"format", "grid"}};
+    const Space space = Space::tensor({5, 5}, 2);
+    Dataset train = load_data(data, space, 1).train.slice(0, 60);
+    for (const json& mj : {json{{"type", "mixture"}, {"components", 2}}, json{{"type", "independent"}},
+                           json{{"type", "empirical"}, {"smoothing", 0.5}}}) {
+      const json tj = mj["type"] == "mixture" ? json{{"max_iterations", 5}} : json::object();
+      auto m = create_model(space, mj, tj);
+      Rng rng(1);
+      m->fit(train, nullptr, {&pool, &rng, nullptr, nullptr});
+      ModelWriter w;
+      w.header() = {{"kind", m->kind()}, {"space", space.to_json()}, {"config", {{"model", mj}, {"train", tj}}}};
+      m->save(w);
+      put("model", mj["type"].get<std::string>() + ".dgm", w.serialize());
+    }
+  }
+
+  // Configs: the shipped ones and a few edge cases.
+  for (const auto& e : fs::directory_iterator(src + "/configs")) put("config", e.path().filename().string(), slurp(e.path()), false);
+  put("config", "labeled-idx.json",
+      R"({"space": {"shape": [28, 28], "levels": 2, "labels": 10},
+ "data": {"train": "train-images-idx3-ubyte.gz", "labels": "train-labels-idx1-ubyte.gz", "threshold": 100,
+          "validation_count": 5000, "test": {"path": "t.idx", "labels": "tl.idx"}},
+ "model": {"type": "mixture", "components": 20, "alpha": 0.5}, "train": {"restarts": 2, "patience": 3}})",
+      false);
+  put("config", "text.json",
+      R"({"space": {"shape": [64], "variable_length": true}, "data": {"format": "text", "train": "a.txt", "tokenizer": "char", "min_count": 2},
+ "model": {"type": "ngram", "order": 5, "discount_fallback": [0.5, 1, 1.5]}})",
+      false);
+  put("config", "bad.json", "{\"space\": {\"shape\": [5, 5], \"levels\": 2}, \"model\": {\"type\": \"mixture\", \"components\": 1e12}", false);
+  fs::remove_all(fuzz::scratch_dir());
+  std::cerr << "make_corpus: wrote " << root << "\n";
+  return 0;
+}
