@@ -2,6 +2,7 @@
 // in src/models/, one line here, one configs/<kind>.json, and its tests; the
 // contract tests (tests/models/contract_test.cc) then cover it.
 #include "dgm/model.h"
+#include "dgm/models/autoregressive.h"
 #include "dgm/models/empirical.h"
 #include "dgm/models/independent.h"
 #include "dgm/models/mixture.h"
@@ -19,6 +20,13 @@ const std::vector<ModelKind>& model_kinds() {
        R"({"model": {"type": "mixture", "components": 3}, "train": {"max_iterations": 15, "restarts": 2}})"},
       {"ngram", "n-gram language model, interpolated modified Kneser-Ney (KenLM-compatible), ARPA in and out",
        &NgramModel::create, R"({"model": {"type": "ngram", "order": 3}, "train": {}})"},
+      {"fvsbn", "fully visible sigmoid belief net: each position a logistic/softmax regression on earlier ones",
+       create_fvsbn, R"({"model": {"type": "fvsbn"}, "train": {"epochs": 4, "batch_size": 16, "learning_rate": 0.05}})"},
+      {"nade", "NADE (Larochelle & Murray 2011): autoregressive net with one shared hidden layer",
+       create_nade, R"({"model": {"type": "nade", "hidden": 6}, "train": {"epochs": 4, "batch_size": 16, "learning_rate": 0.05}})"},
+      {"made", "MADE (Germain et al. 2015): masked autoencoder, natural or random orderings, mask ensembles",
+       create_made,
+       R"({"model": {"type": "made", "hidden": [6, 5], "ordering": "random", "masks": 2, "ensemble": 2}, "train": {"epochs": 4, "batch_size": 16, "learning_rate": 0.05}})"},
   };
   return kinds;
 }

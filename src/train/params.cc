@@ -1,0 +1,31 @@
+// params.cc — flat parameter buffer with named blocks, and their model-file arrays.
+#include "dgm/train/params.h"
+
+#include "dgm/error.h"
+#include "dgm/model_file.h"
+
+namespace dgm {
+
+size_t ParamStore::add(const std::string& name, std::vector<uint64_t> shape) {
+  uint64_t n = 1;
+  for (auto e : shape) n *= e;
+  Block b;
+  b.name = name;
+  b.shape = std::move(shape);
+  b.offset = total_;
+  b.size = size_t(n);
+  total_ += b.size;
+  blocks_.push_back(b);
+  return b.offset;
+}
+
+void ParamStore::save(ModelWriter& w, const std::string& prefix) const {
+  for (const auto& b : blocks_) w.add(prefix + b.name, values_.data() + b.offset, b.shape);
+}
+
+void ParamStore::load(const ModelReader& r, const std::string& prefix) {
+  if (values_.size() != total_) values_.assign(total_, 0.0f);
+  for (const auto& b : blocks_) r.read(prefix + b.name, values_.data() + b.offset, b.shape);
+}
+
+}  // namespace dgm
