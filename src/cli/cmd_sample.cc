@@ -138,6 +138,7 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
                       "write to stdout instead");
 
   Dataset all(space);
+  int64_t sheet_columns = 0;  // 0: about square
   if (!opts.given.empty()) {
     std::vector<uint8_t> known;
     Dataset partial = read_partial(opts.given, space, &known);
@@ -148,6 +149,7 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     const bool per_label = !opts.sheet.empty() && space.has_labels() && opts.label < 0;
     const int64_t labels = per_label ? space.labels() : 1;
     const int64_t per = per_label ? (opts.count + labels - 1) / labels : opts.count;
+    if (per_label) sheet_columns = per;
     // Chunk k of label row y is drawn with Rng(seed, k); a group of chunks is
     // drawn in parallel, then written in order.
     ThreadPool pool(opts.threads);
@@ -172,7 +174,20 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     }
     if (stream) return 0;
   }
-  if (!opts.sheet.empty()) write_sheet_png(all, opts.sheet, 0, 0);
+  if (!opts.sheet.empty()) {
+    // Rows of labels or an about-square grid; samples upscaled to about 84
+    // pixels on their longer side (x3 for 28x28, x2 for 32x32, x12 for 5x5).
+    const int64_t n = int64_t(all.size());
+    int64_t columns = sheet_columns;
+    if (columns < 1) {
+      columns = 1;
+      while (columns * columns < n) ++columns;
+    }
+    const auto& shape = space.shape();
+    const int64_t side = std::max(shape.back(), shape.size() >= 2 ? shape[shape.size() - 2] : int64_t(1));
+    const int scale = int(std::clamp<int64_t>(84 / std::max<int64_t>(side, 1), 1, 12));
+    write_sheet_png(all, opts.sheet, columns, scale);
+  }
   if (to_stdout) {
     write_dataset(all, out, opts.format);
   } else {
