@@ -22,6 +22,7 @@
 
 #include "dgm/error.h"
 #include "dgm/models/autoregressive.h"
+#include "dgm/train/params.h"
 
 namespace dgm {
 namespace {
@@ -30,6 +31,15 @@ template <typename T>
 using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 constexpr double kMinLogScale = -7.0;  // PixelCNN++ clamps log s from below
+
+// Per-thread im2col buffers (64-byte aligned, grown, never shrunk): a fresh
+// multi-megabyte matrix a layer costs page faults comparable to its product.
+template <typename T>
+T* scratch(int slot, size_t n) {
+  thread_local std::vector<T, Aligned64<T>> buf[2];
+  if (buf[slot].size() < n) buf[slot].resize(n);
+  return buf[slot].data();
+}
 
 // One masked convolution: output (rows, fout) = im2col(input) (rows, T*fin) * W (T*fin, fout) + b + q[y].
 struct Layer {
@@ -213,7 +223,8 @@ struct Net {
     if (ly.identity_cols()) {
       res.noalias() = in * Wm;
     } else {
-      Mat<T> col(rows(), long(ly.taps.size()) * long(ly.fin));
+      const long TF = long(ly.taps.size()) * long(ly.fin);
+      Eigen::Map<Mat<T>> col(scratch<T>(0, size_t(rows()) * size_t(TF)), long(rows()), TF);
       im2col(ly, in.data(), n, H, a.W, col.data());
       res.noalias() = col * Wm;
     }
@@ -254,11 +265,10 @@ struct Net {
   void conv_back(const Layer& ly, const Mat<T>& in, const int32_t* y, const Mat<T>& dres, T* g, Mat<T>* din) const {
     const long TF = long(ly.taps.size()) * long(ly.fin);
     Mat<T> gw;
-    Mat<T> col;
     if (ly.identity_cols()) {
       gw.noalias() = in.transpose() * dres;
     } else {
-      col.resize(rows(), TF);
+      Eigen::Map<Mat<T>> col(scratch<T>(0, size_t(rows()) * size_t(TF)), long(rows()), TF);
       im2col(ly, in.data(), n, H, a.W, col.data());
       gw.noalias() = col.transpose() * dres;
     }
@@ -276,7 +286,8 @@ struct Net {
     if (ly.identity_cols()) {
       din->noalias() = dres * Wm.transpose();
     } else {
-      Mat<T> dcol = dres * Wm.transpose();
+      Eigen::Map<Mat<T>> dcol(scratch<T>(1, size_t(rows()) * size_t(TF)), long(rows()), TF);
+      dcol.noalias() = dres * Wm.transpose();
       din->resize(rows(), long(ly.fin));
       col2im(ly, dcol.data(), n, H, a.W, din->data());
     }
