@@ -10,7 +10,7 @@
 # training time and peak memory (/usr/bin/time -v) and sampling speed.
 #
 # Usage: bench/pixelcnn_fmnist.sh [--pixelcnn F.dgm] [--mixture F.dgm] [--independent F.dgm]
-#          [--minutes 60] [--codec-images 10000] [--jobs 2] [--work DIR]
+#          [--minutes 60] [--codec-images 10000] [--jobs 2] [--work DIR] [--only codecs|models]
 #   --minutes: wall-clock limit of the pixelcnn training (SIGINT, keeps the best epoch)
 # Not part of the build or of CI; installs optipng, webp, libjxl-tools with apt-get.
 # Timings are only meaningful on an otherwise idle machine.
@@ -19,7 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
 fm=/usr/share/datasets/fashion-mnist
 work=$root/out/pixelcnn_fmnist
-minutes=60 codec_images=10000 jobs=2
+minutes=60 codec_images=10000 jobs=2 only=""
 declare -A given=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,7 +28,8 @@ while [ $# -gt 0 ]; do
     --codec-images) codec_images=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
-    *) echo "usage: $0 [--pixelcnn|--mixture|--independent FILE] [--minutes M] [--codec-images N] [--jobs J] [--work DIR]" >&2; exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "usage: $0 [--pixelcnn|--mixture|--independent FILE] [--minutes M] [--codec-images N] [--jobs J] [--work DIR] [--only codecs|models]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$work"
@@ -45,9 +46,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-results=$work/results.tsv
+results=$work/results${only:+-$only}.tsv
 printf 'method\tbits/dim\tnotes\n' > "$results"
 
+if [ "$only" != models ]; then
 # ---- the test images: raw array and one PNG each (stdlib-only PNG writer) ----
 python3 - "$fm/t10k-images-idx3-ubyte.gz" "$codec_images" <<'EOF'
 import gzip, os, struct, sys, zlib
@@ -81,7 +83,10 @@ echo -e "WebP lossless (cwebp -lossless -z 9)\t$(bpd "$(total_bytes webp '*.webp
 ls png | sed 's/\.png$//' | xargs -P "$jobs" -I{} sh -c 'cjxl -d 0 -e 9 --quiet png/{}.png jxl/{}.jxl 2>/dev/null || cjxl -d 0 -e 9 png/{}.png jxl/{}.jxl >/dev/null 2>&1'
 echo -e "JPEG XL lossless (cjxl -d 0 -e 9)\t$(bpd "$(total_bytes jxl '*.jxl')" $pixels)\t$codec_images files" >> "$results"
 
+fi
+
 # ---- models ----
+if [ "$only" != codecs ]; then
 # Label-free test set for the marginal log P(x): the images file alone.
 for kind in independent mixture pixelcnn; do
   model=${given[$kind]:-}
@@ -111,5 +116,6 @@ for kind in independent mixture pixelcnn; do
   echo -e "dgm $kind\t$bits\t${note:+$note; }sampling $rate images/s; $model" >> "$results"
 done
 "$dgm" sample -m "${given[pixelcnn]:-$work/fmnist8-pixelcnn.dgm}" -n 100 -s 1 --sheet "$work/pixelcnn-sheet.png" > /dev/null
-column -t -s $'\t' "$results"
 echo "contact sheet: $work/pixelcnn-sheet.png"
+fi
+column -t -s $'\t' "$results"
