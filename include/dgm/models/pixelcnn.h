@@ -7,6 +7,11 @@
 // Images: shape [C, H, W] (or [H, W] = one channel, or [W] = one row), values
 // in {0..K-1}, stored channel-major (d = c*H*W + r*W + x). The model's order is
 // raster order with the channels of a pixel consecutive: t = (r*W + x)*C + c.
+// log P(x | y) = sum_t log P(x_t | x_<t, y), exact (the logistic mixture's K
+// bin probabilities telescope to 1); label -1 marginalises over y with the
+// label-count prior. Sampling is ancestral, one forward pass a sub-pixel over
+// only the rows that can reach it; temperature T draws each sub-pixel from
+// P(v | x_<t, y)^(1/T), renormalised over the K levels.
 #pragma once
 
 #include <cstdint>
