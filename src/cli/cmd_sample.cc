@@ -150,6 +150,7 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
                       "write to stdout instead");
 
   Dataset all(space);
+  int64_t sheet_columns = 0;  // 0: about square
   if (!opts.given.empty()) {
     std::vector<uint8_t> known;
     Dataset partial = read_partial(opts.given, space, &known);
@@ -160,6 +161,7 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     const bool per_label = !opts.sheet.empty() && space.has_labels() && opts.label < 0;
     const int64_t labels = per_label ? space.labels() : 1;
     const int64_t per = per_label ? (opts.count + labels - 1) / labels : opts.count;
+    if (per_label) sheet_columns = per;
     // Chunk k of label row y is drawn with Rng(seed, k); a group of chunks is
     // drawn in parallel, then written in order.
     ThreadPool pool(opts.threads);
@@ -185,15 +187,17 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     if (stream) return 0;
   }
   if (!opts.sheet.empty()) {
-    // One row per label when every label got a row; else a near-square grid.
-    // Small images are enlarged so a sheet is easy to look at.
+    // Rows of labels or an about-square grid; samples upscaled to about 84
+    // pixels on their longer side (x3 for 28x28, x2 for 32x32, x12 for 5x5).
     const int64_t n = int64_t(all.size());
-    const bool per_label = space.has_labels() && opts.label < 0 && opts.given.empty();
-    int64_t columns = per_label ? (n + space.labels() - 1) / space.labels() : 1;
-    while (!per_label && columns * columns < n) ++columns;
+    int64_t columns = sheet_columns;
+    if (columns < 1) {
+      columns = 1;
+      while (columns * columns < n) ++columns;
+    }
     const auto& shape = space.shape();
-    const int64_t side = std::max(shape.size() >= 2 ? shape[shape.size() - 2] : 1, shape.back());
-    const int scale = int(std::clamp<int64_t>(64 / std::max<int64_t>(side, 1), 1, 16));
+    const int64_t side = std::max(shape.back(), shape.size() >= 2 ? shape[shape.size() - 2] : int64_t(1));
+    const int scale = int(std::clamp<int64_t>(84 / std::max<int64_t>(side, 1), 1, 12));
     write_sheet_png(all, opts.sheet, columns, scale);
   }
   if (to_stdout) {

@@ -7,6 +7,7 @@
 #include "dgm/models/independent.h"
 #include "dgm/models/mixture.h"
 #include "dgm/models/ngram.h"
+#include "dgm/models/pixelcnn.h"
 
 namespace dgm {
 
@@ -27,6 +28,9 @@ const std::vector<ModelKind>& model_kinds() {
       {"made", "MADE (Germain et al. 2015): masked autoencoder, natural or random orderings, mask ensembles",
        create_made,
        R"({"model": {"type": "made", "hidden": [6, 5], "ordering": "random", "masks": 2, "ensemble": 2}, "train": {"epochs": 4, "batch_size": 16, "learning_rate": 0.05}})"},
+      {"pixelcnn", "PixelCNN (van den Oord et al. 2016): masked convolutions, RGB channel masks, logistic-mixture or softmax outputs",
+       create_pixelcnn,
+       R"({"model": {"type": "pixelcnn", "channels": 6, "layers": 1, "kernel": 3, "first_kernel": 3, "mixtures": 2}, "train": {"epochs": 3, "batch_size": 16, "learning_rate": 0.02}})"},
   };
   return kinds;
 }

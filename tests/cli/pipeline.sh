@@ -33,6 +33,11 @@ cmp -s s1.txt s2.txt || { echo "FAIL sample: same seed, different samples"; fail
 "$dgm" sample -n 3 --model m.dgm --format grid > g.txt; check sample-grid 0 $?
 grep -q '#' g.txt || { echo "FAIL grid output has no '#'"; fail=1; }
 
+"$dgm" sample -n 12 --model m.dgm --sheet sheet.png > /dev/null; check sample-sheet 0 $?
+# 12 samples of 5x5 on an about-square grid (4 x 3), each upscaled x12 (the cap), gaps of 12/2 = 6 pixels.
+size=$(od -An -tu1 -j16 -N8 sheet.png 2>/dev/null | awk '{print ($3 * 256 + $4) "x" ($7 * 256 + $8)}')
+[ "$size" = "258x192" ] || { echo "FAIL sheet is $size, expected 258x192"; fail=1; }
+
 "$dgm" score - --model m.dgm < s1.txt > scores.txt; check score-stdin 0 $?
 [ "$(wc -l < scores.txt)" -eq 200 ] || { echo "FAIL score: expected 200 lines"; fail=1; }
 awk -F'\t' 'NF != 3 || $2 > 0 { bad = 1 } END { exit bad }' scores.txt || { echo "FAIL score columns"; fail=1; }
