@@ -178,11 +178,12 @@ std::string read_bytes(const std::string& path) {
 // the 16 code-length counts of a DHT table sum to more than 256 (fixed in stb
 // 2.28). Walks the JPEG's segments as stb does (lengths, then entropy-coded
 // data up to the next marker) and refuses such a table before stb sees it.
-bool at_jpeg_start(const std::string& b) { return uint8_t(b[0]) == 0xFF && uint8_t(b[1]) == 0xD8; }
+// stb takes any run of 0xFF bytes before the SOI marker (0xFF 0xD8).
+bool at_jpeg_start(const std::string& b) { return uint8_t(b[0]) == 0xFF; }
 
 bool jpeg_huffman_tables_ok(const std::string& b) {
   auto at = [&](size_t i) { return uint8_t(b[i]); };
-  size_t i = 2;  // after SOI
+  size_t i = 0;
   while (i + 1 < b.size()) {
     if (at(i) != 0xFF) {  // entropy-coded data: scan for the next marker
       ++i;

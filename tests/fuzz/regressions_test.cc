@@ -69,7 +69,7 @@ namespace {
 // The second input has the table cut off by the end of the file (stb reads
 // the missing bytes as zeros).
 TEST(FuzzRegressions, JpegHuffmanTableOverflowIsRefused) {
-  for (const char* name : {"jpeg-dht-over-256-codes", "jpeg-dht-table-past-eof"}) {
+  for (const char* name : {"jpeg-dht-over-256-codes", "jpeg-dht-table-past-eof", "jpeg-dht-after-ff-run"}) {
     const std::string path = std::string(DGM_SOURCE_DIR) + "/tests/fuzz/regressions/image/" + name;
     try {
       read_dataset({{"path", path}, {"format", "image"}}, Space::tensor({3, 4, 4}, 256));
