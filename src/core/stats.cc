@@ -12,13 +12,12 @@
 #include <string>
 
 #include "dgm/error.h"
+#include "dgm/logmath.h"
 
 namespace dgm {
 namespace {
 
 constexpr double kLn2 = 0.6931471805599453;
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
 constexpr uint64_t kP0 = 0xa0761d6478bd642fULL;  // wyhash's secret primes
 constexpr uint64_t kP1 = 0xe7037ed1a0b428dbULL;
 constexpr uint64_t kP2 = 0x8ebc6af09c88c6e3ULL;
@@ -37,13 +36,6 @@ inline uint64_t fmix(uint64_t h) {
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ULL;
   return h ^ (h >> 33);
-}
-
-double log_add(double a, double b) {
-  if (a == kNegInf) return b;
-  if (b == kNegInf) return a;
-  const double m = std::max(a, b);
-  return m + std::log1p(std::exp(std::min(a, b) - m));
 }
 
 void put_le(uint8_t* p, int width, int32_t v) {

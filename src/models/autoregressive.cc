@@ -14,22 +14,12 @@
 #include <Eigen/Dense>
 
 #include "dgm/error.h"
+#include "dgm/logmath.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
 
 namespace {
-
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-double log_sum_exp(const double* v, size_t n) {
-  double m = kNegInf;
-  for (size_t i = 0; i < n; ++i) m = std::max(m, v[i]);
-  if (m == kNegInf) return kNegInf;
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += std::exp(v[i] - m);
-  return m + std::log(s);
-}
 
 // Index drawn from unnormalised log weights.
 size_t draw_log(const std::vector<double>& lw, Rng& rng) {

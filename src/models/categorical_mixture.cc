@@ -14,12 +14,12 @@
 #include <limits>
 
 #include "dgm/error.h"
+#include "dgm/logmath.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 constexpr size_t kScoreGrain = 256;  // samples per scoring chunk
 
 // Draws i with probability proportional to exp(logp[i * stride] / temperature).
@@ -45,15 +45,6 @@ int64_t draw_tempered(const double* logp, size_t stride, int64_t n, double tempe
 }
 
 }  // namespace
-
-double log_sum_exp(const double* a, int64_t n) {
-  double m = kNegInf;
-  for (int64_t i = 0; i < n; ++i) m = std::max(m, a[i]);
-  if (m == kNegInf) return kNegInf;
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += std::exp(a[i] - m);
-  return m + std::log(s);
-}
 
 CategoricalMixtureBase::CategoricalMixtureBase(const Space& space, int64_t components, const char* kind_name)
     : Model(space) {

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "dgm/error.h"
+#include "dgm/logmath.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
 #include "dgm/models/empirical.h"
@@ -20,15 +21,6 @@
 
 namespace dgm {
 namespace {
-
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
-double log_add(double a, double b) {
-  if (a == kNegInf) return b;
-  if (b == kNegInf) return a;
-  const double m = std::max(a, b);
-  return m + std::log(std::exp(a - m) + std::exp(b - m));
-}
 
 class EmpiricalModel : public Model {
  public:

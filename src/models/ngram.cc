@@ -143,6 +143,22 @@ struct NgramModel::State {
   uint32_t hist[kMaxOrder];
 };
 
+// The state after token x: the longest listed n-gram ending in x that can
+// still be extended, as its slots in each order's table.
+NgramModel::State NgramModel::next_state(const State& st, int32_t x) const {
+  State nx;
+  nx.hist[0] = uint32_t(x);
+  int m = 0;
+  for (int k = 0; k < st.len; ++k) {
+    const uint32_t slot = tables_[size_t(k)]->find(make_key(st.hist[k], uint32_t(x)));
+    if (slot == kNone) break;
+    nx.hist[k + 1] = slot;
+    m = k + 1;
+  }
+  nx.len = order_ >= 2 ? std::min(m + 1, order_ - 1) : 0;
+  return nx;
+}
+
 // ---------------------------------------------------------------- TextScore
 
 void TextScore::add(const LineScore& s) {
@@ -413,19 +429,7 @@ double NgramModel::log_prob_next(const std::vector<int32_t>& context, int32_t w,
     st.hist[0] = uint32_t(bos());
   }
   // Walk the context through the model (the scores are discarded).
-  auto step = [&](int32_t x) {
-    State nx;
-    nx.hist[0] = uint32_t(x);
-    int m = 0;
-    for (int k = 0; k < st.len; ++k) {
-      const uint32_t slot = tables_[size_t(k)]->find(make_key(st.hist[k], uint32_t(x)));
-      if (slot == kNone) break;
-      nx.hist[k + 1] = slot;
-      m = k + 1;
-    }
-    nx.len = order_ >= 2 ? std::min(m + 1, order_ - 1) : 0;
-    st = nx;
-  };
+  auto step = [&](int32_t x) { st = next_state(st, x); };
   for (int32_t x : context) {
     if (x < 0 || x >= int32_t(space_.levels())) throw DataError("ngram: context token " + std::to_string(x) + " out of range");
     step(x);
@@ -589,17 +593,7 @@ void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len
   st.len = order_ >= 2 ? 1 : 0;
   st.hist[0] = uint32_t(bos());
   auto advance = [&](int32_t x) {
-    State nx;
-    nx.hist[0] = uint32_t(x);
-    int m = 0;
-    for (int k = 0; k < st.len; ++k) {
-      const uint32_t slot = tables_[size_t(k)]->find(make_key(st.hist[k], uint32_t(x)));
-      if (slot == kNone) break;
-      nx.hist[k + 1] = slot;
-      m = k + 1;
-    }
-    nx.len = order_ >= 2 ? std::min(m + 1, order_ - 1) : 0;
-    st = nx;
+    st = next_state(st, x);
     out.push_back(x);
   };
   for (int32_t x : prompt) {

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "dgm/error.h"
+#include "dgm/logmath.h"
 #include "dgm/model_file.h"
 #include "models/test_util.h"
 

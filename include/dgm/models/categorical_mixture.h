@@ -62,7 +62,4 @@ class CategoricalMixtureBase : public Model {
   std::vector<double> log_table_;        // (G, D, L, K): log theta_{g,k,d}(v) at table_index(g, d, v) + k
 };
 
-// log sum_i exp(a[i]); -infinity when every a[i] is.
-double log_sum_exp(const double* a, int64_t n);
-
 }  // namespace dgm

@@ -152,6 +152,7 @@ class NgramModel : public Model, public TextModel {
   void check_fitted(const char* what) const;
   // The children of every context (for whole distributions), built on first use.
   void build_children() const;
+  State next_state(const State& st, int32_t x) const;
   // Fills dist[0..num_predicted) with p(. | state) (probabilities, sum 1).
   void next_distribution(const State& st, std::vector<double>& dist) const;
   void sample_into(const std::vector<int32_t>& prompt, int64_t max_len, Rng& rng, double temperature,
