@@ -1,10 +1,22 @@
 // params.cc — flat parameter buffer with named blocks, and their model-file arrays.
 #include "dgm/train/params.h"
 
+#include "dgm/dataset.h"
 #include "dgm/error.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
+
+void ParamStore::allocate() {
+  // Values, the best values kept for early stopping, gradients (at least one
+  // chunk buffer besides the sum) and Adam's two moments: six copies.
+  const double bytes = double(total_) * sizeof(float) * 6;
+  if (bytes > double(memory_budget()))
+    throw ConfigError("model: " + std::to_string(total_) + " parameters need " +
+                      std::to_string(uint64_t(bytes / (1 << 20))) + " MiB with gradients and optimiser state, more than the " +
+                      std::to_string(memory_budget() >> 20) + " MiB of memory available; use fewer hidden units or channels");
+  values_.assign(total_, 0.0f);
+}
 
 size_t ParamStore::add(const std::string& name, std::vector<uint64_t> shape) {
   uint64_t n = 1;

@@ -220,6 +220,17 @@ TEST_F(HostileSizes, ConfigSizes) {
         create_model(large, {{"type", "independent"}}, json::object());
       },
       "ConfigError", "of memory available");
+  // Neural models: "hidden": 1e9 is past the key's range; 1e6 on Fashion-MNIST
+  // is 1.6 G parameters, refused against the budget before allocating.
+  const Space fmnist = Space::tensor({28, 28}, 2, 10);
+  expect_refused([&] { create_model(fmnist, {{"type", "nade"}, {"hidden", 1e9}}, json::object()); }, "ConfigError",
+                 "hidden");
+  expect_refused(
+      [&] {
+        ::setenv("DGM_MEMORY_LIMIT_MB", "256", 1);
+        create_model(fmnist, {{"type", "made"}, {"hidden", 1000000}}, json::object());
+      },
+      "ConfigError", "of memory available");
 }
 
 // Rewrites the first extent of array `name` in a serialized model file and

@@ -50,7 +50,9 @@ class ParamStore {
   // Declares a block (all before the first data() call); returns its offset.
   size_t add(const std::string& name, std::vector<uint64_t> shape);
   // Allocates (zeroed) the flat buffer once every block is declared.
-  void allocate() { values_.assign(total_, 0.0f); }
+  // ConfigError, before allocating, when the parameters with their gradients
+  // and optimiser state (6 copies) would not fit in memory_budget().
+  void allocate();
 
   size_t size() const { return total_; }
   float* data() { return values_.data(); }
