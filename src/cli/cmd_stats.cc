@@ -251,12 +251,6 @@ void add_stats(CLI::App& app, Action& action) {
   auto o = std::make_shared<StatsOptions>();
   CLI::App* sub = app.add_subcommand(
       "stats", "Statistics of a dataset's empirical distribution: distinct samples, entropy, top samples, labels");
-  sub->description(
-      "Statistics of a dataset's empirical distribution P^(x) = count(x) / N: distinct samples,\n"
-      "duplicates, entropy, support, most frequent samples, labels. Validation and test splits\n"
-      "are also measured against train: validity = share of their samples inside the train\n"
-      "support, novelty = share not in train, coverage = share of train's distinct samples\n"
-      "they reach.");
   auto* config =
       sub->add_option("-c,--config", o->config, "JSON config; its \"space\" and \"data\" sections are used");
   auto* set = sub->add_option("--set", o->overrides, "Override a config key, e.g. --set data.limit=100 (repeatable)")
@@ -287,6 +281,9 @@ void add_stats(CLI::App& app, Action& action) {
   config->excludes(data);
   set->needs(config);
   sub->footer(
+      "The empirical distribution is P^(x) = count(x) / N. Validation and test splits are also\n"
+      "measured against train: validity = share of their samples inside the train support,\n"
+      "novelty = share not in train, coverage = share of train's distinct samples they reach.\n"
       "Examples:\n"
       "  dgm stats --config configs/digits.json\n"
       "  dgm stats -c configs/digits.json --set data.limit=100 -k 10 --json\n"
