@@ -61,8 +61,10 @@ struct FitContext {
 };
 
 struct SampleOptions {
-  int32_t label = -1;        // -1: draw the label from the model's label distribution
-  double temperature = 1.0;  // > 0; 1 samples the model itself
+  int32_t label = -1;          // -1: draw the label from the model's label distribution
+  double temperature = 1.0;    // > 0; 1 samples the model itself
+  ThreadPool* pool = nullptr;  // workers for sample() and complete(); null: the calling thread.
+                               // The samples never depend on the pool's size.
 };
 
 class Model {
