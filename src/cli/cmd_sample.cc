@@ -3,8 +3,6 @@
 // optionally with a contact sheet; --given completes partial samples.
 // Samples are drawn in fixed chunks, chunk k from Rng(seed, k), so output is
 // streamed with bounded memory and does not depend on --threads.
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -18,6 +16,7 @@
 #include "commands.h"
 #include "common.h"
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "dgm/io/read.h"
 #include "dgm/model.h"
@@ -121,21 +120,7 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
         text.clear();
       }
     }
-    if (!to_stdout) {
-      // A device or FIFO (/dev/full) is written in place, never renamed over.
-      struct stat st;
-      const bool special =
-          ::stat(opts.output.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-      const std::string tmp = special ? opts.output : opts.output + ".tmp";
-      std::ofstream f(tmp);
-      f << text;
-      f.close();
-      if (!f || (!special && std::rename(tmp.c_str(), opts.output.c_str()) != 0)) {
-        const int err = errno;
-        if (!special) std::remove(tmp.c_str());
-        throw IoError(opts.output + ": cannot write samples: " + std::strerror(err));
-      }
-    }
+    if (!to_stdout) write_file_atomically(opts.output, text);
     return 0;
   }
   if (!opts.prompt.empty()) throw ConfigError("--prompt is for text models; use --given for partial samples");

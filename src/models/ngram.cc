@@ -6,7 +6,6 @@
 // addressing hashes of (context slot, word) -> slot, one per order.
 #include "dgm/models/ngram.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,6 +19,7 @@
 #include <unordered_map>
 
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
@@ -815,31 +815,24 @@ void NgramModel::write_arpa(const std::string& path) const {
   names[size_t(eos())] = Vocabulary::kEosToken;
   names[size_t(bos())] = Vocabulary::kBosToken;
 
-  // A device or FIFO (/dev/stdout, /dev/full) is written in place, never renamed over.
-  struct stat st;
-  const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-  const std::string tmp = special ? path : path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw IoError(path + ": cannot write ARPA file: " + std::strerror(errno));
-  std::vector<char> buf(1 << 20);
-  std::setvbuf(f, buf.data(), _IOFBF, buf.size());
+  AtomicFile f(path);
   const std::vector<uint64_t> counts = ngram_counts();
-  std::fprintf(f, "\\data\\\n");
-  for (int n = 1; n <= N; ++n) std::fprintf(f, "ngram %d=%llu\n", n, (unsigned long long)counts[size_t(n - 1)]);
+  f.printf("\\data\\\n");
+  for (int n = 1; n <= N; ++n) f.printf("ngram %d=%llu\n", n, (unsigned long long)counts[size_t(n - 1)]);
   auto log10_of = [](double ln) { return ln / kLn10; };
   // Unigrams: the predicted values and <s> (log10 p = -99, context only).
-  std::fprintf(f, "\n\\1-grams:\n");
+  f.printf("\n\\1-grams:\n");
   for (int32_t w = 0; w < int32_t(V) + 2; ++w) {
     if (w == eos() && !has_eos()) continue;
     const double lp = w == bos() ? -99.0 : log10_of(uni_log_prob_[size_t(w)]);
     if (N > 1 && uni_log_backoff_[size_t(w)] != 0.0)
-      std::fprintf(f, "%.9g\t%s\t%.9g\n", lp, names[size_t(w)].c_str(), log10_of(uni_log_backoff_[size_t(w)]));
+      f.printf("%.9g\t%s\t%.9g\n", lp, names[size_t(w)].c_str(), log10_of(uni_log_backoff_[size_t(w)]));
     else
-      std::fprintf(f, "%.9g\t%s\n", lp, names[size_t(w)].c_str());
+      f.printf("%.9g\t%s\n", lp, names[size_t(w)].c_str());
   }
   std::vector<uint32_t> words(static_cast<size_t>(N));
   for (int n = 2; n <= N; ++n) {
-    std::fprintf(f, "\n\\%d-grams:\n", n);
+    f.printf("\n\\%d-grams:\n", n);
     const Table& t = *tables_[size_t(n - 2)];
     for (const auto& e : t.entries) {
       if (e.key == kEmpty) continue;
@@ -851,23 +844,14 @@ void NgramModel::write_arpa(const std::string& path) const {
         if (k == 1) words[0] = c;
         else key = tables_[size_t(k - 2)]->entries[c].key;
       }
-      std::fprintf(f, "%.9g", log10_of(e.log_prob));
-      for (int k = 0; k < n; ++k) std::fprintf(f, "%c%s", k == 0 ? '\t' : ' ', names[words[size_t(k)]].c_str());
-      if (n < N && e.log_backoff != 0.0) std::fprintf(f, "\t%.9g", log10_of(e.log_backoff));
-      std::fputc('\n', f);
+      f.printf("%.9g", log10_of(e.log_prob));
+      for (int k = 0; k < n; ++k) f.printf("%c%s", k == 0 ? '\t' : ' ', names[words[size_t(k)]].c_str());
+      if (n < N && e.log_backoff != 0.0) f.printf("\t%.9g", log10_of(e.log_backoff));
+      f.write("\n");
     }
   }
-  std::fprintf(f, "\n\\end\\\n");
-  const bool bad = std::ferror(f) != 0;
-  if (std::fclose(f) != 0 || bad) {
-    const int err = errno;
-    if (!special) std::remove(tmp.c_str());
-    throw IoError(path + ": cannot write ARPA file: " + std::strerror(err));
-  }
-  if (!special && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw IoError(path + ": cannot move the ARPA file into place: " + std::strerror(errno));
-  }
+  f.printf("\n\\end\\\n");
+  f.commit();
 }
 
 std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64_t max_length,

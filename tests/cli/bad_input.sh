@@ -193,9 +193,65 @@ expect_error export-arpa-no-dir /nonexistent-dir/x.arpa "$dgm" export --model ng
 expect_error sample-text-dev-full /dev/full "$dgm" sample -n 10 --model ng.dgm -o /dev/full
 cmp -s m.dgm before.dgm || { echo "FAIL the existing model changed"; fail=1; }
 [ -c /dev/full ] || { echo "FAIL /dev/full is no longer a device"; fail=1; }
-leftover=$(ls -a | grep -E '\.tmp' || true)
+leftover=$(ls -a | grep -E '\.tmp|^\.dgm-' || true)
 [ -n "$leftover" ] && { echo "FAIL temporary files left behind: $leftover"; fail=1; }
 ls /dev | grep -q '^full\.tmp' && { echo "FAIL temporary file left in /dev"; fail=1; }
 
+
+# ---- the one atomic writer: kill -9 and Ctrl-C, long names, modes, symlinks ----
+# interrupt_writer SIGNAL: `sample -o` is killed while its output file is open
+# (an unnamed temporary is an fd on "(deleted)"; a named one shows in ls), and
+# must leave the previous file and nothing else.
+interrupt_writer() {
+  local sig=$1 pid opened=0
+  mkdir -p "kill-$sig" && echo previous > "kill-$sig/s.txt"
+  # (a background job of a script ignores SIGINT unless it is reset)
+  env --default-signal=INT "$dgm" sample -n 1500000 --model m.dgm -o "kill-$sig/s.txt" 2> /dev/null &
+  pid=$!
+  for _ in $(seq 1 3000); do
+    if ls -a "kill-$sig" | grep -qvE '^(\.|\.\.|s\.txt)$' || ls -l "/proc/$pid/fd" 2> /dev/null | grep -q "kill-$sig/.*deleted"; then
+      opened=1; break
+    fi
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.01
+  done
+  kill "-$sig" "$pid" 2> /dev/null
+  wait "$pid" 2> /dev/null
+  cases=$((cases + 1))
+  if [ "$opened" -ne 1 ]; then echo "FAIL sample-$sig: never saw the output being written"; fail=1; return; fi
+  local left
+  left=$(ls -a "kill-$sig" | grep -vE '^(\.|\.\.|s\.txt)$' | tr '\n' ' ')
+  if [ -n "$left" ] || [ "$(cat "kill-$sig/s.txt")" != previous ]; then
+    echo "FAIL sample-$sig: left '$left', previous file: $(head -c 20 "kill-$sig/s.txt")"; fail=1
+  else
+    echo "ok   sample-$sig while writing: the previous file and nothing else"
+  fi
+}
+interrupt_writer KILL
+interrupt_writer INT
+
+cases=$((cases + 1))
+long=$(printf 'n%.0s' $(seq 1 249))
+if "$dgm" sample -n 3 --model m.dgm -o "$long" 2> err.txt && [ "$(wc -l < "$long")" -eq 3 ]; then
+  echo "ok   sample -o a 249-character name"
+else
+  echo "FAIL sample -o a 249-character name:"; cat err.txt; fail=1
+fi
+rm -f "$long"
+
+cases=$((cases + 1))
+cp m.dgm private.dgm && chmod 600 private.dgm
+"$dgm" train --config cfg.json --output private.dgm --quiet
+mode=$(stat -c %a private.dgm)
+[ "$mode" = 600 ] && echo "ok   retraining keeps mode 0600" || { echo "FAIL retraining over a 0600 model left it $mode"; fail=1; }
+
+cases=$((cases + 1))
+mkdir -p real && cp m.dgm real/target.dgm && ln -s real/target.dgm link.dgm
+"$dgm" train --config cfg.json --output link.dgm --seed 9 --quiet
+if [ -L link.dgm ] && ! cmp -s real/target.dgm m.dgm && "$dgm" info --model real/target.dgm > /dev/null; then
+  echo "ok   train -o SYMLINK writes the link's target, the link stays"
+else
+  echo "FAIL train -o SYMLINK: link $( [ -L link.dgm ] && echo kept || echo replaced ), target $(cmp -s real/target.dgm m.dgm && echo unchanged || echo written)"; fail=1
+fi
 echo "$cases cases"
 exit $fail
