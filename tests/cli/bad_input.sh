@@ -11,6 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 fail=0
+nodir=$tmp/no-such-dir  # a folder that does not exist
 cases=0
 
 # expect_error NAME PATTERN CMD...: exit 1, one "dgm: error:" line containing PATTERN.
@@ -25,6 +26,19 @@ expect_error() {
   fi
   if [ "$(wc -l < err.txt)" -ne 1 ] || ! head -c 12 err.txt | grep -q '^dgm: error: ' || ! grep -qF -- "$pattern" err.txt; then
     echo "FAIL $name: stderr is not one 'dgm: error:' line naming '$pattern':"; cat err.txt; fail=1; return
+  fi
+  echo "ok   $name: $(cat err.txt)"
+}
+
+# expect_error_full NAME PATTERN CMD...: as expect_error, with stdout on /dev/full.
+expect_error_full() {
+  local name=$1 pattern=$2
+  shift 2
+  cases=$((cases + 1))
+  "$@" > /dev/full 2> err.txt
+  local status=$?
+  if [ "$status" -ne 1 ] || [ "$(wc -l < err.txt)" -ne 1 ] || ! grep -qF -- "$pattern" err.txt; then
+    echo "FAIL $name: exit $status, expected 1 and one line naming '$pattern':"; cat err.txt; fail=1; return
   fi
   echo "ok   $name: $(cat err.txt)"
 }
@@ -171,17 +185,17 @@ expect_error sample-n-1e15 1000000000000000 "$dgm" sample -n 1e15 --model m.dgm
 # ---- outputs that cannot be written ----
 cp m.dgm before.dgm
 expect_error train-dev-full /dev/full "$dgm" train --config cfg.json --output /dev/full --quiet
-expect_error train-no-dir /nonexistent-dir/m.dgm "$dgm" train --config cfg.json --output /nonexistent-dir/m.dgm --quiet
+expect_error train-no-dir $nodir/m.dgm "$dgm" train --config cfg.json --output $nodir/m.dgm --quiet
 expect_error train-log-dev-full /dev/full "$dgm" train --config cfg.json --output m2.dgm --quiet --log /dev/full
 [ -e m2.dgm ] && { echo "FAIL train with a failing log left m2.dgm"; fail=1; }
-expect_error train-log-no-dir /nonexistent-dir/log.jsonl "$dgm" train --config cfg.json --output m2.dgm --quiet --log /nonexistent-dir/log.jsonl
+expect_error train-log-no-dir $nodir/log.jsonl "$dgm" train --config cfg.json --output m2.dgm --quiet --log $nodir/log.jsonl
 expect_error sample-dev-full /dev/full "$dgm" sample -n 100 --model m.dgm -o /dev/full
-expect_error sample-no-dir /nonexistent-dir/s.txt "$dgm" sample -n 10 --model m.dgm -o /nonexistent-dir/s.txt
+expect_error sample-no-dir $nodir/s.txt "$dgm" sample -n 10 --model m.dgm -o $nodir/s.txt
 "$dgm" sample -n 10 --model m.dgm --sheet sheet-ok.png > /dev/null && head -c 8 sheet-ok.png | grep -q PNG ||
   { echo "FAIL sample --sheet does not write a PNG"; fail=1; }
 rm -f sheet-ok.png
 expect_error sample-sheet-dev-full /dev/full "$dgm" sample -n 10 --model m.dgm --sheet /dev/full
-expect_error sample-sheet-no-dir /nonexistent-dir/s.png "$dgm" sample -n 10 --model m.dgm --sheet /nonexistent-dir/s.png
+expect_error sample-sheet-no-dir $nodir/s.png "$dgm" sample -n 10 --model m.dgm --sheet $nodir/s.png
 printf 'in the beginning god created the heaven and the earth .\nand the earth was without form .\n' > corpus.txt
 cat > ngram.json <<EOF
 {"space": {"shape": [64], "variable_length": true}, "data": {"format": "text", "train": "corpus.txt"},
@@ -189,7 +203,7 @@ cat > ngram.json <<EOF
 EOF
 "$dgm" train --config ngram.json -o ng.dgm --quiet || { echo "FAIL cannot train the n-gram fixture"; fail=1; }
 expect_error export-arpa-dev-full /dev/full "$dgm" export --model ng.dgm --arpa /dev/full
-expect_error export-arpa-no-dir /nonexistent-dir/x.arpa "$dgm" export --model ng.dgm --arpa /nonexistent-dir/x.arpa
+expect_error export-arpa-no-dir $nodir/x.arpa "$dgm" export --model ng.dgm --arpa $nodir/x.arpa
 expect_error sample-text-dev-full /dev/full "$dgm" sample -n 10 --model ng.dgm -o /dev/full
 cmp -s m.dgm before.dgm || { echo "FAIL the existing model changed"; fail=1; }
 [ -c /dev/full ] || { echo "FAIL /dev/full is no longer a device"; fail=1; }
@@ -252,6 +266,38 @@ if [ -L link.dgm ] && ! cmp -s real/target.dgm m.dgm && "$dgm" info --model real
   echo "ok   train -o SYMLINK writes the link's target, the link stays"
 else
   echo "FAIL train -o SYMLINK: link $( [ -L link.dgm ] && echo kept || echo replaced ), target $(cmp -s real/target.dgm m.dgm && echo unchanged || echo written)"; fail=1
+fi
+
+# ---- stdout is checked before exit; SIGPIPE stays quiet ----
+"$dgm" sample -n 3 --model m.dgm > three.txt
+expect_error_full stdout-full-sample '<stdout>: write error' "$dgm" sample -n 150 --model m.dgm
+expect_error_full stdout-full-info '<stdout>: write error' "$dgm" info --model m.dgm
+cases=$((cases + 1))
+"$dgm" stats --config cfg.json > /dev/full 2> err.txt
+status=$?
+if [ "$status" -eq 1 ] && grep -q '^dgm: error: <stdout>: write error' err.txt; then echo "ok   stdout-full-stats: $(grep error err.txt)"
+else echo "FAIL stdout-full-stats: exit $status:"; cat err.txt; fail=1; fi
+expect_error_full stdout-full-eval '<stdout>: write error' "$dgm" eval --model m.dgm
+expect_error_full stdout-full-score '<stdout>: write error' "$dgm" score --model m.dgm three.txt
+cases=$((cases + 1))
+"$dgm" sample -n 200000 --model m.dgm 2> err.txt | head -1 > /dev/null
+status=${PIPESTATUS[0]}
+if [ "$status" -eq 141 ] && [ ! -s err.txt ]; then echo "ok   sample | head: quiet SIGPIPE (141)"
+else echo "FAIL sample | head: exit $status, stderr: $(cat err.txt)"; fail=1; fi
+expect_error score-stdin-line '<stdin>:1' "$dgm" score --model m.dgm - <<< "012"
+cases=$((cases + 1))
+"$dgm" train --config cfg.json -o '' --quiet 2> err.txt
+status=$?
+if [ "$status" -eq 2 ] && grep -q 'empty value' err.txt && [ ! -e digits.dgm ]; then echo "ok   train -o '': usage error"
+else echo "FAIL train -o '': exit $status, $(cat err.txt)"; fail=1; fi
+
+# ---- threads the system refuses: an error, not a hang (not under ASan, which needs the address space) ----
+if ! grep -q __asan_init "$dgm"; then
+  cases=$((cases + 1))
+  (ulimit -v 600000; timeout 60 "$dgm" sample -n 100000 --model m.dgm -t 1000 > /dev/null 2> err.txt)
+  status=$?
+  if [ "$status" -eq 1 ] && grep -q 'cannot start 1000 threads' err.txt; then echo "ok   -t 1000 under ulimit -v: $(cat err.txt)"
+  else echo "FAIL -t 1000 under ulimit -v: exit $status (124: hung), $(cat err.txt)"; fail=1; fi
 fi
 echo "$cases cases"
 exit $fail
