@@ -147,10 +147,10 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
       std::vector<int32_t> x;
       while (std::getline(*in, line)) {
         ++lineno;
-        const std::string source = (input == "-" ? std::string("<stdin>") : input) + ":" + std::to_string(lineno);
+        const std::string source = input == "-" ? std::to_string(lineno) : input + ":" + std::to_string(lineno);
         int32_t label = -1;
         try {
-          parse_sample_line(line, space, source, &x, &label);
+          parse_sample_line(line, space, input == "-" ? "<stdin>:" + source : source, &x, &label);
           scorer.add(x, label, source);
         } catch (const Error& e) {
           report(e.what());

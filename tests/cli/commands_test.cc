@@ -111,7 +111,7 @@ TEST_F(Commands, ScoreReportsBadLinesAndScoresTheRest) {
   Result r = run({"score", "--model", model_}, "0000000000000000000000000\n00002\n1111111111111111111111111\n");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
-  EXPECT_NE(r.err.find("dgm: error: 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dgm: error: <stdin>:2"), std::string::npos) << r.err;
 }
 
 }  // namespace

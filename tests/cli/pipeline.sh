@@ -47,7 +47,7 @@ DGM_MODEL=m.dgm "$dgm" sample -n 50 | DGM_MODEL=m.dgm "$dgm" score > /dev/null; 
 printf '0000000000000000000000000\n0000000000002000000000000\n1111111111111111111111111\n' |
   "$dgm" score -m m.dgm > out.txt 2> err.txt; check score-bad-line 1 $?
 [ "$(wc -l < out.txt)" -eq 2 ] || { echo "FAIL score-bad-line: expected 2 scored lines"; cat out.txt; fail=1; }
-grep -q '^dgm: error: 2' err.txt || { echo "FAIL score-bad-line: stderr does not name line 2"; cat err.txt; fail=1; }
+grep -q '^dgm: error: <stdin>:2' err.txt || { echo "FAIL score-bad-line: stderr does not name line 2"; cat err.txt; fail=1; }
 
 "$dgm" eval --model m.dgm --samples 500 > eval.txt; check eval 0 $?
 grep -q 'NLL' eval.txt || { echo "FAIL eval output"; cat eval.txt; fail=1; }
