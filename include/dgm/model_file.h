@@ -28,6 +28,7 @@ namespace dgm {
 class Dataset;
 class Model;
 class Space;
+struct TrainState;
 using json = nlohmann::json;
 
 constexpr uint32_t kModelFormatVersion = 1;
@@ -126,6 +127,14 @@ class ModelReader {
 // reads it back, checking every value against the space (FormatError).
 void add_dataset(ModelWriter& w, const std::string& prefix, const Dataset& d);
 Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, const Space& space);
+
+// Stores the state of an unfinished fit (a checkpoint) as header "train_state"
+// (loop, counters, the list of arrays) and arrays "state.<name>"; reads it
+// back, checking every listed array (FormatError). has_train_state() says
+// whether a file holds one.
+void add_train_state(ModelWriter& w, const TrainState& s);
+bool has_train_state(const ModelReader& r);
+TrainState read_train_state(const ModelReader& r);
 
 // Saves a fitted model with its header: `info` (config, fingerprint, seed,
 // metrics...) is merged into the header next to kind, space and versions.

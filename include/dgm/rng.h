@@ -5,6 +5,7 @@
 // (seed, stream) let each data chunk draw independently of the thread count.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -55,6 +56,12 @@ class Rng {
 
   // A fresh generator for sub-stream k, derived from this one's next draw.
   Rng split(uint64_t k) { return Rng(next(), k); }
+
+  // The whole state, to save and restore exactly (checkpoints).
+  std::array<uint64_t, 4> state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
+  void set_state(const std::array<uint64_t, 4>& s) {
+    for (int i = 0; i < 4; ++i) s_[i] = s[size_t(i)];
+  }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
