@@ -103,8 +103,10 @@ struct FitContext {
 };
 
 struct SampleOptions {
-  int32_t label = -1;        // -1: draw the label from the model's label distribution
-  double temperature = 1.0;  // > 0; 1 samples the model itself
+  int32_t label = -1;          // -1: draw the label from the model's label distribution
+  double temperature = 1.0;    // > 0; 1 samples the model itself
+  ThreadPool* pool = nullptr;  // workers for sample() and complete(); null: the calling thread.
+                               // The samples never depend on the pool's size.
 };
 
 class Model {
@@ -134,9 +136,21 @@ class Model {
   virtual Dataset sample(size_t n, Rng& rng, const SampleOptions& opts = {}) const = 0;
 
   // Fills in positions of `partial` whose known flag (N, D) is 0, given the
-  // others. Models that cannot throw DataError saying what they can do.
+  // others. On a variable-length space `known` is empty and every row of
+  // `partial` is a known prefix that the model continues (to its end marker
+  // or the maximum length), as `dgm sample --prompt` does for text. Models
+  // that cannot throw DataError saying what they can do.
   virtual Dataset complete(const Dataset& partial, const std::vector<uint8_t>& known, Rng& rng,
                            const SampleOptions& opts = {}) const;
+
+  // Optional capability: the per-position conditionals of an autoregressive
+  // factorisation in raster order, log P(x_t | x_<t [, y]) in nats, whose sum
+  // over a row is log_prob of that row. Row i of `out` starts at i * stride,
+  // stride = D + 1 on a variable-length space (the end marker's term at index
+  // length(i)) and D otherwise. Used for per-token figures (text perplexity
+  // without OOVs, per-frame audio scores). The default has none.
+  virtual bool has_position_log_probs() const { return false; }
+  virtual void position_log_probs(const DataView& x, double* out, ThreadPool& pool) const;
 
   // Parameters as typed arrays; load() reads them back into a model created
   // from the same config. load() throws FormatError on a missing or misshapen array.

@@ -10,6 +10,10 @@ Dataset Model::complete(const Dataset&, const std::vector<uint8_t>&, Rng&, const
   throw DataError("model '" + kind() + "' cannot complete partial samples");
 }
 
+void Model::position_log_probs(const DataView&, double*, ThreadPool&) const {
+  throw DataError("model '" + kind() + "' has no per-position conditionals");
+}
+
 std::unique_ptr<Model> create_model(const Space& space, const json& model_cfg, const json& train_cfg,
                                     json* effective_model, json* effective_train) {
   ConfigSection m(model_cfg, "model");
