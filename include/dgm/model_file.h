@@ -138,7 +138,8 @@ TrainState read_train_state(const ModelReader& r);
 
 // Saves a fitted model with its header: `info` (config, fingerprint, seed,
 // metrics...) is merged into the header next to kind, space and versions.
-void save_model(const std::string& path, const Model& model, const json& info);
+// With `state`, the file is also a checkpoint to resume from (add_train_state).
+void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state = nullptr);
 // Loads any registered model; FormatError for an unknown kind or bad file.
 std::unique_ptr<Model> load_model(const std::string& path, json* header = nullptr);
 std::unique_ptr<Model> load_model(const ModelReader& reader);

@@ -492,7 +492,7 @@ TrainState read_train_state(const ModelReader& r) {
   return s;
 }
 
-void save_model(const std::string& path, const Model& model, const json& info) {
+void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state) {
   ModelWriter w;
   json& h = w.header();
   h["format"] = "dgm-model";
@@ -503,6 +503,7 @@ void save_model(const std::string& path, const Model& model, const json& info) {
   for (auto it = info.begin(); it != info.end(); ++it) h[it.key()] = it.value();
   h["describe"] = model.describe();
   model.save(w);
+  if (state) add_train_state(w, *state);
   w.write(path);
 }
 
