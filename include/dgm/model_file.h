@@ -140,6 +140,8 @@ TrainState read_train_state(const ModelReader& r);
 // metrics...) is merged into the header next to kind, space and versions.
 // With `state`, the file is also a checkpoint to resume from (add_train_state).
 void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state = nullptr);
+// The same as a writer, not yet written (e.g. for stdout: serialize()).
+ModelWriter model_writer(const Model& model, const json& info);
 // Loads any registered model; FormatError for an unknown kind or bad file.
 std::unique_ptr<Model> load_model(const std::string& path, json* header = nullptr);
 std::unique_ptr<Model> load_model(const ModelReader& reader);

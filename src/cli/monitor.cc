@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "common.h"
@@ -45,6 +46,10 @@ CliMonitor::CliMonitor(std::ostream& err, const MonitorOptions& opt)
   start_ = last_draw_ = last_plot_ = std::chrono::steady_clock::now();
   cpu_start_ = cpu_seconds();
   if (!opt_.log_path.empty()) {
+    // Missing folders are created, as for every output.
+    const std::filesystem::path parent = std::filesystem::path(opt_.log_path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) std::filesystem::create_directories(parent, ec);
     log_.open(opt_.log_path, std::ios::out | std::ios::trunc);
     if (!log_)
       throw IoError(opt_.log_path + ": cannot open the training log for writing: " + std::strerror(errno));
