@@ -30,46 +30,8 @@ std::string figure(const json& m) {
   return buf;
 }
 
-void print_summary(const json& h, const Model& model, const std::string& path, std::ostream& out) {
-  const json d = model.describe();
-  out << "model        " << path << "\n";
-  out << "kind         " << model.kind();
-  if (d.contains("parameters")) out << ", " << d["parameters"].dump() << " parameters";
-  out << "\n";
-  out << "space        " << model.space().describe() << "  (|X| = " << model.space().size_string() << ")\n";
-  out << "codec        " << (model.codec() ? model.codec()->describe() : std::string("none (points of the space)")) << "\n";
-  std::string hyper;
-  for (auto it = d.begin(); it != d.end(); ++it) {
-    if (it.key() == "parameters") continue;
-    const std::string v = it.value().dump();
-    if (v.size() > 80) continue;
-    hyper += (hyper.empty() ? "" : ", ") + it.key() + " " + v;
-  }
-  if (!hyper.empty()) out << "model        " << hyper << "\n";
-  if (h.contains("dgm_version")) out << "written by   dgm " << h["dgm_version"].get<std::string>() << "\n";
-  if (h.contains("config") && h["config"].contains("data")) {
-    const json& data = h["config"]["data"];
-    for (const char* split : {"train", "validation", "test"}) {
-      if (!data.contains(split)) continue;
-      const json& v = data[split];
-      out << "data         " << split << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
-    }
-  }
-  if (h.contains("seed")) out << "seed         " << h["seed"].dump() << "\n";
-  if (h.contains("data_fingerprint")) out << "fingerprint  " << h["data_fingerprint"].get<std::string>() << " (training data)\n";
-  if (h.value("partial", false)) out << "partial      yes: training was interrupted; the best parameters so far\n";
-  if (h.contains("metrics")) {
-    const json& m = h["metrics"];
-    if (m.contains("figure")) out << "figures      " << m["figure"].get<std::string>() << "\n";
-    for (const char* split : {"train", "validation", "test"}) {
-      const std::string f = m.contains(split) ? figure(m[split]) : "";
-      if (!f.empty()) out << (std::string(split) + std::string(13 - std::string(split).size(), ' ')) << f << "\n";
-    }
-  }
-}
-
 // The training record (header "training", see src/cli/monitor.h) in words
-// and a table of steps, on `log` (stdout for `dgm info`): steps run, the best one, time, threads, and
+// and a table of steps: steps run, the best one, time, threads, and
 // per-step NLLs (nats per sample, bits/dim) and learning rates. Long runs show
 // about 20 rows (evenly spaced, plus the best and the last).
 void print_training_record(const json& header, std::ostream& log) {
@@ -155,6 +117,51 @@ void print_training_record(const json& header, std::ostream& log) {
   }
 }
 
+void print_summary(const json& h, const Model& model, const std::string& path, std::ostream& out) {
+  const json d = model.describe();
+  out << "model        " << path << "\n";
+  out << "kind         " << model.kind();
+  if (d.contains("parameters")) out << ", " << d["parameters"].dump() << " parameters";
+  out << "\n";
+  out << "space        " << model.space().describe() << "  (|X| = " << model.space().size_string() << ")\n";
+  out << "codec        " << (model.codec() ? model.codec()->describe() : std::string("none (points of the space)")) << "\n";
+  std::string hyper;
+  for (auto it = d.begin(); it != d.end(); ++it) {
+    if (it.key() == "parameters") continue;
+    const std::string v = it.value().dump();
+    if (v.size() > 80) continue;
+    hyper += (hyper.empty() ? "" : ", ") + it.key() + " " + v;
+  }
+  if (!hyper.empty()) out << "model        " << hyper << "\n";
+  if (h.contains("dgm_version")) out << "written by   dgm " << h["dgm_version"].get<std::string>() << "\n";
+  if (h.contains("config") && h["config"].contains("data")) {
+    const json& data = h["config"]["data"];
+    for (const char* split : {"train", "validation", "test"}) {
+      if (!data.contains(split)) continue;
+      const json& v = data[split];
+      out << "data         " << split << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+    }
+  }
+  if (h.contains("seed")) out << "seed         " << h["seed"].dump() << "\n";
+  if (h.contains("data_fingerprint")) out << "fingerprint  " << h["data_fingerprint"].get<std::string>() << " (training data)\n";
+  if (h.value("partial", false)) {
+    if (h.contains("train_state"))
+      out << "partial      yes: a checkpoint (the best parameters so far); continue with 'dgm train --resume " << path
+          << "'\n";
+    else
+      out << "partial      yes: training was interrupted; the best parameters so far\n";
+  }
+  if (h.contains("metrics")) {
+    const json& m = h["metrics"];
+    if (m.contains("figure")) out << "figures      " << m["figure"].get<std::string>() << "\n";
+    for (const char* split : {"train", "validation", "test"}) {
+      const std::string f = m.contains(split) ? figure(m[split]) : "";
+      if (!f.empty()) out << (std::string(split) + std::string(13 - std::string(split).size(), ' ')) << f << "\n";
+    }
+  }
+  print_training_record(h, out);
+}
+
 }  // namespace
 
 int run_info(const InfoOptions& opts, std::ostream& out, std::ostream&) {
@@ -172,7 +179,6 @@ int run_info(const InfoOptions& opts, std::ostream& out, std::ostream&) {
     return 0;
   }
   print_summary(header, *model, path, out);
-  print_training_record(header, out);
   return 0;
 }
 

@@ -150,6 +150,7 @@ class CliCheckpointer : public Checkpointer {
     last_ = std::chrono::steady_clock::now();
     last_steps_ = state.steps_done;
     saved_ = true;
+    stop_saved_ = stop_saved_ || g_interrupted.load();
     ++count_;
     // Said at most once a minute (step-based checkpoints can come faster).
     const auto now = std::chrono::steady_clock::now();
@@ -161,6 +162,8 @@ class CliCheckpointer : public Checkpointer {
   }
 
   bool saved() const { return saved_; }
+  // A checkpoint was saved because of Ctrl-C.
+  bool saved_on_stop() const { return stop_saved_; }
 
  private:
   const Model& model_;
@@ -171,7 +174,7 @@ class CliCheckpointer : public Checkpointer {
   bool quiet_;
   std::chrono::steady_clock::time_point last_, last_said_;
   int64_t last_steps_ = -1, count_ = 0;
-  bool saved_ = false;
+  bool saved_ = false, stop_saved_ = false;
 };
 
 json summary_json(const NllSummary& s) {
@@ -211,10 +214,11 @@ std::string summary_line(const Model& model, const json& effective_model, const 
   if (!params.empty()) m += " (" + params + ")";
   std::string train = data.contains("train") ? (data["train"].is_string() ? data["train"].get<std::string>()
                                                                           : data["train"].value("path", "")) : "";
-  return "dgm: training " + m + " on " + space.describe() + " from " + train + ": " +
-         std::to_string(splits.train.size()) + " train, " + std::to_string(splits.validation.size()) + " validation, " +
-         std::to_string(splits.test.size()) + " test; seed " + std::to_string(seed) + ", " + std::to_string(threads) +
-         (threads == 1 ? " thread" : " threads");
+  std::string s = "dgm: training " + m + " on " + space.describe() + " from " + train + ": " +
+                  std::to_string(splits.train.size()) + " train, " + std::to_string(splits.validation.size()) +
+                  " validation, " + std::to_string(splits.test.size()) + " test; seed " + std::to_string(seed) + ", " +
+                  std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+  return s;
 }
 
 }  // namespace
@@ -227,7 +231,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   // must then be the same), its version.
   std::unique_ptr<ModelReader> ckpt;
   json cfg;
-  std::string config_name = opts.config == "-" ? "<stdin>" : opts.config;
+  std::string config_name = opts.config;
   if (!opts.resume.empty()) {
     ckpt = std::make_unique<ModelReader>(ModelReader::open(opts.resume));
     const json& h = ckpt->header();
@@ -249,7 +253,10 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
       apply_overrides(cfg, opts.overrides);
     }
   }
-  if (cfg.is_null()) cfg = load_config(opts.config, opts.overrides);
+  if (cfg.is_null()) {
+    cfg = load_config(opts.config, opts.overrides);
+    config_name = opts.config == "-" ? "<stdin>" : opts.config;
+  }
   ConfigSection top(cfg, config_name);
   top.allow({"space", "data", "model", "train"});
   const std::string config_output = top.get_string("output", "model.dgm");
@@ -257,23 +264,18 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
                              : ckpt                ? output_for_checkpoint(opts.resume)
                                                    : config_output;
   top.finish();
-  const bool to_stdout = output == "-";
-  if (to_stdout && &out == &std::cout && isatty(1) == 1)
+  if (output == "-" && &out == &std::cout && isatty(1) == 1)
     throw UsageError("--output -: the model is binary; redirect stdout to a file or a pipe");
 
   // The codec (a text vocabulary) may set the space, so it is fitted first;
   // everything else is checked before the splits are read.
   if (!cfg.contains("data")) throw ConfigError(config_name + ": missing section 'data' (e.g. {\"train\": \"data.txt\"})");
   Space space;
-  const std::shared_ptr<const Codec> codec =
-      fit_codec(cfg["data"], cfg.contains("space") ? cfg["space"] : json(), &space);
+  std::shared_ptr<const Codec> codec = fit_codec(cfg["data"], cfg.contains("space") ? cfg["space"] : json(), &space);
   ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
   const uint64_t seed = opts.seed >= 0 ? uint64_t(opts.seed) : uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
   const int threads = opts.threads > 0 ? opts.threads : int(train_top.get_int("threads", 0, 0, 1024));
-  // Checkpoints go next to the output file; a model written to stdout has none.
-  const json every = train_top.has("checkpoint_every") ? train_top.get_json("checkpoint_every")
-                     : to_stdout                         ? json("off")
-                                                         : json("10min");
+  const json every = train_top.has("checkpoint_every") ? train_top.get_json("checkpoint_every") : json("10min");
   const CheckpointPolicy policy = read_checkpoint_policy(every);
   if (!cfg.contains("model")) throw ConfigError(config_name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
   json effective_model, effective_train;
@@ -304,6 +306,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
 
   DataSplits data = load_data(cfg["data"], space, seed, codec.get());
   if (data.train.empty()) throw DataError(config_name + ": the training set is empty");
+  ThreadPool pool(threads);
+  if (!opts.quiet) log << summary_line(*model, effective_model, space, cfg["data"], data, seed, pool.size()) << "\n";
   const std::string train_fp = data.train.fingerprint_hex(), valid_fp = data.validation.fingerprint_hex();
   TrainState resume_state;
   if (ckpt) {
@@ -320,10 +324,10 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
     if (ck_valid != valid_fp) refuse("validation", ck_valid, valid_fp);
     resume_state = read_train_state(*ckpt);
   }
-  const std::string partial = partial_path(output);
+  // Checkpoints go beside the output (none when the model goes to stdout).
+  const bool to_stdout = output == "-";
+  const std::string partial = to_stdout ? std::string() : partial_path(output);
 
-  ThreadPool pool(threads);
-  if (!opts.quiet) log << summary_line(*model, effective_model, space, cfg["data"], data, seed, pool.size()) << "\n";
   Rng rng(seed);
   MonitorOptions mo;
   mo.quiet = opts.quiet;
@@ -354,7 +358,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
 
   g_interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
-  FitContext ctx{&pool, &rng, &monitor, &g_interrupted, &checkpointer, ckpt ? &resume_state : nullptr};
+  FitContext ctx{&pool, &rng, &monitor, &g_interrupted, to_stdout ? nullptr : &checkpointer,
+                 ckpt ? &resume_state : nullptr};
   try {
     model->fit(data.train, data.validation.empty() ? nullptr : &data.validation, ctx);
   } catch (...) {
@@ -365,13 +370,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   const double fit_seconds = monitor.seconds();
   // Interrupted: the loop saved a checkpoint when it saw the stop. A model
   // without a loop to stop finished its fit; it is saved as a whole model.
-  const bool interrupted = g_interrupted.load() && checkpointer.saved();
-  if (g_interrupted.load() && to_stdout) {
-    monitor.finish();
-    if (!opts.quiet) log << "dgm: interrupted at " << monitor.position() << "; nothing written (the model was to go to stdout)\n";
-    return 130;
-  }
-  if (interrupted) {
+  const bool stopped = g_interrupted.load();
+  if (stopped && checkpointer.saved_on_stop()) {
     monitor.finish();
     if (!opts.quiet)
       log << "dgm: interrupted at " << monitor.position() << "; checkpoint written to " << partial
@@ -380,6 +380,9 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
     return 130;
   }
 
+  // Stopped with nowhere to checkpoint (the model goes to stdout): the model
+  // so far, marked partial.
+  const bool interrupted = stopped && to_stdout;
   info["training"] = monitor.record(!opts.reproducible);
   monitor.finish();
   NllSummary train_s = evaluate_nll(*model, data.train, pool);
@@ -387,16 +390,20 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   NllSummary test_s = evaluate_nll(*model, data.test, pool);
   info["metrics"] = {{"train", summary_json(train_s)}, {"validation", summary_json(valid_s)}, {"test", summary_json(test_s)}};
   if (space.has_labels()) info["metrics"]["figure"] = "-log P(x | y), the label given";
-  if (to_stdout) {
-    const std::string bytes = model_writer(*model, info).serialize();
+  if (interrupted) info["partial"] = true;
+  const std::string path = to_stdout ? "-" : interrupted ? partial : output;
+  if (path == "-") {
+    ModelWriter w = model_writer(*model, info);
+    const std::string bytes = w.serialize();
     out.write(bytes.data(), std::streamsize(bytes.size()));
     out.flush();
     if (!out) throw IoError("<stdout>: cannot write the model");
   } else {
-    save_model(output, *model, info);
+    save_model(path, *model, info);
   }
   // The run is complete: its checkpoint has nothing left to continue.
-  const bool removed = !to_stdout && (ckpt || checkpointer.saved()) && file_exists(partial) && ::unlink(partial.c_str()) == 0;
+  const bool removed = !interrupted && !to_stdout && (ckpt || checkpointer.saved()) && file_exists(partial) &&
+                       ::unlink(partial.c_str()) == 0;
 
   if (!opts.quiet) {
     { char t[64]; std::snprintf(t, sizeof t, "%.2f", fit_seconds); log << "dgm: trained " << model->kind() << " in " << t << " s\n"; }
@@ -407,21 +414,23 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
     if (codec && test_s.samples)
       log << "  test perplexity " << format_number(std::exp(test_s.bits_per_dim * kLn2), 6) << " per " << codec->unit()
           << " (</s> included, OOVs as <unk>; see 'dgm eval' for the KenLM-style figures)\n";
-    log << "dgm: model written to " << (to_stdout ? std::string("<stdout>") : output) << "\n";
+    log << "dgm: model written to " << (path == "-" ? std::string("<stdout>") : path) << (interrupted ? " (partial)" : "")
+        << "\n";
     if (removed) log << "dgm: removed the checkpoint " << partial << " (the run is complete)\n";
     if (!opts.plot.empty()) log << "dgm: training curve drawn to " << opts.plot << "\n";
   }
-  return 0;
+  return interrupted ? 130 : 0;
 }
 
 void add_train(CLI::App& app, Action& action) {
   auto opts = std::make_shared<TrainOptions>();
   CLI::App* sub = app.add_subcommand("train", "Fit a model to data as a config file describes, and save it");
   sub->add_option("-c,--config", opts->config,
-                  "JSON config: space, data, model, train, output; - for stdin. Its data paths are relative to its "
-                  "folder (required unless --resume)");
+                  "JSON config: space, data, model, train, output; - for stdin. Its data paths are relative to "
+                  "its folder. Required unless --resume");
   sub->add_option("-o,--output", opts->output,
-                  "Model file to write, - for stdout [default: the config's \"output\", else model.dgm]");
+                  "Model file to write, - for stdout [default: the config's \"output\", else model.dgm; with "
+                  "--resume the checkpoint's name without \".partial\"]");
   sub->add_option("-s,--seed", opts->seed, "Random seed [default: the config's train.seed, else 1]")
       ->check(CLI::Range(int64_t(0), INT64_MAX));
   sub->add_option("-t,--threads", opts->threads,

@@ -104,9 +104,10 @@ done
 rm -f nade.partial.dgm nade.dgm
 interrupt nade KILL "$dgm" train -c nade.json -o nade.dgm -q -t 2
 "$dgm" train --resume nade.partial.dgm -q -t 1 || { echo "FAIL nade: resume without --reproducible"; fail=1; }
-"$dgm" info --json --model nade.dgm > info.json
+"$dgm" info --model nade.dgm --json > info.json
 grep -q '"sessions"' info.json && grep -q '"cpu_seconds"' info.json ||
   { echo "FAIL the record has no sessions or CPU time"; fail=1; }
 "$dgm" info --model nade.dgm > info.txt
-grep -q "2 sessions" info.txt || { echo "FAIL dgm info does not report two sessions:"; cat info.txt; fail=1; }
+grep -q "2 sessions" info.txt && grep -q "best epoch" info.txt ||
+  { echo "FAIL dgm info does not report the record (two sessions, the best epoch):"; cat info.txt; fail=1; }
 exit $fail
