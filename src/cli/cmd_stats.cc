@@ -166,7 +166,11 @@ int run_stats(const StatsOptions& o, std::ostream& out, std::ostream& log) {
     json cfg = load_config(o.config, o.overrides);
     if (!cfg.is_object() || !cfg.contains("space")) throw ConfigError(o.config + ": missing section 'space'");
     if (!cfg.contains("data")) throw ConfigError(o.config + ": missing section 'data'");
+    check_config_top(cfg, o.config);
     space = Space::from_json(cfg.at("space"));
+    // The model and train sections are checked as train checks them (a typo
+    // is an error here too), without fitting anything.
+    if (cfg.contains("model")) (void)create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json());
     // The seed that shuffles the validation split, as training would use it.
     uint64_t seed = 1;
     if (cfg.contains("train") && cfg["train"].is_object() && cfg["train"].contains("seed")) {

@@ -65,11 +65,8 @@ void print_summary(std::ostream& log, const char* name, const NllSummary& s) {
 int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   (void)out;  // training writes a file, not data
   json cfg = load_config(opts.config, opts.overrides);
-  ConfigSection top(cfg, opts.config);
-  top.allow({"space", "data", "model", "train"});
-  const std::string config_output = top.get_string("output", "model.dgm");
+  const std::string config_output = check_config_top(cfg, opts.config);
   const std::string output = !opts.output.empty() ? opts.output : config_output;
-  top.finish();
 
   // Text corpora: the vocabulary of the training data sets the space's levels,
   // so they are read first. Everything else is checked before reading data.

@@ -40,6 +40,14 @@ json load_config(const std::string& path, const std::vector<std::string>& overri
   return cfg;
 }
 
+std::string check_config_top(const json& cfg, const std::string& path) {
+  ConfigSection top(cfg, path);
+  top.allow({"space", "data", "model", "train"});
+  const std::string output = top.get_string("output", "model.dgm");
+  top.finish();
+  return output;
+}
+
 bool stderr_is_tty() { return isatty(2) == 1; }
 
 std::string format_number(double v, int precision) {
