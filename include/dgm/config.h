@@ -30,7 +30,7 @@ using json = nlohmann::json;
 constexpr int kMaxJsonDepth = 64;
 json parse_json(std::string_view text, const std::string& name, size_t max_bytes = size_t(64) << 20);
 
-// Reads and parses a JSON file (parse_json); ConfigError names the file, line and column.
+// Reads and parses a JSON file ("-": stdin) with parse_json; ConfigError names the file, line and column.
 json load_config_file(const std::string& path);
 // Applies "a.b.c=value": value is parsed as JSON when it parses, else taken
 // as a string. Intermediate objects are created as needed.

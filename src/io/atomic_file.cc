@@ -12,6 +12,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <ostream>
 #include <streambuf>
@@ -21,6 +22,17 @@
 
 namespace dgm {
 namespace {
+
+// The one rule for outputs: missing folders of the path are created; one that
+// cannot be made (its parent is a file, no permission) is an IoError.
+void make_parent_dirs(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::is_directory(parent, ec)) return;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) throw IoError(path + ": cannot create the folder " + parent.string() + ": " + ec.message());
+}
 
 [[noreturn]] void fail(const std::string& path, const char* what, int err) {
   throw IoError(path + ": " + what + ": " + std::strerror(err));
@@ -315,6 +327,7 @@ struct AtomicFile::Impl : std::streambuf {
 AtomicFile::AtomicFile(const std::string& path, Mode mode) : impl_(new Impl) {
   if (path.empty()) throw IoError("an empty file name (give a path, or - for stdout)");
   impl_->path = path;
+  if (path != "-") make_parent_dirs(path);
   if (path == "-") {
     impl_->kind = Impl::Kind::kStdout;
     impl_->live = mode == Mode::kLive;

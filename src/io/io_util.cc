@@ -40,13 +40,26 @@ void require_file(const std::string& path) {
   if (st.type() == fs::file_type::directory) throw IoError(path + ": is a directory, expected a file");
 }
 
+const std::string& stdin_bytes() {
+  // Read once, so that the format can be detected from the content before a
+  // reader reads it; read again only when stdin has new data (a caller that
+  // swapped std::cin's buffer, as the in-process tests do).
+  static std::string cache;
+  if (std::cin.peek() != std::char_traits<char>::eof()) {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    cache = ss.str();
+  }
+  std::cin.clear();
+  return cache;
+}
+
 TextFile read_text(const std::string& path, const std::string& format) {
   TextFile f;
   std::ostringstream ss;
   if (path == "-") {
     f.name = "<stdin>";
-    ss << std::cin.rdbuf();
-    std::cin.clear();
+    ss << stdin_bytes();
   } else {
     f.name = path;
     require_file(path);

@@ -138,7 +138,11 @@ TEST_P(AtomicFileTest, LongestNameWorks) {
 TEST_P(AtomicFileTest, BadTargetsAreIoErrors) {
   const std::string dir = tmp_dir();
   test::expect_error<IoError>([&] { write_file_atomically(dir, "x"); }, dir + ": is a directory");
-  test::expect_error<IoError>([&] { write_file_atomically(dir + "/no/such/file", "x"); }, dir + "/no/such/file: ", "does not exist");
+  // Missing folders are created (the rule for every output); one under a regular file cannot be.
+  write_file_atomically(dir + "/new/folder/file", "x");
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/new/folder/file"));
+  test::expect_error<IoError>([&] { write_file_atomically(dir + "/new/folder/file/under", "x"); },
+                              dir + "/new/folder/file/under: cannot create the folder");
   test::expect_error<IoError>([&] { write_file_atomically("", "x"); }, "", "empty file name");
 }
 

@@ -23,7 +23,8 @@
 //   final target replaced; the link stays a link;
 // - an existing file keeps its permission bits (and owner, where allowed); a new
 //   file gets 0666 minus the umask;
-// - a directory, a missing folder, a symlink loop and an empty name are IoErrors.
+// - missing folders of the path are created (the rule for every output);
+// - a directory, a folder that cannot be made, a symlink loop and an empty name are IoErrors.
 // Every error is an IoError "<path>: <what failed>: <reason>". Not thread-safe:
 // one writer per object.
 #pragma once
