@@ -181,23 +181,31 @@ template <int P, int V>
 void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
                   const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep) {
   __m512 acc[P][V];
+  #pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v)
       acc[j][v] = ep.init ? _mm512_maskz_loadu_ps(mask[v], ep.init + run.img[j] * F + o0 + 16 * v) : _mm512_setzero_ps();
   const float* xp[P];
+  #pragma GCC unroll 16
   for (int j = 0; j < P; ++j) xp[j] = x + run.xo[j];
   const float* wr = w + o0;
   for (int64_t c = 0; c < J; ++c, wr += F) {
     const int64_t off = col[c];
     __m512 wv[V];
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) wv[v] = _mm512_maskz_loadu_ps(mask[v], wr + 16 * v);
+    #pragma GCC unroll 16
     for (int j = 0; j < P; ++j) {
       const __m512 xb = _mm512_set1_ps(xp[j][off]);
+      #pragma GCC unroll 16
       for (int v = 0; v < V; ++v) acc[j][v] = _mm512_fmadd_ps(xb, wv[v], acc[j][v]);
     }
   }
   const __m512 zero = _mm512_setzero_ps();
+  #pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       const int64_t at = run.yo[j] + o0 + 16 * v;
       __m512 val = acc[j][v];
@@ -250,21 +258,29 @@ template <int KB, int V>
 void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
                   const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
   __m512 acc[KB][V];
+  #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
   int64_t off[KB];
+  #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k) off[k] = col[k];
   for (int64_t p = 0; p < np; ++p) {
     const float* xp = x + xo[p];
     const float* d = dy + yo[p] + o0;
     __m512 dv[V];
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) dv[v] = _mm512_maskz_loadu_ps(mask[v], d + 16 * v);
+    #pragma GCC unroll 16
     for (int k = 0; k < KB; ++k) {
       const __m512 xb = _mm512_set1_ps(xp[off[k]]);
+      #pragma GCC unroll 16
       for (int v = 0; v < V; ++v) acc[k][v] = _mm512_fmadd_ps(xb, dv[v], acc[k][v]);
     }
   }
+  #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       float* at = dw + k * F + o0 + 16 * v;
       _mm512_mask_storeu_ps(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));

@@ -152,54 +152,100 @@ void DlmHead::log_prob(int64_t S, const T* o, int64_t stride, const int32_t* v, 
   }
 }
 
+namespace {
+
+// One sub-pixel's mixture: weights pi_j (and their sum, 1 within rounding),
+// means and inverse scales.
+struct Mixture {
+  int64_t M = 0;
+  double total = 0;
+  const double *pi = nullptr, *mu = nullptr, *inv_s = nullptr;
+};
+
+template <typename T>
+Mixture prepare(const DlmHead& hd, const T* o, double* store) {
+  Mixture mx;
+  mx.M = hd.M;
+  double* pi = store;
+  double* mu = store + hd.M;
+  double* inv_s = store + 2 * hd.M;
+  double m = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < hd.M; ++j) m = std::max(m, double(o[j]));
+  double se = 0;
+  for (int64_t j = 0; j < hd.M; ++j) se += std::exp(double(o[j]) - m);
+  for (int64_t j = 0; j < hd.M; ++j) {
+    pi[j] = std::exp(double(o[j]) - m) / se;
+    mx.total += pi[j];
+    mu[j] = double(o[hd.M + j]);
+    inv_s[j] = std::exp(-std::max(double(o[2 * hd.M + j]), DlmHead::kMinLogScale));
+  }
+  mx.pi = pi, mx.mu = mu, mx.inv_s = inv_s;
+  return mx;
+}
+
+// G[k] = sum_j pi_j sigma((e_v - mu_j) / s_j) at the bin edges v = v0 + k step,
+// k < count, e_v = (2v + 1) h - 1 (the edge between levels v and v + 1); G
+// has room for count rounded up to a packet.
+void mixture_cdf(const Mixture& mx, double h, int64_t v0, int64_t step, int64_t count, double* G) {
+  const int64_t padded = (count + kLanes - 1) / kLanes * kLanes;
+  std::fill(G, G + padded, 0.0);
+  for (int64_t e0 = 0; e0 < padded; e0 += kLanes) {
+    Pack edge;
+    for (int l = 0; l < kLanes; ++l) edge[l] = double(2 * (v0 + (e0 + l) * step) + 1) * h - 1.0;
+    Eigen::Map<Pack, Eigen::Aligned64> g(G + e0);
+    for (int64_t j = 0; j < mx.M; ++j) g += mx.pi[j] / (1.0 + (-(edge - mx.mu[j]) * mx.inv_s[j]).exp());
+  }
+}
+
+// Bin weights from CDF values: w[k] = G[k] - G[k-1] over count + 1 bins, with
+// G[-1] = lo and G[count] = hi, G clamped (in place) to be nondecreasing in
+// [lo, hi] so rounding never makes a weight negative.
+void bin_weights(double* G, int64_t count, double lo, double hi, double* w) {
+  double prev = lo;
+  for (int64_t k = 0; k < count; ++k) {
+    G[k] = std::min(std::max(G[k], prev), hi);
+    w[k] = G[k] - prev;
+    prev = G[k];
+  }
+  w[count] = hi - prev;
+}
+
+}  // namespace
+
 template <typename T>
 void DlmHead::level_probs(const T* o, double* p) const {
-  const double h = 1.0 / double(K - 1);
-  double mx = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < M; ++j) mx = std::max(mx, double(o[j]));
-  double se = 0;
-  for (int64_t j = 0; j < M; ++j) se += std::exp(double(o[j]) - mx);
-  // G[v] = sum_m pi_m sigma((e_v - mu_m) / s_m) at the K - 1 inner edges
-  // e_v = (2v + 1) h - 1, a packet of edges at a time.
-  const int64_t E = K - 1, padded = (E + kLanes - 1) / kLanes * kLanes;
   Workspace& ws = thread_workspace();
   Workspace::Frame frame(ws);
-  double* G = ws.take_zero<double>(size_t(padded));
-  double total = 0;
-  for (int64_t j = 0; j < M; ++j) {
-    const double pi = std::exp(double(o[j]) - mx) / se;
-    total += pi;
-    const double mu = double(o[M + j]), inv_s = std::exp(-std::max(double(o[2 * M + j]), kMinLogScale));
-    for (int64_t e0 = 0; e0 < padded; e0 += kLanes) {
-      Pack edge;
-      for (int l = 0; l < kLanes; ++l) edge[l] = double(2 * (e0 + l) + 1) * h - 1.0;
-      Eigen::Map<Pack, Eigen::Aligned64> g(G + e0);
-      g += pi / (1.0 + (-(edge - mu) * inv_s).exp());
-    }
-  }
-  // Bin probabilities are CDF differences; rounding cannot make one negative.
-  double prev = 0;
-  for (int64_t v = 0; v < E; ++v) {
-    const double cur = std::min(std::max(G[v], prev), total);
-    p[v] = cur - prev;
-    prev = cur;
-  }
-  p[E] = total - prev;
+  const Mixture mx = prepare(*this, o, ws.take<double>(size_t(3 * M)));
+  double* G = ws.take<double>(size_t(K + kLanes));
+  mixture_cdf(mx, 1.0 / double(K - 1), 0, 1, K - 1, G);
+  bin_weights(G, K - 1, 0.0, mx.total, p);
 }
 
 template <typename T>
 int32_t DlmHead::sample(const T* o, double temperature, Rng& rng) const {
   Workspace& ws = thread_workspace();
   Workspace::Frame frame(ws);
-  double* p = ws.take<double>(size_t(K));
-  level_probs(o, p);
   if (temperature != 1.0) {
+    // P(v)^(1/T) needs every level.
+    double* p = ws.take<double>(size_t(K));
+    level_probs(o, p);
     const double inv_t = 1.0 / temperature;
-    for (int64_t v = 0; v < K; ++v) p[v] = p[v] > 0 ? std::exp(std::log(p[v]) * inv_t) : 0.0;
+    double total = 0;
+    for (int64_t v = 0; v < K; ++v) total += (p[v] = p[v] > 0 ? std::exp(std::log(p[v]) * inv_t) : 0.0);
+    return int32_t(rng.categorical(p, size_t(K), total));
   }
-  double total = 0;
-  for (int64_t v = 0; v < K; ++v) total += p[v];
-  return int32_t(rng.categorical(p, size_t(K), total));
+  // At temperature 1 the mixture is sampled as it is defined: a component j
+  // from pi (THE categorical draw), a logistic value y = mu_j + s_j logit(u)
+  // from one more uniform, and the bin y falls in (the first and last bins
+  // open), so P(v) = sum_j pi_j P(y_j in bin v) exactly (Salimans et al. 2017).
+  const Mixture mx = prepare(*this, o, ws.take<double>(size_t(3 * M)));
+  const size_t j = rng.categorical(mx.pi, size_t(M), mx.total);
+  const double u = rng.uniform();
+  const double y = mx.mu[j] + (std::log(u) - std::log1p(-u)) / mx.inv_s[j];
+  // Bin v is centred at c_v = 2 v h - 1 with half-width h = 1 / (K - 1).
+  const double t = std::floor((y + 1.0) * 0.5 * double(K - 1) + 0.5);
+  return int32_t(std::clamp(t, 0.0, double(K - 1)));
 }
 
 #define DGM_NN_HEAD(T)                                                                                        \

@@ -9,9 +9,10 @@
 //     +inf, so the K probabilities telescope to 1.
 // Log-probabilities are evaluated in double with stable forms (softplus,
 // log(1 - e^-g)), so the K probabilities of a position sum to 1 to double
-// precision; the mixture is vectorised over sub-pixels (8 a packet), the draw
-// over levels (every bin's probability from the mixture CDF at the K - 1 bin
-// edges, one sigmoid an edge and component).
+// precision; the mixture is vectorised over sub-pixels (8 a packet). A draw at
+// temperature 1 follows the mixture's definition (a component, a logistic
+// value, its bin); at other temperatures every bin's probability comes from
+// the mixture CDF at the K - 1 bin edges, vectorised over edges.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +48,8 @@ struct DlmHead {
   // rounding): for sampling.
   template <typename T>
   void level_probs(const T* o, double* p) const;
-  // A level drawn from P(v)^(1/temperature), renormalised.
+  // A level drawn from P(v)^(1/temperature), renormalised (two uniforms at
+  // temperature 1, one otherwise).
   template <typename T>
   int32_t sample(const T* o, double temperature, Rng& rng) const;
 };

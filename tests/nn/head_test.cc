@@ -122,17 +122,26 @@ TEST(SoftmaxHead, NormalisedGradientAndDraws) {
   }
 }
 
+// At temperature 1 a component, a logistic value and its bin; otherwise
+// P(v)^(1/T) over every level. Frequencies within 5 standard errors.
 TEST(DlmHead, DrawsFollowTheLevelProbabilities) {
-  DlmHead h{8, 3};
-  Rng rng(12);
-  const std::vector<double> o = random_outputs(h, rng, 1);
-  std::vector<double> p(8);
-  h.level_probs<double>(o.data(), p.data());
-  std::vector<int64_t> count(8, 0);
-  const int64_t n = 200000;
-  for (int64_t i = 0; i < n; ++i) ++count[size_t(h.sample<double>(o.data(), 1.0, rng))];
-  for (int k = 0; k < 8; ++k)
-    EXPECT_NEAR(double(count[size_t(k)]) / double(n), p[size_t(k)], 5 * std::sqrt(p[size_t(k)] / double(n)) + 1e-4);
+  for (int64_t K : {8, 256})
+    for (double T : {1.0, 0.6}) {
+      DlmHead h{K, 3};
+      Rng rng{uint64_t(K)};
+      const std::vector<double> o = random_outputs(h, rng, 1);
+      std::vector<double> p(static_cast<size_t>(K));
+      h.level_probs<double>(o.data(), p.data());
+      double tot = 0;
+      for (auto& q : p) tot += (q = std::pow(q, 1 / T));
+      for (auto& q : p) q /= tot;
+      std::vector<int64_t> count(static_cast<size_t>(K), 0);
+      const int64_t n = 60000;
+      for (int64_t i = 0; i < n; ++i) ++count[size_t(h.sample<double>(o.data(), T, rng))];
+      for (int64_t k = 0; k < K; ++k)
+        EXPECT_NEAR(double(count[size_t(k)]) / double(n), p[size_t(k)], 5 * std::sqrt(p[size_t(k)] / double(n)) + 1e-4)
+            << "K " << K << " T " << T << " level " << k;
+    }
 }
 
 }  // namespace
