@@ -19,8 +19,24 @@ TrainOptions read_train_options(ConfigSection& t, const TrainOptions& def) {
   o.epochs = t.get_int("epochs", def.epochs, 1, 1000000);
   o.batch_size = t.get_int("batch_size", def.batch_size, 1, 1 << 20);
   o.patience = t.get_int("patience", def.patience, 1, 1000000);
+  o.warmup_steps = t.get_int("warmup_steps", def.warmup_steps, 0, int64_t(1) << 40);
+  o.schedule = t.get_choice("schedule", def.schedule, {"constant", "cosine"});
   o.adam = read_adam_options(t, def.adam);
+  o.min_learning_rate = t.get_double("min_learning_rate", def.min_learning_rate, 0.0, o.adam.learning_rate);
   return o;
+}
+
+double scheduled_learning_rate(const TrainOptions& opt, int64_t step, int64_t total, int64_t epoch) {
+  double lr = opt.adam.learning_rate * std::pow(opt.adam.lr_decay, double(epoch - 1));
+  const int64_t w = opt.warmup_steps;
+  if (w > 0 && step < w) lr *= double(step + 1) / double(w);
+  if (opt.schedule == "cosine" && step >= w) {
+    const double r = opt.adam.learning_rate > 0 ? opt.min_learning_rate / opt.adam.learning_rate : 0.0;
+    const double span = double(std::max<int64_t>(1, total - w));
+    const double progress = std::min(1.0, double(step - w) / span);
+    lr *= r + (1.0 - r) * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
+  }
+  return lr;
 }
 
 TrainResult train_minibatch(Trainable& model, const Dataset& train, const Dataset* validation,
@@ -41,6 +57,8 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
   adam.set_active(model.active_ranges());
+  adam.set_decay(model.decay_ranges());
+  const int64_t total_steps = opt.epochs * int64_t(batches);
 
   TrainResult res;
   res.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
@@ -49,7 +67,6 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   auto stopped = [&] { return ctx.stop && ctx.stop->load(); };
 
   for (int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
-    adam.set_epoch(epoch);
     std::iota(perm.begin(), perm.end(), size_t(0));
     for (size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[ctx.rng->below(i)]);
     double epoch_loss = 0;
@@ -58,6 +75,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       if (stopped()) break;
       const size_t b0 = b * B, bn = std::min(n, b0 + B) - b0;
       const size_t nc = num_chunks(bn, C);
+      adam.set_learning_rate(scheduled_learning_rate(opt, step, total_steps, epoch));
       model.begin_step(step++);
       pool.run(nc, [&](size_t c) {
         FloatBuffer& g = chunk_grads[c];  // zero: allocated so, and cleared by Adam after use
