@@ -21,6 +21,7 @@ TrainOptions read_train_options(ConfigSection& t, const TrainOptions& def) {
   o.patience = t.get_int("patience", def.patience, 1, 1000000);
   o.warmup_steps = t.get_int("warmup_steps", def.warmup_steps, 0, int64_t(1) << 40);
   o.schedule = t.get_choice("schedule", def.schedule, {"constant", "cosine"});
+  o.validate_every = t.get_int("validate_every", def.validate_every, 0, int64_t(1) << 40);
   o.adam = read_adam_options(t, def.adam);
   o.min_learning_rate = t.get_double("min_learning_rate", def.min_learning_rate, 0.0, o.adam.learning_rate);
   return o;
@@ -65,12 +66,52 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   double best_nll = std::numeric_limits<double>::infinity();
   int64_t since_best = 0, step = 0;
   auto stopped = [&] { return ctx.stop && ctx.stop->load(); };
+  // With validate_every, evaluations come every that many minibatches (and at
+  // the end of each epoch) and are reported per step; patience counts them.
+  const bool by_step = opt.validate_every > 0;
+  const char* unit = by_step ? "step" : "epoch";
+  // Validation, best-parameter bookkeeping and progress after `rows` rows of
+  // mean NLL loss / rows; true when early stopping ends training.
+  auto evaluate = [&](int64_t epoch, double loss, size_t rows) {
+    TrainProgress p;
+    p.unit = unit;
+    p.step = by_step ? step : epoch;
+    p.total = by_step ? total_steps : opt.epochs;
+    p.train_nll = rows ? loss / double(rows) : p.train_nll;
+    res.last_train_nll = p.train_nll;
+    if (has_valid) {
+      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
+      p.best = p.valid_nll < best_nll;
+    } else {
+      p.best = true;
+    }
+    if (p.best) {
+      best_nll = has_valid ? p.valid_nll : p.train_nll;
+      std::copy(model.params(), model.params() + P, best.begin());
+      res.best_epoch = epoch;
+      res.best_step = step;
+      res.best_valid_nll = has_valid ? p.valid_nll : res.best_valid_nll;
+      since_best = 0;
+    } else {
+      ++since_best;
+    }
+    if (ctx.monitor) ctx.monitor->on_step(p);
+    if (has_valid && since_best >= opt.patience) {
+      if (ctx.monitor)
+        ctx.monitor->message("early stopping at " + std::string(unit) + " " + std::to_string(p.step) +
+                             ": no better validation NLL for " + std::to_string(opt.patience) + (by_step ? " evaluations" : " epochs") + "; keeping " +
+                             std::string(unit) + " " + std::to_string(by_step ? res.best_step : res.best_epoch));
+      return true;
+    }
+    return false;
+  };
 
+  bool early = false;
   for (int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
     std::iota(perm.begin(), perm.end(), size_t(0));
     for (size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[ctx.rng->below(i)]);
-    double epoch_loss = 0;
-    size_t epoch_rows = 0;
+    double epoch_loss = 0, part_loss = 0;
+    size_t epoch_rows = 0, part_rows = 0;
     for (size_t b = 0; b < batches; ++b) {
       if (stopped()) break;
       const size_t b0 = b * B, bn = std::min(n, b0 + B) - b0;
@@ -89,45 +130,30 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
                         std::to_string(epoch) + "; lower train.learning_rate or set train.clip_norm");
       epoch_loss += loss;
       epoch_rows += bn;
+      part_loss += loss;
+      part_rows += bn;
       // Adam sums the chunk gradients in chunk order as it updates.
       std::vector<float*> parts(nc);
       for (size_t c = 0; c < nc; ++c) parts[c] = chunk_grads[c].data();
       adam.step(model.params(), parts, 1.0f / float(bn), pool, /*clear_grads=*/true);
       if (ctx.monitor) ctx.monitor->on_work(int64_t(b + 1), int64_t(batches));
+      if (by_step && step % opt.validate_every == 0 && b + 1 < batches) {
+        early = evaluate(epoch, part_loss, part_rows);
+        part_loss = 0;
+        part_rows = 0;
+        if (early) break;
+      }
+    }
+    if (early) {
+      res.epochs_run = epoch;
+      break;
     }
     if (stopped()) {
       res.interrupted = true;
       break;
     }
     res.epochs_run = epoch;
-    TrainProgress p;
-    p.unit = "epoch";
-    p.step = epoch;
-    p.total = opt.epochs;
-    p.train_nll = epoch_rows ? epoch_loss / double(epoch_rows) : p.train_nll;
-    res.last_train_nll = p.train_nll;
-    if (has_valid) {
-      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
-      p.best = p.valid_nll < best_nll;
-    } else {
-      p.best = true;
-    }
-    if (p.best) {
-      best_nll = has_valid ? p.valid_nll : p.train_nll;
-      std::copy(model.params(), model.params() + P, best.begin());
-      res.best_epoch = epoch;
-      res.best_valid_nll = has_valid ? p.valid_nll : res.best_valid_nll;
-      since_best = 0;
-    } else {
-      ++since_best;
-    }
-    if (ctx.monitor) ctx.monitor->on_step(p);
-    if (has_valid && since_best >= opt.patience) {
-      if (ctx.monitor)
-        ctx.monitor->message("early stopping at epoch " + std::to_string(epoch) + ": no better validation NLL for " +
-                             std::to_string(opt.patience) + " epochs; keeping epoch " + std::to_string(res.best_epoch));
-      break;
-    }
+    if (evaluate(epoch, by_step ? part_loss : epoch_loss, by_step ? part_rows : epoch_rows)) break;
   }
   // Keep the best parameters (an interruption before the first finished epoch
   // keeps the current ones).

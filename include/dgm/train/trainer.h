@@ -55,10 +55,11 @@ class Trainable {
 struct TrainOptions {
   int64_t epochs = 20;
   int64_t batch_size = 100;
-  int64_t patience = 5;  // stop after this many epochs without a better validation NLL
+  int64_t patience = 5;  // stop after this many evaluations (epochs) without a better validation NLL
   int64_t warmup_steps = 0;
   std::string schedule = "constant";  // "constant" or "cosine"
   double min_learning_rate = 0.0;
+  int64_t validate_every = 0;  // minibatches between validations (also at each epoch's end); 0 = once an epoch
   AdamOptions adam;
 };
 
@@ -66,12 +67,13 @@ struct TrainOptions {
 double scheduled_learning_rate(const TrainOptions& opt, int64_t step, int64_t total, int64_t epoch);
 
 // Reads epochs, batch_size, patience, warmup_steps, schedule,
-// min_learning_rate and the Adam keys from a "train" section.
+// min_learning_rate, validate_every and the Adam keys from a "train" section.
 TrainOptions read_train_options(ConfigSection& train, const TrainOptions& def = {});
 
 struct TrainResult {
   int64_t epochs_run = 0;
   int64_t best_epoch = 0;      // 0 when no epoch finished
+  int64_t best_step = 0;       // minibatches done at the best evaluation
   double best_valid_nll = 0;   // nats per sample; NaN without validation
   double last_train_nll = 0;   // mean minibatch NLL over the last epoch
   bool interrupted = false;    // ctx.stop was set
