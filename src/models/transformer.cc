@@ -101,46 +101,53 @@ inline void gelu(const T* h, T* g, size_t n) {
 #if defined(__AVX512F__)
 inline __mmask16 tail_mask(size_t rem) { return rem >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << rem) - 1); }
 
-// R rows (1..4) by 64 columns of matmul; masked lanes past N are not stored.
+// R rows (1..12) by 32 columns of matmul (24 accumulators in registers) from
+// a packed panel P (K, 32) of the weights; masked lanes past N are not stored.
 template <int R>
-inline void matmul_tile(const float* X, size_t ldx, const float* Wt, size_t ldw, const float* b, float* Y, size_t ldy,
-                        size_t K, const __mmask16* mk) {
-  __m512 acc[R][4];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_ps();
+inline void matmul_tile(const float* X, size_t ldx, const float* P, const float* b, float* Y, size_t ldy, size_t K,
+                        const __mmask16* mk) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (size_t k = 0; k < K; ++k) {
-    const float* wr = Wt + k * ldw;
-    const __m512 w0 = _mm512_maskz_loadu_ps(mk[0], wr), w1 = _mm512_maskz_loadu_ps(mk[1], wr + 16),
-                 w2 = _mm512_maskz_loadu_ps(mk[2], wr + 32), w3 = _mm512_maskz_loadu_ps(mk[3], wr + 48);
+    const __m512 w0 = _mm512_load_ps(P + k * 32), w1 = _mm512_load_ps(P + k * 32 + 16);
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(X[size_t(r) * ldx + k]);
       acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
       acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
-      acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
-      acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
     }
   }
-  for (int v = 0; v < 4; ++v) {
+  for (int v = 0; v < 2; ++v) {
     const __m512 bv = b ? _mm512_maskz_loadu_ps(mk[v], b + 16 * v) : _mm512_setzero_ps();
     for (int r = 0; r < R; ++r)
       _mm512_mask_storeu_ps(Y + size_t(r) * ldy + 16 * v, mk[v], b ? _mm512_add_ps(acc[r][v], bv) : acc[r][v]);
   }
 }
 
+// The weights are packed a panel of 32 columns at a time (contiguous, zero
+// past N), so the panel stays in L1 whatever the row stride of W.
 template <>
 void matmul<float>(const float* X, size_t ldx, const float* Wt, size_t ldw, const float* b, float* Y, size_t ldy,
                    size_t M, size_t K, size_t N) {
-  for (size_t j0 = 0; j0 < N; j0 += 64) {
-    const size_t nj = std::min<size_t>(64, N - j0);
-    __mmask16 mk[4];
-    for (int v = 0; v < 4; ++v) mk[v] = nj > size_t(16 * v) ? tail_mask(nj - size_t(16 * v)) : __mmask16(0);
+  thread_local std::vector<float, Aligned64<float>> pack;
+  pack.resize(K * 32);
+  for (size_t j0 = 0; j0 < N; j0 += 32) {
+    const size_t nj = std::min<size_t>(32, N - j0);
+    const __mmask16 mk[2] = {tail_mask(nj), nj > 16 ? tail_mask(nj - 16) : __mmask16(0)};
+    for (size_t k = 0; k < K; ++k) {
+      _mm512_store_ps(&pack[k * 32], _mm512_maskz_loadu_ps(mk[0], Wt + k * ldw + j0));
+      _mm512_store_ps(&pack[k * 32 + 16], _mm512_maskz_loadu_ps(mk[1], Wt + k * ldw + j0 + 16));
+    }
     const float* bj = b ? b + j0 : nullptr;
+    const float* P = pack.data();
     size_t i = 0;
-    for (; i + 4 <= M; i += 4) matmul_tile<4>(X + i * ldx, ldx, Wt + j0, ldw, bj, Y + i * ldy + j0, ldy, K, mk);
+    for (; i + 12 <= M; i += 12) matmul_tile<12>(X + i * ldx, ldx, P, bj, Y + i * ldy + j0, ldy, K, mk);
+    const float* Xi = X + i * ldx;
+    float* Yi = Y + i * ldy + j0;
     switch (M - i) {
-      case 3: matmul_tile<3>(X + i * ldx, ldx, Wt + j0, ldw, bj, Y + i * ldy + j0, ldy, K, mk); break;
-      case 2: matmul_tile<2>(X + i * ldx, ldx, Wt + j0, ldw, bj, Y + i * ldy + j0, ldy, K, mk); break;
-      case 1: matmul_tile<1>(X + i * ldx, ldx, Wt + j0, ldw, bj, Y + i * ldy + j0, ldy, K, mk); break;
+#define DGM_TILE(R) case R: matmul_tile<R>(Xi, ldx, P, bj, Yi, ldy, K, mk); break;
+      DGM_TILE(11) DGM_TILE(10) DGM_TILE(9) DGM_TILE(8) DGM_TILE(7) DGM_TILE(6)
+      DGM_TILE(5) DGM_TILE(4) DGM_TILE(3) DGM_TILE(2) DGM_TILE(1)
+#undef DGM_TILE
       default: break;
     }
   }
@@ -192,13 +199,34 @@ inline void gelu<float>(const float* h, float* g, size_t n) {
 }
 #endif
 
-// d gelu(h) / dh, from h (scalar; only the backward pass needs it).
+// dh[i] *= d gelu(h) / dh at h[i] (the backward pass).
 template <typename T>
-inline T gelu_grad(T x) {
-  const T u = T(2 * kGeluC) * (x + T(0.044715) * x * x * x);
-  const T s = T(1) / (T(1) + std::exp(-u));
-  return s + x * s * (T(1) - s) * T(2 * kGeluC) * (T(1) + T(3 * 0.044715) * x * x);
+inline void gelu_back(const T* h, T* dh, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const T x = h[i];
+    const T u = T(2 * kGeluC) * (x + T(0.044715) * x * x * x);
+    const T s = T(1) / (T(1) + std::exp(-u));
+    dh[i] *= s + x * s * (T(1) - s) * T(2 * kGeluC) * (T(1) + T(3 * 0.044715) * x * x);
+  }
 }
+
+#if defined(__AVX512F__)
+template <>
+inline void gelu_back<float>(const float* h, float* dh, size_t n) {
+  const __m512 c3 = _mm512_set1_ps(0.044715f), c2 = _mm512_set1_ps(float(2 * kGeluC)), one = _mm512_set1_ps(1.0f),
+               c33 = _mm512_set1_ps(float(3 * 0.044715));
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 x = _mm512_maskz_loadu_ps(m, h + i), x2 = _mm512_mul_ps(x, x);
+    const __m512 u = _mm512_mul_ps(c2, _mm512_fmadd_ps(_mm512_mul_ps(c3, x), x2, x));
+    const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, Eigen::internal::pexp(_mm512_sub_ps(_mm512_setzero_ps(), u))));
+    // s + x s (1 - s) 2c (1 + 3 0.044715 x^2)
+    const __m512 t = _mm512_mul_ps(_mm512_mul_ps(x, _mm512_mul_ps(s, _mm512_sub_ps(one, s))),
+                                   _mm512_mul_ps(c2, _mm512_fmadd_ps(c33, x2, one)));
+    _mm512_mask_storeu_ps(dh + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dh + i), _mm512_add_ps(s, t)));
+  }
+}
+#endif
 
 // One row of LayerNorm: y = (x - mean) rstd * g + b; keeps xhat and rstd when asked.
 template <typename T>
@@ -476,7 +504,7 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
       MR(grad + L.out_b, 1, Wl) += dY.colwise().sum();
       MR dH(dh.data(), N, Fl);
       dH.noalias() = dY * CR(P + L.out_w, Fl, Wl).transpose();
-      for (size_t i = 0; i < n * F; ++i) dh[i] *= gelu_grad(HP[i]);
+      gelu_back(HP, dh.data(), n * F);
       for (size_t t = 0; t < n; ++t)
         for (size_t j = 0; j < W; ++j) a[t * W + j] = X2[t * W + j] * P[L.ln2_g + j] + P[L.ln2_b + j];
       MR(grad + L.fc_w, Wl, Fl).noalias() += CR(a.data(), N, Wl).transpose() * dH;
