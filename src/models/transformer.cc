@@ -47,6 +47,50 @@ using CMapR = Eigen::Map<const MatR<T>>;
 template <typename T>
 using RowV = Eigen::Matrix<T, 1, Eigen::Dynamic>;
 
+// A view of n values in an Arena.
+template <typename T>
+struct Span {
+  T* p = nullptr;
+  size_t n = 0;
+  T* data() const { return p; }
+  T* begin() const { return p; }
+  T* end() const { return p + n; }
+  size_t size() const { return n; }
+  T& operator[](size_t i) const { return p[i]; }
+};
+
+// Per-thread scratch memory for one call of the network: reset() at the start
+// of a call, take() hands out 64-byte-aligned pieces that stay valid until the
+// next reset(). Blocks are kept between calls (no allocation in the steady
+// state) and merged into one when a call needed several.
+template <typename T>
+class Arena {
+ public:
+  void reset() {
+    if (blocks_.size() > 1) {
+      size_t total = 0;
+      for (const auto& b : blocks_) total += b.size();
+      blocks_.clear();
+      blocks_.emplace_back(total);
+    }
+    cur_ = 0;
+    pos_ = 0;
+  }
+  Span<T> take(size_t n, bool zero = false) {
+    const size_t want = (n + 63) / 64 * 64;  // whole cache lines keep every piece aligned
+    while (cur_ < blocks_.size() && pos_ + want > blocks_[cur_].size()) ++cur_, pos_ = 0;
+    if (cur_ == blocks_.size()) blocks_.emplace_back(std::max<size_t>(want, size_t(1) << 16));
+    Span<T> s{blocks_[cur_].data() + pos_, n};
+    pos_ += want;
+    if (zero) std::fill(s.begin(), s.end(), T(0));
+    return s;
+  }
+
+ private:
+  std::vector<Buf<T>> blocks_;
+  size_t cur_ = 0, pos_ = 0;
+};
+
 constexpr double kLnEps = 1e-5;
 constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
 
@@ -366,15 +410,17 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
   const bool dropping = train && rate > 0;
   // Activations kept for the backward pass (one slot when only scoring).
   const size_t slots = train ? NL : 1;
-  Buf<T> x(n * W);                                      // (n, W) residual stream
-  Buf<T> xh1(slots * n * W), xh2(slots * n * W);        // (layers, n, W) normalised inputs
-  Buf<T> rs1(slots * n), rs2(slots * n);                // (layers, n) their 1 / std
-  Buf<T> qkv(slots * n * 3 * W);                        // (layers, n, 3W)
-  Buf<T> att(slots * n * W);                            // (layers, n, W) attention outputs
-  Buf<T> lse(slots * H * n);                            // (layers, H, n)
-  Buf<T> hpre(slots * n * F), hact(slots * n * F);      // (layers, n, F)
-  Buf<T> a(n * W), y(n * W), kt(d * n), sc(n), qs(d);   // scratch
-  Buf<T> masks(dropping ? (1 + 2 * NL) * n * W : 0);    // (1 + 2 layers, n, W)
+  thread_local Arena<T> ar;
+  ar.reset();
+  const Span<T> x = ar.take(n * W);                                             // (n, W) residual stream
+  const Span<T> xh1 = ar.take(slots * n * W), xh2 = ar.take(slots * n * W);     // (layers, n, W) normalised inputs
+  const Span<T> rs1 = ar.take(slots * n), rs2 = ar.take(slots * n);             // (layers, n) their 1 / std
+  const Span<T> qkv = ar.take(slots * n * 3 * W);                               // (layers, n, 3W)
+  const Span<T> att = ar.take(slots * n * W);                                   // (layers, n, W) attention outputs
+  const Span<T> lse = ar.take(slots * H * n);                                   // (layers, H, n)
+  const Span<T> hpre = ar.take(slots * n * F), hact = ar.take(slots * n * F);   // (layers, n, F)
+  const Span<T> a = ar.take(n * W), y = ar.take(n * W), kt = ar.take(d * n), sc = ar.take(n), qs = ar.take(d);
+  const Span<T> masks = ar.take(dropping ? (1 + 2 * NL) * n * W : 0);           // (1 + 2 layers, n, W)
   if (dropping) {
     Rng r(drop->seed, drop->stream);
     const T keep = T(1.0 / (1.0 - rate));
@@ -439,7 +485,7 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
     }
     for (size_t i = 0; i < n * W; ++i) x[i] += y[i];
   }
-  Buf<T> xhf(n * W), rsf(n), f(n * W), z(n * V);
+  const Span<T> xhf = ar.take(n * W), rsf = ar.take(n), f = ar.take(n * W), z = ar.take(n * V);
   for (size_t t = 0; t < n; ++t)
     layer_norm_row(&x[t * W], P + l_.lnf_g, P + l_.lnf_b, &f[t * W], &xhf[t * W], &rsf[t], W);
   // Only the scored rows (and the last, when asked) need logits.
@@ -450,7 +496,7 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
   }
   if (last_logits) std::copy(&z[(n - 1) * V], &z[(n - 1) * V] + V, last_logits);
   double loss = 0;
-  Buf<T> dz(train ? n * V : 0);
+  const Span<T> dz = ar.take(train ? n * V : 0);
   for (size_t t = size_t(from); t < n; ++t) {
     const double l = log_softmax_at(&z[t * V], V, tgt[t], weight, train ? &dz[t * V] : static_cast<T*>(nullptr));
     if (lp) lp[t - size_t(from)] = l;
@@ -463,7 +509,8 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
   using CR = CMapR<T>;
   const long N = long(n), Wl = long(W), Fl = long(F), Vl = long(V);
   const long nz = N - long(from);
-  Buf<T> df(n * W, T(0)), dx(n * W, T(0)), dy(n * W), da(n * W), dh(n * F), dqkv(n * 3 * W), dsc(n), dq(d);
+  const Span<T> df = ar.take(n * W, true), dx = ar.take(n * W, true), dy = ar.take(n * W), da = ar.take(n * W),
+                dh = ar.take(n * F), dqkv = ar.take(n * 3 * W), dsc = ar.take(n), dq = ar.take(d);
   if (nz > 0) {
     CR Z(&dz[size_t(from) * V], nz, Vl);
     CR Fm(&f[size_t(from) * W], nz, Wl);
@@ -480,7 +527,7 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
   }
   for (size_t t = 0; t < n; ++t)
     layer_norm_back_row(&df[t * W], &xhf[t * W], rsf[t], P + l_.lnf_g, &dx[t * W], grad + l_.lnf_g, grad + l_.lnf_b, W);
-  Buf<T> vt(d * n);
+  const Span<T> vt = ar.take(d * n);
   for (size_t li = NL; li-- > 0;) {
     const auto& L = l_.layer[li];
     const T* X1 = xh1.data() + li * n * W;
@@ -519,7 +566,7 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
       const T* m = masks.data() + (1 + 2 * li) * n * W;
       for (size_t i = 0; i < n * W; ++i) dy[i] *= m[i];
     }
-    Buf<T>& datt = da;  // (n, W)
+    const Span<T>& datt = da;  // (n, W)
     {
       CR dY(dy.data(), N, Wl);
       MR(grad + L.proj_w, Wl, Wl).noalias() += CR(ATT, N, Wl).transpose() * dY;
@@ -546,8 +593,8 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
         const T* dO = datt.data() + t * W + h * d;
         const T* O = ATT + t * W + h * d;
         // p_j = exp(q.k_j - lse); dp_j = dO . v_j; ds_j = p_j (dp_j - dO . O).
-        std::fill(sc.begin(), sc.begin() + long(nk), T(0));
-        std::fill(dsc.begin(), dsc.begin() + long(nk), T(0));
+        std::fill(sc.begin(), sc.begin() + nk, T(0));
+        std::fill(dsc.begin(), dsc.begin() + nk, T(0));
         for (size_t c = 0; c < d; ++c) {
           axpy(qs[c], &kt[c * n], sc.data(), nk);
           axpy(dO[c], &vt[c * n], dsc.data(), nk);
@@ -597,7 +644,10 @@ void TransformerNet<T>::step(const T* P, const int32_t* tok, const int64_t* pos,
   const size_t W = size_t(s_.width), H = size_t(s_.heads), d = W / H, F = size_t(s_.mlp), V = size_t(s_.vocab_out),
                C = size_t(s_.context), NL = size_t(s_.layers);
   const T scale = T(1) / std::sqrt(T(d));
-  Buf<T> x(m * W), a(m * W), y(m * W), qkv(m * 3 * W), att(m * W), hp(m * F), ha(m * F), sc(C), qs(d);
+  thread_local Arena<T> ar;
+  ar.reset();
+  const Span<T> x = ar.take(m * W), a = ar.take(m * W), y = ar.take(m * W), qkv = ar.take(m * 3 * W),
+                att = ar.take(m * W), hp = ar.take(m * F), ha = ar.take(m * F), sc = ar.take(C), qs = ar.take(d);
   for (size_t i = 0; i < m; ++i) {
     const T* e = P + l_.tok + size_t(tok[i]) * W;
     const T* p = P + l_.pos + size_t(pos[i]) * W;
