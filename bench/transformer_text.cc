@@ -13,8 +13,11 @@
 // a summary: test bits per char (code points plus one newline a line, the
 // end marker standing for the newline), test perplexity over tokens plus
 // end markers (with and without OOV tokens, KenLM's definitions), and samples.
+// SIGINT or SIGTERM ends training early with the best parameters so far.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -30,6 +33,11 @@
 
 using namespace dgm;
 using Clock = std::chrono::steady_clock;
+
+// SIGINT / SIGTERM stop training at the next minibatch; the best parameters
+// so far are kept, scored and saved (a run cut short by its time budget).
+static std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
 
 static double cpu_now() {
   timespec ts;
@@ -134,10 +142,12 @@ int main(int argc, char** argv) try {
   Rng rng(seed);
   const double c0 = cpu_now();
   const auto w0 = Clock::now();
-  model->fit(td.train, &td.validation, {&pool, &rng, &mon, nullptr});
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  model->fit(td.train, &td.validation, {&pool, &rng, &mon, &g_stop});
   const double fit_cpu = cpu_now() - c0, fit_wall = std::chrono::duration<double>(Clock::now() - w0).count();
   if (!save.empty()) save_model(save, *model, {{"config", cfg}});
-  json out = {{"fit_cpu_s", fit_cpu}, {"fit_wall_s", fit_wall}, {"threads", threads},
+  json out = {{"fit_cpu_s", fit_cpu}, {"fit_wall_s", fit_wall}, {"threads", threads}, {"stopped", g_stop.load()},
               {"parameters", model->describe()["parameters"]}};
   if (!td.test.empty()) {
     const Totals t = score(*model, td.test, pool);

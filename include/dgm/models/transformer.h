@@ -135,6 +135,9 @@ class TransformerModel : public Model, public Trainable {
   // in raster order. Variable length: rows are prefixes to continue.
   Dataset complete(const Dataset& partial, const std::vector<uint8_t>& known, Rng& rng,
                    const SampleOptions& opts = {}) const override;
+  // Per-position conditionals of the windowed factorisation. On a
+  // variable-length space, entries past a row's last prediction are 0 (a row
+  // of the maximum length has no end-marker term: its end is implied).
   bool has_position_log_probs() const override { return true; }
   void position_log_probs(const DataView& x, double* out, ThreadPool& pool) const override;
   void save(ModelWriter& w) const override;
