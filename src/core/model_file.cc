@@ -4,18 +4,21 @@
 // as "not a dgm model file", and a newer file as needing a newer dgm.
 #include "dgm/model_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "dgm/dataset.h"
+#include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/model.h"
 
 namespace dgm {
@@ -150,93 +153,8 @@ std::string ModelWriter::serialize() const {
   return out;
 }
 
-namespace {
-
-// Writes all of `bytes` to fd; false with errno set on failure.
-bool write_all(int fd, const std::string& bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += size_t(w);
-  }
-  return true;
-}
-
-[[noreturn]] void write_failed(const std::string& path, int err) {
-  throw IoError(path + ": cannot write model file: " + std::strerror(err));
-}
-
-}  // namespace
-
-// The bytes go to an unnamed file (O_TMPFILE) in the target's directory, are
-// synced, get a temporary name only once complete (linkat) and are renamed
-// over the target: a kill at any point leaves the old file intact and, before
-// the last two steps, nothing at all behind. Filesystems without O_TMPFILE
-// get a named temporary "<path>.tmp-<pid>" instead, removed on failure.
-// A target that exists and is not a regular file (/dev/null, /dev/full, a
-// FIFO) is written in place: it cannot be replaced, only written to.
-void ModelWriter::write(const std::string& path) const {
-  const std::string bytes = serialize();
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, expected a model file name");
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) write_failed(path, errno);
-    const bool ok = write_all(fd, bytes);
-    const int err = errno;
-    if (::close(fd) != 0 && ok) write_failed(path, errno);
-    if (!ok) write_failed(path, err);
-    return;
-  }
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  bool named = false;
-  int fd = -1;
-  auto fail = [&](int err) {
-    if (fd >= 0) ::close(fd);
-    if (named) ::unlink(tmp.c_str());
-    write_failed(path, err);
-  };
-  auto write_synced = [&] {
-    if (!write_all(fd, bytes)) fail(errno);
-    if (::fsync(fd) != 0 && errno != EINVAL) fail(errno);
-  };
-#ifdef O_TMPFILE
-  fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    write_synced();
-    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
-    ::unlink(tmp.c_str());  // a stale name left by an earlier process with our pid
-    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-      named = true;
-    } else {  // no /proc: write again under the temporary name
-      ::close(fd);
-      fd = -1;
-    }
-  }
-#endif
-  if (fd < 0) {
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) write_failed(path, errno);
-    named = true;
-    write_synced();
-  }
-  if (::close(fd) != 0) {
-    fd = -1;
-    fail(errno);
-  }
-  fd = -1;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(path + ": cannot move the model file into place: " + std::strerror(err));
-  }
-}
+// The one atomic writer (atomic_file.h): unnamed temporary, fsync, link, rename.
+void ModelWriter::write(const std::string& path) const { write_file_atomically(path, serialize()); }
 
 ModelReader ModelReader::open(const std::string& path) {
   struct stat st;
@@ -446,7 +364,9 @@ Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, con
   return d;
 }
 
-void save_model(const std::string& path, const Model& model, const json& info) {
+void save_model(const std::string& path, const Model& model, const json& info) { model_writer(model, info).write(path); }
+
+ModelWriter model_writer(const Model& model, const json& info) {
   ModelWriter w;
   json& h = w.header();
   h["format"] = "dgm-model";
@@ -456,8 +376,12 @@ void save_model(const std::string& path, const Model& model, const json& info) {
   h["space"] = model.space().to_json();
   for (auto it = info.begin(); it != info.end(); ++it) h[it.key()] = it.value();
   h["describe"] = model.describe();
+  if (model.codec()) {
+    h["codec"] = model.codec()->to_json();
+    model.codec()->save(w);
+  }
   model.save(w);
-  w.write(path);
+  return w;
 }
 
 std::unique_ptr<Model> load_model(const ModelReader& r) {
@@ -496,17 +420,63 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   // reads its own keys) is a bad file, not a crash.
   try {
     m->load(r);
+    m->set_codec(load_codec(r));
   } catch (const json::exception& e) {
     std::string what = e.what();
     const size_t k = what.find("] ");
     if (k != std::string::npos) what = what.substr(k + 2);
     throw FormatError(r.name() + ": bad model header: " + what);
   }
+  if (m->codec()) {
+    try {
+      m->codec()->check_space(m->space());
+    } catch (const Error& e) {
+      throw FormatError(r.name() + ": the codec does not fit the model's space: " + e.what());
+    }
+  }
   return m;
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, json* header) {
-  ModelReader r = ModelReader::open(path);
+  // A foreign model format a kind imports (ARPA) is recognised by its first
+  // bytes; everything else is read as a dgm model file. "-" reads stdin.
+  std::string bytes;
+  std::string head;
+  const std::string name = path == "-" ? "<stdin>" : path;
+  if (path == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    bytes = ss.str();
+    std::cin.clear();
+    if (bytes.size() > kMaxModelFileBytes) throw FormatError(name + ": larger than any dgm model file");
+    head = bytes.substr(0, 4096);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      head.resize(4096);
+      in.read(&head[0], std::streamsize(head.size()));
+      head.resize(size_t(in.gcount()));
+    }
+  }
+  if (head.compare(0, 4, "dgm-") != 0) {
+    for (const auto& k : model_kinds()) {
+      if (!k.recognises || !k.recognises(head)) continue;
+      std::unique_ptr<Model> m;
+      if (path == "-") {
+        std::istringstream in(bytes);
+        m = k.import(in, name, bytes.size());
+      } else {
+        std::ifstream in(path, std::ios::binary);
+        std::error_code ec;
+        const uint64_t size = std::filesystem::file_size(path, ec);
+        if (!in || ec) throw IoError(path + ": cannot open: " + std::strerror(errno));
+        m = k.import(in, name, size);
+      }
+      if (header) *header = json::object();
+      return m;
+    }
+  }
+  ModelReader r = path == "-" ? ModelReader::parse(bytes, name) : ModelReader::open(path);
   if (header) *header = r.header();
   return load_model(r);
 }
