@@ -1077,6 +1077,11 @@ void TransformerModel::load(const ModelReader& r) {
   if (L_ > 0) r.read("label_log_prior", log_prior_.data(), {uint64_t(L_)});
 }
 
+std::vector<double> TransformerModel::label_log_prior() const {
+  if (L_ == 0) return Model::label_log_prior();
+  return log_prior_;
+}
+
 json TransformerModel::describe() const {
   json j;
   j["positions"] = D_;

@@ -143,6 +143,7 @@ class TransformerModel : public Model, public Trainable {
   void save(ModelWriter& w) const override;
   void load(const ModelReader& r) override;
   json describe() const override;
+  std::vector<double> label_log_prior() const override;
 
   // The same draws as complete() without the key/value cache: every step
   // recomputes the window (the reference the cached sampler is tested against).
