@@ -71,6 +71,7 @@ int run_main(int argc, const char* const* argv) {
   add_info(app, action);
   add_stats(app, action);
   add_export(app, action);
+  add_doc(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
