@@ -15,6 +15,7 @@
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/error.h"
+#include "dgm/io/read.h"
 
 namespace dgm::io {
 
@@ -25,6 +26,8 @@ namespace dgm::io {
 using Reader = Dataset (*)(const std::string& path, const Space& space, ConfigSection& opts);
 using TextWriter = void (*)(const Dataset& data, std::ostream& out);
 using FileWriter = void (*)(const Dataset& data, const std::string& path);
+// What the file's header says about the space (probe_space in dgm/io/read.h).
+using Prober = SpaceHint (*)(const std::string& path, ConfigSection& opts);
 
 Dataset read_grid(const std::string& path, const Space& space, ConfigSection& opts);
 void write_grid(const Dataset& data, std::ostream& out);
@@ -40,6 +43,12 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
 void write_idx(const Dataset& data, const std::string& path);
 Dataset read_cifar(const std::string& path, const Space& space, ConfigSection& opts);
 void write_cifar(const Dataset& data, const std::string& path);
+Dataset read_npy(const std::string& path, const Space& space, ConfigSection& opts);
+void write_npy(const Dataset& data, const std::string& path);
+SpaceHint probe_images(const std::string& path, ConfigSection& opts);
+SpaceHint probe_idx(const std::string& path, ConfigSection& opts);
+SpaceHint probe_cifar(const std::string& path, ConfigSection& opts);
+SpaceHint probe_npy(const std::string& path, ConfigSection& opts);
 
 // ---- shared helpers (io_util.cc) ----
 

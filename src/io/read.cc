@@ -19,6 +19,7 @@ struct Format {
   io::TextWriter write_text;  // text formats
   io::FileWriter write_file;  // binary files and image directories
   std::vector<std::string> keys;  // source keys the reader understands
+  io::Prober probe = nullptr;     // formats whose header defines the space
 };
 
 const Format kFormats[] = {
@@ -26,9 +27,10 @@ const Format kFormats[] = {
     {"lines", io::read_lines, io::write_lines, nullptr, {}},
     {"csv", io::read_csv, io::write_csv, nullptr, {"label_column"}},
     {"jsonl", io::read_jsonl, io::write_jsonl, nullptr, {}},
-    {"image", io::read_images, nullptr, io::write_images, {"threshold"}},
-    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}},
-    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}},
+    {"image", io::read_images, nullptr, io::write_images, {"threshold"}, io::probe_images},
+    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}, io::probe_idx},
+    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}, io::probe_cifar},
+    {"npy", io::read_npy, nullptr, io::write_npy, {"labels", "threshold"}, io::probe_npy},
 };
 
 std::string format_names() {
@@ -49,11 +51,18 @@ const std::vector<std::string> kSplitKeys = {
     "train", "validation", "test", "labels", "train_labels", "validation_labels", "test_labels",
     "validation_fraction", "validation_count", "shuffle", "limit"};
 
-Dataset read_source(const json& source, const Space& space, const std::string& where) {
+// A source's path and format, its keys checked against what the format reads.
+struct Source {
+  std::string path;
+  const Format* format;
+};
+json as_source(const json& source, const std::string& where) {
   json src = source.is_string() ? json{{"path", source}} : source;
   if (!src.is_object())
     throw ConfigError(where + ": expected a path or an object {\"path\": ..., \"format\": ...}, got " + source.dump());
-  ConfigSection opts(src, where);
+  return src;
+}
+Source open_source(ConfigSection& opts, const std::string& where) {
   const json path_json = opts.get_json("path");
   if (!path_json.is_string() || path_json.get<std::string>().empty())
     throw ConfigError(where + ".path: missing (a file name, a directory, or - for stdin)");
@@ -66,8 +75,15 @@ Dataset read_source(const json& source, const Space& space, const std::string& w
   // Unknown keys are refused before reading anything.
   opts.allow(format.keys);
   opts.finish();
-  Dataset data = format.read(path, space, opts);
-  if (data.empty()) throw FormatError(path + ": no samples");
+  return {path, &format};
+}
+
+Dataset read_source(const json& source, const Space& space, const std::string& where) {
+  const json src = as_source(source, where);
+  ConfigSection opts(src, where);
+  const Source s = open_source(opts, where);
+  Dataset data = s.format->read(s.path, space, opts);
+  if (data.empty()) throw FormatError(s.path + ": no samples");
   return data;
 }
 
@@ -82,6 +98,7 @@ std::string infer_format(const std::string& path) {
   const size_t idx = stem.find("-idx");
   if (io::ends_with(stem, ".idx") || (idx != std::string::npos && io::ends_with(stem, "-ubyte"))) return "idx";
   if (io::ends_with(p, ".bin")) return "cifar";
+  if (io::ends_with(p, ".npy")) return "npy";
   if (io::ends_with(p, ".csv")) return "csv";
   if (io::ends_with(p, ".jsonl")) return "jsonl";
   if (io::ends_with(p, ".grid")) return "grid";
@@ -89,6 +106,13 @@ std::string infer_format(const std::string& path) {
 }
 
 Dataset read_dataset(const json& source, const Space& space) { return read_source(source, space, "data"); }
+
+SpaceHint probe_space(const json& source) {
+  const json src = as_source(source, "data");
+  ConfigSection opts(src, "data");
+  const Source s = open_source(opts, "data");
+  return s.format->probe ? s.format->probe(s.path, opts) : SpaceHint{};
+}
 
 void write_dataset(const Dataset& data, std::ostream& out, const std::string& format) {
   const Format& f = find_format(format, "write");
