@@ -145,7 +145,8 @@ std::string join_dims(const std::vector<uint64_t>& d, size_t from) {
 
 }  // namespace
 
-Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts) {
+void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
+  const Space& space = out.data.space();
   const std::string labels_path = opts.get_string("labels", "");
   const int threshold = default_threshold(space, read_threshold(opts));
   if (space.variable_length() || space.levels() > 256)
@@ -182,7 +183,8 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
   std::vector<int32_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
 
-  Dataset data(space);
+  Dataset& data = out.data;
+  const size_t first = data.size();
   // Reserve up to 256 Mi values at once; past that the storage grows as the
   // file proves it holds the data.
   with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
@@ -200,7 +202,7 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
     done += want_n;
   }
   expect_end(in, path, n, "items");
-  return data;
+  out.mark_bulk(first);
 }
 
 SpaceHint probe_idx(const std::string& path, ConfigSection& opts) {
@@ -215,9 +217,9 @@ SpaceHint probe_idx(const std::string& path, ConfigSection& opts) {
       throw FormatError(path + ": " + std::to_string(h.ndim) +
                         "-dimensional IDX file; images have at least 2 dimensions (is this the labels file?)");
     for (int i = 1; i < h.ndim; ++i) hint.shape.push_back(int64_t(std::min<uint64_t>(h.dims[size_t(i)], 1u << 31)));
-    hint.shape_from = "the IDX header of " + path + " (" + join_dims(h.dims, 0) + ")";
+    hint.shape_from = "the IDX header of " + path;
     hint.levels = 256;
-    hint.levels_from = "the IDX element type of " + path + " (unsigned bytes)";
+    hint.levels_from = hint.shape_from;  // unsigned bytes
   }
   if (!labels_path.empty()) {
     require_file(labels_path);

@@ -368,12 +368,6 @@ std::vector<int32_t> read_labels(const std::string& path, uint64_t n, const Spac
   return labels;
 }
 
-void check_space(const Space& space, const std::string& path) {
-  if (space.variable_length())
-    throw ConfigError(path + ": .npy holds arrays of fixed-shape samples; the space " + space.describe() +
-                      " has sequences of variable length (write lines or jsonl)");
-}
-
 // Writes a header and items of `item` bytes (little-endian) through fn.
 void write_array(const std::string& path, const std::string& descr, const std::vector<uint64_t>& shape,
                  const std::function<void(std::ostream&)>& items) {
@@ -396,10 +390,17 @@ void write_array(const std::string& path, const std::string& descr, const std::v
 
 }  // namespace
 
-Dataset read_npy(const std::string& path, const Space& space, ConfigSection& opts) {
+void check_npy_space(const Space& space, const std::string& name) {
+  if (space.variable_length())
+    throw ConfigError(name + ": .npy holds arrays of fixed-shape samples; the space " + space.describe() +
+                      " has sequences of variable length (write lines or jsonl)");
+}
+
+void read_npy(const std::string& path, ConfigSection& opts, Records& out) {
+  const Space& space = out.data.space();
   const std::string labels_path = opts.get_string("labels", "");
   const int threshold = read_threshold(opts);
-  check_space(space, path);
+  check_npy_space(space, path);
   if (!labels_path.empty() && !space.has_labels())
     throw ConfigError(opts.path() + ".labels: a labels file is given but the space has no labels; add \"labels\": N to the space");
   require_file(path);
@@ -416,8 +417,9 @@ Dataset read_npy(const std::string& path, const Space& space, ConfigSection& opt
   std::vector<int32_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
 
-  Dataset data(space);
-  with_context(path, [&] { data.reserve(size_t(n)); });
+  Dataset& data = out.data;
+  const size_t first_sample = data.size();
+  with_context(path, [&] { data.reserve(first_sample + size_t(n)); });
   // Bytes into a space of 256 levels cannot be out of range: copied as they are.
   const bool bytes = h.item == 1 && h.kind != 'i' && threshold < 0 && space.levels() == 256;
   std::vector<int32_t> row(D);
@@ -436,19 +438,19 @@ Dataset read_npy(const std::string& path, const Space& space, ConfigSection& opt
         const uint64_t at = first + k;
         throw DataError(path + ": the value at index " + array_index(h.shape, at) + " is " +
                         (big ? "above 2^63" : std::to_string(v)) + ", outside {0.." +
-                        std::to_string(space.levels() - 1) + "} (sample " + std::to_string(at / D) + ", position " +
-                        space.position(int64_t(at % D)) + ")");
+                        std::to_string(space.levels() - 1) + "} (" + path + "#" + std::to_string(at / D + 1) +
+                        ", position " + space.position(int64_t(at % D)) + ")");
       }
       row[filled++] = int32_t(v);
       if (filled == D) {
-        const size_t i = data.size();
-        with_context(path + ": sample " + std::to_string(i),
+        const size_t i = data.size() - first_sample;
+        with_context(path + "#" + std::to_string(i + 1),
                      [&] { data.push_back(row.data(), int64_t(D), labels.empty() ? -1 : labels[i]); });
         filled = 0;
       }
     }
   });
-  return data;
+  out.mark_bulk(first_sample);
 }
 
 SpaceHint probe_npy(const std::string& path, ConfigSection& opts) {
@@ -460,11 +462,11 @@ SpaceHint probe_npy(const std::string& path, ConfigSection& opts) {
   SpaceHint hint;
   if (h.shape.size() >= 2) {
     hint.shape.assign(h.shape.begin() + 1, h.shape.end());
-    hint.shape_from = "the .npy header of " + path + " (shape " + join_shape(h.shape) + ")";
+    hint.shape_from = "the .npy header of " + path;
   }
   if (h.kind == 'b' || (h.kind == 'u' && h.item == 1)) {
     hint.levels = h.kind == 'b' ? 2 : 256;
-    hint.levels_from = "the dtype of " + path + " ('" + h.descr + "')";
+    hint.levels_from = "the .npy header of " + path;  // the dtype
   }
   if (!labels_path.empty()) {
     require_file(labels_path);
@@ -490,7 +492,7 @@ SpaceHint probe_npy(const std::string& path, ConfigSection& opts) {
 
 void write_npy(const Dataset& data, const std::string& path) {
   const Space& space = data.space();
-  check_space(space, path);
+  check_npy_space(space, path);
   if (path == "-") throw ConfigError("-: .npy is written to files, not to stdout");
   const int64_t L = space.levels();
   const std::string descr = L <= 256 ? "|u1" : L <= 32768 ? "<i2" : "<i4";

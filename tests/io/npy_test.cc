@@ -148,7 +148,7 @@ TEST(Npy, ValuesOutsideTheLevelsNameTheIndex) {
   items[1 * 6 + 1 * 3 + 2] = 2;  // sample 1, position [1,2]
   const std::string p = write_file(dir + "/a.npy", npy(dict("|u1", "(2, 2, 3)"), items));
   expect_error<DataError>([&] { read(p, Space::tensor({2, 3}, 2)); },
-                          p + ": the value at index (1, 1, 2) is 2, outside {0..1} (sample 1, position [1,2])");
+                          p + ": the value at index (1, 1, 2) is 2, outside {0..1} (" + p + "#2, position [1,2])");
   // Negative values of signed types, and unsigned values past int64.
   const std::string n = write_file(dir + "/n.npy", npy(dict("<i2", "(1, 2)"), item(3, 2, false) + item(-5, 2, false)));
   expect_error<DataError>([&] { read(n, Space::tensor({2}, 10)); }, n + ": the value at index (0, 1) is -5, outside {0..9}");
@@ -252,9 +252,10 @@ TEST(Npy, WriterRefusesWhatNpyCannotHold) {
   expect_error<ConfigError>([&] { write_dataset(seq, dir + "/s.npy", "npy"); }, dir + "/s.npy: .npy holds arrays of fixed-shape samples");
   const Dataset d = random_dataset(Space::tensor({2}, 3), 4, 1);
   expect_error<ConfigError>([&] { write_dataset(d, "-", "npy"); }, "-: ");
-  // A failed write leaves nothing behind.
-  expect_error<IoError>([&] { write_dataset(d, dir + "/no/such/dir/x.npy", "npy"); }, dir + "/no/such/dir/x.npy");
-  EXPECT_FALSE(std::filesystem::exists(dir + "/no"));
+  // A failed write leaves nothing behind (the folder is a file here).
+  write_file(dir + "/f", "x");
+  expect_error<IoError>([&] { write_dataset(d, dir + "/f/x.npy", "npy"); }, dir + "/f");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()), 1);
 }
 
 }  // namespace
