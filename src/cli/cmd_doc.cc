@@ -11,7 +11,9 @@
 #include <sstream>
 
 #include "commands.h"
+#include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/io/read.h"
 
 namespace dgm::cli {
 namespace {
@@ -56,6 +58,16 @@ std::vector<std::string> choices(const std::string& allowed) {
   }
   out.push_back(word);
   return out;
+}
+
+// Every data format (the plain ones and the codecs'), for options whose value
+// is named FORMAT.
+std::vector<std::string> all_formats() {
+  std::vector<std::string> names = format_names();
+  for (const auto& k : codec_kinds())
+    for (const auto& f : k.formats)
+      if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
+  return names;
 }
 
 std::vector<std::string> option_names(const CLI::Option& o) {
@@ -191,7 +203,8 @@ void write_man_page(const CLI::App& app, std::ostream& out) {
 
 // Bash: the command is the first word that names a subcommand; an option that
 // takes a value completes files for TEXT/FILE/PATH values, directories for
-// DIR, the words of a {a,b} set, and nothing for numbers; otherwise the
+// DIR, the words of a {a,b} set, the format names for FORMAT, and nothing for
+// numbers; otherwise the
 // command's options (after '-') or files (for commands with positionals).
 void write_bash_completion(const CLI::App& app, std::ostream& out) {
   const auto commands = visible_commands(app);
@@ -245,6 +258,7 @@ void write_bash_completion(const CLI::App& app, std::ostream& out) {
       const auto words = choices(t.allowed);
       std::string action;
       if (!words.empty()) action = "_dgm_words \"" + join(words) + "\"";
+      else if (value_name(*o) == "FORMAT") action = "_dgm_words \"" + join(all_formats()) + "\"";
       else if (value_name(*o) == "DIR") action = "_dgm_dirs";
       else if (t.name == "TEXT" || value_name(*o) == "FILE" || value_name(*o) == "PATH") action = "_dgm_files";
       else action = ":";  // a number or a KEY=VALUE: nothing to offer

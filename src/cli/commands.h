@@ -21,6 +21,7 @@ void add_eval(CLI::App& app, Action& action);
 void add_info(CLI::App& app, Action& action);
 void add_stats(CLI::App& app, Action& action);
 void add_export(CLI::App& app, Action& action);
+void add_convert(CLI::App& app, Action& action);
 // Hidden `dgm _doc man|bash`: the manual page and the bash completion, made
 // from the app's own subcommands and options (cmd_doc.cc); registered last.
 void add_doc(CLI::App& app, Action& action);

@@ -199,6 +199,7 @@ int run_main(int argc, const char* const* argv) {
   add_info(app, action);
   add_stats(app, action);
   add_export(app, action);
+  add_convert(app, action);
   add_doc(app, action);
   auto usage = [](const std::string& what) {
     std::cerr << "dgm: usage error: " << what << "\n"

@@ -267,7 +267,8 @@ bool is_stream_format(const std::string& format, const Codec* codec) {
 }
 
 std::string infer_format(const std::string& path) {
-  if (path != "-" && io::is_directory(path)) return "image";
+  // A folder, or a name that ends in '/' (a folder to be written), holds images.
+  if (path != "-" && (io::is_directory(path) || path.back() == '/')) return "image";
   const std::string p = io::lower(path);
   for (const char* e : {".png", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".jpg", ".jpeg"})
     if (io::ends_with(p, e)) return "image";
@@ -344,6 +345,12 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
     f.write_file(data, path);
   }
+}
+
+std::string labels_path(const std::string& path, const std::string& format) {
+  if (format == "idx") return idx_labels_path(path);
+  if (format == "npy") return npy_labels_path(path);
+  return "";
 }
 
 Records read_split(const json& data_section, const std::string& split, const Space& space, const Codec* codec) {

@@ -49,11 +49,11 @@ for c in $commands; do
   done
 done
 
-# Values: a set of words, files, and nothing for a number.
-got=$(complete_words dgm sample --format "")
-for f in lines grid png; do has "$got" "$f" || fail "dgm sample --format <TAB> lacks $f: $got"; done
-got=$(complete_words dgm sample --format = g)
-[ "$got" = grid ] || fail "dgm sample --format=g<TAB> gave '$got', expected grid"
+# Values: format names for a FORMAT, files, and nothing for a number.
+got=$(complete_words dgm convert --to "")
+for f in lines grid image idx cifar npy text; do has "$got" "$f" || fail "dgm convert --to <TAB> lacks $f: $got"; done
+got=$(complete_words dgm convert --to = np)
+[ "$got" = npy ] || fail "dgm convert --to=np<TAB> gave '$got', expected npy"
 got=$(complete_words dgm train --config configs/dig)
 has "$got" configs/digits.json || fail "dgm train --config configs/dig<TAB> gave '$got'"
 got=$(complete_words dgm score data/digits/te)

@@ -105,8 +105,9 @@ void write_dataset(const Dataset& data, std::ostream& out, const std::string& fo
 std::string detect_format(const std::string& path, const std::string& preferred = "", const Codec* codec = nullptr,
                           const Space* space = nullptr);
 // The format read_dataset infers from a name alone: image for .png .pgm .ppm
-// .pbm .pnm .bmp .jpg .jpeg and directories, idx for *-idx*-ubyte[.gz] and
-// *.idx[.gz], cifar for .bin, npy for .npy, csv, jsonl, grid for .grid, else lines.
+// .pbm .pnm .bmp .jpg .jpeg, directories and names ending in '/', idx for *-idx*-ubyte[.gz] and
+// *.idx[.gz], cifar for .bin, npy for .npy, csv, jsonl, grid for .grid, else
+// lines.
 std::string infer_format(const std::string& path);
 // Every format name dgm reads and writes (with the codec's), for --help and errors.
 std::vector<std::string> format_names(const Codec* codec = nullptr);
@@ -123,6 +124,9 @@ std::string idx_labels_path(const std::string& images_path);
 // Where write_dataset(..., "npy") puts the labels: "x.npy" -> "x-labels.npy",
 // else "<path>-labels.npy".
 std::string npy_labels_path(const std::string& path);
+// Where write_dataset(data, path, format) puts the labels: the second file of
+// idx and npy, "" for the formats that hold them inline.
+std::string labels_path(const std::string& path, const std::string& format);
 
 // What a file itself says about the space of its samples, for the formats
 // whose headers define it (probe_space). A field the file does not define is
