@@ -68,6 +68,7 @@ class TrainMonitor {
 struct TrainState {
   std::string loop;                                  // the writer, e.g. "minibatch" or "em"
   int64_t steps_done = 0;                            // epochs or EM iterations finished (for messages)
+  std::string position;                              // where it stands, for messages ("epoch 3, minibatch 5 of 40")
   json counters = json::object();                    // integers and flags, by name
   std::map<std::string, std::vector<double>> f64;    // exact doubles (sums, scores; infinities allowed)
   std::map<std::string, std::vector<float>> f32;     // float buffers (parameters, optimiser moments)

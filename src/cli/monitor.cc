@@ -133,7 +133,8 @@ void CliMonitor::on_step(const TrainProgress& p) {
   step_seconds_.push_back(s);
   write_log_line(p, s);
   redraw_plot(false);
-  draw(tty_);
+  // The bar redraws at every step; plain lines also come for the last step.
+  draw(tty_ || (p.total > 0 && p.step >= p.total));
 }
 
 void CliMonitor::on_work(int64_t done, int64_t total) {
@@ -152,10 +153,7 @@ void CliMonitor::message(const std::string& text) {
 void CliMonitor::draw(bool force) {
   if (opt_.quiet) return;
   const auto now = std::chrono::steady_clock::now();
-  const double since = seconds_between(last_draw_, now);
-  const bool last_step = last_.total > 0 && last_.step >= last_.total && work_total_ == 0;
-  if (!force && since < (tty_ ? 0.2 : opt_.progress_seconds) && !(last_step && !tty_)) return;
-  if (last_step && !tty_ && !force && last_draw_ > start_ && since < 1e-9) return;
+  if (!force && seconds_between(last_draw_, now) < (tty_ ? 0.2 : opt_.progress_seconds)) return;
   last_draw_ = now;
   // Progress of this session: steps done since it started, and the fraction of
   // the current step.
@@ -216,15 +214,6 @@ void CliMonitor::finish() {
   if (line_open_) err_ << "\n";
   line_open_ = false;
   redraw_plot(true);
-}
-
-std::string CliMonitor::position() const {
-  const std::string unit = last_.unit.empty() ? "step" : last_.unit;
-  if (work_total_ > 0 && work_done_ < work_total_)
-    return unit + " " + std::to_string(last_.step + 1) + " (minibatch " + std::to_string(work_done_ + 1) + " of " +
-           std::to_string(work_total_) + ")";
-  if (last_.step == 0) return "the start";
-  return "the end of " + unit + " " + std::to_string(last_.step);
 }
 
 json CliMonitor::record(bool with_run) const {

@@ -43,8 +43,6 @@ class CliMonitor : public TrainMonitor {
   void finish();
   // Seconds since this session started.
   double seconds() const;
-  // Where training is, e.g. "epoch 3 (minibatch 120 of 1563)" or "iteration 15".
-  std::string position() const;
   // Steps recorded (earlier sessions' included).
   int64_t steps() const { return int64_t(history_.size()); }
 

@@ -128,6 +128,9 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     TrainState s;
     s.loop = kLoop;
     s.steps_done = st.epoch - 1;
+    s.position = "epoch " + std::to_string(st.epoch) +
+                 (st.batch > 0 ? ", minibatch " + std::to_string(st.batch + 1) + " of " + std::to_string(batches)
+                               : std::string(" (its start)"));
     s.counters = {{"epoch", st.epoch},           {"batch", st.batch},
                   {"step", st.step},             {"since_best", st.since_best},
                   {"epoch_rows", st.epoch_rows}, {"epochs_run", res.epochs_run},
