@@ -52,6 +52,9 @@ class TrainMonitor {
  public:
   virtual ~TrainMonitor() = default;
   virtual void on_step(const TrainProgress& p) = 0;
+  // Before the first step (of this fit, resumed or not): the unit, the
+  // maximum number of steps and, in `step`, the steps already done.
+  virtual void on_start(const TrainProgress& p) { (void)p; }
   // Within a step: `done` of `total` units of work (e.g. minibatches).
   virtual void on_work(int64_t done, int64_t total) { (void)done; (void)total; }
   // A one-line note for the user (fallbacks, warnings, restarts).

@@ -125,6 +125,15 @@ void CliMonitor::write_log_line(const TrainProgress& p, double seconds) {
   if (!log_) throw IoError(opt_.log_path + ": cannot write the training log: " + std::strerror(errno));
 }
 
+void CliMonitor::on_start(const TrainProgress& p) {
+  // The unit and the maximum, for progress lines before the first step ends;
+  // the figures stay those of the last recorded step (none yet: NaN).
+  last_.unit = p.unit;
+  last_.total = p.total;
+  last_.step = p.step;
+  session_first_step_ = p.step;
+}
+
 void CliMonitor::on_step(const TrainProgress& p) {
   last_ = p;
   work_done_ = work_total_ = 0;
@@ -219,9 +228,10 @@ void CliMonitor::finish() {
 json CliMonitor::record(bool with_run) const {
   json r;
   const TrainProgress* last = history_.empty() ? nullptr : &history_.back();
-  r["unit"] = last ? last->unit : "step";
+  // Before the first step ends, on_start gave the unit and the maximum.
+  r["unit"] = last ? last->unit : last_.unit.empty() ? "step" : last_.unit;
   r["steps"] = history_.size();
-  r["max_steps"] = last ? last->total : 0;
+  r["max_steps"] = last ? last->total : last_.total;
   int64_t best = 0;
   bool any_valid = false, any_lr = false, any_restart = false;
   for (const auto& p : history_) {

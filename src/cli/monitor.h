@@ -36,6 +36,7 @@ class CliMonitor : public TrainMonitor {
   // are written to the log first, its sessions' times are carried on.
   void resume_from(const json& record);
 
+  void on_start(const TrainProgress& p) override;
   void on_step(const TrainProgress& p) override;
   void on_work(int64_t done, int64_t total) override;
   void message(const std::string& text) override;

@@ -405,6 +405,13 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
     }
   };
   if (resume) restore(*resume);
+  if (ctx.monitor) {
+    TrainProgress p;
+    p.unit = "iteration";
+    p.step = step;
+    p.total = total_steps;
+    ctx.monitor->on_start(p);
+  }
 
   for (int64_t restart = restart0; restart < opt_.restarts && !stopped; ++restart) {
     if (resume && restart == restart0) {

@@ -155,6 +155,14 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     ctx.checkpoint->save(s);
   };
 
+  if (ctx.monitor) {
+    TrainProgress p;
+    p.unit = "epoch";
+    p.step = st.epoch - 1;
+    p.total = opt.epochs;
+    p.learning_rate = opt.adam.learning_rate;
+    ctx.monitor->on_start(p);
+  }
   // A resumed run continues at the saved position, whose data order is
   // restored (checkpoints are taken after an epoch's shuffle), and does not
   // save the checkpoint it was resumed from again.
