@@ -15,12 +15,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include <unistd.h>
-
 #include "commands.h"
 #include "common.h"
-#include "dgm/error.h"
 #include "dgm/codec.h"
+#include "dgm/error.h"
 #include "dgm/io/read.h"
 #include "dgm/logmath.h"
 #include "dgm/metrics.h"
@@ -229,7 +227,6 @@ std::string summary_line(const Model& model, const json& effective_model, const 
 }  // namespace
 
 int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
-  (void)out;  // training writes a file, not data
   if (opts.config.empty() && opts.resume.empty())
     throw ConfigError("dgm train needs --config FILE, or --resume CHECKPOINT to continue a run");
 
@@ -256,7 +253,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
       // The checkpoint policy is not part of the config: carry it on.
       if (h.contains("checkpoint") && h.at("checkpoint").contains("every_value"))
         cfg["train"]["checkpoint_every"] = h.at("checkpoint").at("every_value");
-      for (const auto& o : opts.overrides) apply_override(cfg, o);
+      apply_overrides(cfg, opts.overrides);
     }
   }
   if (cfg.is_null()) {
@@ -270,7 +267,6 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
                              : ckpt                ? output_for_checkpoint(opts.resume)
                                                    : config_output;
   top.finish();
-  if (opts.output_given && opts.output.empty()) throw UsageError("--output '': give a file name, or - for stdout");
   if (output == "-" && &out == &std::cout && isatty(1) == 1)
     throw UsageError("--output -: the model is binary; redirect stdout to a file or a pipe");
 
@@ -439,8 +435,7 @@ void add_train(CLI::App& app, Action& action) {
                   "its folder. Required unless --resume");
   sub->add_option("-o,--output", opts->output,
                   "Model file to write, - for stdout [default: the config's \"output\", else model.dgm; with "
-                  "--resume the checkpoint's name without \".partial\"]")
-      ->each([opts](const std::string&) { opts->output_given = true; });
+                  "--resume the checkpoint's name without \".partial\"]");
   sub->add_option("-s,--seed", opts->seed, "Random seed [default: the config's train.seed, else 1]")
       ->check(CLI::Range(int64_t(0), INT64_MAX));
   sub->add_option("-t,--threads", opts->threads,

@@ -11,7 +11,6 @@ namespace dgm::cli {
 struct TrainOptions {
   std::string config;                 // "" with resume: the checkpoint's
   std::string output;                 // "" = config "output", else model.dgm; "-" = stdout
-  bool output_given = false;          // -o was given (an empty name is then an error)
   bool verbose = false;               // print the whole effective config
   int64_t seed = -1;                  // -1 = config train.seed, else 1
   int threads = 0;                    // 0 = config train.threads, else all cores

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 
 #include "common.h"
@@ -45,15 +44,7 @@ CliMonitor::CliMonitor(std::ostream& err, const MonitorOptions& opt)
     : err_(err), opt_(opt), tty_(!opt.quiet && stderr_is_tty() && &err == &std::cerr) {
   start_ = last_draw_ = last_plot_ = std::chrono::steady_clock::now();
   cpu_start_ = cpu_seconds();
-  if (!opt_.log_path.empty()) {
-    // Missing folders are created, as for every output.
-    const std::filesystem::path parent = std::filesystem::path(opt_.log_path).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) std::filesystem::create_directories(parent, ec);
-    log_.open(opt_.log_path, std::ios::out | std::ios::trunc);
-    if (!log_)
-      throw IoError(opt_.log_path + ": cannot open the training log for writing: " + std::strerror(errno));
-  }
+  if (!opt_.log_path.empty()) log_ = std::make_unique<AtomicFile>(opt_.log_path, AtomicFile::Mode::kLive);
 }
 
 CliMonitor::~CliMonitor() {
@@ -106,7 +97,7 @@ void CliMonitor::resume_from(const json& record) {
 }
 
 void CliMonitor::write_log_line(const TrainProgress& p, double seconds) {
-  if (!log_.is_open()) return;
+  if (!log_) return;
   json j;
   j[p.unit] = p.step;
   if (p.restart > 0) j["restart"] = p.restart;
@@ -120,9 +111,7 @@ void CliMonitor::write_log_line(const TrainProgress& p, double seconds) {
   if (!std::isnan(p.learning_rate)) j["learning_rate"] = p.learning_rate;
   j["best"] = p.best;
   j["seconds"] = number_or_null(seconds);
-  log_ << j.dump() << "\n";
-  log_.flush();
-  if (!log_) throw IoError(opt_.log_path + ": cannot write the training log: " + std::strerror(errno));
+  log_->write(j.dump() + "\n");
 }
 
 void CliMonitor::on_start(const TrainProgress& p) {
@@ -222,6 +211,8 @@ void CliMonitor::redraw_plot(bool force) {
 void CliMonitor::finish() {
   if (line_open_) err_ << "\n";
   line_open_ = false;
+  if (log_) log_->commit();
+  log_.reset();
   redraw_plot(true);
 }
 

@@ -8,11 +8,12 @@
 #pragma once
 
 #include <chrono>
-#include <fstream>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dgm/io/atomic_file.h"
 #include "dgm/model.h"
 
 namespace dgm::cli {
@@ -40,7 +41,7 @@ class CliMonitor : public TrainMonitor {
   void on_step(const TrainProgress& p) override;
   void on_work(int64_t done, int64_t total) override;
   void message(const std::string& text) override;
-  // Ends the progress line (before printing a summary) and draws the final picture.
+  // Ends the progress line (before printing a summary), draws the final picture and syncs the log.
   void finish();
   // Seconds since this session started.
   double seconds() const;
@@ -62,7 +63,7 @@ class CliMonitor : public TrainMonitor {
   std::ostream& err_;
   MonitorOptions opt_;
   bool tty_;
-  std::ofstream log_;
+  std::unique_ptr<AtomicFile> log_;  // a live file (AtomicFile::Mode::kLive): one write a record
   std::chrono::steady_clock::time_point start_, last_draw_, last_plot_;
   double cpu_start_ = 0;
   TrainProgress last_;

@@ -4,7 +4,6 @@
 // as "not a dgm model file", and a newer file as needing a newer dgm.
 #include "dgm/model_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,10 +15,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "../io/formats.h"
+#include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/model.h"
 
 namespace dgm {
@@ -154,94 +154,8 @@ std::string ModelWriter::serialize() const {
   return out;
 }
 
-namespace {
-
-// Writes all of `bytes` to fd; false with errno set on failure.
-bool write_all(int fd, const std::string& bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += size_t(w);
-  }
-  return true;
-}
-
-[[noreturn]] void write_failed(const std::string& path, int err) {
-  throw IoError(path + ": cannot write model file: " + std::strerror(err));
-}
-
-}  // namespace
-
-// The bytes go to an unnamed file (O_TMPFILE) in the target's directory, are
-// synced, get a temporary name only once complete (linkat) and are renamed
-// over the target: a kill at any point leaves the old file intact and, before
-// the last two steps, nothing at all behind. Filesystems without O_TMPFILE
-// get a named temporary "<path>.tmp-<pid>" instead, removed on failure.
-// A target that exists and is not a regular file (/dev/null, /dev/full, a
-// FIFO) is written in place: it cannot be replaced, only written to.
-void ModelWriter::write(const std::string& path) const {
-  const std::string bytes = serialize();
-  io::make_parent_dirs(path);
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, expected a model file name");
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) write_failed(path, errno);
-    const bool ok = write_all(fd, bytes);
-    const int err = errno;
-    if (::close(fd) != 0 && ok) write_failed(path, errno);
-    if (!ok) write_failed(path, err);
-    return;
-  }
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  bool named = false;
-  int fd = -1;
-  auto fail = [&](int err) {
-    if (fd >= 0) ::close(fd);
-    if (named) ::unlink(tmp.c_str());
-    write_failed(path, err);
-  };
-  auto write_synced = [&] {
-    if (!write_all(fd, bytes)) fail(errno);
-    if (::fsync(fd) != 0 && errno != EINVAL) fail(errno);
-  };
-#ifdef O_TMPFILE
-  fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    write_synced();
-    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
-    ::unlink(tmp.c_str());  // a stale name left by an earlier process with our pid
-    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-      named = true;
-    } else {  // no /proc: write again under the temporary name
-      ::close(fd);
-      fd = -1;
-    }
-  }
-#endif
-  if (fd < 0) {
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) write_failed(path, errno);
-    named = true;
-    write_synced();
-  }
-  if (::close(fd) != 0) {
-    fd = -1;
-    fail(errno);
-  }
-  fd = -1;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(path + ": cannot move the model file into place: " + std::strerror(err));
-  }
-}
+// The one atomic writer (atomic_file.h): unnamed temporary, fsync, link, rename.
+void ModelWriter::write(const std::string& path) const { write_file_atomically(path, serialize()); }
 
 ModelReader ModelReader::open(const std::string& path) {
   struct stat st;
@@ -303,11 +217,9 @@ ModelReader ModelReader::parse(const std::string& bytes, const std::string& name
   pos += 8;
   if (hlen > kMaxHeaderBytes) throw FormatError(name + ": corrupted model file (header of " + std::to_string(hlen) + " bytes)");
   need(hlen, "header");
-  try {
-    r.header_ = json::parse(bytes.begin() + long(pos), bytes.begin() + long(pos + hlen));
-  } catch (const json::exception&) {  // parse_error, or out_of_range for a number past a double
-    throw FormatError(name + ": corrupted model file (header is not JSON)");
-  }
+  // The checksum held, yet the header may be made to crash a parser (nested
+  // 100,000 deep) or to mislead (a key twice): parse_json refuses both.
+  r.header_ = parse_json(std::string_view(bytes).substr(pos, size_t(hlen)), name + ": bad model header");
   if (!r.header_.is_object()) throw FormatError(name + ": corrupted model file (header is not an object)");
   pos += hlen;
   need(4, "array count");
@@ -500,12 +412,10 @@ TrainState read_train_state(const ModelReader& r) {
 }
 
 void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state) {
-  ModelWriter w = model_writer(model, info);
-  if (state) add_train_state(w, *state);
-  w.write(path);
+  model_writer(model, info, state).write(path);
 }
 
-ModelWriter model_writer(const Model& model, const json& info) {
+ModelWriter model_writer(const Model& model, const json& info, const TrainState* state) {
   ModelWriter w;
   json& h = w.header();
   h["format"] = "dgm-model";
@@ -520,6 +430,7 @@ ModelWriter model_writer(const Model& model, const json& info) {
     model.codec()->save(w);
   }
   model.save(w);
+  if (state) add_train_state(w, *state);
   return w;
 }
 
@@ -544,11 +455,19 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   try {
     space = Space::from_json(field("space"));
     const json& cfg = field("config");
+    if (!cfg.is_object()) throw FormatError(r.name() + ": bad model header: 'config' is not an object");
     model_cfg = cfg.contains("model") ? cfg.at("model") : json::object();
     train_cfg = cfg.contains("train") ? cfg.at("train") : json::object();
   } catch (const ConfigError& e) {
     throw FormatError(r.name() + ": bad model header: " + e.what());
   }
+  // The model is made from 'kind' (what info reports); a config that names
+  // another type contradicts it.
+  if (!model_cfg.is_object()) throw FormatError(r.name() + ": bad model header: 'config.model' is not an object");
+  if (model_cfg.contains("type") && model_cfg["type"] != json(kind))
+    throw FormatError(r.name() + ": bad model header: kind '" + kind + "' but config.model.type " +
+                      model_cfg["type"].dump().substr(0, 40));
+  model_cfg["type"] = kind;
   std::unique_ptr<Model> m;
   try {
     m = create_model(space, model_cfg, train_cfg);
@@ -557,6 +476,7 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   }
   // A header field of the wrong JSON type or a missing one (a model's load()
   // reads its own keys) is a bad file, not a crash.
+  if (m->kind() != kind) throw FormatError(r.name() + ": bad model header: kind '" + kind + "' made a '" + m->kind() + "'");
   try {
     m->load(r);
     m->set_codec(load_codec(r));
