@@ -166,8 +166,8 @@ ModelReader ModelReader::open(const std::string& path) {
   if (uint64_t(st.st_size) > kMaxModelFileBytes)
     throw FormatError(path + ": " + std::to_string(st.st_size) + " bytes is larger than any dgm model file");
   if (uint64_t(st.st_size) > memory_budget() / 2)
-    throw IoError(path + ": a model file of " + std::to_string(st.st_size >> 20) + " MiB does not fit in the " +
-                  std::to_string(memory_budget() >> 20) + " MiB of memory available");
+    throw IoError(path + ": a model file of " + byte_size(uint64_t(st.st_size)) + " to load " +
+                  over_budget(2 * uint64_t(st.st_size), memory_budget()));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open model file: " + std::strerror(errno));
   std::string bytes(size_t(st.st_size), '\0');

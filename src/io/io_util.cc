@@ -11,7 +11,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm::io {
@@ -130,10 +129,6 @@ void with_context(const std::string& where, const std::function<void()>& fn) {
 }
 
 std::string at_line(const std::string& name, size_t line) { return name + ":" + std::to_string(line); }
-
-void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn) {
-  write_file_atomically(path, fn);
-}
 
 int read_threshold(ConfigSection& opts) { return int(opts.get_int("threshold", -1, 0, 256)); }
 

@@ -14,6 +14,7 @@
 
 #include "dgm/codec.h"
 #include "dgm/rng.h"
+#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm {
@@ -311,7 +312,7 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
   const std::string name = format.empty() ? infer_format(path) : format;
   check_format(name, "write " + path, codec);
   if (is_stream_format(name, codec)) {
-    io::write_text_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
+    write_file_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
   } else {
     const Format& f = *find_plain(name);
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
