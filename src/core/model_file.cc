@@ -19,6 +19,7 @@
 #include "dgm/dataset.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/atomic_file.h"
 #include "dgm/model.h"
 
@@ -452,11 +453,7 @@ std::unique_ptr<Model> load_model(const std::string& path, json* header) {
   std::string head;
   const std::string name = path == "-" ? "<stdin>" : path;
   if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    bytes = ss.str();
-    std::cin.clear();
-    if (bytes.size() > kMaxModelFileBytes) throw FormatError(name + ": larger than any dgm model file");
+    bytes = read_whole_input("-", {std::min(kMaxModelFileBytes, memory_budget() / 2), nullptr, "model file"});
     head = bytes.substr(0, 4096);
   } else {
     std::ifstream in(path, std::ios::binary);

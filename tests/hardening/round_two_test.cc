@@ -5,6 +5,7 @@
 // child (hardening/limited.h).
 #include <gtest/gtest.h>
 #include <stb_image_write.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -14,6 +15,7 @@
 
 #include "dgm/config.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/image.h"
 #include "dgm/io/read.h"
 #include "dgm/model.h"
@@ -25,7 +27,9 @@
 namespace dgm {
 namespace {
 
+namespace fs = std::filesystem;
 using test::expect_refused;
+using test::Outcome;
 using RoundTwo = test::LimitedTest;
 
 TEST_F(RoundTwo, ThreadsTheSystemRefusesAreAnErrorNotAHang) {
@@ -101,11 +105,11 @@ TEST_F(RoundTwo, JsonlRecordNestedDeepOrHugeIsRefused) {
   const std::string deeper = file("deeper.jsonl", "{\"x\": " + nested(100000) + "}\n");
   expect_short_error<FormatError>([&] { read_dataset({{"path", deeper}, {"format", "jsonl"}}, s); }, deeper + ":1: ",
                                   "a record of 200007 bytes");
-  // 40 MB of zeros in one record would take ~1 GB as a JSON tree: refused by
+  // 20 MB in one record would take ~0.5 GB as a JSON tree: refused by
   // its length (a sample of 3 values cannot need it) before parsing.
-  const std::string big = file("big.jsonl", "{\"x\": [" + std::string(40 << 20, ' ') + "0, 1, 2]}\n");
+  const std::string big = file("big.jsonl", "{\"x\": [" + std::string(20 << 20, ' ') + "0, 1, 2]}\n");
   expect_refused([&] { read_dataset({{"path", big}, {"format", "jsonl"}}, s); }, "FormatError",
-                 ":1: a record of 41943056 bytes");
+                 ":1: a record of 20971536 bytes");
 }
 
 // A model file whose header is replaced by `header` (the checksum recomputed,
@@ -348,6 +352,87 @@ TEST_F(RoundTwo, PngWithABadCrcOrTrailingDataIsRefused) {
   expect_short_error<FormatError>([&] { read_image_file(bad, s); }, bad + ": ", "bad CRC in chunk 'IDAT'");
   const std::string junk = file("junk.png", good + "xyz");
   expect_short_error<FormatError>([&] { read_image_file(junk, s); }, junk + ": ", "3 bytes after the end of the PNG");
+}
+
+// ---- text inputs: NUL, BOM, endless inputs, symlink loops, long lines, negative numbers ----
+
+TEST_F(RoundTwo, TextCorpusWithANulByteIsRefused) {
+  const std::string p = file("nul.txt", std::string("in the beginning\nwas the\0word\n", 31));
+  const json data = {{"format", "text"}, {"train", p}};
+  const json space = {{"shape", {16}}, {"variable_length", true}};
+  expect_short_error<FormatError>([&] { load_training_data(data, space, 1); }, p + ":2: ", "NUL byte");
+}
+
+TEST_F(RoundTwo, AByteOrderMarkIsNotData) {
+  const Space s = Space::tensor({4}, 2);
+  const std::string bom = "\xEF\xBB\xBF";
+  for (const auto& [format, text] : std::vector<std::pair<std::string, std::string>>{
+           {"lines", "0101\n0011\n"}, {"csv", "0,1,0,1\n0,0,1,1\n"}, {"jsonl", "{\"x\": [0,1,0,1]}\n{\"x\": [0,0,1,1]}\n"}}) {
+    const Dataset plain = read_dataset({{"path", file("plain." + format, text)}, {"format", format}}, s);
+    const Dataset marked = read_dataset({{"path", file("bom." + format, bom + text)}, {"format", format}}, s);
+    EXPECT_EQ(marked.fingerprint(), plain.fingerprint()) << format;
+  }
+  EXPECT_EQ(load_config_file(file("bom.json", bom + "{\"a\": 1}"))["a"], 1);
+  const json space = {{"shape", {16}}, {"variable_length", true}};
+  const TrainingData td = load_training_data({{"format", "text"}, {"train", file("bom.txt", bom + "a b\nb a\n")}}, space, 1);
+  EXPECT_EQ(td.space.levels(), 3);  // <unk>, a, b: no token for the mark
+}
+
+TEST_F(RoundTwo, EndlessInputsStopAtTheirLimit) {
+  expect_short_error<FormatError>([&] { read_dataset({{"path", "/dev/zero"}, {"format", "lines"}}, Space::tensor({4}, 2)); },
+                                  "/dev/zero:1: ", "NUL byte");
+  expect_refused([] { load_config_file("/dev/zero"); }, "DataError", "/dev/zero: more than 64.0 MiB of config");
+  // An endless text without NULs (yes(1)): stops at the budget's share.
+  const std::string fifo = (dir_ / "yes").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Outcome o = test::run_limited([&] {
+    if (::fork() == 0) {
+      std::ofstream out(fifo);
+      const std::string line(4096, '1');
+      while (out << line << "\n") {
+      }
+      _exit(0);
+    }
+    ::setenv("DGM_MEMORY_LIMIT_MB", "64", 1);
+    read_dataset({{"path", fifo}, {"format", "lines"}}, Space::sequence(8, 2));
+  });
+  EXPECT_EQ(o.type, "DataError") << o.message;
+  EXPECT_NE(o.message.find(fifo + ": more than 16.0 MiB"), std::string::npos) << o.message;
+}
+
+TEST_F(RoundTwo, SymlinkLoopIsNamedAsOne) {
+  fs::create_symlink("b", dir_ / "a");
+  fs::create_symlink("a", dir_ / "b");
+  const std::string a = (dir_ / "a").string();
+  expect_short_error<IoError>([&] { read_dataset({{"path", a}, {"format", "lines"}}, Space::tensor({4}, 2)); }, a + ": ",
+                              "symbolic links (a symlink loop?)");
+  expect_short_error<IoError>([&] { load_config_file(a); }, a + ": ", "symbolic links");
+  expect_short_error<IoError>([&] { load_model(a); }, a + ": ", "symbolic links");
+}
+
+TEST_F(RoundTwo, LongLinesAreRefusedWithoutBuildingThem) {
+  // 20 MB of digits in one line for a 4-value space: refused as it is parsed,
+  // within the limited address space.
+  const std::string p = file("long.txt", std::string(20 << 20, '1') + "\n");
+  expect_refused([&] { read_dataset({{"path", p}, {"format", "lines"}}, Space::tensor({4}, 2)); }, "FormatError",
+                 p + ":1: 20971520 values, expected 4");
+}
+
+TEST_F(RoundTwo, NegativeNumbersAreCalledNegative) {
+  const Space s = Space::tensor({3}, 12);
+  const std::string l = file("neg.txt", "0 -99999999999 2\n");
+  expect_short_error<DataError>([&] { read_dataset({{"path", l}, {"format", "lines"}}, s); }, l + ":1: ",
+                                "value -99999999999 is negative");
+  const std::string j = file("neg.jsonl", "{\"x\": [0, -99999999999, 2]}\n");
+  expect_short_error<DataError>([&] { read_dataset({{"path", j}, {"format", "jsonl"}}, s); }, j + ":1: ",
+                                "value -99999999999 is negative");
+}
+
+TEST(RoundTwoSizes, TheTwoSizesOfABudgetMessageDiffer) {
+  EXPECT_EQ(over_budget(uint64_t(215) << 20, uint64_t(200) << 20), "needs 215.0 MiB, more than the 200.0 MiB of memory available");
+  // 0.20 GiB and 0.2 GiB used to print alike.
+  const std::string m = over_budget((uint64_t(1) << 30) / 5 + 4096, (uint64_t(1) << 30) / 5);
+  EXPECT_EQ(m, "needs 204.804 MiB, more than the 204.800 MiB of memory available") << "digits grow until they differ";
 }
 
 }  // namespace
