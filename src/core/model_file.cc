@@ -364,9 +364,57 @@ Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, con
   return d;
 }
 
-void save_model(const std::string& path, const Model& model, const json& info) { model_writer(model, info).write(path); }
+void add_train_state(ModelWriter& w, const TrainState& s) {
+  json arrays = json::object();
+  for (const auto& [name, v] : s.f64) {
+    w.add("state." + name, v);
+    arrays[name] = "f64";
+  }
+  for (const auto& [name, v] : s.f32) {
+    w.add("state." + name, v);
+    arrays[name] = "f32";
+  }
+  for (const auto& [name, v] : s.u64) {
+    w.add("state." + name, v);
+    arrays[name] = "u64";
+  }
+  w.header()["train_state"] = {
+      {"loop", s.loop}, {"steps_done", s.steps_done}, {"counters", s.counters}, {"arrays", arrays}};
+}
 
-ModelWriter model_writer(const Model& model, const json& info) {
+bool has_train_state(const ModelReader& r) { return r.header().contains("train_state"); }
+
+TrainState read_train_state(const ModelReader& r) {
+  const json& h = r.header();
+  auto bad = [&](const std::string& what) { return FormatError(r.name() + ": bad training state: " + what); };
+  if (!h.contains("train_state") || !h.at("train_state").is_object())
+    throw FormatError(r.name() + ": holds no training state to resume from (it is not a checkpoint)");
+  const json& j = h.at("train_state");
+  TrainState s;
+  if (!j.contains("loop") || !j.at("loop").is_string()) throw bad("no 'loop'");
+  if (!j.contains("steps_done") || !j.at("steps_done").is_number_integer()) throw bad("no 'steps_done'");
+  if (!j.contains("counters") || !j.at("counters").is_object()) throw bad("no 'counters'");
+  if (!j.contains("arrays") || !j.at("arrays").is_object()) throw bad("no 'arrays'");
+  s.loop = j.at("loop").get<std::string>();
+  s.steps_done = j.at("steps_done").get<int64_t>();
+  s.counters = j.at("counters");
+  const uint64_t max_elements = kMaxModelFileBytes / 4;
+  for (auto it = j.at("arrays").begin(); it != j.at("arrays").end(); ++it) {
+    const std::string name = "state." + it.key();
+    const std::string type = it.value().is_string() ? it.value().get<std::string>() : "";
+    if (type == "f64") s.f64[it.key()] = r.read_vector<double>(name, max_elements);
+    else if (type == "f32") s.f32[it.key()] = r.read_vector<float>(name, max_elements);
+    else if (type == "u64") s.u64[it.key()] = r.read_vector<uint64_t>(name, max_elements);
+    else throw bad("array '" + it.key() + "' has unknown type " + it.value().dump());
+  }
+  return s;
+}
+
+void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state) {
+  model_writer(model, info, state).write(path);
+}
+
+ModelWriter model_writer(const Model& model, const json& info, const TrainState* state) {
   ModelWriter w;
   json& h = w.header();
   h["format"] = "dgm-model";
@@ -381,6 +429,7 @@ ModelWriter model_writer(const Model& model, const json& info) {
     model.codec()->save(w);
   }
   model.save(w);
+  if (state) add_train_state(w, *state);
   return w;
 }
 

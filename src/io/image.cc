@@ -540,6 +540,17 @@ void write_image_file(const Dataset& data, size_t i, const std::string& path) {
   encode(to_pixels(data, i, g), path, data.space().is_binary());
 }
 
+void write_rgb_image(const uint8_t* rgb, int64_t width, int64_t height, const std::string& path) {
+  if (width < 1 || height < 1 || width > 65535 || height > 65535)
+    throw DataError(path + ": a picture of " + dims_string(width, height) + " pixels cannot be written");
+  Pixels p;
+  p.w = width;
+  p.h = height;
+  p.channels = 3;
+  p.data.assign(rgb, rgb + size_t(width * height * 3));
+  encode(p, path, false);
+}
+
 void write_sheet_png(const Dataset& samples, const std::string& path, int64_t columns, int scale) {
   const Geometry g = geometry(samples.space(), path, true);
   if (samples.empty()) throw DataError(path + ": no samples to draw");
