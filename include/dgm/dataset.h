@@ -101,6 +101,7 @@ class Dataset {
  private:
   size_t start(size_t i) const { return offsets_.empty() ? i * size_t(space_.dims()) : offsets_[i]; }
   void put_value(size_t k, int32_t v);
+  void make_room(size_t bytes);  // before appending `bytes` of values
 
   Space space_;
   int width_ = 1;

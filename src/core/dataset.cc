@@ -46,6 +46,7 @@ void Dataset::push_back(const int32_t* x, int64_t length, int32_t label) {
   const size_t k0 = values_.size() / size_t(width_);
   if (k0 + size_t(length) > kMaxValues)
     throw DataError("dataset would hold more than " + std::to_string(kMaxValues) + " values");
+  make_room(size_t(length) * size_t(width_));
   values_.resize(values_.size() + size_t(length) * size_t(width_));
   for (int64_t d = 0; d < length; ++d) put_value(k0 + size_t(d), x[d]);
   if (space_.has_labels()) labels_.push_back(label);
@@ -65,6 +66,7 @@ void Dataset::push_back_u8(const uint8_t* x, int32_t label) {
                         std::to_string(levels - 1) + "}");
   }
   space_.check_label(label);
+  if (values_.size() + size_t(D) > values_.capacity()) make_room(size_t(D));
   values_.insert(values_.end(), x, x + D);
   if (space_.has_labels()) labels_.push_back(label);
   ++num_samples_;
@@ -117,6 +119,17 @@ std::string over_budget(uint64_t need, uint64_t budget) {
     b = std::to_string(budget) + " bytes";
   }
   return "needs " + a + ", more than the " + b + " of memory available";
+}
+
+// Grows the values geometrically but never past the memory budget (the
+// vector's own doubling would first ask for up to twice it): a DataError
+// with the sizes instead.
+void Dataset::make_room(size_t bytes) {
+  const uint64_t need = uint64_t(values_.size()) + bytes;
+  if (need <= values_.capacity()) return;
+  const uint64_t budget = memory_budget();
+  if (need > budget) throw DataError("dataset of " + std::to_string(num_samples_ + 1) + " samples " + over_budget(need, budget));
+  values_.reserve(size_t(std::min<uint64_t>(std::max<uint64_t>(need, 2 * uint64_t(values_.capacity())), budget)));
 }
 
 void Dataset::reserve(size_t n, size_t total_values) {

@@ -471,6 +471,9 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   try {
     m = create_model(space, model_cfg, train_cfg);
   } catch (const ConfigError& e) {
+    // Too large for this machine's memory is not a bad file.
+    if (std::string(e.what()).find("of memory available") != std::string::npos)
+      throw IoError(r.name() + ": cannot load: " + e.what());
     throw FormatError(r.name() + ": bad model header: " + e.what());
   }
   // A header field of the wrong JSON type or a missing one (a model's load()
@@ -495,7 +498,20 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   return m;
 }
 
+namespace {
+std::unique_ptr<Model> load_model_unchecked(const std::string& path, json* header);
+}  // namespace
+
 std::unique_ptr<Model> load_model(const std::string& path, json* header) {
+  try {
+    return load_model_unchecked(path, header);
+  } catch (const std::bad_alloc&) {
+    throw IoError(input_name(path) + ": out of memory loading the model");
+  }
+}
+
+namespace {
+std::unique_ptr<Model> load_model_unchecked(const std::string& path, json* header) {
   // A foreign model format a kind imports (ARPA) is recognised by its first
   // bytes; everything else is read as a dgm model file. "-" reads stdin.
   std::string bytes;
@@ -534,5 +550,6 @@ std::unique_ptr<Model> load_model(const std::string& path, json* header) {
   if (header) *header = r.header();
   return load_model(r);
 }
+}  // namespace
 
 }  // namespace dgm

@@ -598,7 +598,7 @@ void read_images(const std::string& path, ConfigSection& opts, Records& out) {
     else items.push_back({path, -1}), single = true;
   }
   out.set_by_line(false);
-  out.data.reserve(items.size());
+  with_context(path, [&] { out.data.reserve(items.size()); });
   for (size_t k = 0; k < items.size(); ++k) {
     const Item& item = items[k];
     out.record(k + 1, [&] {

@@ -202,17 +202,26 @@ void read_into(const json& source, const std::string& where, const Codec* codec,
   std::string name = opts.get_string("format", "");
   if (name.empty()) name = detect_format(path, "", codec, &out.data.space());
   check_format(name, where + ".format", codec);
-  if (codec_owns(codec, name)) {
-    codec->read(path, name, opts, out);
-  } else {
-    const Format& format = *find_plain(name);
-    if (path == "-" && !format.write_text)
-      throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
-                        std::string(format.name));
-    // Unknown keys are refused before reading anything.
-    opts.allow(format.keys);
-    opts.finish();
-    format.read(path, opts, out);
+  // Memory the budget did not foresee runs out here as a line naming the input.
+  try {
+    if (codec_owns(codec, name)) {
+      codec->read(path, name, opts, out);
+    } else {
+      const Format& format = *find_plain(name);
+      if (path == "-" && !format.write_text)
+        throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
+                          std::string(format.name));
+      // Unknown keys are refused before reading anything.
+      opts.allow(format.keys);
+      opts.finish();
+      format.read(path, opts, out);
+    }
+  } catch (const std::bad_alloc&) {
+    throw DataError(out.name + ": out of memory reading it (after " + std::to_string(out.data.size()) + " samples)");
+  } catch (const DataError& e) {
+    // The dataset's own size checks name no file.
+    if (std::string(e.what()).rfind("dataset ", 0) == 0) throw DataError(out.name + ": " + e.what());
+    throw;
   }
   if (out.data.empty() && out.errors() == 0) throw FormatError(out.name + ": no samples");
 }

@@ -321,5 +321,10 @@ cases=$((cases + 1))
 printf '\357\273\277' > bom-test.txt && cat "$src/data/digits/test.txt" >> bom-test.txt
 if "$dgm" stats --data bom-test.txt --format grid --shape 5,5 --levels 2 > /dev/null 2> err.txt; then echo "ok   a UTF-8 BOM is not data"
 else echo "FAIL a file starting with a BOM: $(cat err.txt)"; fail=1; fi
+
+# ---- the memory budget governs model sizes ----
+sed 's/"components": *10/"components": 100000/' cfg.json > huge-mixture.json
+DGM_MEMORY_LIMIT_MB=100 expect_error mixture-100000-components "needs 600.4 MiB, more than the 100.0 MiB of memory available" \
+  "$dgm" train --config huge-mixture.json --quiet -o huge.dgm
 echo "$cases cases"
 exit $fail

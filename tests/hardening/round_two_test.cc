@@ -428,6 +428,62 @@ TEST_F(RoundTwo, NegativeNumbersAreCalledNegative) {
                                 "value -99999999999 is negative");
 }
 
+// ---- the memory budget governs what is produced ----
+
+TEST_F(RoundTwo, ModelSizesAreCheckedForEveryKindBeforeFitting) {
+  // 100,000 components on 5x5 digits took 479 MB under a 100 MB limit.
+  expect_refused(
+      [] {
+        ::setenv("DGM_MEMORY_LIMIT_MB", "100", 1);
+        create_model(Space::tensor({5, 5}, 2), {{"type", "mixture"}, {"components", 100000}}, json::object());
+      },
+      "ConfigError", "model: 'mixture' on {0..1}^(5x5) needs 600.4 MiB, more than the 100.0 MiB of memory available");
+  // Every kind answers memory_bytes() for its test config, and create_model
+  // refuses it when the budget is below that.
+  for (const auto& k : model_kinds()) {
+    const json cfg = json::parse(k.test_config);
+    const Space s = Space::tensor({2, 2}, 2);
+    std::unique_ptr<Model> m;
+    ASSERT_NO_THROW(m = create_model(s, cfg["model"], cfg.contains("train") ? cfg["train"] : json::object())) << k.name;
+    EXPECT_LT(m->memory_bytes(), uint64_t(1) << 30) << k.name;
+  }
+  // A loaded model is checked too, and named.
+  const Space s = Space::tensor({64, 64}, 2);
+  auto m = create_model(s, {{"type", "mixture"}, {"components", 40}}, json::object());
+  const std::string path = (dir_ / "m.dgm").string();
+  save_model(path, *m, {{"config", {{"model", {{"type", "mixture"}, {"components", 40}}}}}});
+  ASSERT_GT(m->memory_bytes(), uint64_t(8) << 20);
+  expect_refused(
+      [&] {
+        ::setenv("DGM_MEMORY_LIMIT_MB", "8", 1);  // the file fits (2.5 MiB, twice for loading), EM does not
+        load_model(path);
+      },
+      "IoError", path + ": cannot load: model: 'mixture'");
+}
+
+TEST_F(RoundTwo, DatasetsNeverGrowPastTheBudget) {
+  // Samples pushed one by one (as the text readers do) stop at the budget,
+  // not at twice it when the storage doubles.
+  expect_refused(
+      [] {
+        ::setenv("DGM_MEMORY_LIMIT_MB", "16", 1);
+        Dataset d(Space::tensor({1024}, 256));
+        const std::vector<uint8_t> row(1024, 7);
+        for (int i = 0; i < 20000; ++i) d.push_back_u8(row.data());
+      },
+      "DataError", "dataset of 16385 samples needs 16.001 MiB, more than the 16.000 MiB");
+  // Lines: the text itself is read within a quarter of the budget.
+  std::string text;
+  for (int i = 0; i < 300000; ++i) text += "0110100110\n";
+  const std::string p = file("many.txt", text);
+  expect_refused(
+      [&] {
+        ::setenv("DGM_MEMORY_LIMIT_MB", "8", 1);
+        read_dataset({{"path", p}, {"format", "lines"}}, Space::tensor({10}, 2));
+      },
+      "DataError", p + ": more than 2.0 MiB of lines text");
+}
+
 TEST(RoundTwoSizes, TheTwoSizesOfABudgetMessageDiffer) {
   EXPECT_EQ(over_budget(uint64_t(215) << 20, uint64_t(200) << 20), "needs 215.0 MiB, more than the 200.0 MiB of memory available");
   // 0.20 GiB and 0.2 GiB used to print alike.
