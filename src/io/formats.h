@@ -103,10 +103,6 @@ std::string lower(std::string s);
 // Throws IoError unless `path` names an existing regular (or special) file.
 void require_file(const std::string& path);
 
-// write_file_atomically (dgm/io/atomic_file.h): fn's output is committed
-// when it returns, discarded on an exception. "-" writes stdout.
-void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn);
-
 // "threshold" from the source keys: -1 when absent, else 0..256 (256 maps
 // every byte to 0). With it, a byte v becomes 1 when v >= threshold, else 0.
 int read_threshold(ConfigSection& opts);

@@ -5,6 +5,7 @@
 // one row in kFormats; its source keys pass through load_data untouched and
 // are checked by the ConfigSection its reader gets.
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include "dgm/codec.h"
 #include "dgm/rng.h"
+#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm {
@@ -218,17 +220,26 @@ void read_into(const json& source, const std::string& where, const Codec* codec,
   const json src = source_object(source, where);
   ConfigSection opts(src, where);
   const auto [path, name] = path_and_format(opts, where, codec, &out.data.space());
-  if (codec_owns(codec, name)) {
-    codec->read(path, name, opts, out);
-  } else {
-    const Format& format = *find_plain(name);
-    if (path == "-" && !format.write_text)
-      throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
-                        std::string(format.name));
-    // Unknown keys are refused before reading anything.
-    opts.allow(format.keys);
-    opts.finish();
-    format.read(path, opts, out);
+  // Memory the budget did not foresee runs out here as a line naming the input.
+  try {
+    if (codec_owns(codec, name)) {
+      codec->read(path, name, opts, out);
+    } else {
+      const Format& format = *find_plain(name);
+      if (path == "-" && !format.write_text)
+        throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
+                          std::string(format.name));
+      // Unknown keys are refused before reading anything.
+      opts.allow(format.keys);
+      opts.finish();
+      format.read(path, opts, out);
+    }
+  } catch (const std::bad_alloc&) {
+    throw DataError(out.name + ": out of memory reading it (after " + std::to_string(out.data.size()) + " samples)");
+  } catch (const DataError& e) {
+    // The dataset's own size checks name no file.
+    if (std::string(e.what()).rfind("dataset ", 0) == 0) throw DataError(out.name + ": " + e.what());
+    throw;
   }
   if (out.data.empty() && out.errors() == 0) throw FormatError(out.name + ": no samples");
 }
@@ -304,7 +315,7 @@ Records read_records(const json& source, const Space& space, const Codec* codec,
   std::string path;
   if (source.is_string()) path = source.get<std::string>();
   else if (source.is_object() && source.contains("path") && source["path"].is_string()) path = source["path"].get<std::string>();
-  Records out(space, shown_name(path));
+  Records out(space, input_name(path));
   if (policy) policy(out);
   read_into(source, "data", codec, out);
   return out;
@@ -340,7 +351,7 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
   const std::string name = format.empty() ? infer_format(path) : format;
   check_format(name, "write " + path, codec);
   if (is_stream_format(name, codec)) {
-    io::write_text_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
+    write_file_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
   } else {
     const Format& f = *find_plain(name);
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
@@ -378,7 +389,7 @@ Records read_split(const json& data_section, const std::string& split, const Spa
   if (labels.empty()) labels = str(split + "_labels");
   if (!labels.empty()) src["labels"] = labels;
   const std::string path = src.contains("path") && src["path"].is_string() ? src["path"].get<std::string>() : "";
-  Records r(space, shown_name(path));
+  Records r(space, input_name(path));
   read_into(src, "data." + split, codec, r);
   return r;
 }

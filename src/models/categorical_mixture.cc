@@ -64,9 +64,8 @@ CategoricalMixtureBase::CategoricalMixtureBase(const Space& space, int64_t compo
   // The table and the EM statistics of the same size, in doubles.
   if (cells * 16 > double(memory_budget()))
     throw ConfigError(std::string("model: '") + kind_name + "' with " + std::to_string(K_) + " components on " +
-                      space.describe() + " needs " + std::to_string(int64_t(cells * 16 / 1048576)) +
-                      " MiB of parameters, more than the " + std::to_string(memory_budget() >> 20) +
-                      " MiB of memory available; use fewer components");
+                      space.describe() + " " + over_budget(uint64_t(cells * 16), memory_budget()) +
+                      " for its parameters; use fewer components");
   label_log_prior_.assign(size_t(G_), -std::log(double(G_)));
   log_weight_.assign(size_t(G_ * K_), -std::log(double(K_)));
   log_table_.assign(size_t(G_ * K_ * D_ * L_), -std::log(double(L_)));

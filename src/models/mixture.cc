@@ -210,6 +210,15 @@ double MixtureModel::log_prior() const {
   return opt_.alpha * s;
 }
 
+uint64_t MixtureModel::memory_bytes() const {
+  // The model's table, a run's current and best parameters, the best over
+  // restarts and the expected counts; the E-step's table in its scalar type;
+  // the log-probabilities and responsibilities of a chunk of samples.
+  const double cells = double(G_) * double(K_) * double(D_) * double(L_);
+  const double s = opt_.float32 ? 4 : 8;
+  return uint64_t(cells * 8 * 5 + double(D_) * double(L_) * double(K_) * s + 2.0 * double(kChunk) * double(K_) * s);
+}
+
 json MixtureModel::describe() const {
   return {{"type", "mixture"},
           {"components", K_},
