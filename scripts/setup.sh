@@ -5,6 +5,8 @@
 #   scripts/setup.sh --no-build   install only
 #   scripts/setup.sh --dev        also clang + libFuzzer + llvm-symbolizer (for
 #                                 scripts/fuzz.sh and CI); combines with --no-build
+#   scripts/setup.sh --mpi        also Open MPI (libopenmpi-dev, openmpi-bin), for
+#                                 `mpirun -np P dgm train`; the build then enables it
 # Environment: BUILD_DIR (default build), DGM_NATIVE=OFF for a portable binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,8 @@ for arg in "$@"; do
   case "$arg" in
     --no-build) no_build=1 ;;
     --dev) packages+=(clang libclang-rt-14-dev llvm) ;;
-    *) echo "setup: unknown option $arg (known: --no-build, --dev)" >&2; exit 2 ;;
+    --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
+    *) echo "setup: unknown option $arg (known: --no-build, --dev, --mpi)" >&2; exit 2 ;;
   esac
 done
 

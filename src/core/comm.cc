@@ -1,0 +1,130 @@
+// comm.cc — the parts of the communicator layer that do not need MPI: the
+// collective error check, the choice between the MPI world and the one-rank
+// communicator, the block partition of datasets over ranks, ordered sums of
+// block partials, and the fixed-point grid of exact sums.
+#include "dgm/comm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace dgm {
+
+#ifdef DGM_HAVE_MPI
+// src/mpi/mpi_comm.cc
+std::unique_ptr<Communicator> make_mpi_communicator(double timeout_seconds);
+#endif
+
+void Communicator::check(const std::string& error) {
+  // One byte (failed or not) a rank, then the first failure's message: the
+  // common case costs one small exchange.
+  const std::vector<std::string> all = all_gather(error.empty() ? std::string() : error);
+  for (size_t r = 0; r < all.size(); ++r)
+    if (!all[r].empty()) throw CollectiveError(r == 0 ? all[r] : "rank " + std::to_string(r) + ": " + all[r]);
+}
+
+bool Communicator::any(bool flag) { return max(flag ? 1.0 : 0.0) > 0.5; }
+
+bool mpi_built() {
+#ifdef DGM_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+// The number of processes a launcher started, from the variables Open MPI,
+// MPICH/Hydra and PMIx set; 0 when not started by one.
+long launcher_size() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* v = std::getenv(name);
+    if (v && *v) return std::strtol(v, nullptr, 10);
+  }
+  return std::getenv("PMIX_RANK") ? 1 : 0;
+}
+
+}  // namespace
+
+std::unique_ptr<Communicator> world_communicator(double timeout_seconds) {
+  const long launched = launcher_size();
+#ifdef DGM_HAVE_MPI
+  if (launched > 0) return make_mpi_communicator(timeout_seconds);
+#else
+  (void)timeout_seconds;
+  if (launched > 1)
+    throw ConfigError("started by mpirun with " + std::to_string(launched) +
+                      " processes, but this dgm was built without MPI: install Open MPI (scripts/setup.sh --mpi) "
+                      "and rebuild (cmake -DDGM_MPI=ON), or run without mpirun");
+#endif
+  return std::make_unique<LocalCommunicator>();
+}
+
+uint64_t shard_block(uint64_t n) {
+  uint64_t b = 16;
+  while (b < 512 && b * 64 < n) b *= 2;
+  return b;
+}
+
+Range shard_range(uint64_t n, int rank, int ranks) {
+  const uint64_t b = shard_block(n);
+  const uint64_t blocks = (n + b - 1) / b;
+  auto edge = [&](int r) {
+    const uint64_t k = blocks * uint64_t(r) / uint64_t(ranks);  // blocks <= 2^59, ranks small
+    return std::min(n, k * b);
+  };
+  return {edge(rank), edge(rank + 1)};
+}
+
+int shard_owner(uint64_t n, uint64_t i, int ranks) {
+  // The smallest r with i < shard_range(n, r).end; ends grow with r.
+  int lo = 0, hi = ranks - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (i < shard_range(n, mid, ranks).end) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+ShardPlace shard_place(Communicator& comm, uint64_t local_size) {
+  std::string mine(sizeof local_size, '\0');
+  std::memcpy(mine.data(), &local_size, sizeof local_size);
+  const std::vector<std::string> all = comm.all_gather(mine);
+  ShardPlace p;
+  for (size_t r = 0; r < all.size(); ++r) {
+    uint64_t v;
+    std::memcpy(&v, all[r].data(), sizeof v);
+    if (int(r) < comm.rank()) p.offset += v;
+    p.total += v;
+  }
+  return p;
+}
+
+double sum_in_order(Communicator& comm, const std::vector<double>& local_partials) {
+  std::string mine(local_partials.size() * sizeof(double), '\0');
+  if (!mine.empty()) std::memcpy(mine.data(), local_partials.data(), mine.size());
+  double total = 0;
+  for (const std::string& part : comm.all_gather(mine))
+    for (size_t k = 0; k + sizeof(double) <= part.size(); k += sizeof(double)) {
+      double v;
+      std::memcpy(&v, part.data() + k, sizeof v);
+      total += v;
+    }
+  return total;
+}
+
+FixedPoint FixedPoint::for_bound(double bound) {
+  if (!(bound > 0) || !std::isfinite(bound)) bound = 1;
+  int e;
+  std::frexp(bound, &e);  // bound < 2^e
+  FixedPoint f;
+  f.bits = std::clamp(62 - e, -960, 960);
+  f.scale = std::ldexp(1.0, f.bits);
+  f.inverse = std::ldexp(1.0, -f.bits);
+  return f;
+}
+
+}  // namespace dgm
