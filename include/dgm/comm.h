@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,11 @@ class Communicator {
   // rank throws CollectiveError with the first failing rank's message
   // (prefixed "rank R: " when R > 0), so all stop at the same point.
   void check(const std::string& error);
+  // Runs fn on this rank and gathers its result from every rank (in rank
+  // order); when fn throws on any rank, every rank throws CollectiveError
+  // with the first failing rank's message instead. The way to keep ranks in
+  // step around local work that can fail (reading a shard).
+  std::vector<std::string> gather_checked(const std::function<std::string()>& fn);
   // True on every rank when `flag` is true on any.
   bool any(bool flag);
   int64_t sum(int64_t v) {

@@ -17,11 +17,28 @@ std::unique_ptr<Communicator> make_mpi_communicator(double timeout_seconds);
 #endif
 
 void Communicator::check(const std::string& error) {
-  // One byte (failed or not) a rank, then the first failure's message: the
-  // common case costs one small exchange.
-  const std::vector<std::string> all = all_gather(error.empty() ? std::string() : error);
+  const std::vector<std::string> all = all_gather(error);
   for (size_t r = 0; r < all.size(); ++r)
     if (!all[r].empty()) throw CollectiveError(r == 0 ? all[r] : "rank " + std::to_string(r) + ": " + all[r]);
+}
+
+std::vector<std::string> Communicator::gather_checked(const std::function<std::string()>& fn) {
+  std::string mine;
+  try {
+    mine = "K" + fn();
+  } catch (const CollectiveError&) {
+    throw;  // already agreed by every rank
+  } catch (const std::bad_alloc&) {
+    mine = "Eout of memory";
+  } catch (const std::exception& e) {
+    mine = std::string("E") + e.what();
+  }
+  std::vector<std::string> all = all_gather(mine);
+  for (size_t r = 0; r < all.size(); ++r)
+    if (all[r].empty() || all[r][0] != 'K')
+      throw CollectiveError(r == 0 ? all[r].substr(1) : "rank " + std::to_string(r) + ": " + all[r].substr(1));
+  for (std::string& s : all) s.erase(0, 1);
+  return all;
 }
 
 bool Communicator::any(bool flag) { return max(flag ? 1.0 : 0.0) > 0.5; }

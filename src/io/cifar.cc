@@ -20,9 +20,8 @@ void check_space(const Space& space, const std::string& path) {
                       " does not fit");
 }
 
-}  // namespace
-
-Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) {
+// The whole file, or with `part` only its records [n r / P, n (r+1) / P).
+Dataset read_cifar_records(const std::string& path, const Space& space, FilePart* part) {
   check_space(space, path);
   require_file(path);
   std::error_code ec;
@@ -38,15 +37,24 @@ Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) 
   if (n * uint64_t(space.dims()) > Dataset::kMaxValues)
     throw FormatError(path + ": " + std::to_string(n) + " records exceed the limit of " +
                       std::to_string(Dataset::kMaxValues) + " values");
+  uint64_t begin = 0, end = n;
+  if (part) {
+    const uint64_t P = uint64_t(part->comm->size()), r = uint64_t(part->comm->rank());
+    begin = n * r / P;
+    end = n * (r + 1) / P;
+    part->first = begin;
+    part->total = n;
+  }
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw IoError(path + ": cannot open");
   Dataset data(space);
   try {
-    with_context(path, [&] { data.reserve(size_t(n)); });
+    with_context(path, [&] { data.reserve(size_t(end - begin)); });
+    if (begin > 0 && fseeko(f, off_t(begin * record), SEEK_SET) != 0) throw IoError(path + ": cannot seek");
     const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / size_t(record));
-    std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, n) * record));
-    for (uint64_t done = 0; done < n;) {
-      const size_t k = size_t(std::min<uint64_t>(chunk, n - done));
+    std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, std::max<uint64_t>(end - begin, 1)) * record));
+    for (uint64_t done = begin; done < end;) {
+      const size_t k = size_t(std::min<uint64_t>(chunk, end - done));
       const size_t got = std::fread(buf.data(), 1, k * size_t(record), f);
       if (got != k * size_t(record))
         throw FormatError(path + ": truncated while reading: got " + std::to_string(done + got / record) + " of " +
@@ -68,6 +76,16 @@ Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) 
   }
   std::fclose(f);
   return data;
+}
+
+}  // namespace
+
+Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) {
+  return read_cifar_records(path, space, nullptr);
+}
+
+Dataset read_cifar_part(const std::string& path, const Space& space, ConfigSection&, FilePart& part) {
+  return read_cifar_records(path, space, &part);
 }
 
 void write_cifar(const Dataset& data, const std::string& path) {

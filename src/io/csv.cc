@@ -16,19 +16,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-}  // namespace
-
-Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opts) {
+Dataset parse_csv(const TextFile& f, const Space& space, ConfigSection& opts) {
   const std::string column =
       opts.get_choice("label_column", space.has_labels() ? "last" : "none", {"first", "last", "none"});
   if (column != "none" && !space.has_labels())
     throw ConfigError(opts.path() + ".label_column: '" + column +
                       "' but the space has no labels; add \"labels\": L to the space or use \"none\"");
-  const TextFile f = read_text(path, "csv");
   const int64_t D = space.dims();
   Dataset data(space);
   std::vector<int32_t> fields;
-  LineReader lines(f.text);
+  LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     if (trim(line).empty()) continue;
@@ -68,8 +65,18 @@ Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opt
                         (column != "none" ? " (plus the label column)" : ""));
     with_context(where, [&] { data.push_back(fields, label); });
   }
-  if (data.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
+  if (data.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
   return data;
+}
+
+}  // namespace
+
+Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opts) {
+  return parse_csv(read_text(path, "csv"), space, opts);
+}
+
+Dataset read_csv_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
+  return read_text_format_part(path, space, opts, part, "csv", parse_csv);
 }
 
 void write_csv(const Dataset& data, std::ostream& out) {

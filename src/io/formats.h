@@ -12,11 +12,23 @@
 #include <string_view>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/error.h"
 
 namespace dgm::io {
+
+// Part of a file for one rank of a distributed run: the file is cut into
+// comm->size() contiguous parts and this rank reads only part comm->rank()
+// (binary formats: samples [total r / P, total (r+1) / P), by offset; line
+// formats: the lines that start in the r-th of P byte ranges). The reader
+// sets `first` (the global index of its first sample) and `total`.
+struct FilePart {
+  Communicator* comm = nullptr;
+  uint64_t first = 0, total = 0;
+};
+using PartReader = Dataset (*)(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part);
 
 // A reader gets the path and the source's keys; it reads the keys it knows
 // (read_dataset calls opts.finish() afterwards, so a key nobody read is a
@@ -40,6 +52,12 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
 void write_idx(const Dataset& data, const std::string& path);
 Dataset read_cifar(const std::string& path, const Space& space, ConfigSection& opts);
 void write_cifar(const Dataset& data, const std::string& path);
+// The same readers on a part of the file (see FilePart).
+Dataset read_lines_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part);
+Dataset read_csv_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part);
+Dataset read_jsonl_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part);
+Dataset read_idx_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part);
+Dataset read_cifar_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part);
 
 // ---- shared helpers (io_util.cc) ----
 
@@ -49,13 +67,33 @@ void write_cifar(const Dataset& data, const std::string& path);
 struct TextFile {
   std::string name;  // the path, or "<stdin>"
   std::string text;
+  // For part of a file (read_text_part): the lines before it, and whether a
+  // later part holds more than blank lines. A part may be empty.
+  bool part = false;
+  size_t first_line = 0;
+  bool more_follows = false;
 };
 TextFile read_text(const std::string& path, const std::string& format);
+// The lines of part comm.rank() of a text file cut into comm.size() byte
+// ranges: those that start in this rank's range, read by offset (about
+// size / P bytes, plus the rest of the last line). Collective: every rank
+// calls it; an error on any rank is thrown on all (CollectiveError).
+TextFile read_text_part(const std::string& path, const std::string& format, Communicator& comm);
+// FormatError naming the line when the text holds a NUL byte (binary data).
+void check_text(const TextFile& f, const std::string& format);
+// A part reader for a line format from its parser: reads the part, parses it
+// (errors agreed over the ranks: the first rank's, i.e. the earliest in the
+// file, is reported) and sets part.first / part.total. The parser skips the
+// "no samples" check for parts.
+Dataset read_text_format_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part,
+                              const std::string& format,
+                              Dataset (*parse)(const TextFile& f, const Space& space, ConfigSection& opts));
 
-// Iterates over lines (without '\n' and a trailing '\r'), counting from 1.
+// Iterates over lines (without '\n' and a trailing '\r'), counting from
+// first_line + 1.
 class LineReader {
  public:
-  explicit LineReader(const std::string& text) : text_(text) {}
+  explicit LineReader(const std::string& text, size_t first_line = 0) : text_(text), line_(first_line) {}
   bool next(std::string_view* line);
   size_t line_number() const { return line_; }
 

@@ -51,6 +51,22 @@ class GzFile {
   void write(const void* buf, size_t n) {
     if (n && gzwrite(f_, buf, unsigned(n)) != int(n)) throw IoError(path_ + ": write error (disk full?)");
   }
+  // Moves n bytes on without keeping them: a seek in a plain file; a gzip
+  // stream is decompressed up to there. Returns the bytes passed (short at the end).
+  uint64_t skip(uint64_t n) {
+    if (!compressed()) {
+      const z_off_t at = gztell(f_);
+      if (gzseek(f_, z_off_t(n), SEEK_CUR) >= 0) return uint64_t(gztell(f_) - at);
+    }
+    std::vector<uint8_t> scratch(size_t(std::min<uint64_t>(n, uint64_t(1) << 20)));
+    uint64_t done = 0;
+    while (done < n) {
+      const size_t got = read(scratch.data(), size_t(std::min<uint64_t>(n - done, scratch.size())));
+      if (got == 0) break;
+      done += got;
+    }
+    return done;
+  }
   bool compressed() { return gzdirect(f_) == 0; }
   void close() {
     const int r = gzclose(f_);
@@ -145,7 +161,10 @@ std::string join_dims(const std::vector<uint64_t>& d, size_t from) {
 
 }  // namespace
 
-Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts) {
+namespace {
+
+// The whole file, or with `part` only its samples [n r / P, n (r+1) / P).
+Dataset read_idx_samples(const std::string& path, const Space& space, ConfigSection& opts, FilePart* part) {
   const std::string labels_path = opts.get_string("labels", "");
   const int threshold = default_threshold(space, read_threshold(opts));
   if (space.variable_length() || space.levels() > 256)
@@ -182,15 +201,29 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
   std::vector<int32_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
 
+  uint64_t begin = 0, end = n;
+  if (part) {
+    const uint64_t P = uint64_t(part->comm->size()), r = uint64_t(part->comm->rank());
+    begin = n * r / P;
+    end = n * (r + 1) / P;
+    part->first = begin;
+    part->total = n;
+  }
   Dataset data(space);
   // Reserve up to 256 Mi values at once; past that the storage grows as the
   // file proves it holds the data.
-  with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
+  with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(end - begin, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
   const size_t D = size_t(per);
+  if (begin > 0) {
+    const uint64_t passed = in.skip(begin * D);
+    if (passed != begin * D)
+      throw FormatError(path + ": truncated: read " + std::to_string(passed / D) + " of " + std::to_string(n) +
+                        " items the header claims");
+  }
   const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / D);  // ~4 MB of samples a read
-  std::vector<uint8_t> buf(std::min<uint64_t>(chunk, n) * D);
-  for (uint64_t done = 0; done < n;) {
-    const size_t want_n = size_t(std::min<uint64_t>(chunk, n - done));
+  std::vector<uint8_t> buf(std::min<uint64_t>(chunk, std::max<uint64_t>(end - begin, 1)) * D);
+  for (uint64_t done = begin; done < end;) {
+    const size_t want_n = size_t(std::min<uint64_t>(chunk, end - done));
     const size_t got = in.read(buf.data(), want_n * D);
     if (got != want_n * D)
       throw FormatError(path + ": truncated: read " + std::to_string(done + got / D) + " of " + std::to_string(n) +
@@ -199,8 +232,18 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
                size_t(done));
     done += want_n;
   }
-  expect_end(in, path, n, "items");
+  if (end == n) expect_end(in, path, n, "items");
   return data;
+}
+
+}  // namespace
+
+Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts) {
+  return read_idx_samples(path, space, opts, nullptr);
+}
+
+Dataset read_idx_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
+  return read_idx_samples(path, space, opts, &part);
 }
 
 void write_idx(const Dataset& data, const std::string& path) {

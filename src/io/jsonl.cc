@@ -37,13 +37,10 @@ void flatten(const json& a, const std::vector<int64_t>& shape, size_t axis, std:
   }
 }
 
-}  // namespace
-
-Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection&) {
-  const TextFile f = read_text(path, "jsonl");
+Dataset parse_jsonl(const TextFile& f, const Space& space, ConfigSection&) {
   Dataset data(space);
   std::vector<int32_t> x;
-  LineReader lines(f.text);
+  LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
@@ -78,8 +75,18 @@ Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection&) 
     if (j.contains("label") && !j["label"].is_null()) label = json_value(j["label"], where + ": label");
     with_context(where, [&] { data.push_back(x, label); });
   }
-  if (data.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
+  if (data.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
   return data;
+}
+
+}  // namespace
+
+Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection& opts) {
+  return parse_jsonl(read_text(path, "jsonl"), space, opts);
+}
+
+Dataset read_jsonl_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
+  return read_text_format_part(path, space, opts, part, "jsonl", parse_jsonl);
 }
 
 void write_jsonl(const Dataset& data, std::ostream& out) {

@@ -59,18 +59,20 @@ void parse_line(std::string_view line, const Space& space, const std::string& wh
 
 }  // namespace
 
-Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) {
-  TextFile f = read_text(path, "lines");
-  if (!space.variable_length()) {
+namespace {
+
+Dataset parse_lines(const TextFile& file, const Space& space, ConfigSection&) {
+  TextFile f = file;
+  if (!space.variable_length() && !f.more_follows) {
     // Trailing blank lines end the file; they are not samples.
     size_t end = f.text.find_last_not_of("\r\n \t");
     f.text.resize(end == std::string::npos ? 0 : end + 1);
-    if (f.text.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
+    if (f.text.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
   }
   Dataset data(space);
   std::vector<int32_t> x;
   x.reserve(size_t(space.dims()));
-  LineReader lines(f.text);
+  LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     const std::string where = at_line(f.name, lines.line_number());
@@ -78,8 +80,18 @@ Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) 
     parse_line(line, space, where, &x, &label);
     with_context(where, [&] { data.push_back(x, label); });
   }
-  if (data.empty()) throw FormatError(f.name + ": no samples");
+  if (data.empty() && !f.part) throw FormatError(f.name + ": no samples");
   return data;
+}
+
+}  // namespace
+
+Dataset read_lines(const std::string& path, const Space& space, ConfigSection& opts) {
+  return parse_lines(read_text(path, "lines"), space, opts);
+}
+
+Dataset read_lines_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
+  return read_text_format_part(path, space, opts, part, "lines", parse_lines);
 }
 
 void write_lines(const Dataset& data, std::ostream& out) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 
@@ -63,5 +64,10 @@ struct DataSplits {
   Dataset train, validation, test;  // validation / test may be empty
 };
 DataSplits load_data(const json& data_section, const Space& space, uint64_t seed);
+// The same splits for a distributed run: each rank gets its shard of each
+// (shard_range of the split's size; comm.h), reading only its part of each
+// file by offset (idx, cifar, lines, csv, jsonl; other formats are read whole
+// by every rank, which keeps its part). Collective; with one rank, load_data.
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, Communicator& comm);
 
 }  // namespace dgm
