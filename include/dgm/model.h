@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/rng.h"
@@ -58,6 +59,11 @@ struct FitContext {
   Rng* rng = nullptr;                       // never null; seeded from train.seed
   TrainMonitor* monitor = nullptr;          // may be null
   const std::atomic<bool>* stop = nullptr;  // may be null; when set, stop at the next step and keep the best
+  // The ranks of a data-parallel run (comm.h), null for one process. Then
+  // `train` and `validation` are this rank's shards (shard_range of their
+  // sizes), every rank calls fit() with the same config and seed, and every
+  // rank ends with the same parameters: the ones one process would fit.
+  Communicator* comm = nullptr;
 };
 
 struct SampleOptions {
