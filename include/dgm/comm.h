@@ -46,8 +46,9 @@ class Communicator {
 
   // Called by a rank that failed outside a collective (its error is not
   // known to the others, which may be waiting in one): makes sure the job
-  // ends, with `message` reported by rank 0. Rank 0 returns (its caller
-  // prints the error); the other ranks do not return. No-op with one rank.
+  // ends, with `message` reported by rank 0 (empty: rank 0 has the error
+  // already). Rank 0 returns (its caller prints the error); the other ranks
+  // do not return. No-op with one rank.
   virtual void abandon(const std::string& message) { (void)message; }
 
   // ---- built on the collectives above ----

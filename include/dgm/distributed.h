@@ -20,6 +20,9 @@ struct ReceivedRows {
 ReceivedRows exchange_rows(Communicator& comm, const Dataset& local, const std::vector<int>& dest,
                            const std::vector<uint64_t>& key);
 
+// Every rank's rows, in rank order, on every rank. Collective.
+Dataset gather_rows(Communicator& comm, const Dataset& local);
+
 // The fingerprint of the dataset whose rank-order concatenation of shards is
 // `shard` on each rank (Dataset::fingerprint of the whole). Collective.
 uint64_t distributed_fingerprint(Communicator& comm, const Dataset& shard);

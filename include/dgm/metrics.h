@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "dgm/comm.h"
 #include "dgm/dataset.h"
 #include "dgm/model.h"
 #include "dgm/thread_pool.h"
@@ -20,5 +21,10 @@ struct NllSummary {
 };
 
 NllSummary evaluate_nll(const Model& model, const DataView& data, ThreadPool& pool);
+// The summary of a dataset spread over ranks (`data` is this rank's shard,
+// as load_data gives it): the same numbers, to the bit, for any number of
+// ranks. Collective. Scores and sums per block (comm.h), so the one-rank
+// form above equals it.
+NllSummary evaluate_nll(const Model& model, const DataView& data, ThreadPool& pool, Communicator& comm);
 
 }  // namespace dgm

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace dgm {
+class Communicator;
+}
+
 namespace dgm::cli {
 
 struct TrainOptions {
@@ -16,6 +20,9 @@ struct TrainOptions {
   bool quiet = false;
   std::string log;                    // JSONL training log
   std::vector<std::string> overrides; // --set key=value
+  double mpi_timeout = 600;           // seconds a rank waits for the others in one collective
+  // The ranks to train over; null: the MPI world under mpirun, else one process.
+  Communicator* comm = nullptr;
 };
 
 int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log);

@@ -57,6 +57,7 @@ void CliMonitor::on_step(const TrainProgress& p) {
     j["valid_nll"] = std::isnan(p.valid_nll) ? json() : json(p.valid_nll);
     j["best"] = p.best;
     j["seconds"] = seconds();
+    j["processes"] = processes_;
     log_ << j.dump() << "\n";
     log_.flush();
     if (!log_) throw IoError(log_path_ + ": cannot write the training log: " + std::strerror(errno));

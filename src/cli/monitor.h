@@ -21,6 +21,8 @@ class CliMonitor : public TrainMonitor {
   void on_step(const TrainProgress& p) override;
   void on_work(int64_t done, int64_t total) override;
   void message(const std::string& text) override;
+  // The number of processes training (recorded in every log line).
+  void set_processes(int p) { processes_ = p; }
   // Ends the progress line (before printing a summary).
   void finish();
   double seconds() const;
@@ -35,6 +37,7 @@ class CliMonitor : public TrainMonitor {
   TrainProgress last_;
   int64_t work_done_ = 0, work_total_ = 0;
   bool line_open_ = false;
+  int processes_ = 1;
 };
 
 }  // namespace dgm::cli

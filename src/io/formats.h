@@ -78,7 +78,8 @@ TextFile read_text(const std::string& path, const std::string& format);
 // ranges: those that start in this rank's range, read by offset (about
 // size / P bytes, plus the rest of the last line). Collective: every rank
 // calls it; an error on any rank is thrown on all (CollectiveError).
-TextFile read_text_part(const std::string& path, const std::string& format, Communicator& comm);
+TextFile read_text_part(const std::string& path, const std::string& format, Communicator& comm,
+                        bool allow_empty = false);
 // FormatError naming the line when the text holds a NUL byte (binary data).
 void check_text(const TextFile& f, const std::string& format);
 // A part reader for a line format from its parser: reads the part, parses it

@@ -106,7 +106,7 @@ uint64_t decode_u64(const std::string& s, size_t k) {
 
 }  // namespace
 
-TextFile read_text_part(const std::string& path, const std::string& format, Communicator& comm) {
+TextFile read_text_part(const std::string& path, const std::string& format, Communicator& comm, bool allow_empty) {
   TextFile f;
   f.name = path;
   f.part = true;
@@ -125,7 +125,7 @@ TextFile read_text_part(const std::string& path, const std::string& format, Comm
     const uint64_t P = uint64_t(comm.size()), r = uint64_t(comm.rank());
     uint64_t lines = 0;
     try {
-      if (size == 0) throw FormatError(path + ": empty file, expected " + format + " data");
+      if (size == 0 && !allow_empty) throw FormatError(path + ": empty file, expected " + format + " data");
       const uint64_t s = size * r / P, e = size * (r + 1) / P;  // size < 2^63 / P for any real file
       if (s < e) {
         // Byte s - 1 tells whether a line starts at s.

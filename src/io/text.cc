@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
 
+#include "dgm/distributed.h"
 #include "dgm/error.h"
+#include "formats.h"
 
 namespace dgm {
 namespace {
@@ -240,9 +243,9 @@ struct TokenizedFile {
   std::vector<uint64_t> offsets{0};  // (lines + 1)
 };
 
-TokenizedFile tokenize_file(const std::string& path, const Tokenizer& tok, int64_t limit, TextSplitInfo* info) {
-  std::vector<std::string> lines = read_text_lines(path);
-  if (limit > 0 && int64_t(lines.size()) > limit) lines.resize(size_t(limit));
+// Lines [first_line, first_line + lines.size()) of `path`, tokenized.
+TokenizedFile tokenize_lines(const std::vector<std::string>& lines, size_t first_line, const std::string& path,
+                             const Tokenizer& tok, TextSplitInfo* info) {
   TokenizedFile tf;
   std::unordered_map<std::string, int32_t> index;
   info->path = path;
@@ -253,11 +256,11 @@ TokenizedFile tokenize_file(const std::string& path, const Tokenizer& tok, int64
     try {
       tok.tokenize(lines[i], toks);
     } catch (const DataError& e) {
-      throw DataError(path + ":" + std::to_string(i + 1) + ": " + e.what());
+      throw DataError(path + ":" + std::to_string(first_line + i + 1) + ": " + e.what());
     }
     for (size_t k = 0; k < toks.size(); ++k) {
       if (toks[k] == Vocabulary::kBosToken || toks[k] == Vocabulary::kEosToken)
-        throw DataError(path + ":" + std::to_string(i + 1) + ": token " + std::to_string(k + 1) +
+        throw DataError(path + ":" + std::to_string(first_line + i + 1) + ": token " + std::to_string(k + 1) +
                         " is the reserved marker '" + toks[k] + "'");
       auto it = index.find(toks[k]);
       if (it == index.end()) {
@@ -275,7 +278,14 @@ TokenizedFile tokenize_file(const std::string& path, const Tokenizer& tok, int64
   return tf;
 }
 
-Dataset encode_lines(const TokenizedFile& tf, const Vocabulary& vocab, const Space& space, TextSplitInfo* info) {
+TokenizedFile tokenize_file(const std::string& path, const Tokenizer& tok, int64_t limit, TextSplitInfo* info) {
+  std::vector<std::string> lines = read_text_lines(path);
+  if (limit > 0 && int64_t(lines.size()) > limit) lines.resize(size_t(limit));
+  return tokenize_lines(lines, 0, path, tok, info);
+}
+
+Dataset encode_lines(const TokenizedFile& tf, const Vocabulary& vocab, const Space& space, TextSplitInfo* info,
+                     size_t first_line = 0) {
   std::vector<int32_t> map(tf.types.size());
   std::vector<uint8_t> unknown(tf.types.size());
   for (size_t p = 0; p < tf.types.size(); ++p) {
@@ -289,7 +299,7 @@ Dataset encode_lines(const TokenizedFile& tf, const Vocabulary& vocab, const Spa
   for (size_t i = 0; i < n; ++i) {
     const uint64_t b = tf.offsets[i], e = tf.offsets[i + 1];
     if (int64_t(e - b) > space.dims())
-      throw DataError(info->path + ":" + std::to_string(i + 1) + ": " + std::to_string(e - b) +
+      throw DataError(info->path + ":" + std::to_string(first_line + i + 1) + ": " + std::to_string(e - b) +
                       " tokens exceed the maximum length " + std::to_string(space.dims()) + " (raise space.shape)");
     row.resize(size_t(e - b));
     for (uint64_t k = b; k < e; ++k) {
@@ -303,20 +313,31 @@ Dataset encode_lines(const TokenizedFile& tf, const Vocabulary& vocab, const Spa
 
 }  // namespace
 
-TextData load_text_data(const json& data_section, const json& space_section) {
+namespace {
+
+struct TextPlan {
+  std::string train_path, valid_path, test_path;
+  int64_t min_count = 1, limit = 0, max_length = 0;
+  TokenizerOptions opts;
+  json space_section;
+};
+
+TextPlan plan_text(const json& data_section, const json& space_section) {
+  TextPlan p;
+  p.space_section = space_section;
   ConfigSection s(data_section, "data");
   const std::string format = s.get_string("format", "text");
   if (format != "text") throw ConfigError("data.format: load_text_data reads \"text\", got \"" + format + "\"");
-  const std::string train_path = s.get_string("train", "");
-  if (train_path.empty()) throw ConfigError("data.train: missing (a text file, one sequence a line)");
-  const std::string valid_path = s.get_string("validation", "");
-  const std::string test_path = s.get_string("test", "");
-  const int64_t min_count = s.get_int("min_count", 1, 1, int64_t(1) << 40);
-  const int64_t limit = s.get_int("limit", 0, 0, int64_t(1) << 40);
+  p.train_path = s.get_string("train", "");
+  if (p.train_path.empty()) throw ConfigError("data.train: missing (a text file, one sequence a line)");
+  p.valid_path = s.get_string("validation", "");
+  p.test_path = s.get_string("test", "");
+  p.min_count = s.get_int("min_count", 1, 1, int64_t(1) << 40);
+  p.limit = s.get_int("limit", 0, 0, int64_t(1) << 40);
   json tok_json = json::object();
   for (const char* key : {"tokenizer", "lowercase", "split", "space_symbol"})
     if (s.has(key)) tok_json[key] = s.get_json(key);
-  const TokenizerOptions opts = TokenizerOptions::from_json(tok_json, "data");
+  p.opts = TokenizerOptions::from_json(tok_json, "data");
   s.finish();
 
   // The space section: the maximum length only; the levels come from the vocabulary.
@@ -331,17 +352,139 @@ TextData load_text_data(const json& data_section, const json& space_section) {
   if (shape.is_array() && shape.size() == 1) shape = shape[0];
   if (!shape.is_number_integer() || shape.get<int64_t>() < 1)
     throw ConfigError("space.shape: expected [max_length] with max_length >= 1, got " + space_section["shape"].dump());
-  const int64_t max_length = shape.get<int64_t>();
+  p.max_length = shape.get<int64_t>();
+  return p;
+}
+
+// The space of a vocabulary, checked against the config's space section.
+Space text_space(const TextPlan& p, const Vocabulary& vocab) {
+  if (vocab.size() < 2) throw DataError(p.train_path + ": no tokens (the vocabulary would hold only <unk>)");
+  if (p.space_section.contains("levels") && p.space_section["levels"] != json(vocab.size()))
+    throw ConfigError("space.levels: " + p.space_section["levels"].dump() + " but the vocabulary of " + p.train_path +
+                      " has " + std::to_string(vocab.size()) + " tokens (<unk> included); drop the key");
+  return Space::sequence(p.max_length, vocab.size());
+}
+
+template <typename T>
+void put_raw(std::string& s, T v) {
+  s.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <typename T>
+T take_raw(const std::string& s, size_t& at) {
+  T v;
+  std::memcpy(&v, s.data() + at, sizeof v);
+  at += sizeof v;
+  return v;
+}
+
+// Distributed: every rank tokenizes the lines of its byte range of each file;
+// the vocabulary comes from the merged counts (so it is the one-process
+// vocabulary); the encoded lines then move to their block shards.
+TextData load_text_sharded(const TextPlan& p, Communicator& comm) {
+  struct Part {
+    TokenizedFile tokens;
+    size_t first_line = 0;
+  };
+  auto read_part = [&](const std::string& path, int64_t limit, TextSplitInfo* info) {
+    Part part;
+    const io::TextFile f = io::read_text_part(path, "text", comm, /*allow_empty=*/true);
+    part.first_line = f.first_line;
+    std::vector<std::string> lines;
+    for (size_t at = 0; at < f.text.size();) {
+      size_t nl = f.text.find('\n', at);
+      if (nl == std::string::npos) nl = f.text.size();
+      std::string line = f.text.substr(at, nl - at);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (limit > 0 && int64_t(f.first_line + lines.size()) >= limit) break;
+      lines.push_back(std::move(line));
+      at = nl + 1;
+    }
+    comm.gather_checked([&] {
+      part.tokens = tokenize_lines(lines, f.first_line, path, Tokenizer(p.opts), info);
+      return std::string();
+    });
+    info->path = path;
+    return part;
+  };
+  // Totals over the ranks (and the samples before this rank's).
+  auto totals = [&](TextSplitInfo* info, uint64_t* before) {
+    int64_t v[4] = {info->lines, info->tokens, info->oov, info->chars};
+    const ShardPlace place = shard_place(comm, uint64_t(info->lines));
+    comm.sum(v, 4);
+    info->lines = v[0], info->tokens = v[1], info->oov = v[2], info->chars = v[3];
+    *before = place.offset;
+  };
+  auto encode = [&](const Part& part, const Vocabulary& vocab, const Space& space, TextSplitInfo* info) {
+    Dataset d;
+    comm.gather_checked([&] {
+      d = encode_lines(part.tokens, vocab, space, info, part.first_line);
+      return std::string();
+    });
+    uint64_t first = 0;
+    totals(info, &first);
+    std::vector<int> dest(d.size());
+    std::vector<uint64_t> key(d.size());
+    for (size_t i = 0; i < d.size(); ++i) {
+      key[i] = first + i;
+      dest[i] = shard_owner(uint64_t(info->lines), key[i], comm.size());
+    }
+    return exchange_rows(comm, d, dest, key).rows;
+  };
 
   TextData td;
-  Tokenizer tok(opts);
-  TokenizedFile train_tokens = tokenize_file(train_path, tok, limit, &td.train_info);
-  Vocabulary vocab = Vocabulary::build(train_tokens.types, train_tokens.counts, min_count);
-  if (vocab.size() < 2) throw DataError(train_path + ": no tokens (the vocabulary would hold only <unk>)");
-  if (space_section.contains("levels") && space_section["levels"] != json(vocab.size()))
-    throw ConfigError("space.levels: " + space_section["levels"].dump() + " but the vocabulary of " + train_path +
-                      " has " + std::to_string(vocab.size()) + " tokens (<unk> included); drop the key");
-  td.space = Space::sequence(max_length, vocab.size());
+  Part train = read_part(p.train_path, p.limit, &td.train_info);
+  // The merged vocabulary: every rank's (token, count) pairs, summed.
+  std::string mine;
+  for (size_t t = 0; t < train.tokens.types.size(); ++t) {
+    put_raw<uint64_t>(mine, train.tokens.types[t].size());
+    mine += train.tokens.types[t];
+    put_raw<int64_t>(mine, train.tokens.counts[t]);
+  }
+  std::unordered_map<std::string, int64_t> merged;
+  for (const std::string& s : comm.all_gather(mine))
+    for (size_t at = 0; at < s.size();) {
+      const uint64_t len = take_raw<uint64_t>(s, at);
+      std::string tok = s.substr(at, size_t(len));
+      at += size_t(len);
+      merged[tok] += take_raw<int64_t>(s, at);
+    }
+  std::vector<std::string> types;
+  std::vector<int64_t> counts;
+  for (auto& [tok, c] : merged) {
+    types.push_back(tok);
+    counts.push_back(c);
+  }
+  Vocabulary vocab = Vocabulary::build(types, counts, p.min_count);
+  td.space = text_space(p, vocab);
+  td.train = encode(train, vocab, td.space, &td.train_info);
+  train = Part();
+  td.validation = Dataset(td.space);
+  td.test = Dataset(td.space);
+  if (!p.valid_path.empty()) {
+    Part v = read_part(p.valid_path, 0, &td.validation_info);
+    td.validation = encode(v, vocab, td.space, &td.validation_info);
+  }
+  if (!p.test_path.empty()) {
+    Part t = read_part(p.test_path, 0, &td.test_info);
+    td.test = encode(t, vocab, td.space, &td.test_info);
+  }
+  td.codec = TextCodec(Tokenizer(p.opts), std::move(vocab));
+  return td;
+}
+
+}  // namespace
+
+TextData load_text_data(const json& data_section, const json& space_section, Communicator& comm) {
+  const TextPlan p = plan_text(data_section, space_section);
+  if (comm.size() > 1) return load_text_sharded(p, comm);
+  const std::string& train_path = p.train_path;
+  const std::string& valid_path = p.valid_path;
+  const std::string& test_path = p.test_path;
+  TextData td;
+  Tokenizer tok(p.opts);
+  TokenizedFile train_tokens = tokenize_file(train_path, tok, p.limit, &td.train_info);
+  Vocabulary vocab = Vocabulary::build(train_tokens.types, train_tokens.counts, p.min_count);
+  td.space = text_space(p, vocab);
   td.train = encode_lines(train_tokens, vocab, td.space, &td.train_info);
   train_tokens = TokenizedFile();
   if (!valid_path.empty()) {
@@ -358,6 +501,11 @@ TextData load_text_data(const json& data_section, const json& space_section) {
   }
   td.codec = TextCodec(std::move(tok), std::move(vocab));
   return td;
+}
+
+TextData load_text_data(const json& data_section, const json& space_section) {
+  LocalCommunicator one;
+  return load_text_data(data_section, space_section, one);
 }
 
 }  // namespace dgm

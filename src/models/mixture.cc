@@ -220,6 +220,7 @@ json MixtureModel::describe() const {
 }
 
 void MixtureModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
+  if (ctx.comm && ctx.comm->size() > 1) throw ConfigError("mixture: training over MPI is not there yet");
   check_training_data(train, "training data");
   const bool use_valid = validation && !validation->empty();
   if (use_valid) check_training_data(*validation, "validation data");

@@ -159,7 +159,7 @@ class MpiCommunicator final : public Communicator {
     const std::string text = message.substr(0, 4000);
     MPI_Request req;
     const auto start = std::chrono::steady_clock::now();
-    if (MPI_Isend(text.data(), int(text.size()), MPI_CHAR, 0, kErrorTag, comm_, &req) == MPI_SUCCESS) {
+    if (!text.empty() && MPI_Isend(text.data(), int(text.size()), MPI_CHAR, 0, kErrorTag, comm_, &req) == MPI_SUCCESS) {
       int done = 0;
       while (!done && seconds_since(start) < timeout_) {
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);

@@ -25,6 +25,7 @@ TrainOptions read_train_options(ConfigSection& t, const TrainOptions& def) {
 
 TrainResult train_minibatch(Trainable& model, const Dataset& train, const Dataset* validation,
                             const FitContext& ctx, const TrainOptions& opt) {
+  if (ctx.comm && ctx.comm->size() > 1) throw ConfigError("minibatch training over MPI is not there yet");
   if (train.empty()) throw DataError("training data is empty");
   ThreadPool& pool = *ctx.pool;
   const size_t n = train.size();

@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 
@@ -150,5 +151,10 @@ struct TextData {
 // given, must equal the vocabulary size). ConfigError / IoError / DataError
 // name the key or the file and line.
 TextData load_text_data(const json& data_section, const json& space_section);
+// The same for a distributed run: each rank reads the lines of its byte range
+// of each file, the vocabulary comes from the counts merged over the ranks,
+// and each rank gets its block shard (comm.h) of every split; the split
+// totals are over all ranks. Collective; with one rank, the form above.
+TextData load_text_data(const json& data_section, const json& space_section, Communicator& comm);
 
 }  // namespace dgm
