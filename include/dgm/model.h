@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <iosfwd>
 #include <limits>
 #include <memory>
 #include <string>
@@ -28,6 +29,7 @@
 
 namespace dgm {
 
+class Codec;
 class ModelWriter;
 class ModelReader;
 
@@ -67,8 +69,10 @@ struct FitContext {
 };
 
 struct SampleOptions {
-  int32_t label = -1;        // -1: draw the label from the model's label distribution
-  double temperature = 1.0;  // > 0; 1 samples the model itself
+  int32_t label = -1;          // -1: draw the label from the model's label distribution
+  double temperature = 1.0;    // > 0; 1 samples the model itself
+  ThreadPool* pool = nullptr;  // workers for sample() and complete(); null: the calling thread.
+                               // The samples never depend on the pool's size.
 };
 
 class Model {
@@ -98,9 +102,21 @@ class Model {
   virtual Dataset sample(size_t n, Rng& rng, const SampleOptions& opts = {}) const = 0;
 
   // Fills in positions of `partial` whose known flag (N, D) is 0, given the
-  // others. Models that cannot throw DataError saying what they can do.
+  // others. On a variable-length space `known` is empty and every row of
+  // `partial` is a known prefix that the model continues (to its end marker
+  // or the maximum length), as `dgm sample --prompt` does for text. Models
+  // that cannot throw DataError saying what they can do.
   virtual Dataset complete(const Dataset& partial, const std::vector<uint8_t>& known, Rng& rng,
                            const SampleOptions& opts = {}) const;
+
+  // Optional capability: the per-position conditionals of an autoregressive
+  // factorisation in raster order, log P(x_t | x_<t [, y]) in nats, whose sum
+  // over a row is log_prob of that row. Row i of `out` starts at i * stride,
+  // stride = D + 1 on a variable-length space (the end marker's term at index
+  // length(i)) and D otherwise. Used for per-token figures (text perplexity
+  // without OOVs, per-frame audio scores). The default has none.
+  virtual bool has_position_log_probs() const { return false; }
+  virtual void position_log_probs(const DataView& x, double* out, ThreadPool& pool) const;
 
   // Parameters as typed arrays; load() reads them back into a model created
   // from the same config. load() throws FormatError on a missing or misshapen array.
@@ -110,9 +126,27 @@ class Model {
   // Hyperparameters and sizes as JSON (e.g. {"components": 10, "parameters": 260}).
   virtual json describe() const = 0;
 
+  // Optional capability of labeled models: log P(y) for every label y, the
+  // prior that marginalises log P(x) = log sum_y P(y) P(x | y) and gives the
+  // joint log P(x, y) = log P(y) + log P(x | y). The default has none.
+  virtual std::vector<double> label_log_prior() const;
+
+  // Optional capability: formats the model can be exported to (e.g. "arpa")
+  // and the export itself. The default has none.
+  virtual std::vector<std::string> export_formats() const { return {}; }
+  virtual void export_to(const std::string& format, std::ostream& out) const;
+
+  // The codec of the model's outside data (codec.h), or null for plain
+  // tensors. Models never use it: it travels with them like the space, so
+  // that every front end reads and writes the data the model was trained on.
+  const Codec* codec() const { return codec_.get(); }
+  const std::shared_ptr<const Codec>& shared_codec() const { return codec_; }
+  void set_codec(std::shared_ptr<const Codec> codec) { codec_ = std::move(codec); }
+
  protected:
   explicit Model(Space space) : space_(std::move(space)) {}
   Space space_;
+  std::shared_ptr<const Codec> codec_;
 };
 
 // One entry of the registry: a kind, one line for `dgm --help`, and a factory
@@ -126,6 +160,11 @@ struct ModelKind {
   // contract tests (tests/models/contract_test.cc) fit this kind to tiny
   // enumerable spaces; every registered kind is tested through it.
   const char* test_config;
+  // Optional: a foreign model format this kind reads (e.g. ARPA n-grams), so
+  // that `--model file.arpa` works like a model file: whether a file's first
+  // bytes (up to 4 KiB) are one, and the reader (`size` bytes from `in`).
+  bool (*recognises)(const std::string& head) = nullptr;
+  std::unique_ptr<Model> (*import)(std::istream& in, const std::string& name, uint64_t size) = nullptr;
 };
 
 // The explicit table in src/models/registry.cc.

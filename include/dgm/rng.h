@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace dgm {
 
@@ -55,6 +57,40 @@ class Rng {
 
   // A fresh generator for sub-stream k, derived from this one's next draw.
   Rng split(uint64_t k) { return Rng(next(), k); }
+
+  // The one categorical draw every model uses: an index i in [0, n) with
+  // probability w[i * stride] / total, where the n weights are >= 0 and total
+  // is their sum (> 0). One uniform draw; never an index of weight zero (the
+  // last positive one takes what rounding leaves past the end).
+  size_t categorical(const double* w, size_t n, double total, size_t stride = 1) {
+    // u stays >= 0, so `u < p` never holds for a weight of zero.
+    double u = uniform() * total;
+    for (size_t i = 0; i < n; ++i) {
+      const double p = w[i * stride];
+      if (u < p) return i;
+      u -= p;
+    }
+    // Rounding left u past the end: the last index of positive weight. (A
+    // single loop that also tracked that index was miscompiled by GCC 12's
+    // AVX-512 SLP vectoriser; tests/core/rng_test.cc catches it.)
+    for (size_t i = n; i-- > 0;)
+      if (w[i * stride] > 0) return i;
+    return n - 1;
+  }
+  // The same from unnormalised log weights at a temperature T > 0:
+  // P(i) = exp(lw[i * stride] / T) / sum_j exp(lw[j * stride] / T). `buf` is
+  // scratch space (reused across calls to avoid allocating). -infinity is a
+  // weight of zero; at least one weight must be finite.
+  size_t categorical_log(const double* lw, size_t n, double temperature, std::vector<double>& buf,
+                         size_t stride = 1) {
+    buf.resize(n);
+    const double inv_t = 1.0 / temperature;
+    double m = -INFINITY;
+    for (size_t i = 0; i < n; ++i) m = std::fmax(m, lw[i * stride] * inv_t);
+    double total = 0;
+    for (size_t i = 0; i < n; ++i) total += (buf[i] = std::exp(lw[i * stride] * inv_t - m));
+    return categorical(buf.data(), n, total);
+  }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -12,16 +12,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "commands.h"
 #include "common.h"
+#include "dgm/codec.h"
 #include "dgm/comm.h"
 #include "dgm/distributed.h"
 #include "dgm/error.h"
 #include "dgm/io/read.h"
-#include "dgm/io/text.h"
-#include "dgm/models/ngram.h"
+#include "dgm/logmath.h"
 #include "dgm/metrics.h"
 #include "dgm/model_file.h"
 #include "monitor.h"
@@ -67,9 +68,29 @@ void print_summary(std::ostream& log, const char* name, const NllSummary& s) {
   log << "\n";
 }
 
-}  // namespace
-
-namespace {
+// One line of what is being trained: the model and its main sizes, the
+// space, the data and the run's settings (the whole config with -v).
+std::string summary_line(const Model& model, const json& effective_model, const Space& space, const json& data,
+                         const int64_t sizes[3], uint64_t seed, int threads) {
+  std::string m = model.kind();
+  std::string params;
+  for (auto it = effective_model.begin(); it != effective_model.end(); ++it) {
+    if (it.key() == "type") continue;
+    if (params.size() > 60) {
+      params += ", ...";
+      break;
+    }
+    params += (params.empty() ? "" : ", ") + it.key() + " " + it.value().dump();
+  }
+  if (!params.empty()) m += " (" + params + ")";
+  std::string train = data.contains("train") ? (data["train"].is_string() ? data["train"].get<std::string>()
+                                                                          : data["train"].value("path", "")) : "";
+  std::string s = "dgm: training " + m + " on " + space.describe() + " from " + train + ": " +
+                  std::to_string(sizes[0]) + " train, " + std::to_string(sizes[1]) + " validation, " +
+                  std::to_string(sizes[2]) + " test; seed " + std::to_string(seed) + ", " +
+                  std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+  return s;
+}
 
 // Under mpirun, SIGTERM comes from the launcher ending the job because
 // another rank failed, timed out or was killed: rank 0 says so in one line.
@@ -77,14 +98,15 @@ extern "C" void on_sigterm_root(int) {
   static const char msg[] =
       "dgm: error: ended by the MPI launcher: another process failed or was killed; the previous model file "
       "is left as it was\n";
-  if (::write(2, msg, sizeof msg - 1) < 0) {}
+  if (::write(2, msg, sizeof msg - 1) < 0) {
+  }
   _exit(1);
 }
 extern "C" void on_sigterm_quiet(int) { _exit(1); }
 
-// Worker threads when neither --threads nor train.threads says: all cores,
-// shared among the ranks on this machine.
-int default_threads() {
+// Worker threads when neither --threads nor train.threads says, under an MPI
+// launcher: the cores shared among the ranks on this machine.
+int default_threads_per_rank() {
   long local = 1;
   for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
     if (const char* v = std::getenv(name)) local = std::max(1L, std::strtol(v, nullptr, 10));
@@ -92,122 +114,11 @@ int default_threads() {
   return local > 1 ? int(std::max(1L, cores / local)) : 0;
 }
 
-int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& log) {
-  const int P = comm.size();
-  const bool root = comm.rank() == 0;
-  const bool quiet = opts.quiet || !root;  // only rank 0 writes messages, the log and the model
-  json cfg = load_config(opts.config, opts.overrides);
-  ConfigSection top(cfg, opts.config);
-  top.allow({"space", "data", "model", "train"});
-  const std::string config_output = top.get_string("output", "model.dgm");
-  const std::string output = !opts.output.empty() ? opts.output : config_output;
-  top.finish();
-
-  // Text corpora: the vocabulary of the training data sets the space's levels,
-  // so they are read first. Everything else is checked before reading data.
-  const bool text = cfg.contains("data") && cfg["data"].is_object() && cfg["data"].value("format", "") == "text";
-  std::unique_ptr<TextData> text_data;
-  if (text)
-    text_data = std::make_unique<TextData>(load_text_data(cfg["data"], cfg.contains("space") ? cfg["space"] : json(), comm));
-  const Space space = text ? text_data->space : Space::from_json(cfg.contains("space") ? cfg["space"] : json());
-  ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
-  const uint64_t seed = opts.seed >= 0 ? uint64_t(opts.seed) : uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
-  int threads = opts.threads > 0 ? opts.threads : int(train_top.get_int("threads", 0, 0, 1024));
-  if (threads == 0 && P > 1) threads = default_threads();
-  if (!cfg.contains("model")) throw ConfigError(opts.config + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
-  json effective_model, effective_train;
-  std::unique_ptr<Model> model =
-      create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
-  effective_train["seed"] = seed;
-  if (!cfg.contains("data")) throw ConfigError(opts.config + ": missing section 'data' (e.g. {\"train\": \"data.txt\"})");
-
-  json effective = cfg;
-  effective["model"] = effective_model;
-  effective["train"] = effective_train;
-  effective["space"] = space.to_json();
-  // The output path is where the model goes, not what it is: it is left out
-  // of the stored config so the same training gives the same bytes anywhere.
-  effective.erase("output");
-  if (!quiet) log << "dgm: config " << effective.dump() << "\n";
-
-  DataSplits data;
-  if (text) {
-    TextModel* tm = dynamic_cast<TextModel*>(model.get());
-    if (!tm) throw ConfigError(opts.config + ": model '" + model->kind() + "' does not read text; use \"type\": \"ngram\"");
-    tm->set_codec(text_data->codec);
-    data.train = std::move(text_data->train);
-    data.validation = std::move(text_data->validation);
-    data.test = std::move(text_data->test);
-  } else {
-    data = load_data(cfg["data"], space, seed, comm);
-  }
-  // Sizes over all ranks (each holds its shard).
-  int64_t sizes[3] = {int64_t(data.train.size()), int64_t(data.validation.size()), int64_t(data.test.size())};
-  if (P > 1) comm.sum(sizes, 3);
-  if (sizes[0] == 0) throw DataError(opts.config + ": the training set is empty");
-  if (!quiet) {
-    log << "dgm: " << sizes[0] << " training, " << sizes[1] << " validation, " << sizes[2] << " test samples in "
-        << space.describe();
-    if (P > 1) log << ", shared out over " << P << " MPI processes";
-    log << "\n";
-  }
-
-  ThreadPool pool(threads);
-  Rng rng(seed);
-  CliMonitor monitor(log, quiet, root ? opts.log : "");
-  monitor.set_processes(P);
-  g_interrupted = false;
-  auto previous = std::signal(SIGINT, on_sigint);
-  FitContext ctx{&pool, &rng, &monitor, &g_interrupted};
-  if (P > 1) ctx.comm = &comm;
-  try {
-    model->fit(data.train, data.validation.empty() && sizes[1] == 0 ? nullptr : &data.validation, ctx);
-  } catch (...) {
-    std::signal(SIGINT, previous);
-    throw;
-  }
-  std::signal(SIGINT, previous);
-  monitor.finish();
-  const double fit_seconds = monitor.seconds();
-  const bool interrupted = P > 1 ? comm.any(g_interrupted.load()) : g_interrupted.load();
-
-  NllSummary train_s = evaluate_nll(*model, data.train, pool, comm);
-  NllSummary valid_s = evaluate_nll(*model, data.validation, pool, comm);
-  NllSummary test_s = evaluate_nll(*model, data.test, pool, comm);
-
-  json info;
-  info["config"] = effective;
-  info["data_fingerprint"] = Dataset::fingerprint_hex(distributed_fingerprint(comm, data.train));
-  info["seed"] = seed;
-  info["metrics"] = {{"train", summary_json(train_s)}, {"validation", summary_json(valid_s)}, {"test", summary_json(test_s)}};
-  if (interrupted) info["partial"] = true;
-  const std::string path = interrupted ? partial_path(output) : output;
-  if (root) save_model(path, *model, info);
-
-  if (!quiet) {
-    if (interrupted) log << "dgm: interrupted: training stopped early; the best parameters so far are kept\n";
-    {
-      char t[64];
-      std::snprintf(t, sizeof t, "%.2f", fit_seconds);
-      log << "dgm: trained " << model->kind() << " in " << t << " s";
-      if (P > 1) log << " on " << P << " MPI processes";
-      log << "\n";
-    }
-    print_summary(log, "train", train_s);
-    print_summary(log, "validation", valid_s);
-    print_summary(log, "test", test_s);
-    if (text && test_s.samples)
-      log << "  test perplexity " << format_number(std::exp(test_s.bits_per_dim * std::log(2.0)), 6)
-          << " per token (</s> included, OOVs as <unk>; see 'dgm eval' for the KenLM-style figures)\n";
-    log << "dgm: model written to " << path << (interrupted ? " (partial)" : "") << "\n";
-  }
-  return interrupted ? 130 : 0;
-}
+int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out, std::ostream& log_stream);
 
 }  // namespace
 
 int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
-  (void)out;  // training writes a file, not data
   std::unique_ptr<Communicator> world;
   Communicator* comm = opts.comm;
   if (!comm) {
@@ -216,7 +127,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
     if (comm->size() > 1) std::signal(SIGTERM, comm->rank() == 0 ? on_sigterm_root : on_sigterm_quiet);
   }
   try {
-    return train_ranks(opts, *comm, log);
+    return train_ranks(opts, *comm, out, log);
   } catch (const CollectiveError&) {
     // Every rank has this error: rank 0 reports it, the others leave quietly.
     if (comm->rank() != 0) comm->abandon("");
@@ -228,19 +139,148 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   }
 }
 
+namespace {
+
+// One rank's training: every rank reads its shards and fits; only rank 0
+// prints, logs and writes the model.
+int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out, std::ostream& log_stream) {
+  const int P = comm.size();
+  const bool root = comm.rank() == 0;
+  std::ostringstream elsewhere;  // the other ranks' messages go nowhere
+  std::ostream& log = root ? log_stream : elsewhere;
+  const bool quiet = opts.quiet || !root;
+  json cfg = load_config(opts.config, opts.overrides);
+  const std::string config_name = opts.config == "-" ? "<stdin>" : opts.config;
+  ConfigSection top(cfg, config_name);
+  top.allow({"space", "data", "model", "train"});
+  const std::string config_output = top.get_string("output", "model.dgm");
+  const std::string output = !opts.output.empty() ? opts.output : config_output;
+  top.finish();
+  if (opts.output_given && opts.output.empty()) throw UsageError("--output '': give a file name, or - for stdout");
+  if (output == "-" && &out == &std::cout && isatty(1) == 1)
+    throw UsageError("--output -: the model is binary; redirect stdout to a file or a pipe");
+
+  // The codec (a text vocabulary) may set the space, so it is fitted first;
+  // everything else is checked before the splits are read.
+  if (!cfg.contains("data")) throw ConfigError(config_name + ": missing section 'data' (e.g. {\"train\": \"data.txt\"})");
+  Space space;
+  std::shared_ptr<const Codec> codec = fit_codec(cfg["data"], cfg.contains("space") ? cfg["space"] : json(), &space, &comm);
+  ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
+  const uint64_t seed = opts.seed >= 0 ? uint64_t(opts.seed) : uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
+  int threads = opts.threads > 0 ? opts.threads : int(train_top.get_int("threads", 0, 0, 1024));
+  if (threads == 0 && P > 1) threads = default_threads_per_rank();
+  if (!cfg.contains("model")) throw ConfigError(config_name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
+  json effective_model, effective_train;
+  std::unique_ptr<Model> model =
+      create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
+  model->set_codec(codec);
+  effective_train["seed"] = seed;
+
+  json effective = cfg;
+  effective["model"] = effective_model;
+  effective["train"] = effective_train;
+  effective["space"] = space.to_json();
+  // The output path is where the model goes, not what it is: it is left out
+  // of the stored config so the same training gives the same bytes anywhere.
+  effective.erase("output");
+  if (opts.verbose) log << "dgm: config " << effective.dump() << "\n";
+
+  // Each rank holds its shard of every split; the sizes are over all ranks.
+  DataSplits data = load_data(cfg["data"], space, seed, codec.get(), comm);
+  int64_t sizes[3] = {int64_t(data.train.size()), int64_t(data.validation.size()), int64_t(data.test.size())};
+  comm.sum(sizes, 3);
+  if (sizes[0] == 0) throw DataError(config_name + ": the training set is empty");
+  ThreadPool pool(threads);
+  if (!quiet) {
+    log << summary_line(*model, effective_model, space, cfg["data"], sizes, seed, pool.size());
+    if (P > 1) log << " in each of " << P << " MPI processes";
+    log << "\n";
+  }
+
+  Rng rng(seed);
+  CliMonitor monitor(log, quiet, root ? opts.log : "");
+  monitor.set_processes(P);
+  g_interrupted = false;
+  auto previous = std::signal(SIGINT, on_sigint);
+  FitContext ctx{&pool, &rng, &monitor, &g_interrupted};
+  if (P > 1) ctx.comm = &comm;
+  try {
+    model->fit(data.train, sizes[1] == 0 ? nullptr : &data.validation, ctx);
+  } catch (...) {
+    std::signal(SIGINT, previous);
+    throw;
+  }
+  std::signal(SIGINT, previous);
+  monitor.finish();
+  const double fit_seconds = monitor.seconds();
+  const bool interrupted = comm.any(g_interrupted.load());
+
+  // Per block, whatever the number of ranks: the same figures for any P.
+  NllSummary train_s = evaluate_nll(*model, data.train, pool, comm);
+  NllSummary valid_s = evaluate_nll(*model, data.validation, pool, comm);
+  NllSummary test_s = evaluate_nll(*model, data.test, pool, comm);
+
+  json info;
+  info["config"] = effective;
+  info["data_fingerprint"] = Dataset::fingerprint_hex(distributed_fingerprint(comm, data.train));
+  info["seed"] = seed;
+  info["metrics"] = {{"train", summary_json(train_s)}, {"validation", summary_json(valid_s)}, {"test", summary_json(test_s)}};
+  if (space.has_labels()) info["metrics"]["figure"] = "-log P(x | y), the label given";
+  if (interrupted) info["partial"] = true;
+  const std::string path = output == "-" ? "-" : interrupted ? partial_path(output) : output;
+  if (!root) {
+    // Only rank 0 writes the model.
+  } else if (path == "-") {
+    ModelWriter w = model_writer(*model, info);
+    const std::string bytes = w.serialize();
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+    out.flush();
+    if (!out) throw IoError("<stdout>: cannot write the model");
+  } else {
+    save_model(path, *model, info);
+  }
+
+  if (!quiet) {
+    if (interrupted) log << "dgm: interrupted: training stopped early; the best parameters so far are kept\n";
+    {
+      char t[64];
+      std::snprintf(t, sizeof t, "%.2f", fit_seconds);
+      log << "dgm: trained " << model->kind() << " in " << t << " s";
+      if (P > 1) log << " on " << P << " MPI processes";
+      log << "\n";
+    }
+    if (space.has_labels()) log << "  NLL of x given its label, -log P(x | y) ('dgm eval' also gives -log P(x) and the joint)\n";
+    print_summary(log, "train", train_s);
+    print_summary(log, "validation", valid_s);
+    print_summary(log, "test", test_s);
+    if (codec && test_s.samples)
+      log << "  test perplexity " << format_number(std::exp(test_s.bits_per_dim * kLn2), 6) << " per " << codec->unit()
+          << " (</s> included, OOVs as <unk>; see 'dgm eval' for the KenLM-style figures)\n";
+    log << "dgm: model written to " << (path == "-" ? std::string("<stdout>") : path) << (interrupted ? " (partial)" : "")
+        << "\n";
+  }
+  return interrupted ? 130 : 0;
+}
+
+}  // namespace
+
 void add_train(CLI::App& app, Action& action) {
   auto opts = std::make_shared<TrainOptions>();
   CLI::App* sub = app.add_subcommand("train", "Fit a model to data as a config file describes, and save it");
-  sub->add_option("-c,--config", opts->config, "JSON config: space, data, model, train, output")
-      ->required()
-      ->check(CLI::ExistingFile);
-  sub->add_option("-o,--output", opts->output, "Model file to write [default: the config's \"output\", else model.dgm]");
+  sub->add_option("-c,--config", opts->config,
+                  "JSON config: space, data, model, train, output; - for stdin. Its data paths are relative to "
+                  "its folder")
+      ->required();
+  sub->add_option("-o,--output", opts->output,
+                  "Model file to write, - for stdout [default: the config's \"output\", else model.dgm]")
+      ->each([opts](const std::string&) { opts->output_given = true; });
   sub->add_option("-s,--seed", opts->seed, "Random seed [default: the config's train.seed, else 1]")
       ->check(CLI::Range(int64_t(0), INT64_MAX));
   sub->add_option("-t,--threads", opts->threads,
                   "Worker threads; results do not depend on it [default: train.threads, else all cores]")
       ->check(CLI::Range(1, 1024));
   sub->add_flag("-q,--quiet", opts->quiet, "No progress or summary on stderr");
+  sub->add_flag("-v,--verbose", opts->verbose, "Also print the whole effective config (defaults filled in)");
   sub->add_option("--log", opts->log, "Write one JSON object per iteration/epoch to this file (JSONL)");
   sub->add_option("--set", opts->overrides, "Override a config value, e.g. --set model.components=20 (repeatable)")
       ->type_name("KEY=VALUE");

@@ -2,7 +2,8 @@
 // one label byte followed by the D image bytes in CHW order (3x32x32 = 3072 for
 // CIFAR-10), generalised to any fixed shape with levels <= 256. The file size
 // must be a whole number of records. When the space has no labels the label
-// byte is read and dropped; written datasets without labels get label byte 0.
+// byte is checked (0..9, the CIFAR-10 classes) and dropped; written datasets
+// without labels get label byte 0.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -14,15 +15,17 @@
 namespace dgm::io {
 namespace {
 
-void check_space(const Space& space, const std::string& path) {
+}  // namespace
+
+void check_byte_space(const Space& space, const std::string& path) {
   if (space.variable_length() || space.levels() > 256)
-    throw ConfigError(path + ": CIFAR records hold bytes of fixed-shape samples; the space " + space.describe() +
+    throw ConfigError(path + ": the format holds bytes of fixed-shape samples; the space " + space.describe() +
                       " does not fit");
 }
 
-// The whole file, or with `part` only its records [n r / P, n (r+1) / P).
-Dataset read_cifar_records(const std::string& path, const Space& space, FilePart* part) {
-  check_space(space, path);
+void read_cifar(const std::string& path, ConfigSection&, Records& out) {
+  const Space& space = out.data.space();
+  check_byte_space(space, path);
   require_file(path);
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
@@ -37,17 +40,20 @@ Dataset read_cifar_records(const std::string& path, const Space& space, FilePart
   if (n * uint64_t(space.dims()) > Dataset::kMaxValues)
     throw FormatError(path + ": " + std::to_string(n) + " records exceed the limit of " +
                       std::to_string(Dataset::kMaxValues) + " values");
+  // All records, or with out.part_of only this rank's [n r / P, n (r+1) / P), by offset.
   uint64_t begin = 0, end = n;
-  if (part) {
-    const uint64_t P = uint64_t(part->comm->size()), r = uint64_t(part->comm->rank());
+  if (out.part_of) {
+    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
     begin = n * r / P;
     end = n * (r + 1) / P;
-    part->first = begin;
-    part->total = n;
+    out.part = out.counted = true;
+    out.first = begin;
+    out.total = n;
   }
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw IoError(path + ": cannot open");
-  Dataset data(space);
+  Dataset& data = out.data;
+  const size_t first = data.size();
   try {
     with_context(path, [&] { data.reserve(size_t(end - begin)); });
     if (begin > 0 && fseeko(f, off_t(begin * record), SEEK_SET) != 0) throw IoError(path + ": cannot seek");
@@ -61,11 +67,16 @@ Dataset read_cifar_records(const std::string& path, const Space& space, FilePart
                           std::to_string(n) + " records");
       for (size_t i = 0; i < k; ++i) {
         const uint8_t* r = buf.data() + i * size_t(record);
+        // The label byte is a CIFAR-10 class whatever the space: a byte past 9
+        // means the file is not what it claims, even when the label is dropped.
+        if (r[0] > 9)
+          throw DataError(path + ": record " + std::to_string(done + i + 1) + ": label byte " + std::to_string(r[0]) +
+                          " outside the CIFAR-10 classes 0..9; is this a CIFAR-10 batch?");
         const int32_t label = space.has_labels() ? int32_t(r[0]) : -1;
         try {
           data.push_back_u8(r + 1, label);
         } catch (const DataError& e) {
-          throw DataError(path + ": record " + std::to_string(done + i) + ": " + e.what());
+          throw DataError(path + ": record " + std::to_string(done + i + 1) + ": " + e.what());
         }
       }
       done += k;
@@ -75,25 +86,15 @@ Dataset read_cifar_records(const std::string& path, const Space& space, FilePart
     throw;
   }
   std::fclose(f);
-  return data;
-}
-
-}  // namespace
-
-Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) {
-  return read_cifar_records(path, space, nullptr);
-}
-
-Dataset read_cifar_part(const std::string& path, const Space& space, ConfigSection&, FilePart& part) {
-  return read_cifar_records(path, space, &part);
+  out.mark_bulk(first);
 }
 
 void write_cifar(const Dataset& data, const std::string& path) {
-  check_space(data.space(), path);
+  check_byte_space(data.space(), path);
   for (size_t i = 0; i < data.size(); ++i)
-    if (data.has_labels() && (data.label(i) < 0 || data.label(i) > 255))
-      throw DataError(path + ": sample " + std::to_string(i) + " has label " + std::to_string(data.label(i)) +
-                      "; CIFAR labels are bytes 0..255");
+    if (data.has_labels() && (data.label(i) < 0 || data.label(i) > 9))
+      throw DataError(path + ": sample " + std::to_string(i + 1) + " has label " + std::to_string(data.label(i)) +
+                      "; CIFAR-10 labels are 0..9");
   write_text_atomically(path, [&](std::ostream& out) {
     const size_t D = size_t(data.dims());
     std::string rec(D + 1, '\0');

@@ -16,19 +16,23 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-Dataset parse_csv(const TextFile& f, const Space& space, ConfigSection& opts) {
+}  // namespace
+
+void read_csv(const std::string& path, ConfigSection& opts, Records& out) {
+  const Space& space = out.data.space();
   const std::string column =
       opts.get_choice("label_column", space.has_labels() ? "last" : "none", {"first", "last", "none"});
   if (column != "none" && !space.has_labels())
     throw ConfigError(opts.path() + ".label_column: '" + column +
                       "' but the space has no labels; add \"labels\": L to the space or use \"none\"");
+  const TextFile f = read_text_for(path, "csv", out);
   const int64_t D = space.dims();
-  Dataset data(space);
   std::vector<int32_t> fields;
   LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     if (trim(line).empty()) continue;
+    out.record(lines.line_number(), [&] {
     const std::string where = at_line(f.name, lines.line_number());
     fields.clear();
     size_t i = 0;
@@ -63,20 +67,10 @@ Dataset parse_csv(const TextFile& f, const Space& space, ConfigSection& opts) {
     if (!space.variable_length() && int64_t(fields.size()) != D)
       throw FormatError(where + ": " + std::to_string(fields.size()) + " values, expected " + std::to_string(D) +
                         (column != "none" ? " (plus the label column)" : ""));
-    with_context(where, [&] { data.push_back(fields, label); });
+    with_context(where, [&] { out.push(fields, label); });
+    });
   }
-  if (data.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
-  return data;
-}
-
-}  // namespace
-
-Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opts) {
-  return parse_csv(read_text(path, "csv"), space, opts);
-}
-
-Dataset read_csv_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
-  return read_text_format_part(path, space, opts, part, "csv", parse_csv);
+  if (out.data.empty() && out.errors() == 0 && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
 }
 
 void write_csv(const Dataset& data, std::ostream& out) {

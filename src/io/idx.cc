@@ -161,10 +161,8 @@ std::string join_dims(const std::vector<uint64_t>& d, size_t from) {
 
 }  // namespace
 
-namespace {
-
-// The whole file, or with `part` only its samples [n r / P, n (r+1) / P).
-Dataset read_idx_samples(const std::string& path, const Space& space, ConfigSection& opts, FilePart* part) {
+void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
+  const Space& space = out.data.space();
   const std::string labels_path = opts.get_string("labels", "");
   const int threshold = default_threshold(space, read_threshold(opts));
   if (space.variable_length() || space.levels() > 256)
@@ -201,15 +199,18 @@ Dataset read_idx_samples(const std::string& path, const Space& space, ConfigSect
   std::vector<int32_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
 
+  // All items, or with out.part_of only this rank's [n r / P, n (r+1) / P).
   uint64_t begin = 0, end = n;
-  if (part) {
-    const uint64_t P = uint64_t(part->comm->size()), r = uint64_t(part->comm->rank());
+  if (out.part_of) {
+    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
     begin = n * r / P;
     end = n * (r + 1) / P;
-    part->first = begin;
-    part->total = n;
+    out.part = out.counted = true;
+    out.first = begin;
+    out.total = n;
   }
-  Dataset data(space);
+  Dataset& data = out.data;
+  const size_t first = data.size();
   // Reserve up to 256 Mi values at once; past that the storage grows as the
   // file proves it holds the data.
   with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(end - begin, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
@@ -233,17 +234,7 @@ Dataset read_idx_samples(const std::string& path, const Space& space, ConfigSect
     done += want_n;
   }
   if (end == n) expect_end(in, path, n, "items");
-  return data;
-}
-
-}  // namespace
-
-Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts) {
-  return read_idx_samples(path, space, opts, nullptr);
-}
-
-Dataset read_idx_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
-  return read_idx_samples(path, space, opts, &part);
+  out.mark_bulk(first);
 }
 
 void write_idx(const Dataset& data, const std::string& path) {

@@ -37,13 +37,17 @@ void flatten(const json& a, const std::vector<int64_t>& shape, size_t axis, std:
   }
 }
 
-Dataset parse_jsonl(const TextFile& f, const Space& space, ConfigSection&) {
-  Dataset data(space);
+}  // namespace
+
+void read_jsonl(const std::string& path, ConfigSection&, Records& out) {
+  const Space& space = out.data.space();
+  const TextFile f = read_text_for(path, "jsonl", out);
   std::vector<int32_t> x;
   LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    out.record(lines.line_number(), [&] {
     const std::string where = at_line(f.name, lines.line_number());
     json j;
     try {
@@ -73,20 +77,10 @@ Dataset parse_jsonl(const TextFile& f, const Space& space, ConfigSection&) {
     }
     int32_t label = -1;
     if (j.contains("label") && !j["label"].is_null()) label = json_value(j["label"], where + ": label");
-    with_context(where, [&] { data.push_back(x, label); });
+    with_context(where, [&] { out.push(x, label); });
+    });
   }
-  if (data.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
-  return data;
-}
-
-}  // namespace
-
-Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection& opts) {
-  return parse_jsonl(read_text(path, "jsonl"), space, opts);
-}
-
-Dataset read_jsonl_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
-  return read_text_format_part(path, space, opts, part, "jsonl", parse_jsonl);
+  if (out.data.empty() && out.errors() == 0 && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
 }
 
 void write_jsonl(const Dataset& data, std::ostream& out) {

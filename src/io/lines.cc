@@ -59,39 +59,28 @@ void parse_line(std::string_view line, const Space& space, const std::string& wh
 
 }  // namespace
 
-namespace {
-
-Dataset parse_lines(const TextFile& file, const Space& space, ConfigSection&) {
-  TextFile f = file;
+void read_lines(const std::string& path, ConfigSection&, Records& out) {
+  const Space& space = out.data.space();
+  TextFile f = read_text_for(path, "lines", out);
   if (!space.variable_length() && !f.more_follows) {
     // Trailing blank lines end the file; they are not samples.
     size_t end = f.text.find_last_not_of("\r\n \t");
     f.text.resize(end == std::string::npos ? 0 : end + 1);
     if (f.text.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
   }
-  Dataset data(space);
   std::vector<int32_t> x;
   x.reserve(size_t(space.dims()));
   LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
-    const std::string where = at_line(f.name, lines.line_number());
-    int32_t label = -1;
-    parse_line(line, space, where, &x, &label);
-    with_context(where, [&] { data.push_back(x, label); });
+    out.record(lines.line_number(), [&] {
+      const std::string where = at_line(f.name, lines.line_number());
+      int32_t label = -1;
+      parse_line(line, space, where, &x, &label);
+      with_context(where, [&] { out.push(x, label); });
+    });
   }
-  if (data.empty() && !f.part) throw FormatError(f.name + ": no samples");
-  return data;
-}
-
-}  // namespace
-
-Dataset read_lines(const std::string& path, const Space& space, ConfigSection& opts) {
-  return parse_lines(read_text(path, "lines"), space, opts);
-}
-
-Dataset read_lines_part(const std::string& path, const Space& space, ConfigSection& opts, FilePart& part) {
-  return read_text_format_part(path, space, opts, part, "lines", parse_lines);
+  if (out.data.empty() && out.errors() == 0 && !f.part) throw FormatError(f.name + ": no samples");
 }
 
 void write_lines(const Dataset& data, std::ostream& out) {
@@ -116,15 +105,3 @@ void write_lines(const Dataset& data, std::ostream& out) {
 }
 
 }  // namespace dgm::io
-
-namespace dgm {
-
-void parse_sample_line(const std::string& line, const Space& space, const std::string& where,
-                       std::vector<int32_t>* x, int32_t* label) {
-  std::string_view v(line);
-  if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
-  io::parse_line(v, space, where, x, label);
-  io::with_context(where, [&] { space.validate(x->data(), int64_t(x->size()), *label); });
-}
-
-}  // namespace dgm

@@ -1,17 +1,85 @@
-// read.cc — read_dataset / write_dataset dispatch over the format table, format
-// inference from file names, and load_data: the train / validation / test
-// splits of a config's "data" section. Adding a format is one file with its
-// reader and writer plus one row in kFormats; its source keys pass through
-// load_data untouched and are checked by the ConfigSection its reader gets.
+// read.cc — read_records / write_dataset dispatch over the format table (and a
+// codec's formats), format detection from content and names, the record error
+// policy, and load_data: the train / validation / test splits of a config's
+// "data" section. Adding a format is one file with its reader and writer plus
+// one row in kFormats; its source keys pass through load_data untouched and
+// are checked by the ConfigSection its reader gets.
 #include "dgm/io/read.h"
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
+#include <unordered_map>
 
+#include "dgm/codec.h"
+#include "dgm/comm.h"
 #include "dgm/distributed.h"
+#include "dgm/rng.h"
 #include "formats.h"
 
 namespace dgm {
+
+// ---------------------------------------------------------------- Records
+
+Records::Records(const Space& space, std::string n) : data(space), name(std::move(n)) {}
+
+std::string Records::source(size_t i) const {
+  if (!own_.empty() && !own_[i].empty()) return own_[i];
+  if (!by_line_ && data.size() == 1) return name;
+  return name + (by_line_ ? ":" : "#") + std::to_string(record_[i]);
+}
+
+void Records::record(uint64_t number, const std::function<void()>& parse) {
+  current_ = number;
+  const size_t before = data.size();
+  try {
+    parse();
+  } catch (const Error& e) {
+    if (!dynamic_cast<const DataError*>(&e) && !dynamic_cast<const FormatError*>(&e)) throw;
+    if (max_errors == 0) throw;
+    // The record's samples are dropped; the policy decides whether to go on.
+    if (data.size() > before) data = data.slice(0, before);
+    record_.resize(before);
+    if (!own_.empty()) own_.resize(before);
+    ++errors_;
+    if (on_error) on_error(e.what());
+    if (errors_ >= max_errors)
+      throw DataError(name + ": stopped after " + std::to_string(errors_) + " bad records" +
+                      (hint.empty() ? "" : "; " + hint));
+  }
+}
+
+void Records::push(const int32_t* x, int64_t length, int32_t label) {
+  data.push_back(x, length, label);
+  record_.push_back(current_);
+}
+
+void Records::set_source(size_t i, const std::string& source) {
+  if (own_.size() < data.size()) own_.resize(data.size());
+  own_[i] = source;
+}
+
+void Records::mark_bulk(size_t first_sample) {
+  // A part's records are numbered as in the whole file.
+  const uint64_t base = part ? this->first : 0;
+  for (size_t i = first_sample; i < data.size(); ++i) record_.push_back(base + uint64_t(i - first_sample + 1));
+  by_line_ = false;
+}
+
+void Records::keep(size_t begin, size_t end) {
+  if (!unknown.empty()) {  // one flag a value: the values of rows [begin, end)
+    size_t v0 = 0, v1 = 0;
+    for (size_t i = 0; i < end; ++i) (i < begin ? v0 : v1) += size_t(data.length(i));
+    unknown = std::vector<uint8_t>(unknown.begin() + long(v0), unknown.begin() + long(v0 + v1));
+  }
+  data = data.slice(begin, end);
+  record_ = std::vector<uint64_t>(record_.begin() + long(begin), record_.begin() + long(end));
+  if (!own_.empty()) own_ = std::vector<std::string>(own_.begin() + long(begin), own_.begin() + long(end));
+  if (!chars.empty()) chars = std::vector<int64_t>(chars.begin() + long(begin), chars.begin() + long(end));
+}
+
 namespace {
 
 struct Format {
@@ -20,48 +88,125 @@ struct Format {
   io::TextWriter write_text;  // text formats
   io::FileWriter write_file;  // binary files and image directories
   std::vector<std::string> keys;  // source keys the reader understands
-  // Reads one rank's part of the file by offset (distributed runs); without
-  // one, each rank reads the whole file and keeps its part.
-  io::PartReader read_part = nullptr;
+  io::SpaceCheck check;           // the spaces it holds (null: any)
 };
 
 const Format kFormats[] = {
-    {"grid", io::read_grid, io::write_grid, nullptr, {}},
-    {"lines", io::read_lines, io::write_lines, nullptr, {}, io::read_lines_part},
-    {"csv", io::read_csv, io::write_csv, nullptr, {"label_column"}, io::read_csv_part},
-    {"jsonl", io::read_jsonl, io::write_jsonl, nullptr, {}, io::read_jsonl_part},
-    {"image", io::read_images, nullptr, io::write_images, {"threshold"}},
-    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}, io::read_idx_part},
-    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}, io::read_cifar_part},
+    {"grid", io::read_grid, io::write_grid, nullptr, {}, io::check_grid_space},
+    {"lines", io::read_lines, io::write_lines, nullptr, {}, nullptr},
+    {"csv", io::read_csv, io::write_csv, nullptr, {"label_column"}, nullptr},
+    {"jsonl", io::read_jsonl, io::write_jsonl, nullptr, {}, nullptr},
+    {"image", io::read_images, nullptr, io::write_images, {"threshold"}, io::check_image_space},
+    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}, io::check_byte_space},
+    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}, io::check_byte_space},
 };
 
-std::string format_names() {
-  std::string s;
-  for (const auto& f : kFormats) s += (s.empty() ? "" : ", ") + std::string(f.name);
-  return s;
+const Format* find_plain(const std::string& name) {
+  for (const auto& f : kFormats)
+    if (name == f.name) return &f;
+  return nullptr;
 }
 
-const Format& find_format(const std::string& name, const std::string& where) {
-  for (const auto& f : kFormats)
-    if (name == f.name) return f;
-  throw ConfigError(where + ": unknown format '" + name + "' (known: " + format_names() + ")");
+bool codec_owns(const Codec* codec, const std::string& name) {
+  if (!codec) return false;
+  const auto f = codec->formats();
+  return std::find(f.begin(), f.end(), name) != f.end();
+}
+
+void check_format(const std::string& name, const std::string& where, const Codec* codec) {
+  if (codec_owns(codec, name) || find_plain(name)) return;
+  std::string known;
+  for (const auto& n : format_names(codec)) known += (known.empty() ? "" : ", ") + n;
+  std::string hint;
+  if (name == "png") hint = " ('image' reads and writes PNG files)";
+  else if (name == "text" && !codec) hint = " (text needs a model trained on text, or a config with \"format\": \"text\")";
+  throw ConfigError(where + ": unknown format '" + name + "'" + hint + " (known: " + known + ")");
 }
 
 // Keys of the "data" section that load_data itself reads; every other key is
 // a source key (format, threshold, label_column, ...) passed to each split.
 const std::vector<std::string> kSplitKeys = {
     "train", "validation", "test", "labels", "train_labels", "validation_labels", "test_labels",
-    "validation_fraction", "validation_count", "shuffle", "limit"};
+    "validation_fraction", "validation_count", "validation_split", "limit"};
 
-// One rank's part of a source: its samples, the global index of the first,
-// and the number in the whole file.
-struct SourcePart {
-  Dataset data;
-  uint64_t first = 0, total = 0;
-};
+// The first bytes of a file (up to 4 KiB); empty for a directory or a file that cannot be read.
+std::string head_of(const std::string& path) {
+  if (io::is_directory(path)) return "";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::string buf(4096, '\0');
+  in.read(&buf[0], std::streamsize(buf.size()));
+  buf.resize(size_t(in.gcount()));
+  return buf;
+}
 
-// With comm null, reads the whole source; else this rank's part of it.
-SourcePart read_source_in(const json& source, const Space& space, const std::string& where, Communicator* comm) {
+bool starts(const std::string& s, const char* prefix, size_t n) { return s.size() >= n && std::memcmp(s.data(), prefix, n) == 0; }
+
+// The format the first bytes of a file show, or "" when they do not say.
+// Lines of digits are grids when their length is a grid row of `space`
+// (separated by blank lines), else one sample a line.
+std::string sniff(const std::string& head, const Space* space) {
+  if (head.empty()) return "";
+  if (starts(head, "\x89PNG\r\n\x1a\n", 8) || starts(head, "\xff\xd8\xff", 3) || starts(head, "BM", 2) ||
+      (head.size() >= 3 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6' && std::isspace((unsigned char)head[2])))
+    return "image";
+  if (starts(head, "\x1f\x8b", 2)) return "idx";  // gzip: the only compressed format dgm reads
+  if (head.size() >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] >= 1 && head[3] <= 8) return "idx";
+  if (head.find('\0') != std::string::npos) return "";
+  // Text: look at the complete lines of the head (the last one may be cut).
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t end = head.find('\n', pos);
+    if (end == std::string::npos) {
+      if (head.size() < 4096) lines.push_back(head.substr(pos));
+      break;
+    }
+    lines.push_back(head.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  bool grid = true, digits = true, json_lines = true, commas = true, any = false, blank = false;
+  size_t shortest = SIZE_MAX, longest = 0;
+  for (std::string l : lines) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    if (l.find_first_not_of(" \t") == std::string::npos) {
+      blank = any;
+      continue;
+    }
+    any = true;
+    const size_t value_part = std::min(l.size(), l.find('\t'));
+    shortest = std::min(shortest, value_part);
+    longest = std::max(longest, value_part);
+    const bool label = l.compare(0, 6, "label ") == 0;
+    if (!label && l.find_first_not_of("#. \t") != std::string::npos) grid = false;
+    if (l.find_first_not_of("0123456789 \t") != std::string::npos) digits = false;
+    if (l.find_first_not_of(" \t") != l.find('{')) json_lines = false;
+    if (l.find(',') == std::string::npos || l.find_first_not_of("0123456789,- \t") != std::string::npos) commas = false;
+  }
+  if (!any) return "";
+  if (grid) return "grid";
+  if (json_lines) return "jsonl";
+  if (commas) return "csv";
+  if (digits) {
+    if (space && !space->variable_length() && space->levels() <= 10 && space->shape().size() <= 3) {
+      const int64_t cols = space->shape().back();
+      if (int64_t(longest) == cols && int64_t(shortest) == cols && cols != space->dims() && (blank || lines.size() > 1))
+        return "grid";
+    }
+    return "lines";
+  }
+  return "";
+}
+
+// Whether a file whose head is `head` can be of format `f` (the model's
+// own): the content must not point elsewhere. Digit grids sniff as lines.
+bool fits(const std::string& f, const std::string& head, const std::string& sniffed, const Codec* codec) {
+  if (codec_owns(codec, f)) return codec->recognise(head) == f;
+  if (f == "cifar") return sniffed.empty() && !head.empty();
+  return sniffed == f;
+}
+
+void read_into(const json& source, const std::string& where, const Codec* codec, Records& out) {
   json src = source.is_string() ? json{{"path", source}} : source;
   if (!src.is_object())
     throw ConfigError(where + ": expected a path or an object {\"path\": ..., \"format\": ...}, got " + source.dump());
@@ -70,52 +215,88 @@ SourcePart read_source_in(const json& source, const Space& space, const std::str
   if (!path_json.is_string() || path_json.get<std::string>().empty())
     throw ConfigError(where + ".path: missing (a file name, a directory, or - for stdin)");
   const std::string path = path_json.get<std::string>();
-  const std::string name = opts.get_string("format", "");
-  const Format& format = find_format(name.empty() ? infer_format(path) : name, where + ".format");
-  if (path == "-" && !format.write_text)
-    throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
-                      std::string(format.name));
-  // Unknown keys are refused before reading anything.
-  opts.allow(format.keys);
-  opts.finish();
-  SourcePart part;
-  if (!comm) {
-    part.data = format.read(path, space, opts);
-    part.total = part.data.size();
-  } else {
-    // Every rank reads; a failure on any (a missing or unreadable shard) is
-    // reported by all, with the first failing rank's message.
-    std::string error;
-    try {
-      if (format.read_part) {
-        io::FilePart fp;
-        fp.comm = comm;
-        part.data = format.read_part(path, space, opts, fp);
-        part.first = fp.first;
-        part.total = fp.total;
-      } else {
-        Dataset all = format.read(path, space, opts);
-        part.total = all.size();
-        const uint64_t P = uint64_t(comm->size()), r = uint64_t(comm->rank());
-        part.first = part.total * r / P;
-        part.data = all.slice(size_t(part.first), size_t(part.total * (r + 1) / P));
-      }
-    } catch (const CollectiveError&) {
-      throw;
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    comm->check(error);
+  std::string name = opts.get_string("format", "");
+  if (name.empty()) name = detect_format(path, "", codec, &out.data.space());
+  check_format(name, where + ".format", codec);
+  const Format* format = codec_owns(codec, name) ? nullptr : find_plain(name);
+  if (format) {
+    if (path == "-" && !format->write_text)
+      throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
+                        std::string(format->name));
+    // Unknown keys are refused before reading anything.
+    opts.allow(format->keys);
+    opts.finish();
   }
-  if (part.total == 0) throw FormatError(path + ": no samples");
-  return part;
-}
-
-Dataset read_source(const json& source, const Space& space, const std::string& where) {
-  return read_source_in(source, space, where, nullptr).data;
+  auto read = [&] {
+    if (format) format->read(path, opts, out);
+    else codec->read(path, name, opts, out);
+  };
+  if (!out.part_of) {
+    read();
+    if (out.data.empty() && out.errors() == 0) throw FormatError(out.name + ": no samples");
+    return;
+  }
+  // A part on each rank: every rank reads, and a failure on any (a missing or
+  // unreadable shard, a bad record) stops all, with the first failing rank's
+  // message (the earliest in the file).
+  Communicator& comm = *out.part_of;
+  std::string error;
+  try {
+    read();
+  } catch (const CollectiveError&) {
+    throw;
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  comm.check(error);
+  if (!out.part) {  // read whole: keep this rank's part
+    out.total = out.data.size();
+    const uint64_t P = uint64_t(comm.size()), r = uint64_t(comm.rank());
+    out.first = out.total * r / P;
+    out.keep(size_t(out.first), size_t(out.total * (r + 1) / P));
+    out.part = out.counted = true;
+  } else if (!out.counted) {
+    const ShardPlace place = shard_place(comm, out.data.size());
+    out.first = place.offset;
+    out.total = place.total;
+    out.counted = true;
+  }
+  if (out.total == 0 && out.errors() == 0) throw FormatError(out.name + ": no samples");
 }
 
 }  // namespace
+
+std::vector<std::string> format_names(const Codec* codec) {
+  std::vector<std::string> names;
+  if (codec) names = codec->formats();
+  for (const auto& f : kFormats) names.push_back(f.name);
+  return names;
+}
+
+std::string format_problem(const std::string& format, const Space& space, const Codec* codec) {
+  if (codec_owns(codec, format)) return "";
+  const Format* f = find_plain(format);
+  if (!f) {
+    try {
+      check_format(format, "format", codec);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+  }
+  if (!f->check) return "";
+  try {
+    f->check(space, format);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool is_stream_format(const std::string& format, const Codec* codec) {
+  if (codec_owns(codec, format)) return true;
+  const Format* f = find_plain(format);
+  return f && f->write_text;
+}
 
 std::string infer_format(const std::string& path) {
   if (path != "-" && io::is_directory(path)) return "image";
@@ -132,20 +313,55 @@ std::string infer_format(const std::string& path) {
   return "lines";
 }
 
-Dataset read_dataset(const json& source, const Space& space) { return read_source(source, space, "data"); }
+std::string detect_format(const std::string& path, const std::string& preferred, const Codec* codec,
+                          const Space* space) {
+  if (path != "-" && io::is_directory(path)) return "image";
+  const std::string head = path == "-" ? io::stdin_bytes().substr(0, 4096) : head_of(path);
+  const std::string sniffed = sniff(head, space);
+  if (!preferred.empty() && fits(preferred, head, sniffed, codec)) return preferred;
+  if (codec) {
+    const std::string c = codec->recognise(head);
+    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv")) return c;
+  }
+  if (!sniffed.empty()) return sniffed;
+  if (path == "-") return !preferred.empty() ? preferred : codec ? codec->formats().front() : "lines";
+  return infer_format(path);
+}
 
-void write_dataset(const Dataset& data, std::ostream& out, const std::string& format) {
-  const Format& f = find_format(format, "write");
-  if (!f.write_text) throw ConfigError("write: the " + format + " format is written to files, not to a stream");
-  f.write_text(data, out);
+Records read_records(const json& source, const Space& space, const Codec* codec,
+                     const std::function<void(Records&)>& policy) {
+  std::string path;
+  if (source.is_string()) path = source.get<std::string>();
+  else if (source.is_object() && source.contains("path") && source["path"].is_string()) path = source["path"].get<std::string>();
+  Records out(space, path == "-" ? "<stdin>" : path);
+  if (policy) policy(out);
+  read_into(source, "data", codec, out);
+  return out;
+}
+
+Dataset read_dataset(const json& source, const Space& space, const Codec* codec) {
+  return std::move(read_records(source, space, codec).data);
+}
+
+void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec) {
+  check_format(format, "write", codec);
+  if (codec_owns(codec, format)) {
+    codec->write(data, format, out);
+  } else {
+    const Format& f = *find_plain(format);
+    if (!f.write_text) throw ConfigError("write: the " + format + " format is written to files, not to a stream");
+    f.write_text(data, out);
+  }
   if (!out) throw IoError("write error");
 }
 
-void write_dataset(const Dataset& data, const std::string& path, const std::string& format) {
-  const Format& f = find_format(format.empty() ? infer_format(path) : format, "write " + path);
-  if (f.write_text) {
-    io::write_text_atomically(path, [&](std::ostream& out) { f.write_text(data, out); });
+void write_dataset(const Dataset& data, const std::string& path, const std::string& format, const Codec* codec) {
+  const std::string name = format.empty() ? infer_format(path) : format;
+  check_format(name, "write " + path, codec);
+  if (is_stream_format(name, codec)) {
+    io::write_text_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
   } else {
+    const Format& f = *find_plain(name);
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
     f.write_file(data, path);
   }
@@ -153,161 +369,249 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
 
 namespace {
 
-// What a config's "data" section asks for, checked before reading anything.
-struct DataPlan {
-  json train, validation, test;
-  std::string train_labels, validation_labels, test_labels;
-  bool has_fraction = false, has_count = false, shuffle = false;
-  double fraction = 0;
-  int64_t count = 0, limit = 0;
-  json shared = json::object();  // the keys passed to every split's source
+// read_split, or with comm this rank's part of the split's file.
+Records read_split_in(const json& data_section, const std::string& split, const Space& space, const Codec* codec,
+                      Communicator* comm);
 
-  json source_for(const json& v, const std::string& labels, const std::string& name) const {
-    json src = shared;
-    if (v.is_string()) {
-      src["path"] = v;
-    } else if (v.is_object()) {
-      for (auto it = v.begin(); it != v.end(); ++it) src[it.key()] = it.value();
-    } else {
-      throw ConfigError("data." + name + ": expected a path or a source object, got " + v.dump());
-    }
-    if (!labels.empty()) src["labels"] = labels;
-    return src;
+}  // namespace
+
+Records read_split(const json& data_section, const std::string& split, const Space& space, const Codec* codec) {
+  return read_split_in(data_section, split, space, codec, nullptr);
+}
+
+namespace {
+
+Records read_split_in(const json& data_section, const std::string& split, const Space& space, const Codec* codec,
+                      Communicator* comm) {
+  if (!data_section.is_object() || !data_section.contains(split))
+    throw ConfigError("data." + split + ": missing");
+  // The split's source: its path or object, the shared source keys, its labels.
+  json src = json::object();
+  for (auto it = data_section.begin(); it != data_section.end(); ++it)
+    if (std::find(kSplitKeys.begin(), kSplitKeys.end(), it.key()) == kSplitKeys.end()) src[it.key()] = it.value();
+  const json& v = data_section[split];
+  if (v.is_string()) {
+    src["path"] = v;
+  } else if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) src[it.key()] = it.value();
+  } else {
+    throw ConfigError("data." + split + ": expected a path or a source object, got " + v.dump());
   }
-  // Samples of a train file of n taken for validation.
-  size_t validation_take(size_t n) const {
+  auto str = [&](const std::string& key) {
+    if (!data_section.contains(key)) return std::string();
+    if (!data_section[key].is_string()) throw ConfigError("data." + key + ": expected a path");
+    return data_section[key].get<std::string>();
+  };
+  std::string labels = split == "train" ? str("labels") : "";
+  if (labels.empty()) labels = str(split + "_labels");
+  if (!labels.empty()) src["labels"] = labels;
+  const std::string path = src.contains("path") && src["path"].is_string() ? src["path"].get<std::string>() : "";
+  Records r(space, path == "-" ? "<stdin>" : path);
+  r.part_of = comm;
+  read_into(src, "data." + split, codec, r);
+  return r;
+}
+
+}  // namespace
+
+namespace {
+
+// The validation rows `take` of n drawn at random under the seed (a partial
+// Fisher-Yates), sorted; the same draw as one process makes, in memory of
+// the order of `take` (only the swapped entries are kept).
+std::vector<size_t> drawn_validation_rows(size_t n, size_t take, uint64_t seed) {
+  std::unordered_map<size_t, size_t> swapped;
+  auto at = [&](size_t i) {
+    auto it = swapped.find(i);
+    return it == swapped.end() ? i : it->second;
+  };
+  Rng rng(seed, 0x5EED5B17ULL);
+  std::vector<size_t> rows(take);
+  for (size_t i = 0; i < take; ++i) {
+    const size_t j = i + size_t(rng.below(n - i));
+    const size_t a = at(i), b = at(j);
+    swapped[i] = b;
+    swapped[j] = a;
+    rows[i] = b;
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+}  // namespace
+
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec) {
+  LocalCommunicator one;
+  return load_data(data_section, space, seed, codec, one);
+}
+
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec,
+                     Communicator& comm) {
+  ConfigSection sec(data_section, "data");
+  if (!sec.has("train")) throw ConfigError("data.train: missing (the training data: a path or a source object)");
+  const json train = sec.get_json("train");
+  const json validation = sec.get_json("validation");
+  const json test = sec.get_json("test");
+  std::string train_labels = sec.get_string("labels", "");
+  const std::string train_labels2 = sec.get_string("train_labels", "");
+  if (!train_labels.empty() && !train_labels2.empty())
+    throw ConfigError("data: give the training labels once, as 'labels' or 'train_labels'");
+  if (train_labels.empty()) train_labels = train_labels2;
+  const std::string validation_labels = sec.get_string("validation_labels", "");
+  const std::string test_labels = sec.get_string("test_labels", "");
+  const bool has_fraction = sec.has("validation_fraction");
+  const bool has_count = sec.has("validation_count");
+  const double fraction = sec.get_double("validation_fraction", 0.0, 0.0, 0.999999);
+  const int64_t count = sec.get_int("validation_count", 0, 0, int64_t(1) << 40);
+  const bool has_split = sec.has("validation_split");
+  const std::string split = sec.get_choice("validation_split", "random", {"random", "tail"});
+  const int64_t limit = sec.get_int("limit", 0, 0, int64_t(1) << 40);
+  if (int(has_fraction) + int(has_count) + int(!validation.is_null()) > 1)
+    throw ConfigError("data: give at most one of 'validation', 'validation_fraction' and 'validation_count'");
+  if (has_split && !has_fraction && !has_count)
+    throw ConfigError("data.validation_split: only used with 'validation_fraction' or 'validation_count'");
+
+  // Every other key belongs to the sources (format, threshold, label_column,
+  // and whatever keys a format reads); each split's reader checks them.
+  json shared = json::object();
+  if (data_section.is_object()) {
+    for (auto it = data_section.begin(); it != data_section.end(); ++it)
+      if (std::find(kSplitKeys.begin(), kSplitKeys.end(), it.key()) == kSplitKeys.end()) shared[it.key()] = it.value();
+  }
+  std::vector<std::string> passed;
+  for (auto it = shared.begin(); it != shared.end(); ++it) passed.push_back(it.key());
+  sec.allow(passed);
+  sec.finish();
+
+  if (validation.is_null() && !validation_labels.empty())
+    throw ConfigError("data.validation_labels: given without data.validation");
+  if (test.is_null() && !test_labels.empty()) throw ConfigError("data.test_labels: given without data.test");
+  if (comm.size() > 1) {
+    // Distributed: each rank reads its part of each file; the rows then go
+    // to the ranks whose shards (shard_range of each split) hold them, so
+    // that the splits are those one process makes, cut in blocks.
+    const int P = comm.size();
+    constexpr uint64_t kValidKey = uint64_t(1) << 63;  // validation rows sort after the training rows
+    DataSplits s;
+    Records train_part = read_split_in(data_section, "train", space, codec, &comm);
+    const size_t n = size_t(train_part.total);
     size_t take = 0;
     if (has_fraction) take = size_t(double(n) * fraction + 0.5);
     else if (has_count) take = size_t(count);
     if (take >= n && (has_fraction || has_count))
       throw ConfigError("data: the validation split takes " + std::to_string(take) + " of the " + std::to_string(n) +
                         " training samples, leaving none to train on");
-    return take;
-  }
-};
-
-DataPlan plan_data(const json& data_section) {
-  DataPlan d;
-  ConfigSection sec(data_section, "data");
-  if (!sec.has("train")) throw ConfigError("data.train: missing (the training data: a path or a source object)");
-  d.train = sec.get_json("train");
-  d.validation = sec.get_json("validation");
-  d.test = sec.get_json("test");
-  d.train_labels = sec.get_string("labels", "");
-  const std::string train_labels2 = sec.get_string("train_labels", "");
-  if (!d.train_labels.empty() && !train_labels2.empty())
-    throw ConfigError("data: give the training labels once, as 'labels' or 'train_labels'");
-  if (d.train_labels.empty()) d.train_labels = train_labels2;
-  d.validation_labels = sec.get_string("validation_labels", "");
-  d.test_labels = sec.get_string("test_labels", "");
-  d.has_fraction = sec.has("validation_fraction");
-  d.has_count = sec.has("validation_count");
-  d.fraction = sec.get_double("validation_fraction", 0.0, 0.0, 0.999999);
-  d.count = sec.get_int("validation_count", 0, 0, int64_t(1) << 40);
-  d.shuffle = sec.get_bool("shuffle", d.has_fraction);
-  d.limit = sec.get_int("limit", 0, 0, int64_t(1) << 40);
-  if (int(d.has_fraction) + int(d.has_count) + int(!d.validation.is_null()) > 1)
-    throw ConfigError("data: give at most one of 'validation', 'validation_fraction' and 'validation_count'");
-  if (d.shuffle && !d.has_fraction)
-    throw ConfigError("data.shuffle: only used with 'validation_fraction' (the split takes the last rows after a shuffle)");
-
-  // Every other key belongs to the sources (format, threshold, label_column,
-  // and whatever keys a format reads); each split's reader checks them.
-  if (data_section.is_object()) {
-    for (auto it = data_section.begin(); it != data_section.end(); ++it)
-      if (std::find(kSplitKeys.begin(), kSplitKeys.end(), it.key()) == kSplitKeys.end()) d.shared[it.key()] = it.value();
-  }
-  std::vector<std::string> passed;
-  for (auto it = d.shared.begin(); it != d.shared.end(); ++it) passed.push_back(it.key());
-  sec.allow(passed);
-  sec.finish();
-  if (d.validation.is_null() && !d.validation_labels.empty())
-    throw ConfigError("data.validation_labels: given without data.validation");
-  if (d.test.is_null() && !d.test_labels.empty()) throw ConfigError("data.test_labels: given without data.test");
-  return d;
-}
-
-// Distributed: every rank reads its part of each file, then the rows move to
-// the ranks whose shards hold them (shard_range over each split, so the
-// splits are those one process makes, cut in blocks).
-DataSplits load_data_sharded(const DataPlan& d, const Space& space, uint64_t seed, Communicator& comm) {
-  const int P = comm.size();
-  constexpr uint64_t kValidKey = uint64_t(1) << 63;  // validation rows sort after the training rows
-  DataSplits s;
-  {
-    SourcePart train = read_source_in(d.source_for(d.train, d.train_labels, "train"), space, "data.train", &comm);
-    const size_t n = size_t(train.total);
-    const size_t take = d.validation_take(n);
     size_t n_train = n - take;
-    if (d.limit > 0 && size_t(d.limit) < n_train) n_train = size_t(d.limit);
-    std::vector<size_t> position;  // file index -> position after the seeded shuffle
-    if (d.has_fraction && d.shuffle) {
-      const std::vector<size_t> order = Dataset::shuffle_order(n, seed);
-      position.resize(n);
-      for (size_t j = 0; j < n; ++j) position[order[j]] = j;
-    }
+    if (limit > 0 && size_t(limit) < n_train) n_train = size_t(limit);
+    const std::vector<size_t> drawn =
+        take > 0 && split != "tail" ? drawn_validation_rows(n, take, seed) : std::vector<size_t>();
     std::vector<int> dest;
     std::vector<uint64_t> key;
     std::vector<size_t> rows;
-    for (size_t k = 0; k < train.data.size(); ++k) {
-      const size_t g = size_t(train.first) + k;
-      const size_t p = position.empty() ? g : position[g];
-      if (p < n - take) {
-        if (p >= n_train) continue;  // past data.limit
-        dest.push_back(shard_owner(n_train, p, P));
-        key.push_back(p);
+    for (size_t k = 0; k < train_part.data.size(); ++k) {
+      const size_t g = size_t(train_part.first) + k;
+      bool valid;
+      size_t pos;  // in its split, in file order
+      if (split == "tail" || take == 0) {
+        valid = g >= n - take;
+        pos = valid ? g - (n - take) : g;
       } else {
-        dest.push_back(shard_owner(take, p - (n - take), P));
-        key.push_back(kValidKey | (p - (n - take)));
+        const size_t before = size_t(std::lower_bound(drawn.begin(), drawn.end(), g) - drawn.begin());
+        valid = before < drawn.size() && drawn[before] == g;
+        pos = valid ? before : g - before;
       }
+      if (!valid && pos >= n_train) continue;  // past data.limit
+      dest.push_back(valid ? shard_owner(take, pos, P) : shard_owner(n_train, pos, P));
+      key.push_back(valid ? kValidKey | pos : pos);
       rows.push_back(k);
     }
-    const Dataset kept = train.data.subset(rows);
-    train.data = Dataset();
+    const Dataset kept = train_part.data.subset(rows);
+    const std::string train_name = train_part.name;
+    train_part = Records(space, "");
     ReceivedRows got = exchange_rows(comm, kept, dest, key);
-    const size_t split = size_t(std::lower_bound(got.keys.begin(), got.keys.end(), kValidKey) - got.keys.begin());
-    s.train = got.rows.slice(0, split);
-    s.validation = got.rows.slice(split, got.rows.size());
+    const size_t cut = size_t(std::lower_bound(got.keys.begin(), got.keys.end(), kValidKey) - got.keys.begin());
+    s.train = got.rows.slice(0, cut);
+    s.validation = got.rows.slice(cut, got.rows.size());
     if (s.train.size() != shard_range(n_train, comm.rank(), P).size() ||
         s.validation.size() != shard_range(take, comm.rank(), P).size())
-      throw Error("load_data: rows lost while sharing out the training file");
+      throw Error("load_data: rows lost while sharing out " + train_name);
+    auto whole = [&](const std::string& name) {
+      Records part = read_split_in(data_section, name, space, codec, &comm);
+      std::vector<int> to(part.data.size());
+      std::vector<uint64_t> at(part.data.size());
+      for (size_t k = 0; k < part.data.size(); ++k) {
+        at[k] = part.first + k;
+        to[k] = shard_owner(part.total, at[k], P);
+      }
+      return exchange_rows(comm, part.data, to, at).rows;
+    };
+    if (!validation.is_null()) s.validation = whole("validation");
+    s.test = test.is_null() ? Dataset(space) : whole("test");
+    return s;
   }
-  auto whole = [&](const json& v, const std::string& labels, const std::string& name) {
-    SourcePart part = read_source_in(d.source_for(v, labels, name), space, "data." + name, &comm);
-    std::vector<int> dest(part.data.size());
-    std::vector<uint64_t> key(part.data.size());
-    for (size_t k = 0; k < part.data.size(); ++k) {
-      key[k] = part.first + k;
-      dest[k] = shard_owner(part.total, key[k], P);
-    }
-    return exchange_rows(comm, part.data, dest, key).rows;
+
+  auto source_for = [&](const std::string& name) {
+    Records r = read_split(data_section, name, space, codec);
+    return std::move(r.data);
   };
-  if (!d.validation.is_null()) s.validation = whole(d.validation, d.validation_labels, "validation");
-  if (!d.test.is_null()) s.test = whole(d.test, d.test_labels, "test");
-  return s;
-}
 
-}  // namespace
-
-DataSplits load_data(const json& data_section, const Space& space, uint64_t seed) {
-  const DataPlan d = plan_data(data_section);
   DataSplits s;
-  s.train = read_source(d.source_for(d.train, d.train_labels, "train"), space, "data.train");
-  if (!d.validation.is_null())
-    s.validation = read_source(d.source_for(d.validation, d.validation_labels, "validation"), space, "data.validation");
-  if (!d.test.is_null()) s.test = read_source(d.source_for(d.test, d.test_labels, "test"), space, "data.test");
+  s.validation = Dataset(space);
+  s.test = Dataset(space);
+  s.train = source_for("train");
+  if (!validation.is_null()) s.validation = source_for("validation");
+  else if (!validation_labels.empty()) throw ConfigError("data.validation_labels: given without data.validation");
+  if (!test.is_null()) s.test = source_for("test");
+  else if (!test_labels.empty()) throw ConfigError("data.test_labels: given without data.test");
 
   const size_t n = s.train.size();
-  const size_t take = d.validation_take(n);
-  if (d.has_fraction && d.shuffle) s.train.shuffle(seed);
-  if (take > 0) s.validation = s.train.split_tail(take);
-  if (d.limit > 0 && size_t(d.limit) < s.train.size()) s.train = s.train.slice(0, size_t(d.limit));
+  size_t take = 0;
+  if (has_fraction) take = size_t(double(n) * fraction + 0.5);
+  else if (has_count) take = size_t(count);
+  if (take >= n && (has_fraction || has_count))
+    throw ConfigError("data: the validation split takes " + std::to_string(take) + " of the " + std::to_string(n) +
+                      " training samples, leaving none to train on");
+  if (take > 0) {
+    if (split == "tail") {
+      s.validation = s.train.split_tail(take);
+    } else {
+      // `take` rows drawn without replacement under the seed (a partial
+      // Fisher-Yates); both sets keep the file's order.
+      std::vector<size_t> idx(n);
+      for (size_t i = 0; i < n; ++i) idx[i] = i;
+      Rng rng(seed, 0x5EED5B17ULL);
+      for (size_t i = 0; i < take; ++i) std::swap(idx[i], idx[i + size_t(rng.below(n - i))]);
+      std::vector<uint8_t> chosen(n, 0);
+      for (size_t i = 0; i < take; ++i) chosen[idx[i]] = 1;
+      std::vector<size_t> keep, val;
+      for (size_t i = 0; i < n; ++i) (chosen[i] ? val : keep).push_back(i);
+      s.validation = s.train.subset(val);
+      s.train = s.train.subset(keep);
+    }
+  }
+  if (limit > 0 && size_t(limit) < s.train.size()) s.train = s.train.slice(0, size_t(limit));
   return s;
 }
 
-DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, Communicator& comm) {
-  if (comm.size() == 1) return load_data(data_section, space, seed);
-  return load_data_sharded(plan_data(data_section), space, seed, comm);
+void resolve_data_paths(json& data, const std::string& base) {
+  if (!data.is_object() || base.empty()) return;
+  namespace fs = std::filesystem;
+  auto fix = [&](json& v) {
+    if (!v.is_string()) return;
+    const std::string p = v.get<std::string>();
+    if (p.empty() || p == "-" || fs::path(p).is_absolute()) return;
+    v = (fs::path(base) / p).lexically_normal().string();
+  };
+  for (const char* key : {"train", "validation", "test", "labels", "train_labels", "validation_labels", "test_labels"}) {
+    if (!data.contains(key)) continue;
+    json& v = data[key];
+    if (v.is_object()) {
+      if (v.contains("path")) fix(v["path"]);
+      if (v.contains("labels")) fix(v["labels"]);
+    } else {
+      fix(v);
+    }
+  }
 }
 
 }  // namespace dgm

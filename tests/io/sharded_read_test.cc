@@ -29,7 +29,7 @@ void expect_same_rows(const Dataset& a, const Dataset& b) {
 void expect_shards_match(const json& data, const Space& space, int P) {
   const DataSplits one = load_data(data, space, 7);
   std::vector<DataSplits> parts(static_cast<size_t>(P));
-  test::run_ranks(P, [&](Communicator& comm) { parts[size_t(comm.rank())] = load_data(data, space, 7, comm); });
+  test::run_ranks(P, [&](Communicator& comm) { parts[size_t(comm.rank())] = load_data(data, space, 7, nullptr, comm); });
   for (int which = 0; which < 3; ++which) {
     const Dataset& whole = which == 0 ? one.train : which == 1 ? one.validation : one.test;
     Dataset joined(space);
@@ -104,7 +104,7 @@ TEST(ShardedRead, ABadLineIsOneErrorOnEveryRank) {
   for (int P : {2, 3}) {
     test::run_ranks(P, [&](Communicator& comm) {
       try {
-        load_data(json{{"train", dir + "/bad.txt"}}, grid, 1, comm);
+        load_data(json{{"train", dir + "/bad.txt"}}, grid, 1, nullptr, comm);
         ADD_FAILURE() << "no error on rank " << comm.rank();
       } catch (const CollectiveError& e) {
         const std::string msg = e.what();
@@ -117,7 +117,7 @@ TEST(ShardedRead, ABadLineIsOneErrorOnEveryRank) {
   for (int i = 0; i < 200; ++i) text += i == 20 ? "\n" : "0101\n";
   write_file(dir + "/blank.txt", text);
   test::run_ranks(3, [&](Communicator& comm) {
-    EXPECT_THROW(load_data(json{{"train", dir + "/blank.txt"}}, grid, 1, comm), CollectiveError);
+    EXPECT_THROW(load_data(json{{"train", dir + "/blank.txt"}}, grid, 1, nullptr, comm), CollectiveError);
   });
   // A missing or truncated shard: every rank stops.
   const Space bytes = Space::tensor({2, 3}, 256);
@@ -126,12 +126,12 @@ TEST(ShardedRead, ABadLineIsOneErrorOnEveryRank) {
   write_file(dir + "/cut.idx", raw.substr(0, raw.size() - 700));
   test::run_ranks(3, [&](Communicator& comm) {
     try {
-      load_data(json{{"train", dir + "/cut.idx"}}, bytes, 1, comm);
+      load_data(json{{"train", dir + "/cut.idx"}}, bytes, 1, nullptr, comm);
       ADD_FAILURE() << "no error";
     } catch (const CollectiveError& e) {
       EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(load_data(json{{"train", dir + "/absent.idx"}}, bytes, 1, comm), CollectiveError);
+    EXPECT_THROW(load_data(json{{"train", dir + "/absent.idx"}}, bytes, 1, nullptr, comm), CollectiveError);
   });
 }
 
