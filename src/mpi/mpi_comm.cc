@@ -78,13 +78,13 @@ class MpiCommunicator final : public Communicator {
     MPI_Request req;
     call(MPI_Iallgather(&len, 1, MPI_UINT64_T, lens.data(), 1, MPI_UINT64_T, comm_, &req), "gather");
     wait(req, "gather");
-    std::vector<std::string> out(size_t(size_));
+    std::vector<std::string> out(static_cast<size_t>(size_));
     for (int r = 0; r < size_; ++r) out[size_t(r)].resize(size_t(lens[size_t(r)]));
     // Rounds of at most kRoundBytes / P bytes from each rank keep counts and
     // displacements within int.
     const uint64_t quota = std::max<uint64_t>(1, kRoundBytes / uint64_t(size_));
     const uint64_t longest = *std::max_element(lens.begin(), lens.end());
-    std::vector<int> counts(size_t(size_)), displs(size_t(size_));
+    std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
     std::string buf;
     for (uint64_t off = 0; off < longest || off == 0; off += quota) {
       int total = 0;
@@ -110,12 +110,12 @@ class MpiCommunicator final : public Communicator {
 
   std::vector<std::string> all_to_all(const std::vector<std::string>& send) override {
     if (int(send.size()) != size_) throw Error("MPI: all_to_all needs one message per rank");
-    std::vector<uint64_t> slen(size_t(size_)), rlen(size_t(size_));
+    std::vector<uint64_t> slen(static_cast<size_t>(size_)), rlen(static_cast<size_t>(size_));
     for (int r = 0; r < size_; ++r) slen[size_t(r)] = send[size_t(r)].size();
     MPI_Request req;
     call(MPI_Ialltoall(slen.data(), 1, MPI_UINT64_T, rlen.data(), 1, MPI_UINT64_T, comm_, &req), "exchange");
     wait(req, "exchange");
-    std::vector<std::string> out(size_t(size_));
+    std::vector<std::string> out(static_cast<size_t>(size_));
     uint64_t longest = 0;
     for (int r = 0; r < size_; ++r) {
       out[size_t(r)].resize(size_t(rlen[size_t(r)]));
@@ -124,7 +124,7 @@ class MpiCommunicator final : public Communicator {
     double all_longest = double(longest);
     max(&all_longest, 1);  // every rank runs the same number of rounds
     const uint64_t quota = std::max<uint64_t>(1, kRoundBytes / uint64_t(size_));
-    std::vector<int> sc(size_t(size_)), sd(size_t(size_)), rc(size_t(size_)), rd(size_t(size_));
+    std::vector<int> sc(static_cast<size_t>(size_)), sd(static_cast<size_t>(size_)), rc(static_cast<size_t>(size_)), rd(static_cast<size_t>(size_));
     std::string sbuf, rbuf;
     for (uint64_t off = 0; double(off) < all_longest; off += quota) {
       int st = 0, rt = 0;
