@@ -1,7 +1,18 @@
 // trainer.cc — the minibatch epoch loop shared by the neural models: seeded
-// shuffles from ctx.rng, fixed-size gradient chunks reduced in chunk order,
-// Adam, validation after each epoch, early stopping that restores the best
-// parameters, and SIGINT (ctx.stop) handled between minibatches.
+// shuffles from ctx.rng, fixed-size gradient chunks summed exactly (fixed
+// point, so neither threads nor ranks change the sum), Adam, validation after
+// each epoch, early stopping that restores the best parameters, SIGINT
+// (ctx.stop) handled between minibatches, and checkpoints (ctx.checkpoint)
+// from which ctx.resume continues bit for bit.
+//
+// Over MPI ranks (ctx.comm): every rank draws the same epoch order over the
+// whole training set; the chunks of each minibatch are shared out among the
+// ranks (rank r computes chunks [nc r / P, nc (r+1) / P)), and at the start of
+// an epoch the rows of a rank's chunks are sent to it from the ranks whose
+// shards hold them. Per minibatch one max-reduction (the largest |gradient|,
+// which fixes the fixed-point grid, and every chunk's loss) and one int64 sum
+// of the gradient over the trainable parameters; so the update, and the model
+// file, are the same for any number of ranks.
 #include "dgm/train/trainer.h"
 
 #include <algorithm>
@@ -9,6 +20,7 @@
 #include <limits>
 #include <numeric>
 
+#include "dgm/distributed.h"
 #include "dgm/error.h"
 #include "dgm/train/params.h"
 
@@ -23,89 +35,351 @@ TrainOptions read_train_options(ConfigSection& t, const TrainOptions& def) {
   return o;
 }
 
+namespace {
+
+constexpr const char* kLoop = "minibatch";
+
+// What one minibatch run keeps between minibatches; a checkpoint is exactly
+// this plus the current parameters, the optimiser state and the RNG state.
+struct LoopState {
+  int64_t epoch = 1;     // the current epoch (1-based)
+  size_t batch = 0;      // the next minibatch of this epoch; perm holds this epoch's order
+  int64_t step = 0;      // minibatches done (the global step given to begin_step)
+  int64_t since_best = 0;
+  double epoch_loss = 0;  // NLL summed over this epoch's minibatches so far
+  size_t epoch_rows = 0;
+  double best_nll = std::numeric_limits<double>::infinity();
+};
+
+const json& counter(const TrainState& s, const char* key) {
+  if (!s.counters.contains(key) || !s.counters.at(key).is_number_integer())
+    throw FormatError(std::string("training state has no counter '") + key + "'");
+  return s.counters.at(key);
+}
+
+template <typename T>
+const std::vector<T>& array(const std::map<std::string, std::vector<T>>& m, const char* key, size_t size) {
+  auto it = m.find(key);
+  if (it == m.end()) throw FormatError(std::string("training state has no array '") + key + "'");
+  if (it->second.size() != size)
+    throw FormatError(std::string("training state array '") + key + "' has " + std::to_string(it->second.size()) +
+                      " elements, expected " + std::to_string(size));
+  return it->second;
+}
+
+// The sum over chunks (and ranks) of chunk gradients, exact: each chunk's
+// gradient is rounded once to a grid 2^-bits fixed by the largest |entry| of
+// any chunk of the minibatch, and the grid points are added as int64. Works
+// on the trainable ranges only, packed (what goes over the network).
+class ExactGradientSum {
+ public:
+  ExactGradientSum(size_t num_params, std::vector<std::pair<size_t, size_t>> active) {
+    if (active.empty()) active = {{0, num_params}};
+    for (const auto& [b, e] : active)
+      for (size_t s = b; s < e; s += kParamSlice) slices_.push_back({s, std::min(e, s + kParamSlice), packed_});
+    for (auto& sl : slices_) {
+      sl.at = packed_;
+      packed_ += sl.end - sl.begin;
+    }
+    acc_.assign(packed_, 0);
+    slice_max_.assign(slices_.size(), 0.0);
+  }
+  size_t packed() const { return packed_; }
+
+  // The largest |entry| of the given chunk gradients; +inf when one is not finite.
+  double max_abs(const std::vector<float*>& grads, ThreadPool& pool) {
+    pool.run(slices_.size(), [&](size_t k) {
+      const Slice& sl = slices_[k];
+      float m = 0;
+      bool finite = true;
+      for (float* g : grads)
+        for (size_t j = sl.begin; j < sl.end; ++j) {
+          const float a = std::fabs(g[j]);
+          finite = finite && std::isfinite(a);
+          m = a > m ? a : m;
+        }
+      slice_max_[k] = finite ? double(m) : std::numeric_limits<double>::infinity();
+    });
+    double m = 0;
+    for (double v : slice_max_) m = std::max(m, v);
+    return m;
+  }
+
+  // Adds the chunk gradients, rounded to fp's grid, to the packed int64
+  // accumulator, and zeroes them.
+  void add(const std::vector<float*>& grads, const FixedPoint& fp, ThreadPool& pool) {
+    pool.run(slices_.size(), [&](size_t k) {
+      const Slice& sl = slices_[k];
+      int64_t* a = acc_.data() + sl.at;
+      for (float* g : grads)
+        for (size_t j = sl.begin; j < sl.end; ++j) {
+          a[j - sl.begin] += fp.to_fixed(double(g[j]));
+          g[j] = 0.0f;
+        }
+    });
+  }
+
+  int64_t* accumulator() { return acc_.data(); }
+
+  // The sum into out (num_params; entries outside the ranges untouched), and
+  // the accumulator cleared.
+  void take(const FixedPoint& fp, float* out, ThreadPool& pool) {
+    pool.run(slices_.size(), [&](size_t k) {
+      const Slice& sl = slices_[k];
+      int64_t* a = acc_.data() + sl.at;
+      for (size_t j = sl.begin; j < sl.end; ++j) {
+        out[j] = float(fp.to_real(a[j - sl.begin]));
+        a[j - sl.begin] = 0;
+      }
+    });
+  }
+
+ private:
+  struct Slice {
+    size_t begin, end, at;  // [begin, end) of the parameters; at: offset in the packed buffer
+  };
+  std::vector<Slice> slices_;
+  size_t packed_ = 0;
+  std::vector<int64_t> acc_;        // (packed)
+  std::vector<double> slice_max_;   // (slices)
+};
+
+}  // namespace
+
 TrainResult train_minibatch(Trainable& model, const Dataset& train, const Dataset* validation,
                             const FitContext& ctx, const TrainOptions& opt) {
-  if (ctx.comm && ctx.comm->size() > 1) throw ConfigError("minibatch training over MPI is not there yet");
-  if (train.empty()) throw DataError("training data is empty");
+  LocalCommunicator one;
+  Communicator& comm = ctx.comm ? *ctx.comm : one;
+  const int R = comm.size(), rank = comm.rank();
+  const ShardPlace place = shard_place(comm, train.size());
+  if (place.total == 0) throw DataError("training data is empty");
   ThreadPool& pool = *ctx.pool;
-  const size_t n = train.size();
+  const size_t n = size_t(place.total);  // over all ranks
   const size_t P = model.num_params();
   const size_t B = size_t(std::min<int64_t>(opt.batch_size, int64_t(n)));
   const size_t C = std::max<size_t>(1, model.chunk_rows());
   const size_t max_chunks = num_chunks(B, C);
   const size_t batches = num_chunks(n, B);
-  const bool has_valid = validation && !validation->empty();
+  const size_t n_valid = validation ? size_t(comm.sum(int64_t(validation->size()))) : 0;
+  const bool has_valid = n_valid > 0;
+  // The chunks of a minibatch of nc this rank computes.
+  auto my_chunks = [&](size_t nc) {
+    return std::make_pair(nc * size_t(rank) / size_t(R), nc * size_t(rank + 1) / size_t(R));
+  };
 
-  std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P)
+  std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P), this rank's
   std::vector<double> chunk_loss(max_chunks);
   std::vector<float> best(model.params(), model.params() + P);  // (P)
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
   adam.set_active(model.active_ranges());
+  ExactGradientSum grad_sum(P, model.active_ranges());
+  FloatBuffer grad(P);  // (P) the minibatch's summed gradient
+
+  // Over ranks, the rows of this rank's chunks for the current epoch order:
+  // epoch_rows holds them by position; first_row[b] is the row of the first
+  // position of minibatch b's chunks here.
+  Dataset epoch_rows;
+  std::vector<size_t> first_row(batches + 1, 0), identity;
+  auto share_out = [&] {
+    if (R == 1) return;
+    std::vector<size_t> position(n);
+    for (size_t p = 0; p < n; ++p) position[perm[p]] = p;
+    std::vector<int> dest(train.size());
+    std::vector<uint64_t> key(train.size());
+    for (size_t k = 0; k < train.size(); ++k) {
+      const size_t p = position[size_t(place.offset) + k], b = p / B;
+      const size_t bn = std::min(n, b * B + B) - b * B, c = (p - b * B) / C, nc = num_chunks(bn, C);
+      // Owner of chunk c of nc: the rank r with nc r / R <= c < nc (r+1) / R.
+      int r = int((c * size_t(R)) / nc);
+      while (r > 0 && nc * size_t(r) / size_t(R) > c) --r;
+      while (r + 1 < R && nc * size_t(r + 1) / size_t(R) <= c) ++r;
+      dest[k] = r;
+      key[k] = p;
+    }
+    epoch_rows = exchange_rows(comm, train, dest, key).rows;
+    for (size_t b = 0; b < batches; ++b) {
+      const size_t bn = std::min(n, b * B + B) - b * B;
+      const auto mine = my_chunks(num_chunks(bn, C));
+      first_row[b + 1] = first_row[b] + (mine.second > mine.first ? std::min(bn, mine.second * C) - mine.first * C : 0);
+    }
+    if (first_row[batches] != epoch_rows.size()) throw Error("train_minibatch: rows lost while sharing out an epoch");
+    identity.resize(epoch_rows.size());
+    std::iota(identity.begin(), identity.end(), size_t(0));
+  };
+  // Validation NLL per block of the validation set, the block sums added in
+  // block order: the same for any number of ranks.
+  auto validation_nll = [&] {
+    const ShardPlace vp = shard_place(comm, validation->size());
+    const size_t block = size_t(shard_block(vp.total));
+    std::vector<double> sums;
+    for (size_t b0 = 0; b0 < validation->size(); b0 += block)
+      sums.push_back(model.total_nll(DataView(*validation, b0, std::min(validation->size(), b0 + block)), pool));
+    return sum_in_order(comm, sums) / double(vp.total);
+  };
 
   TrainResult res;
   res.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
-  double best_nll = std::numeric_limits<double>::infinity();
-  int64_t since_best = 0, step = 0;
-  auto stopped = [&] { return ctx.stop && ctx.stop->load(); };
-
-  for (int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
-    adam.set_epoch(epoch);
+  LoopState st;
+  // Every rank stops at the same minibatch.
+  auto stopped = [&] { return comm.any(ctx.stop && ctx.stop->load()); };
+  auto shuffle = [&] {
     std::iota(perm.begin(), perm.end(), size_t(0));
     for (size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[ctx.rng->below(i)]);
-    double epoch_loss = 0;
-    size_t epoch_rows = 0;
-    for (size_t b = 0; b < batches; ++b) {
-      if (stopped()) break;
-      const size_t b0 = b * B, bn = std::min(n, b0 + B) - b0;
-      const size_t nc = num_chunks(bn, C);
-      model.begin_step(step++);
-      pool.run(nc, [&](size_t c) {
-        FloatBuffer& g = chunk_grads[c];  // zero: allocated so, and cleared by Adam after use
-        const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
-        chunk_loss[c] = model.loss_and_grad(train, perm.data() + b0 + r0, rn, g.data());
-      });
-      double loss = 0;
-      for (size_t c = 0; c < nc; ++c) loss += chunk_loss[c];
-      if (!std::isfinite(loss))
-        throw DataError("training diverged: minibatch NLL is " + std::to_string(loss) + " at epoch " +
-                        std::to_string(epoch) + "; lower train.learning_rate or set train.clip_norm");
-      epoch_loss += loss;
-      epoch_rows += bn;
-      // Adam sums the chunk gradients in chunk order as it updates.
-      std::vector<float*> parts(nc);
-      for (size_t c = 0; c < nc; ++c) parts[c] = chunk_grads[c].data();
-      adam.step(model.params(), parts, 1.0f / float(bn), pool, /*clear_grads=*/true);
-      if (ctx.monitor) ctx.monitor->on_work(int64_t(b + 1), int64_t(batches));
+  };
+
+  if (ctx.resume) {
+    const TrainState& s = *ctx.resume;
+    if (s.loop != kLoop)
+      throw FormatError("training state was written by the '" + s.loop + "' loop, not the minibatch loop");
+    if (counter(s, "train_rows").get<uint64_t>() != n || counter(s, "params").get<uint64_t>() != P)
+      throw FormatError("training state is for " + counter(s, "train_rows").dump() + " training samples and " +
+                        counter(s, "params").dump() + " parameters, not " + std::to_string(n) + " and " +
+                        std::to_string(P));
+    st.epoch = counter(s, "epoch").get<int64_t>();
+    st.batch = counter(s, "batch").get<size_t>();
+    st.step = counter(s, "step").get<int64_t>();
+    st.since_best = counter(s, "since_best").get<int64_t>();
+    st.epoch_rows = counter(s, "epoch_rows").get<size_t>();
+    res.epochs_run = counter(s, "epochs_run").get<int64_t>();
+    res.best_epoch = counter(s, "best_epoch").get<int64_t>();
+    if (st.epoch < 1 || st.epoch > opt.epochs || st.batch >= batches)
+      throw FormatError("training state is at epoch " + std::to_string(st.epoch) + ", minibatch " +
+                        std::to_string(st.batch + 1) + ": outside this run");
+    const auto& sums = array(s.f64, "sums", 4);
+    st.epoch_loss = sums[0];
+    st.best_nll = sums[1];
+    res.best_valid_nll = sums[2];
+    res.last_train_nll = sums[3];
+    const auto& cur = array(s.f32, "params", P);
+    std::copy(cur.begin(), cur.end(), model.params());
+    best = array(s.f32, "best", P);
+    adam.restore(counter(s, "adam_steps").get<int64_t>(), array(s.f32, "adam_m", P), array(s.f32, "adam_v", P));
+    const auto& order = array(s.u64, "order", n);
+    for (size_t i = 0; i < n; ++i) {
+      if (order[i] >= n) throw FormatError("training state has a data order entry out of range");
+      perm[i] = size_t(order[i]);
     }
-    if (stopped()) {
+    const auto& r = array(s.u64, "rng", 4);
+    ctx.rng->set_state({r[0], r[1], r[2], r[3]});
+  }
+
+  // The checkpoint at the current position (before minibatch st.batch of
+  // st.epoch). The model holds its best parameters during the save.
+  auto checkpoint = [&] {
+    TrainState s;
+    s.loop = kLoop;
+    s.steps_done = st.epoch - 1;
+    s.counters = {{"epoch", st.epoch},           {"batch", st.batch},
+                  {"step", st.step},             {"since_best", st.since_best},
+                  {"epoch_rows", st.epoch_rows}, {"epochs_run", res.epochs_run},
+                  {"best_epoch", res.best_epoch}, {"adam_steps", adam.steps()},
+                  {"train_rows", n},             {"params", P}};
+    s.f64["sums"] = {st.epoch_loss, st.best_nll, res.best_valid_nll, res.last_train_nll};
+    s.f32["params"].assign(model.params(), model.params() + P);
+    s.f32["best"] = best;
+    s.f32["adam_m"] = adam.first_moment();
+    s.f32["adam_v"] = adam.second_moment();
+    s.u64["order"].assign(perm.begin(), perm.end());
+    const auto r = ctx.rng->state();
+    s.u64["rng"].assign(r.begin(), r.end());
+    // The model shows its best parameters (the current ones before any epoch
+    // finished) while the checkpoint is saved, then gets the current ones back.
+    if (res.best_epoch > 0) std::copy(best.begin(), best.end(), model.params());
+    struct Restore {
+      const std::vector<float>& cur;
+      float* dst;
+      ~Restore() { std::copy(cur.begin(), cur.end(), dst); }
+    } restore{s.f32["params"], model.params()};
+    ctx.checkpoint->save(s);
+  };
+
+  // A resumed run continues at the saved position, whose data order is
+  // restored (checkpoints are taken after an epoch's shuffle), and does not
+  // save the checkpoint it was resumed from again.
+  bool resumed = ctx.resume != nullptr;
+  for (; st.epoch <= opt.epochs; ++st.epoch, st.batch = 0) {
+    adam.set_epoch(st.epoch);
+    if (!resumed) {
+      shuffle();
+      st.epoch_loss = 0;
+      st.epoch_rows = 0;
+    }
+    share_out();
+    for (; st.batch < batches; ++st.batch) {
+      // Every minibatch boundary is a point to resume from.
+      const bool stop_now = stopped();
+      if (ctx.checkpoint && (stop_now || (!resumed && ctx.checkpoint->due(st.epoch - 1, st.batch == 0))))
+        checkpoint();
+      resumed = false;
+      if (stop_now) break;
+      const size_t b0 = st.batch * B, bn = std::min(n, b0 + B) - b0;
+      const size_t nc = num_chunks(bn, C);
+      const auto mine = my_chunks(nc);
+      const size_t c0 = mine.first, c1 = mine.second;
+      model.begin_step(st.step++);
+      pool.run(c1 - c0, [&](size_t k) {
+        const size_t c = c0 + k;
+        FloatBuffer& g = chunk_grads[k];  // zero: allocated so, and cleared by the sum after use
+        const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
+        const size_t* rows = R == 1 ? perm.data() + b0 + r0 : identity.data() + first_row[st.batch] + (c - c0) * C;
+        chunk_loss[k] = model.loss_and_grad(R == 1 ? train : epoch_rows, rows, rn, g.data());
+      });
+      std::vector<float*> parts(c1 - c0);
+      for (size_t k = 0; k < parts.size(); ++k) parts[k] = chunk_grads[k].data();
+      // One max-reduction: the largest |gradient entry| and every chunk's loss
+      // (-inf where another rank has it; a loss that is not finite as +inf).
+      std::vector<double> top(nc + 1, -std::numeric_limits<double>::infinity());
+      top[0] = grad_sum.max_abs(parts, pool);
+      for (size_t c = c0; c < c1; ++c)
+        top[1 + c] = std::isfinite(chunk_loss[c - c0]) ? chunk_loss[c - c0] : std::numeric_limits<double>::infinity();
+      comm.max(top.data(), top.size());
+      double loss = 0;
+      for (size_t c = 0; c < nc; ++c) loss += top[1 + c];
+      if (!std::isfinite(loss) || !std::isfinite(top[0]))
+        throw DataError("training diverged: minibatch NLL " +
+                        (std::isfinite(loss) ? "is finite but the gradient is not" : "is " + std::to_string(loss)) +
+                        " at epoch " + std::to_string(st.epoch) + "; lower train.learning_rate or set train.clip_norm");
+      st.epoch_loss += loss;
+      st.epoch_rows += bn;
+      // Every chunk's gradient is bounded by top[0], so their sum by nc top[0].
+      const FixedPoint fp = FixedPoint::for_bound(double(nc) * top[0]);
+      grad_sum.add(parts, fp, pool);
+      comm.sum(grad_sum.accumulator(), grad_sum.packed());
+      grad_sum.take(fp, grad.data(), pool);
+      adam.step(model.params(), std::vector<float*>{grad.data()}, 1.0f / float(bn), pool, /*clear_grads=*/true);
+      if (ctx.monitor) ctx.monitor->on_work(int64_t(st.batch + 1), int64_t(batches));
+    }
+    if (st.batch < batches) {  // stopped before the epoch's end
       res.interrupted = true;
       break;
     }
+    const int64_t epoch = st.epoch;
     res.epochs_run = epoch;
     TrainProgress p;
     p.unit = "epoch";
     p.step = epoch;
     p.total = opt.epochs;
-    p.train_nll = epoch_rows ? epoch_loss / double(epoch_rows) : p.train_nll;
+    p.learning_rate = adam.learning_rate();
+    p.train_nll = st.epoch_rows ? st.epoch_loss / double(st.epoch_rows) : p.train_nll;
     res.last_train_nll = p.train_nll;
     if (has_valid) {
-      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
-      p.best = p.valid_nll < best_nll;
+      p.valid_nll = validation_nll();
+      p.best = p.valid_nll < st.best_nll;
     } else {
       p.best = true;
     }
     if (p.best) {
-      best_nll = has_valid ? p.valid_nll : p.train_nll;
+      st.best_nll = has_valid ? p.valid_nll : p.train_nll;
       std::copy(model.params(), model.params() + P, best.begin());
       res.best_epoch = epoch;
       res.best_valid_nll = has_valid ? p.valid_nll : res.best_valid_nll;
-      since_best = 0;
+      st.since_best = 0;
     } else {
-      ++since_best;
+      ++st.since_best;
     }
     if (ctx.monitor) ctx.monitor->on_step(p);
-    if (has_valid && since_best >= opt.patience) {
+    if (has_valid && st.since_best >= opt.patience) {
       if (ctx.monitor)
         ctx.monitor->message("early stopping at epoch " + std::to_string(epoch) + ": no better validation NLL for " +
                              std::to_string(opt.patience) + " epochs; keeping epoch " + std::to_string(res.best_epoch));
