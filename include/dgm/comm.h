@@ -51,6 +51,12 @@ class Communicator {
   // do not return. No-op with one rank.
   virtual void abandon(const std::string& message) { (void)message; }
 
+  // Bytes this rank has put into collectives so far (the payload: what a
+  // reduction or exchange carries, not the MPI library's own traffic), and
+  // the number of collectives.
+  uint64_t bytes_sent() const { return bytes_; }
+  uint64_t collectives() const { return calls_; }
+
   // ---- built on the collectives above ----
 
   // Every rank passes its error ("" = none). When any rank has one, every
@@ -72,6 +78,15 @@ class Communicator {
     max(&v, 1);
     return v;
   }
+
+ protected:
+  void count(uint64_t bytes) {
+    bytes_ += bytes;
+    ++calls_;
+  }
+
+ private:
+  uint64_t bytes_ = 0, calls_ = 0;
 };
 
 // An error that every rank raised at the same collective point (see

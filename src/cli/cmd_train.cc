@@ -505,7 +505,11 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
       char t[64];
       std::snprintf(t, sizeof t, "%.2f", fit_seconds);
       log << "dgm: trained " << model->kind() << " in " << t << " s";
-      if (P > 1) log << " on " << P << " MPI processes";
+      if (P > 1) {
+        std::snprintf(t, sizeof t, "%.1f", double(comm.bytes_sent()) / 1e6);
+        log << " on " << P << " MPI processes (rank 0 put " << t << " MB into " << comm.collectives()
+            << " collectives)";
+      }
       log << "\n";
     }
     if (space.has_labels()) log << "  NLL of x given its label, -log P(x | y) ('dgm eval' also gives -log P(x) and the joint)\n";

@@ -8,6 +8,7 @@
 
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -334,7 +335,22 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     }
   }
 
-  if (ctx.comm && ctx.comm->size() > 1) merge_counts(*ctx.comm, N, bos_id, ct, uni_count);
+  if (ctx.comm && ctx.comm->size() > 1) {
+    uint64_t local = 0;
+    for (const auto& t : ct) local += t.keys.size();
+    const auto t0 = std::chrono::steady_clock::now();
+    merge_counts(*ctx.comm, N, bos_id, ct, uni_count);
+    uint64_t merged = 0;
+    for (const auto& t : ct) merged += t.keys.size();
+    if (ctx.monitor) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "ngram: merged the counts of %d shards in %.3f s (this rank had %llu n-grams, "
+                    "the corpus has %llu)", ctx.comm->size(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                    (unsigned long long)local, (unsigned long long)merged);
+      ctx.monitor->message(buf);
+    }
+  }
 
   // 2. Discounts from counts of counts (Chen & Goodman eq. 26), per order.
   discounts_.assign(size_t(N), {0, 0, 0});

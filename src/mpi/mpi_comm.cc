@@ -53,6 +53,7 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
 
   void sum(int64_t* data, size_t n) override {
+    count(n * sizeof(int64_t));
     for (size_t done = 0; done < n;) {
       const int k = int(std::min<size_t>(n - done, size_t(1) << 28));
       MPI_Request req;
@@ -63,6 +64,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   void max(double* data, size_t n) override {
+    count(n * sizeof(double));
     for (size_t done = 0; done < n;) {
       const int k = int(std::min<size_t>(n - done, size_t(1) << 28));
       MPI_Request req;
@@ -73,6 +75,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   std::vector<std::string> all_gather(const std::string& mine) override {
+    count(mine.size());
     uint64_t len = mine.size();
     std::vector<uint64_t> lens(size_t(size_), 0);
     MPI_Request req;
@@ -110,6 +113,9 @@ class MpiCommunicator final : public Communicator {
 
   std::vector<std::string> all_to_all(const std::vector<std::string>& send) override {
     if (int(send.size()) != size_) throw Error("MPI: all_to_all needs one message per rank");
+    uint64_t total = 0;
+    for (int r = 0; r < size_; ++r) total += r == rank_ ? 0 : send[size_t(r)].size();
+    count(total);
     std::vector<uint64_t> slen(static_cast<size_t>(size_)), rlen(static_cast<size_t>(size_));
     for (int r = 0; r < size_; ++r) slen[size_t(r)] = send[size_t(r)].size();
     MPI_Request req;
