@@ -286,19 +286,6 @@ TEST_P(Contract, ResumeFromAnyCheckpointGivesTheSameFit) {
   if (!any) GTEST_SKIP() << GetParam() << " has no training loop to resume";
 }
 
-// A sequence space with random sequences (for kinds that model them).
-Dataset make_sequences(const Space& s, size_t n, uint64_t seed) {
-  Rng rng(seed);
-  Dataset ds(s);
-  std::vector<int32_t> x;
-  for (size_t i = 0; i < n; ++i) {
-    x.resize(size_t(rng.below(uint64_t(s.dims()) + 1)));
-    for (auto& v : x) v = int32_t(rng.below(2) ? rng.below(uint64_t(s.levels())) : 0);
-    ds.push_back(x);
-  }
-  return ds;
-}
-
 TEST_P(Contract, SameFitOverAnyNumberOfRanks) {
   // Ranks as threads (tests/thread_comm.h), each with its shard of the
   // training and validation data and one thread: the model bytes are those
@@ -358,6 +345,8 @@ TEST_P(Contract, SameFitOverAnyNumberOfRanks) {
     EXPECT_EQ(bytes(1, nullptr, &middle), one) << space.describe() << ": a 2-rank checkpoint resumed on 1";
   }
   if (!tested) GTEST_SKIP() << k.name << " fits none of the test spaces";
+}
+
 // Sampling and completion spread over SampleOptions::pool draw the same bytes
 // with 1 and 3 threads (fixed chunks, one RNG stream a chunk). Completion
 // keeps the first position of every sample and is skipped for a kind that
