@@ -158,12 +158,13 @@ class CliCheckpointer : public Checkpointer {
     last_steps_ = state.steps_done;
     saved_ = true;
     stop_saved_ = stop_saved_ || g_interrupted.load();
+    position_ = state.position;
     ++count_;
     // Said at most once a minute (step-based checkpoints can come faster).
     const auto now = std::chrono::steady_clock::now();
     if (!quiet_ && !g_interrupted.load() &&
         (count_ == 1 || std::chrono::duration<double>(now - last_said_).count() >= 60)) {
-      monitor_.message("checkpoint at " + monitor_.position() + " written to " + path_);
+      monitor_.message("checkpoint at " + state.position + " written to " + path_);
       last_said_ = now;
     }
   }
@@ -171,12 +172,14 @@ class CliCheckpointer : public Checkpointer {
   bool saved() const { return saved_; }
   // A checkpoint was saved because of Ctrl-C.
   bool saved_on_stop() const { return stop_saved_; }
+  // Where the last checkpoint was taken.
+  const std::string& position() const { return position_; }
 
  private:
   const Model& model_;
   CliMonitor& monitor_;
   CheckpointPolicy policy_;
-  std::string path_;
+  std::string path_, position_;
   json info_;
   bool quiet_;
   std::chrono::steady_clock::time_point last_, last_said_;
@@ -363,6 +366,8 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
       create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
   model->set_codec(codec);
   effective_train["seed"] = seed;
+  // When to checkpoint changes nothing in the model: not part of its config.
+  effective_train.erase("checkpoint_every");
 
   json effective = cfg;
   effective["model"] = effective_model;
@@ -438,7 +443,7 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
   CliCheckpointer checkpointer(*model, monitor, policy, partial, ck_info, quiet);
   if (!quiet) {
     if (ckpt)
-      log << "dgm: resuming from " << opts.resume << " at " << monitor.position() << "; the model goes to "
+      log << "dgm: resuming from " << opts.resume << " at " << resume_state.position << "; the model goes to "
           << output << "\n";
     else if (file_exists(partial))
       log << "dgm: note: " << partial << " (a checkpoint of an earlier run) will be replaced by this run's; to "
@@ -466,7 +471,7 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
   if (stopped && comm.any(checkpointer.saved_on_stop())) {
     monitor.finish();
     if (!quiet)
-      log << "dgm: interrupted at " << monitor.position() << "; checkpoint written to " << partial
+      log << "dgm: interrupted at " << checkpointer.position() << "; checkpoint written to " << partial
           << " (a usable model with the best parameters so far)\n"
           << "dgm: continue with: dgm train --resume " << partial << "\n";
     return 130;
