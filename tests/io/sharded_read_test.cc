@@ -1,5 +1,6 @@
 // sharded_read_test.cc — load_data for P ranks (as threads): every format's
-// shards, put back together in rank order, are the splits one process reads
+// shards (npy, IDX, CIFAR and the line formats read by offset), put back
+// together in rank order, are the splits one process reads
 // (validation by shuffled fraction, by count, by file; limit; test), each
 // shard is the block range comm.h assigns, and a bad record on any rank is
 // one error on every rank, naming the same file and line as one process does.
@@ -56,6 +57,7 @@ TEST(ShardedRead, EveryFormatAndSplit) {
   write_dataset(b, dir + "/b-images-idx3-ubyte", "idx");
   write_dataset(b, dir + "/b-images-idx3-ubyte.gz", "idx");
   write_dataset(b, dir + "/b.bin", "cifar");
+  write_dataset(b, dir + "/b.npy", "npy");
   write_dataset(d.slice(0, 90), dir + "/t.txt", "lines");
   for (int P : {2, 3, 4}) {
     for (const char* f : {"d.txt", "d.csv", "d.jsonl", "d.grid"}) {
@@ -71,6 +73,10 @@ TEST(ShardedRead, EveryFormatAndSplit) {
       expect_shards_match(json{{"train", path}, {"labels", labels}, {"validation_count", 150}}, bytes, P);
     }
     expect_shards_match(json{{"train", dir + "/b.bin"}, {"validation_fraction", 0.3}}, bytes, P);
+    expect_shards_match(json{{"train", dir + "/b.npy"}, {"labels", npy_labels_path(dir + "/b.npy")},
+                             {"validation_count", 120}},
+                        bytes, P);
+    expect_shards_match(json{{"train", dir + "/b.npy"}, {"threshold", 128}}, Space::tensor({2, 3}, 2), P);
   }
 }
 
