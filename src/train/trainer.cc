@@ -406,7 +406,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
         FloatBuffer& g = chunk_grads[k];  // zero: allocated so, and cleared by the sum after use
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
         const size_t* rows = R == 1 ? perm.data() + b0 + r0 : identity.data() + first_row[st.batch] + (c - c0) * C;
-        chunk_loss[k] = model.loss_and_grad(R == 1 ? train : epoch_rows, rows, rn, g.data());
+        chunk_loss[k] = model.loss_and_grad_at(R == 1 ? train : epoch_rows, rows, rn, b0 + r0, g.data());
       });
       std::vector<float*> parts(c1 - c0);
       for (size_t k = 0; k < parts.size(); ++k) parts[k] = chunk_grads[k].data();
