@@ -839,7 +839,8 @@ std::vector<std::pair<size_t, size_t>> TransformerModel::decay_ranges() const {
   return r;
 }
 
-double TransformerModel::loss_and_grad(const Dataset& data, const size_t* rows, size_t n, float* grad) const {
+double TransformerModel::loss_and_grad_at(const Dataset& data, const size_t* rows, size_t n, uint64_t first,
+                                          float* grad) const {
   const int64_t C = shape_.context;
   const float* P = params_.data();
   double loss = 0;
@@ -855,7 +856,7 @@ double TransformerModel::loss_and_grad(const Dataset& data, const size_t* rows, 
       TransformerNet<float>::Dropout drop;
       drop.rate = dropout_;
       drop.seed = dropout_seed_ ^ (0x9E3779B97F4A7C15ULL * uint64_t(step_ + 1));
-      drop.stream = uint64_t(rows[i]) * 4096 + uint64_t(k);
+      drop.stream = (first + i) * 4096 + uint64_t(k);
       loss += net_->window(P, r.in.data() + a, r.tgt.data() + a, end - a, from - a, 1.0f, grad, nullptr,
                            dropout_ > 0 ? &drop : nullptr);
     }
