@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # mpi.sh — `mpirun -np P dgm train` (a build with -DDGM_MPI=ON) on one machine:
-#   * determinism: the digits mixture, NADE on the digits, an n-gram model on a
-#     generated corpus and (when installed) a Fashion-MNIST subset mixture give
-#     model files byte-identical to one process for P = 2 and 3 (--reproducible);
+#   * determinism: the digits mixture, NADE and a transformer with dropout on
+#     the digits, an n-gram model on a generated corpus and (when installed) a
+#     Fashion-MNIST subset mixture give model files byte-identical to one
+#     process for P = 2 and 3 (--reproducible);
 #   * a resumed run composes with MPI: a one-process checkpoint resumed on 3
 #     ranks ends in the bytes of the uninterrupted run;
 #   * only rank 0 speaks, logs (every log line records P) and writes;
@@ -13,8 +14,9 @@
 # Skips (exit 0) when mpirun is missing or dgm was built without MPI.
 # Usage: mpi.sh DGM_BINARY SOURCE_DIR
 set -uo pipefail
-dgm=$1
-src=$2
+# Absolute: the script works in a scratch folder (CI passes build/dgm).
+dgm=$(realpath "$1")
+src=$(realpath "$2")
 command -v mpirun > /dev/null || { echo "skip: no mpirun (scripts/setup.sh --mpi)"; exit 0; }
 mpi=(mpirun -q --oversubscribe --allow-run-as-root)
 tmp=$(mktemp -d)
@@ -41,6 +43,12 @@ cat > nade.json <<JSON
  "model": {"type": "nade", "hidden": 20},
  "train": {"seed": 3, "epochs": 15, "batch_size": 50, "learning_rate": 0.01}}
 JSON
+cat > transformer.json <<JSON
+{"space": {"shape": [5, 5], "levels": 2},
+ "data": {"train": "$src/data/digits/skewed.txt", "format": "grid", "validation_fraction": 0.1},
+ "model": {"type": "transformer", "layers": 1, "heads": 2, "width": 16, "context": 25, "dropout": 0.1},
+ "train": {"seed": 5, "epochs": 3, "batch_size": 64, "learning_rate": 0.01}}
+JSON
 # A corpus of 3000 lines of words (6 distinct), written by awk's seeded rand().
 awk 'BEGIN { srand(7); for (i = 0; i < 3000; i++) { n = 1 + int(rand() * 9); s = "";
        for (j = 0; j < n; j++) s = s (j ? " " : "") "w" int(rand() * rand() * 6); print s } }' > corpus.txt
@@ -49,7 +57,7 @@ cat > ngram.json <<JSON
  "data": {"train": "corpus.txt", "format": "text", "tokenizer": "word", "split": "whitespace"},
  "model": {"type": "ngram", "order": 4}}
 JSON
-configs=(digits nade ngram)
+configs=(digits nade transformer ngram)
 fm=/usr/share/datasets/fashion-mnist
 if [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
   cat > fmnist.json <<JSON
