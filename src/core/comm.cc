@@ -1,7 +1,7 @@
 // comm.cc — the parts of the communicator layer that do not need MPI: the
-// collective error check, the choice between the MPI world and the one-rank
-// communicator, the block partition of datasets over ranks, ordered sums of
-// block partials, and the fixed-point grid of exact sums.
+// collective error check, the block partition of datasets over ranks, ordered
+// sums of block partials, and the fixed-point grid of exact sums. The choice
+// between the MPI world and the one-rank communicator is src/mpi/world.cc.
 #include "dgm/comm.h"
 
 #include <algorithm>
@@ -10,11 +10,6 @@
 #include <limits>
 
 namespace dgm {
-
-#ifdef DGM_HAVE_MPI
-// src/mpi/mpi_comm.cc
-std::unique_ptr<Communicator> make_mpi_communicator(double timeout_seconds);
-#endif
 
 void Communicator::check(const std::string& error) {
   const std::vector<std::string> all = all_gather(error);
@@ -42,42 +37,6 @@ std::vector<std::string> Communicator::gather_checked(const std::function<std::s
 }
 
 bool Communicator::any(bool flag) { return max(flag ? 1.0 : 0.0) > 0.5; }
-
-bool mpi_built() {
-#ifdef DGM_HAVE_MPI
-  return true;
-#else
-  return false;
-#endif
-}
-
-namespace {
-
-// The number of processes a launcher started, from the variables Open MPI,
-// MPICH/Hydra and PMIx set; 0 when not started by one.
-long launcher_size() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
-    const char* v = std::getenv(name);
-    if (v && *v) return std::strtol(v, nullptr, 10);
-  }
-  return std::getenv("PMIX_RANK") ? 1 : 0;
-}
-
-}  // namespace
-
-std::unique_ptr<Communicator> world_communicator(double timeout_seconds) {
-  const long launched = launcher_size();
-#ifdef DGM_HAVE_MPI
-  if (launched > 0) return make_mpi_communicator(timeout_seconds);
-#else
-  (void)timeout_seconds;
-  if (launched > 1)
-    throw ConfigError("started by mpirun with " + std::to_string(launched) +
-                      " processes, but this dgm was built without MPI: install Open MPI (scripts/setup.sh --mpi) "
-                      "and rebuild (cmake -DDGM_MPI=ON), or run without mpirun");
-#endif
-  return std::make_unique<LocalCommunicator>();
-}
 
 uint64_t shard_block(uint64_t n) {
   uint64_t b = 16;
