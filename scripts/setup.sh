@@ -5,6 +5,8 @@
 #   scripts/setup.sh --no-build   install only
 #   scripts/setup.sh --dev        also clang + libFuzzer + llvm-symbolizer (for
 #                                 scripts/fuzz.sh and CI); combines with --no-build
+#   scripts/setup.sh --mpi        also Open MPI (libopenmpi-dev, openmpi-bin), for
+#                                 `mpirun -np P dgm train`; the build then enables it
 #   scripts/setup.sh --no-plot    without PLplot (no 'dgm plot'; it pulls in Qt and
 #                                 gfortran); builds with -DDGM_PLOT=OFF
 # Environment: BUILD_DIR (default build), DGM_NATIVE=OFF for a portable binary.
@@ -24,8 +26,9 @@ for arg in "$@"; do
   case "$arg" in
     --no-build) no_build=1 ;;
     --dev) packages+=(clang libclang-rt-14-dev llvm) ;;
+    --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     --no-plot) plot=OFF ;;
-    *) echo "setup: unknown option $arg (known: --no-build, --dev, --no-plot)" >&2; exit 2 ;;
+    *) echo "setup: unknown option $arg (known: --no-build, --dev, --mpi, --no-plot)" >&2; exit 2 ;;
   esac
 done
 

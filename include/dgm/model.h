@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/rng.h"
@@ -106,6 +107,12 @@ struct FitContext {
   // model config, data and seed) saved: fit() continues from it instead of
   // starting over. Models whose fit() has no loop to resume ignore it.
   const TrainState* resume = nullptr;
+  // The ranks of a data-parallel run (comm.h), null for one process. Then
+  // `train` and `validation` are this rank's shards (shard_range of their
+  // sizes), every rank calls fit() with the same config and seed, and every
+  // rank ends with the same parameters: the ones one process would fit.
+  // Only rank 0 is given a checkpoint (resume state goes to every rank).
+  Communicator* comm = nullptr;
 };
 
 struct SampleOptions {

@@ -190,13 +190,15 @@ Dataset Dataset::subset(const std::vector<size_t>& rows) const {
   return out;
 }
 
-void Dataset::shuffle(uint64_t seed) {
+std::vector<size_t> Dataset::shuffle_order(size_t n, uint64_t seed) {
   Rng rng(seed, 0x5348554646ULL);
-  std::vector<size_t> perm(num_samples_);
+  std::vector<size_t> perm(n);
   for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
   for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng.below(i)]);
-  *this = subset(perm);
+  return perm;
 }
+
+void Dataset::shuffle(uint64_t seed) { *this = subset(shuffle_order(num_samples_, seed)); }
 
 Dataset Dataset::split_tail(size_t count) {
   count = std::min(count, num_samples_);
@@ -209,26 +211,50 @@ size_t Dataset::memory_bytes() const {
   return values_.capacity() + labels_.capacity() * sizeof(int32_t) + offsets_.capacity() * sizeof(uint64_t);
 }
 
-uint64_t Dataset::fingerprint() const {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&h](const void* p, size_t n) {
-    const uint8_t* b = static_cast<const uint8_t*>(p);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= b[i];
-      h *= 0x100000001b3ULL;
-    }
-  };
-  const std::string s = space_.to_json().dump();
-  mix(s.data(), s.size());
-  mix(values_.data(), values_.size());
-  for (int32_t l : labels_) mix(&l, sizeof l);
-  for (uint64_t o : offsets_) mix(&o, sizeof o);
+namespace {
+
+uint64_t fnv1a(uint64_t h, const void* p, size_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(p);
+  for (size_t i = 0; i < n; ++i) {
+    h ^= b[i];
+    h *= 0x100000001b3ULL;
+  }
   return h;
 }
 
-std::string Dataset::fingerprint_hex() const {
+// The splitmix64 finaliser: a bijection that spreads every input bit.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+uint64_t Dataset::fingerprint_part(uint64_t first_index) const {
+  const size_t w = size_t(width_);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < num_samples_; ++i) {
+    const uint64_t len = uint64_t(length(i));
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, values_.data() + start(i) * w, size_t(len) * w);
+    const int32_t l = label(i);
+    h = fnv1a(h, &l, sizeof l);
+    if (!offsets_.empty()) h = fnv1a(h, &len, sizeof len);
+    sum += mix64(h ^ mix64(first_index + i));
+  }
+  return sum;
+}
+
+uint64_t Dataset::fingerprint_of(const Space& space, uint64_t n, uint64_t part_sum) {
+  const std::string s = space.to_json().dump();
+  return mix64(fnv1a(0xcbf29ce484222325ULL, s.data(), s.size()) ^ mix64(part_sum ^ mix64(n)));
+}
+
+uint64_t Dataset::fingerprint() const { return fingerprint_of(space_, num_samples_, fingerprint_part(0)); }
+
+std::string Dataset::fingerprint_hex(uint64_t fingerprint) {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fingerprint());
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fingerprint);
   return buf;
 }
 

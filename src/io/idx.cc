@@ -5,6 +5,7 @@
 // NN >= 2 (N, then extents that multiply to D), labels NN = 1. Source keys: "labels"
 // (the labels IDX file), "threshold" (binary spaces default to 128). Binary
 // datasets are written as 0/255 so that they read back at the default threshold.
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -77,6 +78,30 @@ class IdxIn {
       } else if (r != Z_OK && r != Z_BUF_ERROR) {  // Z_DATA_ERROR: bad data, a bad CRC or length
         throw FormatError(path_ + ": corrupt gzip data (" + (z_.msg ? z_.msg : "zlib error " + std::to_string(r)) + ")");
       }
+    }
+    return done;
+  }
+  // Moves n bytes on without keeping them: a seek in a plain file; a gzip
+  // stream is decompressed up to there. Returns the bytes passed (short at the end).
+  uint64_t skip(uint64_t n) {
+    if (!compressed_) {
+      const uint64_t k = std::min<uint64_t>(n, len_ - pos_);
+      pos_ += size_t(k);
+      if (k == n) return n;
+      struct stat st;
+      const off_t here = ftello(f_);
+      if (here < 0 || ::fstat(fileno(f_), &st) != 0) throw IoError(path_ + ": cannot seek: " + std::strerror(errno));
+      const uint64_t left = uint64_t(st.st_size) > uint64_t(here) ? uint64_t(st.st_size) - uint64_t(here) : 0;
+      const uint64_t m = std::min(n - k, left);
+      if (fseeko(f_, off_t(m), SEEK_CUR) != 0) throw IoError(path_ + ": cannot seek: " + std::strerror(errno));
+      return k + m;
+    }
+    std::vector<uint8_t> scratch(size_t(std::min<uint64_t>(n, uint64_t(1) << 20)));
+    uint64_t done = 0;
+    while (done < n) {
+      const size_t got = read(scratch.data(), size_t(std::min<uint64_t>(n - done, scratch.size())));
+      if (got == 0) break;
+      done += got;
     }
     return done;
   }
@@ -293,16 +318,32 @@ void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
     throw DataError(path + ": the header claims " + std::to_string(n) + " items, which " +
                     over_budget(n * per, memory_budget()));
 
+  // All items, or with out.part_of only this rank's [n r / P, n (r+1) / P).
+  uint64_t begin = 0, end = n;
+  if (out.part_of) {
+    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
+    begin = n * r / P;
+    end = n * (r + 1) / P;
+    out.part = out.counted = true;
+    out.first = begin;
+    out.total = n;
+  }
   Dataset& data = out.data;
   const size_t first = data.size();
   // Reserve up to 256 Mi values at once; past that the storage grows as the
   // file proves it holds the data.
-  with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
+  with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(end - begin, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
   const size_t D = size_t(per);
+  if (begin > 0) {
+    const uint64_t passed = in.skip(begin * D);
+    if (passed != begin * D)
+      throw FormatError(path + ": truncated: read " + std::to_string(passed / D) + " of " + std::to_string(n) +
+                        " items the header claims");
+  }
   const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / D);  // ~4 MB of samples a read
-  std::vector<uint8_t> buf(std::min<uint64_t>(chunk, n) * D);
-  for (uint64_t done = 0; done < n;) {
-    const size_t want_n = size_t(std::min<uint64_t>(chunk, n - done));
+  std::vector<uint8_t> buf(std::min<uint64_t>(chunk, std::max<uint64_t>(end - begin, 1)) * D);
+  for (uint64_t done = begin; done < end;) {
+    const size_t want_n = size_t(std::min<uint64_t>(chunk, end - done));
     const size_t got = in.read(buf.data(), want_n * D);
     if (got != want_n * D)
       throw FormatError(path + ": truncated: read " + std::to_string(done + got / D) + " of " + std::to_string(n) +
@@ -310,12 +351,13 @@ void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
     push_bytes(data, buf.data(), want_n, threshold, nullptr, path, "item", size_t(done));
     done += want_n;
   }
-  expect_end(in, path, n, "items");
+  // Only the whole file is checked to its end (a part stops where it ends).
+  if (end == n) expect_end(in, path, n, "items");
   // The labels are read once the images file has proved whole (its gzip CRC
   // is checked at the end): a corrupt header must not be blamed on them.
   if (!labels_path.empty()) {
     const std::vector<int32_t> labels = read_labels(labels_path, n, space);
-    for (uint64_t i = 0; i < n; ++i) data.set_label(first + size_t(i), labels[size_t(i)]);
+    for (uint64_t i = begin; i < end; ++i) data.set_label(first + size_t(i - begin), labels[size_t(i)]);
   }
   out.mark_bulk(first);
 }

@@ -64,16 +64,16 @@ void parse_line(std::string_view line, const Space& space, const std::string& wh
 
 void read_lines(const std::string& path, ConfigSection&, Records& out) {
   const Space& space = out.data.space();
-  TextFile f = read_text(path, "lines");
-  if (!space.variable_length()) {
+  TextFile f = read_text_for(path, "lines", out);
+  if (!space.variable_length() && !f.more_follows) {
     // Trailing blank lines end the file; they are not samples.
     size_t end = f.text.find_last_not_of("\r\n \t");
     f.text.resize(end == std::string::npos ? 0 : end + 1);
-    if (f.text.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
+    if (f.text.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
   }
   std::vector<int32_t> x;
   x.reserve(size_t(space.dims()));
-  LineReader lines(f.text);
+  LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     out.record(lines.line_number(), [&] {
@@ -83,7 +83,7 @@ void read_lines(const std::string& path, ConfigSection&, Records& out) {
       with_context(where, [&] { out.push(x, label); });
     });
   }
-  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples");
+  if (out.data.empty() && out.errors() == 0 && !f.part) throw FormatError(f.name + ": no samples");
 }
 
 void write_lines(const Dataset& data, std::ostream& out) {

@@ -89,11 +89,17 @@ int32_t AutoregressiveModel::sample_ref(const float* z, double temperature, Rng&
 void AutoregressiveModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
   check_space(train.space(), "training data");
   if (validation && !validation->empty()) check_space(validation->space(), "validation data");
-  if (train.empty()) throw DataError("training data is empty");
+  // Over ranks (ctx.comm) the data are shards: sizes and label counts are
+  // integers, summed exactly.
+  Communicator* comm = ctx.comm;
+  if (comm ? comm->sum(int64_t(train.size())) == 0 : train.empty()) throw DataError("training data is empty");
   if (L_ > 0) {
-    std::vector<double> counts(size_t(L_), 1.0);  // +1 smoothing
+    std::vector<int64_t> seen(size_t(L_), 0);
     for (size_t i = 0; i < train.size(); ++i)
-      if (train.label(i) >= 0) counts[size_t(train.label(i))] += 1;
+      if (train.label(i) >= 0) ++seen[size_t(train.label(i))];
+    if (comm) comm->sum(seen.data(), seen.size());
+    std::vector<double> counts(size_t(L_), 1.0);  // +1 smoothing
+    for (int64_t y = 0; y < L_; ++y) counts[size_t(y)] += double(seen[size_t(y)]);
     double total = 0;
     for (double c : counts) total += c;
     for (int64_t y = 0; y < L_; ++y) log_prior_[size_t(y)] = std::log(counts[size_t(y)] / total);

@@ -75,15 +75,20 @@ int64_t CategoricalMixtureBase::num_parameters() const {
   return (G_ - 1) + G_ * (K_ - 1) + G_ * K_ * D_ * (L_ - 1);
 }
 
-void CategoricalMixtureBase::check_training_data(const Dataset& data, const char* what) const {
-  if (data.space() != space_)
-    throw DataError(std::string(what) + ": space " + data.space().describe() + " does not match the model's " +
-                    space_.describe());
-  if (space_.has_labels())
-    for (size_t i = 0; i < data.size(); ++i)
+void CategoricalMixtureBase::check_training_data(const Dataset& data, const char* what, Communicator* comm) const {
+  const uint64_t first = comm ? shard_place(*comm, data.size()).offset : 0;
+  std::string error;
+  if (data.space() != space_) {
+    error = std::string(what) + ": space " + data.space().describe() + " does not match the model's " +
+            space_.describe();
+  } else if (space_.has_labels()) {
+    for (size_t i = 0; i < data.size() && error.empty(); ++i)
       if (data.label(i) < 0)
-        throw DataError(std::string(what) + ": sample " + std::to_string(i) + " has no label; model '" + kind() +
-                        "' is class-conditional on this labeled space and trains on labeled samples only");
+        error = std::string(what) + ": sample " + std::to_string(first + i) + " has no label; model '" + kind() +
+                "' is class-conditional on this labeled space and trains on labeled samples only";
+  }
+  if (comm) comm->check(error);  // every rank stops, or none
+  if (!error.empty()) throw DataError(error);
 }
 
 template <typename V>

@@ -47,7 +47,8 @@ class CategoricalMixtureBase : public Model {
 
   // Throws DataError unless `data` is in this model's space and, with labels,
   // every sample carries one. `what` names the dataset ("training data").
-  void check_training_data(const Dataset& data, const char* what) const;
+  // With comm, `data` is this rank's shard and the check is collective.
+  void check_training_data(const Dataset& data, const char* what, Communicator* comm = nullptr) const;
   // log P(x | group g) for one row (values as bytes or int32); acc has room for K.
   template <typename V>
   double log_prob_group(int64_t g, const V* x, double* acc) const;
