@@ -9,11 +9,14 @@
 // peak memory). Prints one JSON object on stdout.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 
 #include "dgm/error.h"
+#include "dgm/io/read.h"
 #include "dgm/io/text.h"
+#include "dgm/metrics.h"
 #include "dgm/model_file.h"
 #include "dgm/models/ngram.h"
 
@@ -52,20 +55,23 @@ int main(int argc, char** argv) {
     Rng rng(1);
     std::unique_ptr<Model> owned;
     const double t0 = now();
-    const TextData td = load_text_data(cfg["data"], cfg["space"]);
+    const TrainingData td = load_training_data(cfg["data"], cfg["space"], 1);
+    const auto& codec = dynamic_cast<const TextCodec&>(*td.codec);
     const double t1 = now();
     out["load_seconds"] = t1 - t0;
-    out["train_lines"] = td.train_info.lines;
-    out["train_tokens"] = td.train_info.tokens;
-    out["vocabulary"] = td.codec.vocabulary().size();
+    out["train_lines"] = td.train.size();
+    int64_t train_tokens = 0;
+    for (size_t i = 0; i < td.train.size(); ++i) train_tokens += td.train.length(i);
+    out["train_tokens"] = train_tokens;
+    out["vocabulary"] = codec.vocabulary().size();
     if (!read_arpa.empty()) {
-      TokenizerOptions opts = td.codec.tokenizer().options();
+      TokenizerOptions opts = codec.tokenizer().options();
       owned = NgramModel::read_arpa(read_arpa, td.space.dims(), &opts);
     } else if (!load.empty()) {
       owned = load_model(load);
     } else {
       owned = create_model(td.space, cfg["model"], cfg.value("train", json::object()));
-      dynamic_cast<TextModel&>(*owned).set_codec(td.codec);
+      owned->set_codec(td.codec);
       Quiet mon;
       FitContext ctx{&pool, &rng, &mon, nullptr};
       owned->fit(td.train, nullptr, ctx);
@@ -80,7 +86,8 @@ int main(int argc, char** argv) {
     }
     if (!arpa.empty()) {
       const double ta = now();
-      model.write_arpa(arpa);
+      std::ofstream f(arpa);
+      model.export_to("arpa", f);
       out["arpa_seconds"] = now() - ta;
     }
     if (build_only) {
@@ -89,8 +96,8 @@ int main(int argc, char** argv) {
     }
     // Test scores from the raw lines (the codec tokenizes them).
     const std::vector<std::string> lines = read_text_lines(cfg["data"]["test"].get<std::string>());
-    TextScore s = model.score_lines(lines, pool, false);
-    out["test"] = s.to_json();
+    const auto& mc = dynamic_cast<const TextCodec&>(*model.codec());
+    out["test"] = corpus_figures(model, mc.encode_lines(lines, model.space()), pool).to_json();
     // Query throughput: the encoded test set, scored repeatedly on one thread.
     int reps = 0;
     double tq = now(), elapsed = 0;

@@ -18,7 +18,7 @@ namespace dgm {
 
 using json = nlohmann::json;
 
-// Reads and parses a JSON file; ConfigError names the file, line and column.
+// Reads and parses a JSON file ("-": stdin); ConfigError names the file, line and column.
 json load_config_file(const std::string& path);
 // Applies "a.b.c=value": value is parsed as JSON when it parses, else taken
 // as a string. Intermediate objects are created as needed.

@@ -120,12 +120,20 @@ class DataView {
   int32_t at(size_t i, int64_t d) const { return data_->at(begin_ + i, d); }
   void get(size_t i, int32_t* out) const { data_->get(begin_ + i, out); }
   const uint8_t* row_u8(size_t i) const { return data_->row_u8(begin_ + i); }
-  int32_t label(size_t i) const { return data_->label(begin_ + i); }
+  int32_t label(size_t i) const { return hide_labels_ ? -1 : data_->label(begin_ + i); }
   DataView sub(size_t begin, size_t end) const;
+  // The same rows with every label unknown (-1): a labeled model then scores
+  // the marginal log P(x) instead of log P(x | y), without copying the data.
+  DataView without_labels() const {
+    DataView v = *this;
+    v.hide_labels_ = true;
+    return v;
+  }
 
  private:
   const Dataset* data_;
   size_t begin_, end_;
+  bool hide_labels_ = false;
 };
 
 }  // namespace dgm

@@ -10,6 +10,8 @@
 namespace dgm {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr double kLn2 = 0.693147180559945309417;    // log 2: nats per bit
+constexpr double kLn10 = 2.302585092994045684018;   // log 10: ARPA's log10 to nats
 
 // log(exp(a) + exp(b)); exact when either is -infinity.
 inline double log_add(double a, double b) {

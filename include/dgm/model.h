@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <iosfwd>
 #include <limits>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@
 
 namespace dgm {
 
+class Codec;
 class ModelWriter;
 class ModelReader;
 
@@ -118,9 +120,27 @@ class Model {
   // Hyperparameters and sizes as JSON (e.g. {"components": 10, "parameters": 260}).
   virtual json describe() const = 0;
 
+  // Optional capability of labeled models: log P(y) for every label y, the
+  // prior that marginalises log P(x) = log sum_y P(y) P(x | y) and gives the
+  // joint log P(x, y) = log P(y) + log P(x | y). The default has none.
+  virtual std::vector<double> label_log_prior() const;
+
+  // Optional capability: formats the model can be exported to (e.g. "arpa")
+  // and the export itself. The default has none.
+  virtual std::vector<std::string> export_formats() const { return {}; }
+  virtual void export_to(const std::string& format, std::ostream& out) const;
+
+  // The codec of the model's outside data (codec.h), or null for plain
+  // tensors. Models never use it: it travels with them like the space, so
+  // that every front end reads and writes the data the model was trained on.
+  const Codec* codec() const { return codec_.get(); }
+  const std::shared_ptr<const Codec>& shared_codec() const { return codec_; }
+  void set_codec(std::shared_ptr<const Codec> codec) { codec_ = std::move(codec); }
+
  protected:
   explicit Model(Space space) : space_(std::move(space)) {}
   Space space_;
+  std::shared_ptr<const Codec> codec_;
 };
 
 // One entry of the registry: a kind, one line for `dgm --help`, and a factory
@@ -134,6 +154,11 @@ struct ModelKind {
   // contract tests (tests/models/contract_test.cc) fit this kind to tiny
   // enumerable spaces; every registered kind is tested through it.
   const char* test_config;
+  // Optional: a foreign model format this kind reads (e.g. ARPA n-grams), so
+  // that `--model file.arpa` works like a model file: whether a file's first
+  // bytes (up to 4 KiB) are one, and the reader (`size` bytes from `in`).
+  bool (*recognises)(const std::string& head) = nullptr;
+  std::unique_ptr<Model> (*import)(std::istream& in, const std::string& name, uint64_t size) = nullptr;
 };
 
 // The explicit table in src/models/registry.cc.

@@ -130,6 +130,8 @@ Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, con
 // Saves a fitted model with its header: `info` (config, fingerprint, seed,
 // metrics...) is merged into the header next to kind, space and versions.
 void save_model(const std::string& path, const Model& model, const json& info);
+// The same as a writer, not yet written (e.g. for stdout: serialize()).
+ModelWriter model_writer(const Model& model, const json& info);
 // Loads any registered model; FormatError for an unknown kind or bad file.
 std::unique_ptr<Model> load_model(const std::string& path, json* header = nullptr);
 std::unique_ptr<Model> load_model(const ModelReader& reader);

@@ -1,13 +1,11 @@
-// cmd_sample.cc — `dgm sample`: draws samples from a model file and writes them
-// as lines (what `dgm score -` reads back), grids, JSON Lines or PNG files,
-// optionally with a contact sheet; --given completes partial samples.
-// Samples are drawn in fixed chunks, chunk k from Rng(seed, k), so output is
-// streamed with bounded memory and does not depend on --threads.
-#include <sys/stat.h>
-
+// cmd_sample.cc — `dgm sample`: draws samples from a model file and writes
+// them in any format dgm writes (the model's codec's by default: text lines
+// for a text model, else one sample a line, what `dgm score -` reads back),
+// optionally with a contact sheet; --given completes partial samples and
+// --prompt continues a text. Samples are drawn in fixed chunks, chunk k from
+// Rng(seed, k), each on the model's thread pool, so output is streamed with
+// bounded memory and does not depend on --threads.
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,12 +15,12 @@
 
 #include "commands.h"
 #include "common.h"
+#include "dgm/codec.h"
 #include "dgm/error.h"
 #include "dgm/io/image.h"
 #include "dgm/io/read.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
-#include "dgm/models/ngram.h"
 
 namespace dgm::cli {
 
@@ -32,12 +30,13 @@ struct SampleCliOptions {
   int64_t seed = 1;
   int32_t label = -1;
   double temperature = 1.0;
-  std::string format = "lines";
+  std::string format;  // "": the codec's, else lines
   std::string output = "-";
   std::string sheet;
   std::string given;
   int threads = 0;
   std::string prompt;
+  bool prompt_given = false;
 };
 
 namespace {
@@ -45,20 +44,27 @@ namespace {
 constexpr int64_t kMaxSamples = 1000000000;  // 10^9
 constexpr size_t kChunk = 4096;
 
-// Partial samples for --given: one a line; '?' marks an unknown value, and a
-// line shorter than the sample leaves the rest unknown. Values are digits
-// without separators when levels <= 10, else whitespace-separated integers.
+// Partial samples of a fixed-shape space for --given: one a line; '?' marks
+// an unknown value, and a line shorter than the sample leaves the rest
+// unknown. Values are digits without separators when levels <= 10, else
+// whitespace-separated integers. "-" reads stdin.
 Dataset read_partial(const std::string& path, const Space& space, std::vector<uint8_t>* known) {
-  std::ifstream in(path);
-  if (!in) throw IoError(path + ": cannot open partial samples");
+  const std::string name = path == "-" ? "<stdin>" : path;
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) throw IoError(path + ": cannot open partial samples");
+    in = &file;
+  }
   Dataset out(space);
   const int64_t D = space.dims();
   std::string line;
   size_t lineno = 0;
-  while (std::getline(in, line)) {
+  while (std::getline(*in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::string where = path + ":" + std::to_string(lineno);
+    const std::string where = name + ":" + std::to_string(lineno);
     std::vector<std::string> tokens;
     if (space.levels() <= 10) {
       for (char c : line) tokens.push_back(std::string(1, c));
@@ -87,8 +93,16 @@ Dataset read_partial(const std::string& path, const Space& space, std::vector<ui
       throw DataError(where + ": " + e.what());
     }
   }
-  if (out.empty()) throw DataError(path + ": no partial samples");
+  if (out.empty()) throw DataError(name + ": no partial samples");
   return out;
+}
+
+// Whether a contact sheet can draw the space: fixed 1-D (a row of pixels)
+// or image-shaped, levels <= 256; the reason otherwise.
+std::string sheet_problem(const Model& model) {
+  const Space& s = model.space();
+  if (!s.variable_length() && s.levels() <= 256 && s.shape().size() == 1) return "";
+  return format_problem("image", s, nullptr);
 }
 
 }  // namespace
@@ -96,64 +110,69 @@ Dataset read_partial(const std::string& path, const Space& space, std::vector<ui
 int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& log) {
   (void)log;
   if (opts.count < 1 || opts.count > kMaxSamples)
-    throw ConfigError("-n " + std::to_string(opts.count) + ": ask for 1 to 10^9 samples");
+    throw UsageError("-n " + std::to_string(opts.count) + ": ask for 1 to 10^9 samples");
   const std::string path = resolve_model_path(opts.model);
-  std::unique_ptr<Model> model = open_model(path);
+  json header;
+  std::unique_ptr<Model> model = open_model(path, &header);
   const Space& space = model->space();
+  const Codec* codec = model->codec();
+
+  // Every option must apply to this model, before anything is drawn.
   if (opts.label >= 0 && !space.has_labels())
-    throw ConfigError("--label " + std::to_string(opts.label) + ": the model " + path + " has no labels");
+    throw UsageError("--label " + std::to_string(opts.label) + ": the model " + path + " has no labels");
   if (opts.label >= space.labels() && space.has_labels())
-    throw ConfigError("--label " + std::to_string(opts.label) + ": the model's labels are 0.." +
-                      std::to_string(space.labels() - 1));
-  if (!(opts.temperature > 0)) throw ConfigError("--temperature must be positive");
+    throw UsageError("--label " + std::to_string(opts.label) + ": the model's labels are 0.." +
+                     std::to_string(space.labels() - 1));
+  if (!(opts.temperature > 0) || !std::isfinite(opts.temperature))
+    throw UsageError("--temperature must be a positive number");
+  const std::string format = !opts.format.empty() ? opts.format : codec ? codec->formats().front() : "lines";
+  require_format("--format", format, *model);
   const bool to_stdout = opts.output == "-";
-  if (opts.format == "png" && to_stdout) throw ConfigError("--format png writes files: give a directory with -o DIR");
-  if (const auto* tm = dynamic_cast<const TextModel*>(model.get())) {
-    // Text: whole lines, each continuing the prompt; chunk k uses Rng(seed, k).
-    std::string text;
-    for (int64_t done = 0, k = 0; done < opts.count; done += int64_t(kChunk), ++k) {
-      Rng rng(uint64_t(opts.seed), uint64_t(k));
-      for (const auto& line : tm->sample_text(size_t(std::min<int64_t>(int64_t(kChunk), opts.count - done)), rng,
-                                              opts.prompt, opts.temperature))
-        text += line + "\n";
-      if (to_stdout) {
-        out << text;
-        text.clear();
-      }
-    }
-    if (!to_stdout) {
-      // A device or FIFO (/dev/full) is written in place, never renamed over.
-      struct stat st;
-      const bool special =
-          ::stat(opts.output.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-      const std::string tmp = special ? opts.output : opts.output + ".tmp";
-      std::ofstream f(tmp);
-      f << text;
-      f.close();
-      if (!f || (!special && std::rename(tmp.c_str(), opts.output.c_str()) != 0)) {
-        const int err = errno;
-        if (!special) std::remove(tmp.c_str());
-        throw IoError(opts.output + ": cannot write samples: " + std::strerror(err));
-      }
-    }
-    return 0;
+  if (to_stdout && !is_stream_format(format, codec))
+    throw UsageError("--format " + format + " writes files: give a file or folder with -o PATH");
+  if (!opts.sheet.empty()) {
+    const std::string why = sheet_problem(*model);
+    if (!why.empty()) throw UsageError("--sheet: the model's samples are not pictures: " + why);
   }
-  if (!opts.prompt.empty()) throw ConfigError("--prompt is for text models; use --given for partial samples");
+  if (opts.prompt_given && !opts.given.empty()) throw UsageError("--prompt and --given: give one of them");
+  std::vector<int32_t> prompt;
+  if (opts.prompt_given) {
+    if (!codec) throw UsageError("--prompt: the model " + path + " has no text codec; give known values with --given");
+    try {
+      prompt = codec->encode_prompt(opts.prompt);
+    } catch (const DataError& e) {
+      throw UsageError(std::string("--prompt: ") + e.what());
+    }
+    if (int64_t(prompt.size()) > space.dims())
+      throw UsageError("--prompt: " + std::to_string(prompt.size()) + " values exceed the model's maximum length " +
+                       std::to_string(space.dims()));
+  }
+  ThreadPool pool(opts.threads);
   SampleOptions so;
   so.label = opts.label;
   so.temperature = opts.temperature;
+  so.pool = &pool;
 
   // Materialised output (files, sheets, completions) is bounded in size.
   const bool stream = to_stdout && opts.sheet.empty() && opts.given.empty();
   if (!stream && double(opts.count) * double(space.dims()) > double(int64_t(1) << 31))
-    throw ConfigError("-n " + std::to_string(opts.count) + ": too many samples to hold in memory for this output; "
-                      "write to stdout instead");
+    throw UsageError("-n " + std::to_string(opts.count) + ": too many samples to hold in memory for this output; "
+                     "write to stdout instead");
 
   Dataset all(space);
   int64_t sheet_columns = 0;  // 0: about square
   if (!opts.given.empty()) {
+    // Completion of partial samples: '?' grids on fixed shapes, prefixes in
+    // the model's format (text lines for a text model) on sequences.
     std::vector<uint8_t> known;
-    Dataset partial = read_partial(opts.given, space, &known);
+    Dataset partial;
+    if (space.variable_length()) {
+      json src = {{"path", opts.given}};
+      if (codec) src["format"] = codec->formats().front();
+      partial = read_dataset(src, space, codec);
+    } else {
+      partial = read_partial(opts.given, space, &known);
+    }
     Rng rng(uint64_t(opts.seed), 0);
     all = model->complete(partial, known, rng, so);
   } else {
@@ -162,27 +181,35 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     const int64_t labels = per_label ? space.labels() : 1;
     const int64_t per = per_label ? (opts.count + labels - 1) / labels : opts.count;
     if (per_label) sheet_columns = per;
-    // Chunk k of label row y is drawn with Rng(seed, k); a group of chunks is
-    // drawn in parallel, then written in order.
-    ThreadPool pool(opts.threads);
+    // Chunk k of label row y is drawn with Rng(seed, k), on the pool.
     const uint64_t chunks_per_label = uint64_t((per + int64_t(kChunk) - 1) / int64_t(kChunk));
-    const uint64_t total_chunks = chunks_per_label * uint64_t(labels);
-    const uint64_t group = uint64_t(pool.size()) * 2;
-    for (uint64_t g = 0; g < total_chunks; g += group) {
-      const size_t m = size_t(std::min(group, total_chunks - g));
-      std::vector<Dataset> parts(m);
-      pool.run(m, [&](size_t j) {
-        const uint64_t k = g + j;
-        SampleOptions o = so;
-        if (per_label) o.label = int32_t(k / chunks_per_label);
-        const int64_t done = int64_t(k % chunks_per_label) * int64_t(kChunk);
-        Rng rng(uint64_t(opts.seed), k);
-        parts[j] = model->sample(size_t(std::min<int64_t>(int64_t(kChunk), per - done)), rng, o);
-      });
-      for (const Dataset& part : parts) {
-        if (stream) write_dataset(part, out, opts.format);
-        else all.append(part);
+    for (uint64_t k = 0; k < chunks_per_label * uint64_t(labels); ++k) {
+      SampleOptions o = so;
+      if (per_label) o.label = int32_t(k / chunks_per_label);
+      const int64_t done = int64_t(k % chunks_per_label) * int64_t(kChunk);
+      const size_t m = size_t(std::min<int64_t>(int64_t(kChunk), per - done));
+      Rng rng(uint64_t(opts.seed), k);
+      Dataset part;
+      if (opts.prompt_given) {
+        // Every sample continues the prompt.
+        Dataset partial(space);
+        std::vector<uint8_t> known;
+        for (size_t i = 0; i < m; ++i) {
+          if (space.variable_length()) {
+            partial.push_back(prompt);
+          } else {
+            std::vector<int32_t> x(size_t(space.dims()), 0);
+            std::copy(prompt.begin(), prompt.end(), x.begin());
+            partial.push_back(x);
+            for (int64_t d = 0; d < space.dims(); ++d) known.push_back(d < int64_t(prompt.size()));
+          }
+        }
+        part = model->complete(partial, known, rng, o);
+      } else {
+        part = model->sample(m, rng, o);
       }
+      if (stream) write_dataset(part, out, format, codec);
+      else all.append(part);
     }
     if (stream) return 0;
   }
@@ -200,11 +227,8 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     const int scale = int(std::clamp<int64_t>(84 / std::max<int64_t>(side, 1), 1, 12));
     write_sheet_png(all, opts.sheet, columns, scale);
   }
-  if (to_stdout) {
-    write_dataset(all, out, opts.format);
-  } else {
-    write_dataset(all, opts.output, opts.format == "png" ? "image" : opts.format);
-  }
+  if (to_stdout) write_dataset(all, out, format, codec);
+  else write_dataset(all, opts.output, format, codec);
   return 0;
 }
 
@@ -225,7 +249,7 @@ void add_sample(CLI::App& app, Action& action) {
             return std::to_string(int64_t(d));
           },
           "", "");
-  sub->add_option("-m,--model", opts->model, "Model file [default: $DGM_MODEL, else model.dgm]");
+  sub->add_option("-m,--model", opts->model, "Model file, or - for stdin [default: $DGM_MODEL, else model.dgm]");
   sub->add_option("-s,--seed", opts->seed, "Random seed; the same seed gives the same samples")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(0), INT64_MAX));
@@ -234,20 +258,19 @@ void add_sample(CLI::App& app, Action& action) {
   sub->add_option("-T,--temperature", opts->temperature, "Sampling temperature (<1 sharper, >1 flatter)")
       ->capture_default_str();
   sub->add_option("-f,--format", opts->format,
-                  "Output format: lines (one sample a line, what 'dgm score -' reads), grid (text art), "
-                  "jsonl, csv, or png (one image per sample into the -o directory)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"lines", "grid", "jsonl", "csv", "png"}));
-  sub->add_option("-o,--output", opts->output, "Output file or directory, - for stdout")->capture_default_str();
+                  "Output format: text (text models), lines (one sample a line, what 'dgm score -' reads), "
+                  "grid (text art), jsonl, csv, or, into files with -o, image (one PNG a sample into a folder), "
+                  "idx, cifar [default: the model's codec's, else lines]");
+  sub->add_option("-o,--output", opts->output, "Output file or folder, - for stdout")->capture_default_str();
   sub->add_option("--sheet", opts->sheet,
                   "Also write a contact sheet PNG of the samples (one row per label for labeled models)");
   sub->add_option("-t,--threads", opts->threads, "Worker threads; samples do not depend on it [default: all cores]")
       ->check(CLI::Range(1, 1024));
-  sub->add_option("-p,--prompt", opts->prompt, "Text models: every sampled line continues this text");
+  sub->add_option("-p,--prompt", opts->prompt, "Text models: every sampled line continues this text")
+      ->each([opts](const std::string&) { opts->prompt_given = true; });
   sub->add_option("--given", opts->given,
-                  "Complete partial samples from this file: one a line, '?' for an unknown value, a short line "
-                  "leaves the rest unknown")
-      ->check(CLI::ExistingFile);
+                  "Complete partial samples from this file (- for stdin): one a line, '?' for an unknown value, a "
+                  "short line leaves the rest unknown; for text models, lines of text to continue");
   sub->footer(
       "Examples:\n"
       "  dgm sample -n 10 --format grid\n"
@@ -255,7 +278,7 @@ void add_sample(CLI::App& app, Action& action) {
       "  dgm sample -n 100 | dgm score -\n"
       "  dgm sample -n 100 --label 3 --sheet threes.png > /dev/null\n"
       "  dgm sample -n 5 --prompt \"and god said\" --model kjv-word5.dgm\n"
-      "  echo 11111 > top.txt; dgm sample --given top.txt -f grid   # complete a top row");
+      "  echo 11111 | dgm sample --given - -f grid   # complete a top row");
   sub->callback([opts, &action] { action = [opts] { return run_sample(*opts, std::cout, std::cerr); }; });
 }
 

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "dgm/codec.h"
 #include "dgm/error.h"
 #include "dgm/io/read.h"
 #include "dgm/stats.h"
@@ -164,9 +165,14 @@ int run_stats(const StatsOptions& o, std::ostream& out, std::ostream& log) {
   std::vector<Split> order;
   if (!o.config.empty()) {
     json cfg = load_config(o.config, o.overrides);
-    if (!cfg.is_object() || !cfg.contains("space")) throw ConfigError(o.config + ": missing section 'space'");
-    if (!cfg.contains("data")) throw ConfigError(o.config + ": missing section 'data'");
-    space = Space::from_json(cfg.at("space"));
+    const std::string name = o.config == "-" ? "<stdin>" : o.config;
+    // The same sections and keys as `dgm train` reads (an unknown one is an error).
+    ConfigSection top(cfg, name);
+    top.allow({"space", "data", "model", "train", "output"});
+    top.finish();
+    if (!cfg.is_object() || !cfg.contains("space")) throw ConfigError(name + ": missing section 'space'");
+    if (!cfg.contains("data")) throw ConfigError(name + ": missing section 'data'");
+    std::shared_ptr<const Codec> codec = fit_codec(cfg["data"], cfg["space"], &space);
     // The seed that shuffles the validation split, as training would use it.
     uint64_t seed = 1;
     if (cfg.contains("train") && cfg["train"].is_object() && cfg["train"].contains("seed")) {
@@ -175,15 +181,17 @@ int run_stats(const StatsOptions& o, std::ostream& out, std::ostream& log) {
         throw ConfigError(o.config + ": train.seed: expected an integer >= 0, got " + js.dump());
       seed = js.get<uint64_t>();
     }
+    // The model and train sections are checked as training checks them.
+    if (cfg.contains("model")) (void)create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json());
     const json& data = cfg.at("data");
-    splits = load_data(data, space, seed);
+    splits = load_data(data, space, seed, codec.get());
     order.push_back({"train", source_name(data, "train"), &splits.train});
     const std::string vsrc = source_name(data, "validation");
     order.push_back({"validation", vsrc.empty() ? "held out from train" : vsrc, &splits.validation});
     order.push_back({"test", source_name(data, "test"), &splits.test});
   } else {
     if (o.data.empty()) throw ConfigError("stats: give --config FILE or --data PATH with --shape and --levels");
-    if (o.shape.empty() || o.levels == 0) throw ConfigError("--data needs --shape and --levels (e.g. --shape 5,5 --levels 2)");
+    if (o.shape.empty() || o.levels == 0) throw ConfigError("--data needs --shape and --levels (e.g. --shape 5x5 --levels 2)");
     if (o.variable_length) {
       if (o.shape.size() != 1)
         throw ConfigError("--variable-length: --shape must be one extent, the maximum length (e.g. --shape 64)");
@@ -257,10 +265,10 @@ void add_stats(CLI::App& app, Action& action) {
                   ->type_name("KEY=VALUE");
   auto* data = sub->add_option("-d,--data", o->data, "A data file or directory (instead of --config)");
   sub->add_option("-f,--format", o->format,
-                  "Data format: grid, lines, csv, jsonl, image, idx, cifar (default: from the file name)")
+                  "Data format: grid, lines, csv, jsonl, image, idx, cifar [default: what the content shows, else "
+                  "the file name]")
       ->needs(data);
-  sub->add_option("--shape", o->shape, "Shape of a sample, e.g. 5,5 or 1,28,28 (with --data)")
-      ->delimiter(',')
+  sub->add_option("--shape", o->shape_text, "Shape of a sample, e.g. 28x28, 5,5 or 1x28x28 (with --data)")
       ->needs(data);
   sub->add_option("--levels", o->levels, "Values per position, e.g. 2 for binary (with --data)")
       ->check(CLI::Range(int64_t(2), Space::kMaxLevels))
@@ -289,12 +297,13 @@ void add_stats(CLI::App& app, Action& action) {
       "  dgm stats -c configs/digits.json --set data.limit=100 -k 10 --json\n"
       "  dgm stats -d /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \\\n"
       "      --labels-file /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz --labels 10 \\\n"
-      "      --shape 28,28 --levels 2 --threshold 128");
+      "      --shape 28x28 --levels 2 --threshold 128");
   sub->callback([o, &action]() {
     if (o->config.empty() && o->data.empty())
       throw CLI::RequiredError("stats: --config or --data");
-    if (!o->data.empty() && (o->shape.empty() || o->levels == 0))
-      throw CLI::ValidationError("--data", "needs --shape and --levels (e.g. --shape 5,5 --levels 2)");
+    if (!o->data.empty() && (o->shape_text.empty() || o->levels == 0))
+      throw CLI::ValidationError("--data", "needs --shape and --levels (e.g. --shape 5x5 --levels 2)");
+    if (!o->shape_text.empty()) o->shape = parse_shape("--shape", o->shape_text);
     action = [o]() { return run_stats(*o, std::cout, std::cerr); };
   });
 }

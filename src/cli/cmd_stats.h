@@ -17,6 +17,7 @@ struct StatsOptions {
   // ... or one data source and its space.
   std::string data;
   std::string format;       // empty: inferred from the file name
+  std::string shape_text;  // --shape as given: 28x28 or 28,28
   std::vector<int64_t> shape;
   int64_t levels = 0;
   int64_t labels = 0;       // number of label classes, 0 = none

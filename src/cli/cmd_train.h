@@ -10,7 +10,9 @@ namespace dgm::cli {
 
 struct TrainOptions {
   std::string config;
-  std::string output;                 // "" = config "output", else model.dgm
+  std::string output;                 // "" = config "output", else model.dgm; "-" = stdout
+  bool output_given = false;          // -o was given (an empty name is then an error)
+  bool verbose = false;               // print the whole effective config
   int64_t seed = -1;                  // -1 = config train.seed, else 1
   int threads = 0;                    // 0 = config train.threads, else all cores
   bool quiet = false;

@@ -1,21 +1,27 @@
 // common.cc — the dgm command line: subcommand table, parsing, dispatch and the
-// one place where exceptions become "dgm: error: ..." and an exit status.
+// one place where exceptions become "dgm: error: ..." and an exit status, plus
+// the helpers the subcommands share.
 #include "common.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "commands.h"
+#include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/io/read.h"
 #include "dgm/model_file.h"
-#include "dgm/models/ngram.h"
 
 namespace dgm::cli {
+
+namespace fs = std::filesystem;
 
 std::string resolve_model_path(const std::string& option) {
   if (!option.empty()) return option;
@@ -24,18 +30,74 @@ std::string resolve_model_path(const std::string& option) {
   return "model.dgm";
 }
 
-std::unique_ptr<Model> open_model(const std::string& path, json* header) {
-  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".arpa") == 0) {
-    if (header) *header = json::object();
-    return NgramModel::read_arpa(path);
+std::unique_ptr<Model> open_model(const std::string& path, json* header) { return load_model(path, header); }
+
+void apply_overrides(json& cfg, const std::vector<std::string>& overrides) {
+  for (const auto& o : overrides) {
+    apply_override(cfg, o);
+    // A path given on the command line is relative to where the command runs.
+    if (o.compare(0, 5, "data.") == 0 && cfg.contains("data")) resolve_data_paths(cfg["data"], fs::current_path().string());
   }
-  return load_model(path, header);
 }
 
 json load_config(const std::string& path, const std::vector<std::string>& overrides) {
   json cfg = load_config_file(path);
-  for (const auto& o : overrides) apply_override(cfg, o);
+  if (cfg.is_object() && cfg.contains("data")) {
+    // Paths in a config file are relative to the file's folder; stdin's are
+    // relative to the current folder.
+    const fs::path dir = path == "-" ? fs::current_path() : fs::absolute(fs::path(path)).parent_path();
+    resolve_data_paths(cfg["data"], dir.string());
+  }
+  apply_overrides(cfg, overrides);
   return cfg;
+}
+
+std::string model_format(const Model& model, const json& header) {
+  if (model.codec()) return model.codec()->formats().front();
+  if (!header.contains("config") || !header["config"].contains("data")) return "";
+  const json& d = header["config"]["data"];
+  if (d.contains("format") && d["format"].is_string()) return d["format"].get<std::string>();
+  if (d.contains("train")) {
+    const json& t = d["train"];
+    if (t.is_object() && t.contains("format") && t["format"].is_string()) return t["format"].get<std::string>();
+    const std::string p = t.is_string() ? t.get<std::string>() : t.is_object() ? t.value("path", "") : "";
+    if (!p.empty()) return infer_format(p);
+  }
+  return "";
+}
+
+json model_source_keys(const json& header) {
+  json keys = json::object();
+  if (header.contains("config") && header["config"].contains("data") && header["config"]["data"].is_object()) {
+    const json& d = header["config"]["data"];
+    if (d.contains("threshold")) keys["threshold"] = d["threshold"];
+  }
+  return keys;
+}
+
+void require_format(const std::string& option, const std::string& format, const Model& model) {
+  const std::string why = format_problem(format, model.space(), model.codec());
+  if (!why.empty()) throw UsageError(option + " " + format + ": " + why);
+}
+
+std::vector<int64_t> parse_shape(const std::string& option, const std::string& text) {
+  std::vector<int64_t> shape;
+  std::string part;
+  auto flush = [&] {
+    char* end = nullptr;
+    const long long v = std::strtoll(part.c_str(), &end, 10);
+    if (part.empty() || *end || v < 1 || v > Space::kMaxDims)
+      throw UsageError(option + " '" + text + "': expected extents like 28x28 or 28,28 (each 1.." +
+                       std::to_string(Space::kMaxDims) + ")");
+    shape.push_back(v);
+    part.clear();
+  };
+  for (char c : text) {
+    if (c == 'x' || c == 'X' || c == ',') flush();
+    else part += c;
+  }
+  flush();
+  return shape;
 }
 
 bool stderr_is_tty() { return isatty(2) == 1; }
@@ -49,6 +111,69 @@ std::string format_number(double v, int precision) {
   return os.str();
 }
 
+json json_number(double v) {
+  if (std::isnan(v)) return nullptr;
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  return v;
+}
+
+namespace {
+
+// Edit distance with transpositions (optimal string alignment).
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+// The closest of `names` to `word`, or "" when none is close.
+std::string closest(const std::string& word, const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& n : names) {
+    const size_t d = edit_distance(word, n);
+    if (d < best_d) best_d = d, best = n;
+  }
+  return best;
+}
+
+// "did you mean ..." for a mistyped command or flag in argv, or "".
+std::string suggestion(CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::string> commands;
+  for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; })) commands.push_back(s->get_name());
+  if (argc < 2) return "";
+  const std::string first = argv[1];
+  if (first.empty() || first[0] == '-') return "";
+  CLI::App* sub = app.get_subcommand_ptr(first).get();
+  if (!sub) {
+    const std::string c = closest(first, commands);
+    return c.empty() ? "" : "unknown command '" + first + "'; did you mean '" + c + "'?";
+  }
+  std::vector<std::string> flags;
+  for (const CLI::Option* o : sub->get_options()) {
+    for (const auto& l : o->get_lnames()) flags.push_back("--" + l);
+    for (const auto& s : o->get_snames()) flags.push_back("-" + s);
+  }
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() < 2 || a[0] != '-' || a == "-") continue;
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos) a = a.substr(0, eq);
+    if (std::find(flags.begin(), flags.end(), a) != flags.end()) continue;
+    const std::string c = closest(a, flags);
+    return c.empty() ? "" : "unknown option '" + a + "' for '" + first + "'; did you mean '" + c + "'?";
+  }
+  return "";
+}
+
+}  // namespace
+
 int run_main(int argc, const char* const* argv) {
   CLI::App app{"dgm: learns to generate discrete data (pixel grids, images, token sequences),\n"
                "samples from what it learned and gives exact log-likelihoods in nats.",
@@ -61,6 +186,9 @@ int run_main(int argc, const char* const* argv) {
       "  dgm train --config configs/digits.json\n"
       "  dgm sample -n 10 --format grid\n"
       "  dgm sample -n 100 | dgm score -\n"
+      "Conventions: '-' is stdin or stdout wherever a file is read or written; stdout carries data\n"
+      "only, messages go to stderr; missing folders of an output path are created; exit status 0 on\n"
+      "success, 1 on an error, 2 on a usage error.\n"
       "Run 'dgm <command> --help' for a command's options.");
   Action action;
   // The subcommand table: one line a command.
@@ -71,6 +199,11 @@ int run_main(int argc, const char* const* argv) {
   add_info(app, action);
   add_stats(app, action);
   add_export(app, action);
+  auto usage = [](const std::string& what) {
+    std::cerr << "dgm: usage error: " << what << "\n"
+              << "Run 'dgm --help' or 'dgm <command> --help' for usage.\n";
+    return 2;
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -80,12 +213,15 @@ int run_main(int argc, const char* const* argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "dgm: usage error: " << e.what() << "\n"
-              << "Run 'dgm --help' or 'dgm <command> --help' for usage.\n";
-    return 2;
+    const std::string hint = suggestion(app, argc, argv);
+    return usage(hint.empty() ? e.what() : hint);
+  } catch (const UsageError& e) {
+    return usage(e.what());
   }
   try {
     return action ? action() : 0;
+  } catch (const UsageError& e) {
+    return usage(e.what());
   } catch (const std::bad_alloc&) {
     std::cerr << "dgm: error: out of memory\n";
     return 1;

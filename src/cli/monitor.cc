@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "common.h"
@@ -35,6 +36,10 @@ CliMonitor::CliMonitor(std::ostream& err, bool quiet, const std::string& log_pat
     : err_(err), quiet_(quiet), tty_(!quiet && stderr_is_tty() && &err == &std::cerr), log_path_(log_path) {
   start_ = last_draw_ = step_start_ = std::chrono::steady_clock::now();
   if (!log_path.empty()) {
+    // Missing folders are created, as for every output.
+    const std::filesystem::path parent = std::filesystem::path(log_path).parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) std::filesystem::create_directories(parent, ec);
     log_.open(log_path, std::ios::out | std::ios::trunc);
     if (!log_) throw IoError(log_path + ": cannot open the training log for writing: " + std::strerror(errno));
   }

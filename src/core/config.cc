@@ -4,19 +4,28 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "dgm/error.h"
 
 namespace dgm {
 
-json load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open config file");
+json load_config_file(const std::string& file) {
+  // "-" reads the config from stdin (named <stdin> in messages).
+  const std::string path = file == "-" ? "<stdin>" : file;
   std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError(path + ": cannot read config file (is it a directory?)");
+  if (file == "-") {
+    ss << std::cin.rdbuf();
+    std::cin.clear();
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw IoError(path + ": cannot open config file");
+    ss << in.rdbuf();
+    if (in.bad()) throw IoError(path + ": cannot read config file (is it a directory?)");
+  }
   const std::string text = ss.str();
+  if (text.empty()) throw ConfigError(path + ": empty config, expected a JSON object ({...})");
   if (text.size() > (64u << 20)) throw ConfigError(path + ": config file larger than 64 MiB");
   try {
     json j = json::parse(text);

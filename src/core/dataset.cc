@@ -203,7 +203,9 @@ DataView::DataView(const Dataset& d, size_t begin, size_t end) : data_(&d), begi
 
 DataView DataView::sub(size_t begin, size_t end) const {
   if (begin > end || end > size()) throw DataError("data view out of range");
-  return DataView(*data_, begin_ + begin, begin_ + end);
+  DataView v(*data_, begin_ + begin, begin_ + end);
+  v.hide_labels_ = hide_labels_;
+  return v;
 }
 
 }  // namespace dgm

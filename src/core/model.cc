@@ -10,6 +10,18 @@ Dataset Model::complete(const Dataset&, const std::vector<uint8_t>&, Rng&, const
   throw DataError("model '" + kind() + "' cannot complete partial samples");
 }
 
+std::vector<double> Model::label_log_prior() const {
+  throw DataError("model '" + kind() + "' has no label distribution" +
+                  (space_.has_labels() ? "" : std::string(" (its space has no labels)")));
+}
+
+void Model::export_to(const std::string& format, std::ostream&) const {
+  std::string known;
+  for (const auto& f : export_formats()) known += (known.empty() ? "" : ", ") + f;
+  throw ConfigError("a '" + kind() + "' model cannot be exported as " + format +
+                    (known.empty() ? " (it has no export formats)" : " (it exports: " + known + ")"));
+}
+
 void Model::position_log_probs(const DataView&, double*, ThreadPool&) const {
   throw DataError("model '" + kind() + "' has no per-position conditionals");
 }

@@ -11,10 +11,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
+#include "../io/formats.h"
 #include "dgm/dataset.h"
+#include "dgm/codec.h"
 #include "dgm/error.h"
 #include "dgm/model.h"
 
@@ -181,6 +185,7 @@ bool write_all(int fd, const std::string& bytes) {
 // FIFO) is written in place: it cannot be replaced, only written to.
 void ModelWriter::write(const std::string& path) const {
   const std::string bytes = serialize();
+  io::make_parent_dirs(path);
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, expected a model file name");
@@ -446,7 +451,9 @@ Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, con
   return d;
 }
 
-void save_model(const std::string& path, const Model& model, const json& info) {
+void save_model(const std::string& path, const Model& model, const json& info) { model_writer(model, info).write(path); }
+
+ModelWriter model_writer(const Model& model, const json& info) {
   ModelWriter w;
   json& h = w.header();
   h["format"] = "dgm-model";
@@ -456,8 +463,12 @@ void save_model(const std::string& path, const Model& model, const json& info) {
   h["space"] = model.space().to_json();
   for (auto it = info.begin(); it != info.end(); ++it) h[it.key()] = it.value();
   h["describe"] = model.describe();
+  if (model.codec()) {
+    h["codec"] = model.codec()->to_json();
+    model.codec()->save(w);
+  }
   model.save(w);
-  w.write(path);
+  return w;
 }
 
 std::unique_ptr<Model> load_model(const ModelReader& r) {
@@ -496,17 +507,63 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   // reads its own keys) is a bad file, not a crash.
   try {
     m->load(r);
+    m->set_codec(load_codec(r));
   } catch (const json::exception& e) {
     std::string what = e.what();
     const size_t k = what.find("] ");
     if (k != std::string::npos) what = what.substr(k + 2);
     throw FormatError(r.name() + ": bad model header: " + what);
   }
+  if (m->codec()) {
+    try {
+      m->codec()->check_space(m->space());
+    } catch (const Error& e) {
+      throw FormatError(r.name() + ": the codec does not fit the model's space: " + e.what());
+    }
+  }
   return m;
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, json* header) {
-  ModelReader r = ModelReader::open(path);
+  // A foreign model format a kind imports (ARPA) is recognised by its first
+  // bytes; everything else is read as a dgm model file. "-" reads stdin.
+  std::string bytes;
+  std::string head;
+  const std::string name = path == "-" ? "<stdin>" : path;
+  if (path == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    bytes = ss.str();
+    std::cin.clear();
+    if (bytes.size() > kMaxModelFileBytes) throw FormatError(name + ": larger than any dgm model file");
+    head = bytes.substr(0, 4096);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      head.resize(4096);
+      in.read(&head[0], std::streamsize(head.size()));
+      head.resize(size_t(in.gcount()));
+    }
+  }
+  if (head.compare(0, 4, "dgm-") != 0) {
+    for (const auto& k : model_kinds()) {
+      if (!k.recognises || !k.recognises(head)) continue;
+      std::unique_ptr<Model> m;
+      if (path == "-") {
+        std::istringstream in(bytes);
+        m = k.import(in, name, bytes.size());
+      } else {
+        std::ifstream in(path, std::ios::binary);
+        std::error_code ec;
+        const uint64_t size = std::filesystem::file_size(path, ec);
+        if (!in || ec) throw IoError(path + ": cannot open: " + std::strerror(errno));
+        m = k.import(in, name, size);
+      }
+      if (header) *header = json::object();
+      return m;
+    }
+  }
+  ModelReader r = path == "-" ? ModelReader::parse(bytes, name) : ModelReader::open(path);
   if (header) *header = r.header();
   return load_model(r);
 }

@@ -17,7 +17,6 @@
 namespace dgm {
 namespace {
 
-constexpr double kLn2 = 0.6931471805599453;
 constexpr uint64_t kP0 = 0xa0761d6478bd642fULL;  // wyhash's secret primes
 constexpr uint64_t kP1 = 0xe7037ed1a0b428dbULL;
 constexpr uint64_t kP2 = 0x8ebc6af09c88c6e3ULL;

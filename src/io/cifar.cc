@@ -2,7 +2,8 @@
 // one label byte followed by the D image bytes in CHW order (3x32x32 = 3072 for
 // CIFAR-10), generalised to any fixed shape with levels <= 256. The file size
 // must be a whole number of records. When the space has no labels the label
-// byte is read and dropped; written datasets without labels get label byte 0.
+// byte is checked (0..9, the CIFAR-10 classes) and dropped; written datasets
+// without labels get label byte 0.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -14,16 +15,17 @@
 namespace dgm::io {
 namespace {
 
-void check_space(const Space& space, const std::string& path) {
+}  // namespace
+
+void check_byte_space(const Space& space, const std::string& path) {
   if (space.variable_length() || space.levels() > 256)
-    throw ConfigError(path + ": CIFAR records hold bytes of fixed-shape samples; the space " + space.describe() +
+    throw ConfigError(path + ": the format holds bytes of fixed-shape samples; the space " + space.describe() +
                       " does not fit");
 }
 
-}  // namespace
-
-Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) {
-  check_space(space, path);
+void read_cifar(const std::string& path, ConfigSection&, Records& out) {
+  const Space& space = out.data.space();
+  check_byte_space(space, path);
   require_file(path);
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
@@ -40,7 +42,8 @@ Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) 
                       std::to_string(Dataset::kMaxValues) + " values");
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw IoError(path + ": cannot open");
-  Dataset data(space);
+  Dataset& data = out.data;
+  const size_t first = data.size();
   try {
     with_context(path, [&] { data.reserve(size_t(n)); });
     const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / size_t(record));
@@ -53,11 +56,16 @@ Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) 
                           std::to_string(n) + " records");
       for (size_t i = 0; i < k; ++i) {
         const uint8_t* r = buf.data() + i * size_t(record);
+        // The label byte is a CIFAR-10 class whatever the space: a byte past 9
+        // means the file is not what it claims, even when the label is dropped.
+        if (r[0] > 9)
+          throw DataError(path + ": record " + std::to_string(done + i + 1) + ": label byte " + std::to_string(r[0]) +
+                          " outside the CIFAR-10 classes 0..9; is this a CIFAR-10 batch?");
         const int32_t label = space.has_labels() ? int32_t(r[0]) : -1;
         try {
           data.push_back_u8(r + 1, label);
         } catch (const DataError& e) {
-          throw DataError(path + ": record " + std::to_string(done + i) + ": " + e.what());
+          throw DataError(path + ": record " + std::to_string(done + i + 1) + ": " + e.what());
         }
       }
       done += k;
@@ -67,15 +75,15 @@ Dataset read_cifar(const std::string& path, const Space& space, ConfigSection&) 
     throw;
   }
   std::fclose(f);
-  return data;
+  out.mark_bulk(first);
 }
 
 void write_cifar(const Dataset& data, const std::string& path) {
-  check_space(data.space(), path);
+  check_byte_space(data.space(), path);
   for (size_t i = 0; i < data.size(); ++i)
-    if (data.has_labels() && (data.label(i) < 0 || data.label(i) > 255))
-      throw DataError(path + ": sample " + std::to_string(i) + " has label " + std::to_string(data.label(i)) +
-                      "; CIFAR labels are bytes 0..255");
+    if (data.has_labels() && (data.label(i) < 0 || data.label(i) > 9))
+      throw DataError(path + ": sample " + std::to_string(i + 1) + " has label " + std::to_string(data.label(i)) +
+                      "; CIFAR-10 labels are 0..9");
   write_text_atomically(path, [&](std::ostream& out) {
     const size_t D = size_t(data.dims());
     std::string rec(D + 1, '\0');

@@ -18,7 +18,8 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opts) {
+void read_csv(const std::string& path, ConfigSection& opts, Records& out) {
+  const Space& space = out.data.space();
   const std::string column =
       opts.get_choice("label_column", space.has_labels() ? "last" : "none", {"first", "last", "none"});
   if (column != "none" && !space.has_labels())
@@ -26,12 +27,12 @@ Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opt
                       "' but the space has no labels; add \"labels\": L to the space or use \"none\"");
   const TextFile f = read_text(path, "csv");
   const int64_t D = space.dims();
-  Dataset data(space);
   std::vector<int32_t> fields;
   LineReader lines(f.text);
   std::string_view line;
   while (lines.next(&line)) {
     if (trim(line).empty()) continue;
+    out.record(lines.line_number(), [&] {
     const std::string where = at_line(f.name, lines.line_number());
     fields.clear();
     size_t i = 0;
@@ -66,10 +67,10 @@ Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opt
     if (!space.variable_length() && int64_t(fields.size()) != D)
       throw FormatError(where + ": " + std::to_string(fields.size()) + " values, expected " + std::to_string(D) +
                         (column != "none" ? " (plus the label column)" : ""));
-    with_context(where, [&] { data.push_back(fields, label); });
+    with_context(where, [&] { out.push(fields, label); });
+    });
   }
-  if (data.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
-  return data;
+  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples (only blank lines)");
 }
 
 void write_csv(const Dataset& data, std::ostream& out) {

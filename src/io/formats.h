@@ -1,4 +1,4 @@
-// formats.h — the private interface between read_dataset/write_dataset
+// formats.h — the private interface between read_records/write_dataset
 // (read.cc) and the one-file-per-format readers and writers in src/io/, plus
 // the helpers they share: reading text (or stdin) with line numbers, parsing
 // integers, putting file and line into error messages, and writing files under
@@ -15,30 +15,40 @@
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/error.h"
+#include "dgm/io/read.h"
 
 namespace dgm::io {
 
 // A reader gets the path and the source's keys; it reads the keys it knows
-// (read_dataset calls opts.finish() afterwards, so a key nobody read is a
-// ConfigError). Text writers write to a stream (a file or stdout); file
+// (read_records calls opts.finish() afterwards, so a key nobody read is a
+// ConfigError) and puts its samples into `out` (whose dataset has the space)
+// through out.record() and out.push(), or a bulk push_bytes() followed by
+// out.mark_bulk(). Text writers write to a stream (a file or stdout); file
 // writers own the path (binary files, image directories).
-using Reader = Dataset (*)(const std::string& path, const Space& space, ConfigSection& opts);
+using Reader = void (*)(const std::string& path, ConfigSection& opts, Records& out);
 using TextWriter = void (*)(const Dataset& data, std::ostream& out);
 using FileWriter = void (*)(const Dataset& data, const std::string& path);
 
-Dataset read_grid(const std::string& path, const Space& space, ConfigSection& opts);
+// Each format's space check (ConfigError naming `name` and saying why the
+// format cannot hold samples of `space`); null in the table: any space.
+using SpaceCheck = void (*)(const Space& space, const std::string& name);
+void check_grid_space(const Space& space, const std::string& name);
+void check_image_space(const Space& space, const std::string& name);
+void check_byte_space(const Space& space, const std::string& name);  // idx, cifar
+
+void read_grid(const std::string& path, ConfigSection& opts, Records& out);
 void write_grid(const Dataset& data, std::ostream& out);
-Dataset read_lines(const std::string& path, const Space& space, ConfigSection& opts);
+void read_lines(const std::string& path, ConfigSection& opts, Records& out);
 void write_lines(const Dataset& data, std::ostream& out);
-Dataset read_csv(const std::string& path, const Space& space, ConfigSection& opts);
+void read_csv(const std::string& path, ConfigSection& opts, Records& out);
 void write_csv(const Dataset& data, std::ostream& out);
-Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection& opts);
+void read_jsonl(const std::string& path, ConfigSection& opts, Records& out);
 void write_jsonl(const Dataset& data, std::ostream& out);
-Dataset read_images(const std::string& path, const Space& space, ConfigSection& opts);
+void read_images(const std::string& path, ConfigSection& opts, Records& out);
 void write_images(const Dataset& data, const std::string& path);
-Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts);
+void read_idx(const std::string& path, ConfigSection& opts, Records& out);
 void write_idx(const Dataset& data, const std::string& path);
-Dataset read_cifar(const std::string& path, const Space& space, ConfigSection& opts);
+void read_cifar(const std::string& path, ConfigSection& opts, Records& out);
 void write_cifar(const Dataset& data, const std::string& path);
 
 // ---- shared helpers (io_util.cc) ----
@@ -51,6 +61,8 @@ struct TextFile {
   std::string text;
 };
 TextFile read_text(const std::string& path, const std::string& format);
+// All of stdin, read once and kept (for format detection before reading).
+const std::string& stdin_bytes();
 
 // Iterates over lines (without '\n' and a trailing '\r'), counting from 1.
 class LineReader {
@@ -86,7 +98,9 @@ void require_file(const std::string& path);
 // Writes through a temporary file next to `path`, renamed into place when fn
 // returns; on an exception the temporary file is removed. "-" writes stdout.
 void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn);
-// A temporary name next to path, and the rename that commits it (IoError on failure).
+// Creates the missing folders of an output path (the rule for every output).
+void make_parent_dirs(const std::string& path);
+// A temporary name next to path (its folders made), and the rename that commits it (IoError on failure).
 std::string temp_path_for(const std::string& path);
 // A target that exists and is not a regular file or directory (/dev/null,
 // /dev/full, a FIFO) is written to in place, never renamed over.

@@ -59,75 +59,85 @@ std::string show_char(char c) {
 
 }  // namespace
 
-Dataset read_grid(const std::string& path, const Space& space, ConfigSection&) {
+void check_grid_space(const Space& space, const std::string& name) {
+  int64_t rows, cols;
+  grid_extent(space, name, &rows, &cols);
+}
+
+void read_grid(const std::string& path, ConfigSection&, Records& out) {
+  const Space& space = out.data.space();
   const std::string shown = path == "-" ? "<stdin>" : path;
   int64_t rows, cols;
   grid_extent(space, shown, &rows, &cols);
   const TextFile f = read_text(path, "grid");
   const bool binary = space.is_binary();
   const int64_t levels = space.levels();
-  Dataset data(space);
   std::vector<uint8_t> x(size_t(rows * cols));
-  int64_t row = 0;          // rows read of the current sample
-  size_t start_line = 0;    // first line of the current sample (0 = none open)
-  int32_t label = -1;
+  std::vector<int32_t> xi(x.size());
 
-  auto finish_sample = [&](size_t line) {
-    if (start_line == 0) return;
-    if (row == 0)
-      throw FormatError(at_line(f.name, line) + ": 'label' line is not followed by the rows of a sample");
+  // A record is a block of non-blank lines: an optional "label N" line, then
+  // the rows of one sample. Blocks are parsed one at a time, so that under a
+  // tolerant policy a bad block is skipped as a whole.
+  std::vector<std::pair<size_t, std::string_view>> block;  // (line number, text)
+  auto parse_block = [&] {
+    size_t first = 0;
+    int32_t label = -1;
+    int64_t row = 0;
+    for (size_t k = 0; k < block.size(); ++k) {
+      const size_t n = block[k].first;
+      std::string_view line = block[k].second;
+      if (line.substr(0, 6) == "label ") {
+        if (k != 0)
+          throw FormatError(at_line(f.name, n) + ": 'label' line inside a sample; put it first, after a blank line");
+        label = parse_value(line.substr(6), at_line(f.name, n), "label", true);
+        continue;
+      }
+      if (first == 0) first = n;
+      if (row == rows)
+        throw FormatError(at_line(f.name, n) + ": sample starting at line " + std::to_string(first) +
+                          " has more than " + std::to_string(rows) + " rows; separate samples with a blank line");
+      if (int64_t(line.size()) != cols)
+        throw FormatError(at_line(f.name, n) + ": row has " + std::to_string(line.size()) + " characters, expected " +
+                          std::to_string(cols));
+      uint8_t* o = x.data() + row * cols;
+      for (int64_t c = 0; c < cols; ++c) {
+        const char ch = line[size_t(c)];
+        int v;
+        if (ch >= '0' && ch <= '9') v = ch - '0';
+        else if (binary && ch == '#') v = 1;
+        else if (binary && ch == '.') v = 0;
+        else
+          throw FormatError(at_line(f.name, n) + ":" + std::to_string(c + 1) + ": bad character " + show_char(ch) +
+                            (binary ? " (expected 0/1 or #/.)" : " (expected a digit 0.." + std::to_string(levels - 1) + ")"));
+        if (v >= levels)
+          throw DataError(at_line(f.name, n) + ":" + std::to_string(c + 1) + ": value " + std::to_string(v) +
+                          " outside {0.." + std::to_string(levels - 1) + "}");
+        o[c] = uint8_t(v);
+      }
+      ++row;
+    }
+    const size_t start = block.front().first;
+    if (row == 0) throw FormatError(at_line(f.name, start) + ": 'label' line is not followed by the rows of a sample");
     if (row != rows)
-      throw FormatError(at_line(f.name, start_line) + ": sample has " + std::to_string(row) + " rows, expected " +
+      throw FormatError(at_line(f.name, start) + ": sample has " + std::to_string(row) + " rows, expected " +
                         std::to_string(rows));
-    with_context(at_line(f.name, start_line), [&] { data.push_back_u8(x.data(), label); });
-    row = 0;
-    start_line = 0;
-    label = -1;
+    for (size_t k = 0; k < x.size(); ++k) xi[k] = x[k];
+    with_context(at_line(f.name, start), [&] { out.push(xi, label); });
+  };
+  auto finish_block = [&] {
+    if (block.empty()) return;
+    out.record(block.front().first, parse_block);
+    block.clear();
   };
 
   LineReader lines(f.text);
   std::string_view line;
   while (lines.next(&line)) {
-    const size_t n = lines.line_number();
-    if (blank(line)) {
-      finish_sample(n);
-      continue;
-    }
-    line = rstrip(line);
-    if (line.substr(0, 6) == "label ") {
-      if (start_line != 0)
-        throw FormatError(at_line(f.name, n) + ": 'label' line inside a sample; put it first, after a blank line");
-      label = parse_value(line.substr(6), at_line(f.name, n), "label", true);
-      start_line = n;
-      continue;
-    }
-    if (start_line == 0) start_line = n;
-    if (row == rows)
-      throw FormatError(at_line(f.name, n) + ": sample starting at line " + std::to_string(start_line) +
-                        " has more than " + std::to_string(rows) + " rows; separate samples with a blank line");
-    if (int64_t(line.size()) != cols)
-      throw FormatError(at_line(f.name, n) + ": row has " + std::to_string(line.size()) + " characters, expected " +
-                        std::to_string(cols));
-    uint8_t* out = x.data() + row * cols;
-    for (int64_t c = 0; c < cols; ++c) {
-      const char ch = line[size_t(c)];
-      int v;
-      if (ch >= '0' && ch <= '9') v = ch - '0';
-      else if (binary && ch == '#') v = 1;
-      else if (binary && ch == '.') v = 0;
-      else
-        throw FormatError(at_line(f.name, n) + ":" + std::to_string(c + 1) + ": bad character " + show_char(ch) +
-                          (binary ? " (expected 0/1 or #/.)" : " (expected a digit 0.." + std::to_string(levels - 1) + ")"));
-      if (v >= levels)
-        throw DataError(at_line(f.name, n) + ":" + std::to_string(c + 1) + ": value " + std::to_string(v) +
-                        " outside {0.." + std::to_string(levels - 1) + "}");
-      out[c] = uint8_t(v);
-    }
-    ++row;
+    if (blank(line)) finish_block();
+    else block.push_back({lines.line_number(), rstrip(line)});
   }
-  finish_sample(lines.line_number() + 1);
-  if (data.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
-  return data;
+  finish_block();
+  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples (only blank lines)");
 }
 
 void write_grid(const Dataset& data, std::ostream& out) {

@@ -145,7 +145,8 @@ std::string join_dims(const std::vector<uint64_t>& d, size_t from) {
 
 }  // namespace
 
-Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opts) {
+void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
+  const Space& space = out.data.space();
   const std::string labels_path = opts.get_string("labels", "");
   const int threshold = default_threshold(space, read_threshold(opts));
   if (space.variable_length() || space.levels() > 256)
@@ -182,7 +183,8 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
   std::vector<int32_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
 
-  Dataset data(space);
+  Dataset& data = out.data;
+  const size_t first = data.size();
   // Reserve up to 256 Mi values at once; past that the storage grows as the
   // file proves it holds the data.
   with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
@@ -200,7 +202,7 @@ Dataset read_idx(const std::string& path, const Space& space, ConfigSection& opt
     done += want_n;
   }
   expect_end(in, path, n, "items");
-  return data;
+  out.mark_bulk(first);
 }
 
 void write_idx(const Dataset& data, const std::string& path) {

@@ -480,24 +480,31 @@ void write_sheet_png(const Dataset& samples, const std::string& path, int64_t co
 
 namespace io {
 
-Dataset read_images(const std::string& path, const Space& space, ConfigSection& opts) {
+void check_image_space(const Space& space, const std::string& name) { (void)geometry(space, name); }
+
+void read_images(const std::string& path, ConfigSection& opts, Records& out) {
+  const Space& space = out.data.space();
   const Geometry g = geometry(space, path);
   const int t = checked_threshold(space, read_threshold(opts), path);
   std::vector<Item> items;
+  bool single = false;
   if (is_directory(path)) {
     items = list_directory_source(path, space);
   } else {
     const std::string ext = lower(fs::path(path).extension().string());
     if (ext == ".txt" || ext == ".list") items = list_file_source(path, space);
-    else items.push_back({path, -1});
+    else items.push_back({path, -1}), single = true;
   }
-  Dataset data(space);
-  data.reserve(items.size());
-  for (const auto& item : items) {
-    const std::vector<int32_t> x = to_sample(decode(item.path, g), g, t);
-    with_context(item.path, [&] { data.push_back(x, item.label); });
+  out.set_by_line(false);
+  out.data.reserve(items.size());
+  for (size_t k = 0; k < items.size(); ++k) {
+    const Item& item = items[k];
+    out.record(k + 1, [&] {
+      const std::vector<int32_t> x = to_sample(decode(item.path, g), g, t);
+      with_context(item.path, [&] { out.push(x, item.label); });
+      if (!single) out.set_source(out.data.size() - 1, item.path);
+    });
   }
-  return data;
 }
 
 void write_images(const Dataset& data, const std::string& dir) {

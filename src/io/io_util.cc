@@ -41,13 +41,26 @@ void require_file(const std::string& path) {
   if (st.type() == fs::file_type::directory) throw IoError(path + ": is a directory, expected a file");
 }
 
+const std::string& stdin_bytes() {
+  // Read once, so that the format can be detected from the content before a
+  // reader reads it; read again only when stdin has new data (a caller that
+  // swapped std::cin's buffer, as the in-process tests do).
+  static std::string cache;
+  if (std::cin.peek() != std::char_traits<char>::eof()) {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    cache = ss.str();
+  }
+  std::cin.clear();
+  return cache;
+}
+
 TextFile read_text(const std::string& path, const std::string& format) {
   TextFile f;
   std::ostringstream ss;
   if (path == "-") {
     f.name = "<stdin>";
-    ss << std::cin.rdbuf();
-    std::cin.clear();
+    ss << stdin_bytes();
   } else {
     f.name = path;
     require_file(path);
@@ -119,7 +132,18 @@ void with_context(const std::string& where, const std::function<void()>& fn) {
 
 std::string at_line(const std::string& name, size_t line) { return name + ":" + std::to_string(line); }
 
+void make_parent_dirs(const std::string& path) {
+  // The one rule for outputs: missing folders of the path are created.
+  const fs::path parent = fs::path(path).parent_path();
+  if (parent.empty() || path == "-") return;
+  std::error_code ec;
+  if (fs::is_directory(parent, ec)) return;
+  fs::create_directories(parent, ec);
+  if (ec) throw IoError(path + ": cannot create the folder " + parent.string() + ": " + ec.message());
+}
+
 std::string temp_path_for(const std::string& path) {
+  make_parent_dirs(path);
   return path + ".tmp" + std::to_string(long(::getpid()));
 }
 
@@ -158,6 +182,7 @@ void write_text_atomically(const std::string& path, const std::function<void(std
     return;
   }
   if (is_directory(path)) throw IoError(path + ": is a directory, expected a file name");
+  make_parent_dirs(path);
   if (is_special_file(path)) {
     std::ofstream out(path, std::ios::binary);
     if (!out) throw IoError(path + ": cannot open: " + std::strerror(errno));

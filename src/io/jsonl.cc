@@ -39,14 +39,15 @@ void flatten(const json& a, const std::vector<int64_t>& shape, size_t axis, std:
 
 }  // namespace
 
-Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection&) {
+void read_jsonl(const std::string& path, ConfigSection&, Records& out) {
+  const Space& space = out.data.space();
   const TextFile f = read_text(path, "jsonl");
-  Dataset data(space);
   std::vector<int32_t> x;
   LineReader lines(f.text);
   std::string_view line;
   while (lines.next(&line)) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    out.record(lines.line_number(), [&] {
     const std::string where = at_line(f.name, lines.line_number());
     json j;
     try {
@@ -76,10 +77,10 @@ Dataset read_jsonl(const std::string& path, const Space& space, ConfigSection&) 
     }
     int32_t label = -1;
     if (j.contains("label") && !j["label"].is_null()) label = json_value(j["label"], where + ": label");
-    with_context(where, [&] { data.push_back(x, label); });
+    with_context(where, [&] { out.push(x, label); });
+    });
   }
-  if (data.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
-  return data;
+  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples (only blank lines)");
 }
 
 void write_jsonl(const Dataset& data, std::ostream& out) {

@@ -59,7 +59,8 @@ void parse_line(std::string_view line, const Space& space, const std::string& wh
 
 }  // namespace
 
-Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) {
+void read_lines(const std::string& path, ConfigSection&, Records& out) {
+  const Space& space = out.data.space();
   TextFile f = read_text(path, "lines");
   if (!space.variable_length()) {
     // Trailing blank lines end the file; they are not samples.
@@ -67,19 +68,19 @@ Dataset read_lines(const std::string& path, const Space& space, ConfigSection&) 
     f.text.resize(end == std::string::npos ? 0 : end + 1);
     if (f.text.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
   }
-  Dataset data(space);
   std::vector<int32_t> x;
   x.reserve(size_t(space.dims()));
   LineReader lines(f.text);
   std::string_view line;
   while (lines.next(&line)) {
-    const std::string where = at_line(f.name, lines.line_number());
-    int32_t label = -1;
-    parse_line(line, space, where, &x, &label);
-    with_context(where, [&] { data.push_back(x, label); });
+    out.record(lines.line_number(), [&] {
+      const std::string where = at_line(f.name, lines.line_number());
+      int32_t label = -1;
+      parse_line(line, space, where, &x, &label);
+      with_context(where, [&] { out.push(x, label); });
+    });
   }
-  if (data.empty()) throw FormatError(f.name + ": no samples");
-  return data;
+  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples");
 }
 
 void write_lines(const Dataset& data, std::ostream& out) {
@@ -104,15 +105,3 @@ void write_lines(const Dataset& data, std::ostream& out) {
 }
 
 }  // namespace dgm::io
-
-namespace dgm {
-
-void parse_sample_line(const std::string& line, const Space& space, const std::string& where,
-                       std::vector<int32_t>* x, int32_t* label) {
-  std::string_view v(line);
-  if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
-  io::parse_line(v, space, where, x, label);
-  io::with_context(where, [&] { space.validate(x->data(), int64_t(x->size()), *label); });
-}
-
-}  // namespace dgm

@@ -1,16 +1,68 @@
-// read.cc — read_dataset / write_dataset dispatch over the format table, format
-// inference from file names, and load_data: the train / validation / test
-// splits of a config's "data" section. Adding a format is one file with its
-// reader and writer plus one row in kFormats; its source keys pass through
-// load_data untouched and are checked by the ConfigSection its reader gets.
+// read.cc — read_records / write_dataset dispatch over the format table (and a
+// codec's formats), format detection from content and names, the record error
+// policy, and load_data: the train / validation / test splits of a config's
+// "data" section. Adding a format is one file with its reader and writer plus
+// one row in kFormats; its source keys pass through load_data untouched and
+// are checked by the ConfigSection its reader gets.
 #include "dgm/io/read.h"
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 
+#include "dgm/codec.h"
+#include "dgm/rng.h"
 #include "formats.h"
 
 namespace dgm {
+
+// ---------------------------------------------------------------- Records
+
+Records::Records(const Space& space, std::string n) : data(space), name(std::move(n)) {}
+
+std::string Records::source(size_t i) const {
+  if (!own_.empty() && !own_[i].empty()) return own_[i];
+  if (!by_line_ && data.size() == 1) return name;
+  return name + (by_line_ ? ":" : "#") + std::to_string(record_[i]);
+}
+
+void Records::record(uint64_t number, const std::function<void()>& parse) {
+  current_ = number;
+  const size_t before = data.size();
+  try {
+    parse();
+  } catch (const Error& e) {
+    if (!dynamic_cast<const DataError*>(&e) && !dynamic_cast<const FormatError*>(&e)) throw;
+    if (max_errors == 0) throw;
+    // The record's samples are dropped; the policy decides whether to go on.
+    if (data.size() > before) data = data.slice(0, before);
+    record_.resize(before);
+    if (!own_.empty()) own_.resize(before);
+    ++errors_;
+    if (on_error) on_error(e.what());
+    if (errors_ >= max_errors)
+      throw DataError(name + ": stopped after " + std::to_string(errors_) + " bad records" +
+                      (hint.empty() ? "" : "; " + hint));
+  }
+}
+
+void Records::push(const int32_t* x, int64_t length, int32_t label) {
+  data.push_back(x, length, label);
+  record_.push_back(current_);
+}
+
+void Records::set_source(size_t i, const std::string& source) {
+  if (own_.size() < data.size()) own_.resize(data.size());
+  own_[i] = source;
+}
+
+void Records::mark_bulk(size_t first) {
+  for (size_t i = first; i < data.size(); ++i) record_.push_back(uint64_t(i - first + 1));
+  by_line_ = false;
+}
+
 namespace {
 
 struct Format {
@@ -19,37 +71,125 @@ struct Format {
   io::TextWriter write_text;  // text formats
   io::FileWriter write_file;  // binary files and image directories
   std::vector<std::string> keys;  // source keys the reader understands
+  io::SpaceCheck check;           // the spaces it holds (null: any)
 };
 
 const Format kFormats[] = {
-    {"grid", io::read_grid, io::write_grid, nullptr, {}},
-    {"lines", io::read_lines, io::write_lines, nullptr, {}},
-    {"csv", io::read_csv, io::write_csv, nullptr, {"label_column"}},
-    {"jsonl", io::read_jsonl, io::write_jsonl, nullptr, {}},
-    {"image", io::read_images, nullptr, io::write_images, {"threshold"}},
-    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}},
-    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}},
+    {"grid", io::read_grid, io::write_grid, nullptr, {}, io::check_grid_space},
+    {"lines", io::read_lines, io::write_lines, nullptr, {}, nullptr},
+    {"csv", io::read_csv, io::write_csv, nullptr, {"label_column"}, nullptr},
+    {"jsonl", io::read_jsonl, io::write_jsonl, nullptr, {}, nullptr},
+    {"image", io::read_images, nullptr, io::write_images, {"threshold"}, io::check_image_space},
+    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}, io::check_byte_space},
+    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}, io::check_byte_space},
 };
 
-std::string format_names() {
-  std::string s;
-  for (const auto& f : kFormats) s += (s.empty() ? "" : ", ") + std::string(f.name);
-  return s;
+const Format* find_plain(const std::string& name) {
+  for (const auto& f : kFormats)
+    if (name == f.name) return &f;
+  return nullptr;
 }
 
-const Format& find_format(const std::string& name, const std::string& where) {
-  for (const auto& f : kFormats)
-    if (name == f.name) return f;
-  throw ConfigError(where + ": unknown format '" + name + "' (known: " + format_names() + ")");
+bool codec_owns(const Codec* codec, const std::string& name) {
+  if (!codec) return false;
+  const auto f = codec->formats();
+  return std::find(f.begin(), f.end(), name) != f.end();
+}
+
+void check_format(const std::string& name, const std::string& where, const Codec* codec) {
+  if (codec_owns(codec, name) || find_plain(name)) return;
+  std::string known;
+  for (const auto& n : format_names(codec)) known += (known.empty() ? "" : ", ") + n;
+  std::string hint;
+  if (name == "png") hint = " ('image' reads and writes PNG files)";
+  else if (name == "text" && !codec) hint = " (text needs a model trained on text, or a config with \"format\": \"text\")";
+  throw ConfigError(where + ": unknown format '" + name + "'" + hint + " (known: " + known + ")");
 }
 
 // Keys of the "data" section that load_data itself reads; every other key is
 // a source key (format, threshold, label_column, ...) passed to each split.
 const std::vector<std::string> kSplitKeys = {
     "train", "validation", "test", "labels", "train_labels", "validation_labels", "test_labels",
-    "validation_fraction", "validation_count", "shuffle", "limit"};
+    "validation_fraction", "validation_count", "validation_split", "limit"};
 
-Dataset read_source(const json& source, const Space& space, const std::string& where) {
+// The first bytes of a file (up to 4 KiB); empty for a directory or a file that cannot be read.
+std::string head_of(const std::string& path) {
+  if (io::is_directory(path)) return "";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::string buf(4096, '\0');
+  in.read(&buf[0], std::streamsize(buf.size()));
+  buf.resize(size_t(in.gcount()));
+  return buf;
+}
+
+bool starts(const std::string& s, const char* prefix, size_t n) { return s.size() >= n && std::memcmp(s.data(), prefix, n) == 0; }
+
+// The format the first bytes of a file show, or "" when they do not say.
+// Lines of digits are grids when their length is a grid row of `space`
+// (separated by blank lines), else one sample a line.
+std::string sniff(const std::string& head, const Space* space) {
+  if (head.empty()) return "";
+  if (starts(head, "\x89PNG\r\n\x1a\n", 8) || starts(head, "\xff\xd8\xff", 3) || starts(head, "BM", 2) ||
+      (head.size() >= 3 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6' && std::isspace((unsigned char)head[2])))
+    return "image";
+  if (starts(head, "\x1f\x8b", 2)) return "idx";  // gzip: the only compressed format dgm reads
+  if (head.size() >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] >= 1 && head[3] <= 8) return "idx";
+  if (head.find('\0') != std::string::npos) return "";
+  // Text: look at the complete lines of the head (the last one may be cut).
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t end = head.find('\n', pos);
+    if (end == std::string::npos) {
+      if (head.size() < 4096) lines.push_back(head.substr(pos));
+      break;
+    }
+    lines.push_back(head.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  bool grid = true, digits = true, json_lines = true, commas = true, any = false, blank = false;
+  size_t shortest = SIZE_MAX, longest = 0;
+  for (std::string l : lines) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    if (l.find_first_not_of(" \t") == std::string::npos) {
+      blank = any;
+      continue;
+    }
+    any = true;
+    const size_t value_part = std::min(l.size(), l.find('\t'));
+    shortest = std::min(shortest, value_part);
+    longest = std::max(longest, value_part);
+    const bool label = l.compare(0, 6, "label ") == 0;
+    if (!label && l.find_first_not_of("#. \t") != std::string::npos) grid = false;
+    if (l.find_first_not_of("0123456789 \t") != std::string::npos) digits = false;
+    if (l.find_first_not_of(" \t") != l.find('{')) json_lines = false;
+    if (l.find(',') == std::string::npos || l.find_first_not_of("0123456789,- \t") != std::string::npos) commas = false;
+  }
+  if (!any) return "";
+  if (grid) return "grid";
+  if (json_lines) return "jsonl";
+  if (commas) return "csv";
+  if (digits) {
+    if (space && !space->variable_length() && space->levels() <= 10 && space->shape().size() <= 3) {
+      const int64_t cols = space->shape().back();
+      if (int64_t(longest) == cols && int64_t(shortest) == cols && cols != space->dims() && (blank || lines.size() > 1))
+        return "grid";
+    }
+    return "lines";
+  }
+  return "";
+}
+
+// Whether a file whose head is `head` can be of format `f` (the model's
+// own): the content must not point elsewhere. Digit grids sniff as lines.
+bool fits(const std::string& f, const std::string& head, const std::string& sniffed, const Codec* codec) {
+  if (codec_owns(codec, f)) return codec->recognise(head) == f;
+  if (f == "cifar") return sniffed.empty() && !head.empty();
+  return sniffed == f;
+}
+
+void read_into(const json& source, const std::string& where, const Codec* codec, Records& out) {
   json src = source.is_string() ? json{{"path", source}} : source;
   if (!src.is_object())
     throw ConfigError(where + ": expected a path or an object {\"path\": ..., \"format\": ...}, got " + source.dump());
@@ -58,20 +198,57 @@ Dataset read_source(const json& source, const Space& space, const std::string& w
   if (!path_json.is_string() || path_json.get<std::string>().empty())
     throw ConfigError(where + ".path: missing (a file name, a directory, or - for stdin)");
   const std::string path = path_json.get<std::string>();
-  const std::string name = opts.get_string("format", "");
-  const Format& format = find_format(name.empty() ? infer_format(path) : name, where + ".format");
-  if (path == "-" && !format.write_text)
-    throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
-                      std::string(format.name));
-  // Unknown keys are refused before reading anything.
-  opts.allow(format.keys);
-  opts.finish();
-  Dataset data = format.read(path, space, opts);
-  if (data.empty()) throw FormatError(path + ": no samples");
-  return data;
+  std::string name = opts.get_string("format", "");
+  if (name.empty()) name = detect_format(path, "", codec, &out.data.space());
+  check_format(name, where + ".format", codec);
+  if (codec_owns(codec, name)) {
+    codec->read(path, name, opts, out);
+  } else {
+    const Format& format = *find_plain(name);
+    if (path == "-" && !format.write_text)
+      throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
+                        std::string(format.name));
+    // Unknown keys are refused before reading anything.
+    opts.allow(format.keys);
+    opts.finish();
+    format.read(path, opts, out);
+  }
+  if (out.data.empty() && out.errors() == 0) throw FormatError(out.name + ": no samples");
 }
 
 }  // namespace
+
+std::vector<std::string> format_names(const Codec* codec) {
+  std::vector<std::string> names;
+  if (codec) names = codec->formats();
+  for (const auto& f : kFormats) names.push_back(f.name);
+  return names;
+}
+
+std::string format_problem(const std::string& format, const Space& space, const Codec* codec) {
+  if (codec_owns(codec, format)) return "";
+  const Format* f = find_plain(format);
+  if (!f) {
+    try {
+      check_format(format, "format", codec);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+  }
+  if (!f->check) return "";
+  try {
+    f->check(space, format);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool is_stream_format(const std::string& format, const Codec* codec) {
+  if (codec_owns(codec, format)) return true;
+  const Format* f = find_plain(format);
+  return f && f->write_text;
+}
 
 std::string infer_format(const std::string& path) {
   if (path != "-" && io::is_directory(path)) return "image";
@@ -88,26 +265,90 @@ std::string infer_format(const std::string& path) {
   return "lines";
 }
 
-Dataset read_dataset(const json& source, const Space& space) { return read_source(source, space, "data"); }
+std::string detect_format(const std::string& path, const std::string& preferred, const Codec* codec,
+                          const Space* space) {
+  if (path != "-" && io::is_directory(path)) return "image";
+  const std::string head = path == "-" ? io::stdin_bytes().substr(0, 4096) : head_of(path);
+  const std::string sniffed = sniff(head, space);
+  if (!preferred.empty() && fits(preferred, head, sniffed, codec)) return preferred;
+  if (codec) {
+    const std::string c = codec->recognise(head);
+    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv")) return c;
+  }
+  if (!sniffed.empty()) return sniffed;
+  if (path == "-") return !preferred.empty() ? preferred : codec ? codec->formats().front() : "lines";
+  return infer_format(path);
+}
 
-void write_dataset(const Dataset& data, std::ostream& out, const std::string& format) {
-  const Format& f = find_format(format, "write");
-  if (!f.write_text) throw ConfigError("write: the " + format + " format is written to files, not to a stream");
-  f.write_text(data, out);
+Records read_records(const json& source, const Space& space, const Codec* codec,
+                     const std::function<void(Records&)>& policy) {
+  std::string path;
+  if (source.is_string()) path = source.get<std::string>();
+  else if (source.is_object() && source.contains("path") && source["path"].is_string()) path = source["path"].get<std::string>();
+  Records out(space, path == "-" ? "<stdin>" : path);
+  if (policy) policy(out);
+  read_into(source, "data", codec, out);
+  return out;
+}
+
+Dataset read_dataset(const json& source, const Space& space, const Codec* codec) {
+  return std::move(read_records(source, space, codec).data);
+}
+
+void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec) {
+  check_format(format, "write", codec);
+  if (codec_owns(codec, format)) {
+    codec->write(data, format, out);
+  } else {
+    const Format& f = *find_plain(format);
+    if (!f.write_text) throw ConfigError("write: the " + format + " format is written to files, not to a stream");
+    f.write_text(data, out);
+  }
   if (!out) throw IoError("write error");
 }
 
-void write_dataset(const Dataset& data, const std::string& path, const std::string& format) {
-  const Format& f = find_format(format.empty() ? infer_format(path) : format, "write " + path);
-  if (f.write_text) {
-    io::write_text_atomically(path, [&](std::ostream& out) { f.write_text(data, out); });
+void write_dataset(const Dataset& data, const std::string& path, const std::string& format, const Codec* codec) {
+  const std::string name = format.empty() ? infer_format(path) : format;
+  check_format(name, "write " + path, codec);
+  if (is_stream_format(name, codec)) {
+    io::write_text_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
   } else {
+    const Format& f = *find_plain(name);
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
     f.write_file(data, path);
   }
 }
 
-DataSplits load_data(const json& data_section, const Space& space, uint64_t seed) {
+Records read_split(const json& data_section, const std::string& split, const Space& space, const Codec* codec) {
+  if (!data_section.is_object() || !data_section.contains(split))
+    throw ConfigError("data." + split + ": missing");
+  // The split's source: its path or object, the shared source keys, its labels.
+  json src = json::object();
+  for (auto it = data_section.begin(); it != data_section.end(); ++it)
+    if (std::find(kSplitKeys.begin(), kSplitKeys.end(), it.key()) == kSplitKeys.end()) src[it.key()] = it.value();
+  const json& v = data_section[split];
+  if (v.is_string()) {
+    src["path"] = v;
+  } else if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) src[it.key()] = it.value();
+  } else {
+    throw ConfigError("data." + split + ": expected a path or a source object, got " + v.dump());
+  }
+  auto str = [&](const std::string& key) {
+    if (!data_section.contains(key)) return std::string();
+    if (!data_section[key].is_string()) throw ConfigError("data." + key + ": expected a path");
+    return data_section[key].get<std::string>();
+  };
+  std::string labels = split == "train" ? str("labels") : "";
+  if (labels.empty()) labels = str(split + "_labels");
+  if (!labels.empty()) src["labels"] = labels;
+  const std::string path = src.contains("path") && src["path"].is_string() ? src["path"].get<std::string>() : "";
+  Records r(space, path == "-" ? "<stdin>" : path);
+  read_into(src, "data." + split, codec, r);
+  return r;
+}
+
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec) {
   ConfigSection sec(data_section, "data");
   if (!sec.has("train")) throw ConfigError("data.train: missing (the training data: a path or a source object)");
   const json train = sec.get_json("train");
@@ -124,12 +365,13 @@ DataSplits load_data(const json& data_section, const Space& space, uint64_t seed
   const bool has_count = sec.has("validation_count");
   const double fraction = sec.get_double("validation_fraction", 0.0, 0.0, 0.999999);
   const int64_t count = sec.get_int("validation_count", 0, 0, int64_t(1) << 40);
-  const bool shuffle = sec.get_bool("shuffle", has_fraction);
+  const bool has_split = sec.has("validation_split");
+  const std::string split = sec.get_choice("validation_split", "random", {"random", "tail"});
   const int64_t limit = sec.get_int("limit", 0, 0, int64_t(1) << 40);
   if (int(has_fraction) + int(has_count) + int(!validation.is_null()) > 1)
     throw ConfigError("data: give at most one of 'validation', 'validation_fraction' and 'validation_count'");
-  if (shuffle && !has_fraction)
-    throw ConfigError("data.shuffle: only used with 'validation_fraction' (the split takes the last rows after a shuffle)");
+  if (has_split && !has_fraction && !has_count)
+    throw ConfigError("data.validation_split: only used with 'validation_fraction' or 'validation_count'");
 
   // Every other key belongs to the sources (format, threshold, label_column,
   // and whatever keys a format reads); each split's reader checks them.
@@ -143,40 +385,68 @@ DataSplits load_data(const json& data_section, const Space& space, uint64_t seed
   sec.allow(passed);
   sec.finish();
 
-  auto source_for = [&](const json& v, const std::string& labels, const std::string& name) {
-    json src = shared;
-    if (v.is_string()) {
-      src["path"] = v;
-    } else if (v.is_object()) {
-      for (auto it = v.begin(); it != v.end(); ++it) src[it.key()] = it.value();
-    } else {
-      throw ConfigError("data." + name + ": expected a path or a source object, got " + v.dump());
-    }
-    if (!labels.empty()) src["labels"] = labels;
-    return read_source(src, space, "data." + name);
+  auto source_for = [&](const std::string& name) {
+    Records r = read_split(data_section, name, space, codec);
+    return std::move(r.data);
   };
 
   DataSplits s;
-  s.train = source_for(train, train_labels, "train");
-  if (!validation.is_null()) s.validation = source_for(validation, validation_labels, "validation");
+  s.validation = Dataset(space);
+  s.test = Dataset(space);
+  s.train = source_for("train");
+  if (!validation.is_null()) s.validation = source_for("validation");
   else if (!validation_labels.empty()) throw ConfigError("data.validation_labels: given without data.validation");
-  if (!test.is_null()) s.test = source_for(test, test_labels, "test");
+  if (!test.is_null()) s.test = source_for("test");
   else if (!test_labels.empty()) throw ConfigError("data.test_labels: given without data.test");
 
   const size_t n = s.train.size();
   size_t take = 0;
-  if (has_fraction) {
-    if (shuffle) s.train.shuffle(seed);
-    take = size_t(double(n) * fraction + 0.5);
-  } else if (has_count) {
-    take = size_t(count);
-  }
+  if (has_fraction) take = size_t(double(n) * fraction + 0.5);
+  else if (has_count) take = size_t(count);
   if (take >= n && (has_fraction || has_count))
     throw ConfigError("data: the validation split takes " + std::to_string(take) + " of the " + std::to_string(n) +
                       " training samples, leaving none to train on");
-  if (take > 0) s.validation = s.train.split_tail(take);
+  if (take > 0) {
+    if (split == "tail") {
+      s.validation = s.train.split_tail(take);
+    } else {
+      // `take` rows drawn without replacement under the seed (a partial
+      // Fisher-Yates); both sets keep the file's order.
+      std::vector<size_t> idx(n);
+      for (size_t i = 0; i < n; ++i) idx[i] = i;
+      Rng rng(seed, 0x5EED5B17ULL);
+      for (size_t i = 0; i < take; ++i) std::swap(idx[i], idx[i + size_t(rng.below(n - i))]);
+      std::vector<uint8_t> chosen(n, 0);
+      for (size_t i = 0; i < take; ++i) chosen[idx[i]] = 1;
+      std::vector<size_t> keep, val;
+      for (size_t i = 0; i < n; ++i) (chosen[i] ? val : keep).push_back(i);
+      s.validation = s.train.subset(val);
+      s.train = s.train.subset(keep);
+    }
+  }
   if (limit > 0 && size_t(limit) < s.train.size()) s.train = s.train.slice(0, size_t(limit));
   return s;
+}
+
+void resolve_data_paths(json& data, const std::string& base) {
+  if (!data.is_object() || base.empty()) return;
+  namespace fs = std::filesystem;
+  auto fix = [&](json& v) {
+    if (!v.is_string()) return;
+    const std::string p = v.get<std::string>();
+    if (p.empty() || p == "-" || fs::path(p).is_absolute()) return;
+    v = (fs::path(base) / p).lexically_normal().string();
+  };
+  for (const char* key : {"train", "validation", "test", "labels", "train_labels", "validation_labels", "test_labels"}) {
+    if (!data.contains(key)) continue;
+    json& v = data[key];
+    if (v.is_object()) {
+      if (v.contains("path")) fix(v["path"]);
+      if (v.contains("labels")) fix(v["labels"]);
+    } else {
+      fix(v);
+    }
+  }
 }
 
 }  // namespace dgm

@@ -10,6 +10,9 @@
 #include <map>
 
 #include "dgm/error.h"
+#include "dgm/io/read.h"
+#include "dgm/model_file.h"
+#include "formats.h"
 
 namespace dgm {
 namespace {
@@ -183,18 +186,20 @@ Vocabulary Vocabulary::build(const std::vector<std::string>& types, const std::v
   return Vocabulary(std::move(tokens));
 }
 
-std::vector<int32_t> TextCodec::encode(const std::string& line, int64_t* oov) const {
+std::vector<int32_t> TextCodec::encode(const std::string& line, int64_t* oov, std::vector<uint8_t>* unknown) const {
   std::vector<std::string> toks;
   tokenizer_.tokenize(line, toks);
   std::vector<int32_t> ids(toks.size());
-  int64_t unknown = 0;
+  int64_t count = 0;
   for (size_t i = 0; i < toks.size(); ++i) {
     if (toks[i] == Vocabulary::kBosToken || toks[i] == Vocabulary::kEosToken)
       throw DataError("token " + std::to_string(i + 1) + " is the reserved marker '" + toks[i] + "'");
     ids[i] = vocabulary_.id(toks[i]);
-    unknown += ids[i] == Vocabulary::kUnk && toks[i] != Vocabulary::kUnkToken;
+    const bool u = ids[i] == Vocabulary::kUnk && toks[i] != Vocabulary::kUnkToken;
+    count += u;
+    if (unknown) unknown->push_back(u);
   }
-  if (oov) *oov = unknown;
+  if (oov) *oov = count;
   return ids;
 }
 
@@ -210,114 +215,179 @@ std::string TextCodec::decode(const int32_t* ids, int64_t n) const {
   return tokenizer_.detokenize(toks);
 }
 
+json TextCodec::to_json() const { return {{"type", "text"}, {"tokenizer", tokenizer_.options().to_json()}}; }
+
+void TextCodec::save(ModelWriter& w) const {
+  std::vector<uint8_t> bytes;
+  std::vector<uint64_t> offsets{0};
+  for (const auto& tok : vocabulary_.tokens()) {
+    bytes.insert(bytes.end(), tok.begin(), tok.end());
+    offsets.push_back(bytes.size());
+  }
+  w.add("codec.vocab.bytes", bytes);
+  w.add("codec.vocab.offsets", offsets);
+}
+
+std::string TextCodec::describe() const {
+  const TokenizerOptions& o = tokenizer_.options();
+  std::string s = "text: " + o.kind + " tokens";
+  if (o.kind == "word") s += " (" + std::string(o.split == "whitespace" ? "split on whitespace" : "[a-z0-9]+ and single symbols") + ")";
+  if (o.lowercase) s += ", lowercased";
+  if (!o.space_symbol.empty()) s += ", spaces as '" + o.space_symbol + "'";
+  return s + ", " + std::to_string(vocabulary_.size()) + " types (<unk> included)";
+}
+
+void TextCodec::check_space(const Space& space) const {
+  if (!space.variable_length() || space.levels() != vocabulary_.size())
+    throw DataError("a text codec of " + std::to_string(vocabulary_.size()) +
+                    " types encodes into token sequences over that many levels, not " + space.describe());
+}
+
+std::string TextCodec::recognise(const std::string& head) const {
+  // Any text is this codec's input: no NUL byte, and UTF-8 (a sequence cut
+  // off by the end of the head is fine).
+  if (head.empty() || head.find('\0') != std::string::npos) return "";
+  for (size_t i = 0; i < head.size();) {
+    const size_t n = utf8_length(head, i);
+    if (n == 0) return head.size() - i < 4 ? "text" : "";
+    i += n;
+  }
+  return "text";
+}
+
+void TextCodec::read(const std::string& path, const std::string&, ConfigSection& opts, Records& out) const {
+  // Tokenizer keys may be repeated from the training config; they must agree
+  // with the codec (a model tokenizes as it was trained).
+  json given = json::object();
+  for (const char* key : {"tokenizer", "lowercase", "split", "space_symbol"})
+    if (opts.has(key)) given[key] = opts.get_json(key);
+  opts.allow({"min_count"});
+  opts.finish();
+  if (!given.empty()) {
+    const json mine = tokenizer_.options().to_json();
+    const json theirs = TokenizerOptions::from_json(given, opts.path()).to_json();
+    for (auto it = given.begin(); it != given.end(); ++it)
+      if (theirs.value(it.key(), json()) != mine.value(it.key(), json()))
+        throw ConfigError(opts.path() + "." + it.key() + ": " + theirs.value(it.key(), json()).dump() +
+                          ", but the model's text codec has " + mine.value(it.key(), json()).dump());
+  }
+  const std::vector<std::string> lines = read_text_lines(path);
+  if (lines.empty()) throw FormatError(out.name + ": empty file, expected lines of text");
+  encode_into(lines, out);
+}
+
+Records TextCodec::encode_lines(const std::vector<std::string>& lines, const Space& space, const std::string& name) const {
+  Records out(space, name);
+  encode_into(lines, out);
+  return out;
+}
+
+void TextCodec::encode_into(const std::vector<std::string>& lines, Records& out) const {
+  const Space& space = out.data.space();
+  out.chars.reserve(out.chars.size() + lines.size());
+  std::vector<uint8_t> unknown;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    out.record(i + 1, [&] {
+      const std::string where = out.name + ":" + std::to_string(i + 1);
+      unknown.clear();
+      std::vector<int32_t> ids;
+      try {
+        ids = encode(lines[i], nullptr, &unknown);
+      } catch (const DataError& e) {
+        throw DataError(where + ": " + e.what());
+      }
+      if (int64_t(ids.size()) > space.dims())
+        throw DataError(where + ": " + std::to_string(ids.size()) + " tokens exceed the maximum length " +
+                        std::to_string(space.dims()) + " (raise space.shape)");
+      out.push(ids, -1);
+      out.unknown.insert(out.unknown.end(), unknown.begin(), unknown.end());
+      out.chars.push_back(count_code_points(lines[i]) + 1);
+    });
+  }
+}
+
+void TextCodec::write(const Dataset& data, const std::string&, std::ostream& out) const {
+  std::string text;
+  std::vector<int32_t> row;
+  for (size_t i = 0; i < data.size(); ++i) {
+    row.resize(size_t(data.length(i)));
+    data.get(i, row.data());
+    text = decode(row);
+    text += '\n';
+    out << text;
+  }
+}
+
 std::vector<std::string> read_text_lines(const std::string& path) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path, std::ios::binary);
-    if (!file) throw IoError(path + ": cannot open text file");
-    in = &file;
+  // The shared text reader: a missing file, a directory and NUL bytes are
+  // errors naming the file, as for every text format.
+  io::TextFile f;
+  try {
+    f = io::read_text(path, "text");
+  } catch (const FormatError& e) {
+    // An empty file is an empty corpus here; the caller decides.
+    if (std::string(e.what()).find("empty file") == std::string::npos) throw;
+    return {};
   }
   std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(*in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(std::move(line));
-  }
-  if (in->bad()) throw IoError(path + ": read error");
+  io::LineReader reader(f.text);
+  std::string_view line;
+  while (reader.next(&line)) lines.emplace_back(line);
   return lines;
 }
 
 namespace {
 
-// A file's lines as provisional token ids (first-seen order) with their
-// counts: far smaller than keeping every token string (a char corpus has
-// millions of one-character tokens).
-struct TokenizedFile {
+// The training file's tokens as provisional ids (first-seen order) with
+// their counts: far smaller than keeping every token string (a char corpus
+// has millions of one-character tokens).
+struct TokenCounts {
   std::vector<std::string> types;   // provisional id -> token
   std::vector<int64_t> counts;      // provisional id -> occurrences
-  std::vector<int32_t> ids;         // all tokens, line after line
-  std::vector<uint64_t> offsets{0};  // (lines + 1)
 };
 
-TokenizedFile tokenize_file(const std::string& path, const Tokenizer& tok, int64_t limit, TextSplitInfo* info) {
+TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t limit) {
   std::vector<std::string> lines = read_text_lines(path);
   if (limit > 0 && int64_t(lines.size()) > limit) lines.resize(size_t(limit));
-  TokenizedFile tf;
+  TokenCounts tc;
   std::unordered_map<std::string, int32_t> index;
-  info->path = path;
-  info->lines = int64_t(lines.size());
   std::vector<std::string> toks;
   for (size_t i = 0; i < lines.size(); ++i) {
     toks.clear();
     try {
       tok.tokenize(lines[i], toks);
     } catch (const DataError& e) {
-      throw DataError(path + ":" + std::to_string(i + 1) + ": " + e.what());
+      throw DataError((path == "-" ? std::string("<stdin>") : path) + ":" + std::to_string(i + 1) + ": " + e.what());
     }
-    for (size_t k = 0; k < toks.size(); ++k) {
-      if (toks[k] == Vocabulary::kBosToken || toks[k] == Vocabulary::kEosToken)
-        throw DataError(path + ":" + std::to_string(i + 1) + ": token " + std::to_string(k + 1) +
-                        " is the reserved marker '" + toks[k] + "'");
-      auto it = index.find(toks[k]);
+    for (const auto& t : toks) {
+      auto it = index.find(t);
       if (it == index.end()) {
-        it = index.emplace(toks[k], int32_t(tf.types.size())).first;
-        tf.types.push_back(toks[k]);
-        tf.counts.push_back(0);
+        it = index.emplace(t, int32_t(tc.types.size())).first;
+        tc.types.push_back(t);
+        tc.counts.push_back(0);
       }
-      ++tf.counts[size_t(it->second)];
-      tf.ids.push_back(it->second);
+      ++tc.counts[size_t(it->second)];
     }
-    tf.offsets.push_back(tf.ids.size());
-    info->tokens += int64_t(toks.size());
-    info->chars += count_code_points(lines[i]) + 1;
   }
-  return tf;
-}
-
-Dataset encode_lines(const TokenizedFile& tf, const Vocabulary& vocab, const Space& space, TextSplitInfo* info) {
-  std::vector<int32_t> map(tf.types.size());
-  std::vector<uint8_t> unknown(tf.types.size());
-  for (size_t p = 0; p < tf.types.size(); ++p) {
-    map[p] = vocab.id(tf.types[p]);
-    unknown[p] = map[p] == Vocabulary::kUnk && tf.types[p] != Vocabulary::kUnkToken;
-  }
-  Dataset d(space);
-  const size_t n = tf.offsets.size() - 1;
-  d.reserve(n, tf.ids.size());
-  std::vector<int32_t> row;
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t b = tf.offsets[i], e = tf.offsets[i + 1];
-    if (int64_t(e - b) > space.dims())
-      throw DataError(info->path + ":" + std::to_string(i + 1) + ": " + std::to_string(e - b) +
-                      " tokens exceed the maximum length " + std::to_string(space.dims()) + " (raise space.shape)");
-    row.resize(size_t(e - b));
-    for (uint64_t k = b; k < e; ++k) {
-      row[size_t(k - b)] = map[size_t(tf.ids[k])];
-      info->oov += unknown[size_t(tf.ids[k])];
-    }
-    d.push_back(row);
-  }
-  return d;
+  return tc;
 }
 
 }  // namespace
 
-TextData load_text_data(const json& data_section, const json& space_section) {
+std::shared_ptr<const Codec> TextCodec::fit(const json& data_section, const json& space_section, Space* space) {
   ConfigSection s(data_section, "data");
-  const std::string format = s.get_string("format", "text");
-  if (format != "text") throw ConfigError("data.format: load_text_data reads \"text\", got \"" + format + "\"");
-  const std::string train_path = s.get_string("train", "");
+  const json train = s.get_json("train");
+  std::string train_path;
+  if (train.is_string()) train_path = train.get<std::string>();
+  else if (train.is_object() && train.contains("path") && train["path"].is_string()) train_path = train["path"].get<std::string>();
   if (train_path.empty()) throw ConfigError("data.train: missing (a text file, one sequence a line)");
-  const std::string valid_path = s.get_string("validation", "");
-  const std::string test_path = s.get_string("test", "");
+  if (train_path == "-") throw ConfigError("data.train: '-': the vocabulary and the training pass read the text twice; give a file");
   const int64_t min_count = s.get_int("min_count", 1, 1, int64_t(1) << 40);
   const int64_t limit = s.get_int("limit", 0, 0, int64_t(1) << 40);
   json tok_json = json::object();
   for (const char* key : {"tokenizer", "lowercase", "split", "space_symbol"})
     if (s.has(key)) tok_json[key] = s.get_json(key);
   const TokenizerOptions opts = TokenizerOptions::from_json(tok_json, "data");
-  s.finish();
 
   // The space section: the maximum length only; the levels come from the vocabulary.
   if (!space_section.is_object() || !space_section.contains("shape"))
@@ -333,31 +403,38 @@ TextData load_text_data(const json& data_section, const json& space_section) {
     throw ConfigError("space.shape: expected [max_length] with max_length >= 1, got " + space_section["shape"].dump());
   const int64_t max_length = shape.get<int64_t>();
 
-  TextData td;
   Tokenizer tok(opts);
-  TokenizedFile train_tokens = tokenize_file(train_path, tok, limit, &td.train_info);
-  Vocabulary vocab = Vocabulary::build(train_tokens.types, train_tokens.counts, min_count);
+  const TokenCounts tc = count_tokens(train_path, tok, limit);
+  Vocabulary vocab = Vocabulary::build(tc.types, tc.counts, min_count);
   if (vocab.size() < 2) throw DataError(train_path + ": no tokens (the vocabulary would hold only <unk>)");
   if (space_section.contains("levels") && space_section["levels"] != json(vocab.size()))
     throw ConfigError("space.levels: " + space_section["levels"].dump() + " but the vocabulary of " + train_path +
                       " has " + std::to_string(vocab.size()) + " tokens (<unk> included); drop the key");
-  td.space = Space::sequence(max_length, vocab.size());
-  td.train = encode_lines(train_tokens, vocab, td.space, &td.train_info);
-  train_tokens = TokenizedFile();
-  if (!valid_path.empty()) {
-    auto v = tokenize_file(valid_path, tok, 0, &td.validation_info);
-    td.validation = encode_lines(v, vocab, td.space, &td.validation_info);
-  } else {
-    td.validation = Dataset(td.space);
+  *space = Space::sequence(max_length, vocab.size());
+  return std::make_shared<TextCodec>(std::move(tok), std::move(vocab));
+}
+
+std::shared_ptr<const Codec> TextCodec::load(const json& header, const ModelReader& r) {
+  // Files of dgm 0.1 kept an n-gram's vocabulary in the model's own arrays
+  // ("vocab.*", tokenizer in the "ngram" header section): read them as they are.
+  const bool v01 = !header.contains("codec");
+  const json& c = v01 ? header.at("ngram") : header.at("codec");
+  const std::string prefix = v01 ? "vocab." : "codec.vocab.";
+  const auto offsets = r.read_vector<uint64_t>(prefix + "offsets", uint64_t(1) << 31);
+  const auto bytes = r.read_vector<uint8_t>(prefix + "bytes", uint64_t(1) << 32);
+  if (offsets.empty() || offsets.front() != 0) throw FormatError(r.name() + ": corrupted vocabulary offsets");
+  std::vector<std::string> toks;
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    if (offsets[i] > offsets[i + 1] || offsets[i + 1] > bytes.size())
+      throw FormatError(r.name() + ": corrupted vocabulary offsets");
+    toks.emplace_back(reinterpret_cast<const char*>(bytes.data()) + offsets[i], size_t(offsets[i + 1] - offsets[i]));
   }
-  if (!test_path.empty()) {
-    auto t = tokenize_file(test_path, tok, 0, &td.test_info);
-    td.test = encode_lines(t, vocab, td.space, &td.test_info);
-  } else {
-    td.test = Dataset(td.space);
+  try {
+    return std::make_shared<TextCodec>(Tokenizer(TokenizerOptions::from_json(c.at("tokenizer"), "codec.tokenizer")),
+                                       Vocabulary(std::move(toks)));
+  } catch (const Error& e) {
+    throw FormatError(r.name() + ": bad text codec: " + e.what());
   }
-  td.codec = TextCodec(std::move(tok), std::move(vocab));
-  return td;
 }
 
 }  // namespace dgm

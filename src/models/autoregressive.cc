@@ -354,6 +354,11 @@ std::vector<double> AutoregressiveModel::conditional_log_probs(const std::vector
   return out;
 }
 
+std::vector<double> AutoregressiveModel::label_log_prior() const {
+  if (L_ == 0) return Model::label_log_prior();
+  return log_prior_;
+}
+
 void AutoregressiveModel::save(ModelWriter& w) const {
   params_.save(w);
   if (L_ > 0) w.add("label_log_prior", log_prior_.data(), {uint64_t(L_)});

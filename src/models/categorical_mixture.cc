@@ -247,6 +247,11 @@ Dataset CategoricalMixtureBase::complete(const Dataset& partial, const std::vect
   return out;
 }
 
+std::vector<double> CategoricalMixtureBase::label_log_prior() const {
+  if (!space_.has_labels()) return Model::label_log_prior();
+  return label_log_prior_;
+}
+
 void CategoricalMixtureBase::save(ModelWriter& w) const {
   w.add("label_log_prior", label_log_prior_.data(), {uint64_t(G_)});
   w.add("log_weight", log_weight_.data(), {uint64_t(G_), uint64_t(K_)});

@@ -142,6 +142,15 @@ class EmpiricalModel : public Model {
       throw FormatError(r.name() + ": 'distinct' holds a sample twice");
   }
 
+  // log P(y) = log N_y / N.
+  std::vector<double> label_log_prior() const override {
+    if (!space_.has_labels()) return Model::label_log_prior();
+    std::vector<double> lp(size_t(space_.labels()));
+    for (size_t y = 0; y < lp.size(); ++y)
+      lp[y] = label_total_[y] > 0 ? std::log(double(label_total_[y]) / double(total_)) : kNegInf;
+    return lp;
+  }
+
   json describe() const override {
     return {{"smoothing", alpha_}, {"samples", total_}, {"distinct", distinct_.size()}};
   }

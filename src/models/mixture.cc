@@ -42,11 +42,11 @@
 #include <numeric>
 
 #include "dgm/error.h"
+#include "dgm/logmath.h"
 
 namespace dgm {
 namespace {
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 constexpr size_t kChunk = 512;                   // samples per E-step task
 constexpr size_t kMaxChunksPerWave = 16;         // chunks whose statistics are formed together
 constexpr size_t kWaveBytes = size_t(64) << 20;  // budget of a wave's per-chunk (D, K) statistics

@@ -19,7 +19,9 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "../io/arpa.h"
 #include "dgm/error.h"
+#include "dgm/logmath.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
@@ -27,8 +29,6 @@ namespace dgm {
 namespace {
 constexpr uint64_t kEmpty = ~uint64_t(0);
 constexpr uint32_t kNone = ~uint32_t(0);
-constexpr double kLn10 = 2.302585092994045684;
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 inline uint64_t make_key(uint32_t context, uint32_t word) { return (uint64_t(context) << 32) | word; }
 inline uint32_t key_context(uint64_t key) { return uint32_t(key >> 32); }
@@ -159,34 +159,6 @@ NgramModel::State NgramModel::next_state(const State& st, int32_t x) const {
   return nx;
 }
 
-// ---------------------------------------------------------------- TextScore
-
-void TextScore::add(const LineScore& s) {
-  ++num_lines;
-  tokens += s.tokens;
-  oov += s.oov;
-  chars += s.chars;
-  log_prob += s.log_prob;
-  oov_log_prob += s.oov_log_prob;
-}
-double TextScore::perplexity() const { return std::exp(-log_prob / double(tokens)); }
-double TextScore::perplexity_excluding_oov() const {
-  return std::exp(-(log_prob - oov_log_prob) / double(tokens - oov));
-}
-double TextScore::bits_per_token() const { return -log_prob / (double(tokens) * std::log(2.0)); }
-double TextScore::bits_per_char() const { return -log_prob / (double(chars) * std::log(2.0)); }
-json TextScore::to_json() const {
-  return {{"lines", num_lines},
-          {"tokens", tokens},
-          {"oov", oov},
-          {"chars", chars},
-          {"log_prob", log_prob},
-          {"perplexity", perplexity()},
-          {"perplexity_excluding_oov", perplexity_excluding_oov()},
-          {"bits_per_token", bits_per_token()},
-          {"bits_per_char", bits_per_char()}};
-}
-
 // ---------------------------------------------------------------- creation
 
 NgramModel::NgramModel(const Space& space, int order, const std::vector<double>& fallback)
@@ -222,21 +194,6 @@ std::unique_ptr<Model> NgramModel::create(const Space& space, ConfigSection& mod
 
 void NgramModel::check_fitted(const char* what) const {
   if (!fitted_) throw DataError(std::string("ngram model: ") + what + " before fit() or load()");
-}
-
-void NgramModel::set_codec(const TextCodec& codec) {
-  if (codec.vocabulary().size() != space_.levels())
-    throw ConfigError("ngram model: the vocabulary has " + std::to_string(codec.vocabulary().size()) +
-                      " tokens but the space has " + std::to_string(space_.levels()) + " levels");
-  codec_ = codec;
-  has_codec_ = true;
-}
-
-const TextCodec& NgramModel::codec() const {
-  if (!has_codec_)
-    throw DataError("ngram model has no vocabulary: it was trained on token ids, not on a text corpus "
-                    "(\"format\": \"text\")");
-  return codec_;
 }
 
 std::vector<uint64_t> NgramModel::ngram_counts() const {
@@ -447,7 +404,7 @@ double NgramModel::log_prob_next(const std::vector<int32_t>& context, int32_t w,
   return lp;
 }
 
-double NgramModel::log_prob_sequence(const int32_t* x, int64_t length) const {
+double NgramModel::log_prob_sequence(const int32_t* x, int64_t length, double* terms) const {
   const int N = order_;
   std::vector<const Table*> tp(tables_.size());
   for (size_t k = 0; k < tables_.size(); ++k) tp[k] = tables_[k].get();
@@ -477,8 +434,11 @@ double NgramModel::log_prob_sequence(const int32_t* x, int64_t length) const {
     for (int k = m; k < st->len; ++k) lp += k == 0 ? ulb[st->hist[0]] : tp[size_t(k - 1)]->entries[st->hist[k]].log_backoff;
     nx->len = N >= 2 ? std::min(m + 1, N - 1) : 0;
     total += lp;
+    if (terms) terms[t] = lp;
     std::swap(st, nx);
   }
+  // A full-length sequence ends with probability 1.
+  if (terms && has_eos() && !end) terms[length] = 0.0;
   return total;
 }
 
@@ -498,46 +458,21 @@ void NgramModel::log_prob(const DataView& x, double* out, ThreadPool& pool) cons
   });
 }
 
-TextScore NgramModel::score_lines(const std::vector<std::string>& lines, ThreadPool& pool, bool keep_lines) const {
-  check_fitted("score_lines");
-  const TextCodec& cd = codec();
-  std::vector<LineScore> scores(lines.size());
+void NgramModel::position_log_probs(const DataView& x, double* out, ThreadPool& pool) const {
+  check_fitted("position_log_probs");
+  if (x.space() != space_)
+    throw DataError("ngram model: data space " + x.space().describe() + " differs from the model's " + space_.describe());
+  const size_t stride = size_t(space_.dims()) + (has_eos() ? 1 : 0);
   constexpr size_t kGrain = 256;
-  pool.run(num_chunks(lines.size(), kGrain), [&](size_t c) {
-    const size_t end = std::min(lines.size(), (c + 1) * kGrain);
-    std::vector<int32_t> one(1);
+  pool.run(num_chunks(x.size(), kGrain), [&](size_t c) {
+    std::vector<int32_t> row;
+    const size_t end = std::min(x.size(), (c + 1) * kGrain);
     for (size_t i = c * kGrain; i < end; ++i) {
-      LineScore& s = scores[i];
-      std::vector<int32_t> ids;
-      try {
-        ids = cd.encode(lines[i], &s.oov);
-      } catch (const DataError& e) {
-        throw DataError("line " + std::to_string(i + 1) + ": " + e.what());
-      }
-      if (int64_t(ids.size()) > space_.dims())
-        throw DataError("line " + std::to_string(i + 1) + ": " + std::to_string(ids.size()) +
-                        " tokens exceed the model's maximum length " + std::to_string(space_.dims()));
-      s.log_prob = log_prob_sequence(ids.data(), int64_t(ids.size()));
-      s.tokens = int64_t(ids.size()) + (has_eos() ? 1 : 0);
-      s.chars = count_code_points(lines[i]) + 1;
-      if (s.oov > 0) {
-        // The OOV part: each <unk> position's own log-probability, with the
-        // same context as in the full score.
-        std::vector<int32_t> ctx;
-        for (size_t k = 0; k < ids.size(); ++k) {
-          if (ids[k] == Vocabulary::kUnk) {
-            const size_t from = k >= size_t(order_) ? k - size_t(order_) + 1 : 0;
-            ctx.assign(ids.begin() + long(from), ids.begin() + long(k));
-            s.oov_log_prob += log_prob_next(ctx, ids[k], from == 0);
-          }
-        }
-      }
+      row.resize(size_t(x.length(i)));
+      x.get(i, row.data());
+      log_prob_sequence(row.data(), int64_t(row.size()), out + i * stride);
     }
   });
-  TextScore total;
-  for (const auto& s : scores) total.add(s);
-  if (keep_lines) total.lines = std::move(scores);
-  return total;
 }
 
 // ---------------------------------------------------------------- sampling
@@ -609,14 +544,7 @@ void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len
       if (inv_t != 1.0) p = std::pow(p, inv_t);
       total += p;
     }
-    double u = rng.uniform() * total;
-    size_t w = 0;
-    for (; w + 1 < dist.size(); ++w) {
-      u -= dist[w];
-      if (u < 0) break;
-    }
-    // Never pick a value of probability zero through rounding at the end.
-    while (dist[w] == 0.0 && w > 0) --w;
+    const size_t w = rng.categorical(dist.data(), dist.size(), total);
     if (has_eos() && int32_t(w) == eos()) return;
     advance(int32_t(w));
   }
@@ -624,29 +552,62 @@ void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len
 
 Dataset NgramModel::sample(size_t n, Rng& rng, const SampleOptions& opts) const {
   check_fitted("sample");
-  if (opts.label >= 0) throw DataError("ngram model: the space has no labels to sample for");
-  if (!(opts.temperature > 0)) throw DataError("ngram model: temperature must be > 0");
-  Dataset d(space_);
-  std::vector<int32_t> seq;
-  for (size_t i = 0; i < n; ++i) {
-    sample_into({}, space_.dims(), rng, opts.temperature, seq);
-    d.push_back(seq);
+  Dataset none(space_);
+  if (!space_.variable_length()) {
+    const std::vector<int32_t> zero(size_t(space_.dims()), 0);
+    for (size_t i = 0; i < n; ++i) none.push_back(zero);
+    return complete(none, std::vector<uint8_t>(n * size_t(space_.dims()), 0), rng, opts);
   }
-  return d;
+  for (size_t i = 0; i < n; ++i) none.push_back(nullptr, 0);
+  return complete(none, {}, rng, opts);
 }
 
-std::vector<std::string> NgramModel::sample_text(size_t n, Rng& rng, const std::string& prompt,
-                                                 double temperature) const {
-  check_fitted("sample_text");
-  if (!(temperature > 0)) throw DataError("ngram model: temperature must be > 0");
-  const TextCodec& cd = codec();
-  const std::vector<int32_t> p = cd.encode(prompt);
-  std::vector<std::string> out;
-  std::vector<int32_t> seq;
+Dataset NgramModel::complete(const Dataset& partial, const std::vector<uint8_t>& known, Rng& rng,
+                             const SampleOptions& opts) const {
+  check_fitted("complete");
+  if (opts.label >= 0) throw DataError("ngram model: the space has no labels to sample for");
+  if (!(opts.temperature > 0)) throw DataError("ngram model: temperature must be > 0");
+  if (partial.space() != space_)
+    throw DataError("ngram model: data space " + partial.space().describe() + " differs from the model's " + space_.describe());
+  const size_t n = partial.size();
+  const int64_t D = space_.dims();
+  // Each row's known prefix: the whole row (sequences) or the known positions
+  // before the first unknown one (tensors; a known one after it is an error).
+  std::vector<std::vector<int32_t>> prefixes(n);
   for (size_t i = 0; i < n; ++i) {
-    sample_into(p, space_.dims(), rng, temperature, seq);
-    out.push_back(cd.decode(seq));
+    std::vector<int32_t> row = partial.row(i);
+    if (space_.variable_length()) {
+      if (!known.empty()) throw DataError("ngram model: on a variable-length space the rows are prefixes; give no mask");
+    } else {
+      if (known.size() != n * size_t(D))
+        throw DataError("completion mask has " + std::to_string(known.size()) + " flags, expected " +
+                        std::to_string(n * size_t(D)) + " (N x D)");
+      int64_t k = 0;
+      while (k < D && known[i * size_t(D) + size_t(k)]) ++k;
+      for (int64_t d = k; d < D; ++d)
+        if (known[i * size_t(D) + size_t(d)])
+          throw DataError("record " + std::to_string(i + 1) + ": position " + space_.position(d) +
+                          " is known but comes after unknown position " + space_.position(k) +
+                          "; 'ngram' completes only positions that follow every known one");
+      row.resize(size_t(k));
+    }
+    prefixes[i] = std::move(row);
   }
+  // One RNG stream a fixed-size chunk: the draws do not depend on the pool.
+  constexpr size_t kChunk = 64;
+  const uint64_t base = rng.next();
+  std::vector<std::vector<int32_t>> rows(n);
+  auto draw = [&](size_t c) {
+    Rng crng(base, c);
+    for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i)
+      sample_into(prefixes[i], D, crng, opts.temperature, rows[i]);
+  };
+  if (opts.pool) opts.pool->run(num_chunks(n, kChunk), draw);
+  else
+    for (size_t c = 0; c < num_chunks(n, kChunk); ++c) draw(c);
+  Dataset out(space_);
+  out.reserve(n);
+  for (auto& r : rows) out.push_back(r);
   return out;
 }
 
@@ -655,9 +616,7 @@ std::vector<std::string> NgramModel::sample_text(size_t n, Rng& rng, const std::
 void NgramModel::save(ModelWriter& w) const {
   check_fitted("save");
   const int N = order_;
-  json info = {{"order", N}, {"source", source_}, {"has_codec", has_codec_}};
-  if (has_codec_) info["tokenizer"] = codec_.tokenizer().options().to_json();
-  w.header()["ngram"] = info;
+  w.header()["ngram"] = {{"order", N}, {"source", source_}};
   w.add("unigram.log_prob", uni_log_prob_);
   w.add("unigram.log_backoff", uni_log_backoff_);
   std::vector<double> disc;
@@ -693,16 +652,6 @@ void NgramModel::save(ModelWriter& w) const {
     w.add(p + "log_prob", lps);
     if (n < N) w.add(p + "log_backoff", lbs);
     dense_of_prev = std::move(dense_of);
-  }
-  if (has_codec_) {
-    std::vector<uint8_t> bytes;
-    std::vector<uint64_t> offsets{0};
-    for (const auto& tok : codec_.vocabulary().tokens()) {
-      bytes.insert(bytes.end(), tok.begin(), tok.end());
-      offsets.push_back(bytes.size());
-    }
-    w.add("vocab.bytes", bytes);
-    w.add("vocab.offsets", offsets);
   }
 }
 
@@ -756,24 +705,6 @@ void NgramModel::load(const ModelReader& r) {
     lower_count = count;
     tables_.push_back(std::move(table));
   }
-  has_codec_ = false;
-  if (info.value("has_codec", false)) {
-    const auto offsets = r.read_vector<uint64_t>("vocab.offsets", U);
-    const auto bytes = r.read_vector<uint8_t>("vocab.bytes", uint64_t(1) << 32);
-    if (offsets.size() != U - 1) throw FormatError(r.name() + ": vocabulary size differs from the space's levels");
-    std::vector<std::string> toks;
-    for (size_t i = 0; i + 1 < offsets.size(); ++i) {
-      if (offsets[i] > offsets[i + 1] || offsets[i + 1] > bytes.size())
-        throw FormatError(r.name() + ": corrupted vocabulary offsets");
-      toks.emplace_back(reinterpret_cast<const char*>(bytes.data()) + offsets[i], size_t(offsets[i + 1] - offsets[i]));
-    }
-    try {
-      codec_ = TextCodec(Tokenizer(TokenizerOptions::from_json(info.at("tokenizer"))), Vocabulary(std::move(toks)));
-    } catch (const Error& e) {
-      throw FormatError(r.name() + ": " + e.what());
-    }
-    has_codec_ = true;
-  }
   fitted_ = true;
 }
 
@@ -793,53 +724,36 @@ json NgramModel::describe() const {
       if (!fb.empty()) j["discount_fallback"] = fallback_;
     }
   }
-  if (has_codec_) j["tokenizer"] = codec_.tokenizer().options().to_json();
   return j;
 }
 
 // ---------------------------------------------------------------- ARPA
 
-void NgramModel::write_arpa(const std::string& path) const {
-  check_fitted("write_arpa");
+void NgramModel::export_to(const std::string& format, std::ostream& out) const {
+  if (format != "arpa") Model::export_to(format, out);
+  check_fitted("export");
   const int N = order_;
   const int32_t V = int32_t(space_.levels());
-  std::vector<std::string> names(size_t(V) + 2);
-  for (int32_t w = 0; w < V; ++w) {
-    names[size_t(w)] = has_codec_ ? codec_.vocabulary().token(w) : std::to_string(w);
-    for (char c : names[size_t(w)])
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-        throw ConfigError(path + ": token " + std::to_string(w) +
-                          " holds whitespace and cannot be written to ARPA (set \"space_symbol\" for the char tokenizer)");
-  }
-  if (has_codec_ && codec_.vocabulary().token(0) != Vocabulary::kUnkToken) names[0] = Vocabulary::kUnkToken;
-  names[size_t(eos())] = Vocabulary::kEosToken;
-  names[size_t(bos())] = Vocabulary::kBosToken;
-
-  // A device or FIFO (/dev/stdout, /dev/full) is written in place, never renamed over.
-  struct stat st;
-  const bool special = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-  const std::string tmp = special ? path : path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw IoError(path + ": cannot write ARPA file: " + std::strerror(errno));
-  std::vector<char> buf(1 << 20);
-  std::setvbuf(f, buf.data(), _IOFBF, buf.size());
-  const std::vector<uint64_t> counts = ngram_counts();
-  std::fprintf(f, "\\data\\\n");
-  for (int n = 1; n <= N; ++n) std::fprintf(f, "ngram %d=%llu\n", n, (unsigned long long)counts[size_t(n - 1)]);
+  const auto* text = dynamic_cast<const TextCodec*>(codec());
+  io::ArpaNgrams a;
+  a.words.resize(size_t(V) + 2);
+  for (int32_t w = 0; w < V; ++w) a.words[size_t(w)] = text ? text->vocabulary().token(w) : std::to_string(w);
+  a.words[0] = Vocabulary::kUnkToken;
+  a.words[size_t(eos())] = Vocabulary::kEosToken;
+  a.words[size_t(bos())] = Vocabulary::kBosToken;
+  a.orders.resize(size_t(N));
   auto log10_of = [](double ln) { return ln / kLn10; };
   // Unigrams: the predicted values and <s> (log10 p = -99, context only).
-  std::fprintf(f, "\n\\1-grams:\n");
-  for (int32_t w = 0; w < int32_t(V) + 2; ++w) {
+  io::ArpaNgrams::Order& uni = a.orders[0];
+  for (int32_t w = 0; w < V + 2; ++w) {
     if (w == eos() && !has_eos()) continue;
-    const double lp = w == bos() ? -99.0 : log10_of(uni_log_prob_[size_t(w)]);
-    if (N > 1 && uni_log_backoff_[size_t(w)] != 0.0)
-      std::fprintf(f, "%.9g\t%s\t%.9g\n", lp, names[size_t(w)].c_str(), log10_of(uni_log_backoff_[size_t(w)]));
-    else
-      std::fprintf(f, "%.9g\t%s\n", lp, names[size_t(w)].c_str());
+    uni.ids.push_back(uint32_t(w));
+    uni.log10_prob.push_back(w == bos() ? -99.0 : log10_of(uni_log_prob_[size_t(w)]));
+    uni.log10_backoff.push_back(N > 1 ? log10_of(uni_log_backoff_[size_t(w)]) : 0.0);
   }
   std::vector<uint32_t> words(static_cast<size_t>(N));
   for (int n = 2; n <= N; ++n) {
-    std::fprintf(f, "\n\\%d-grams:\n", n);
+    io::ArpaNgrams::Order& o = a.orders[size_t(n - 1)];
     const Table& t = *tables_[size_t(n - 2)];
     for (const auto& e : t.entries) {
       if (e.key == kEmpty) continue;
@@ -851,134 +765,51 @@ void NgramModel::write_arpa(const std::string& path) const {
         if (k == 1) words[0] = c;
         else key = tables_[size_t(k - 2)]->entries[c].key;
       }
-      std::fprintf(f, "%.9g", log10_of(e.log_prob));
-      for (int k = 0; k < n; ++k) std::fprintf(f, "%c%s", k == 0 ? '\t' : ' ', names[words[size_t(k)]].c_str());
-      if (n < N && e.log_backoff != 0.0) std::fprintf(f, "\t%.9g", log10_of(e.log_backoff));
-      std::fputc('\n', f);
+      o.ids.insert(o.ids.end(), words.begin(), words.begin() + n);
+      o.log10_prob.push_back(log10_of(e.log_prob));
+      o.log10_backoff.push_back(n < N ? log10_of(e.log_backoff) : 0.0);
     }
   }
-  std::fprintf(f, "\n\\end\\\n");
-  const bool bad = std::ferror(f) != 0;
-  if (std::fclose(f) != 0 || bad) {
-    const int err = errno;
-    if (!special) std::remove(tmp.c_str());
-    throw IoError(path + ": cannot write ARPA file: " + std::strerror(err));
-  }
-  if (!special && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw IoError(path + ": cannot move the ARPA file into place: " + std::strerror(errno));
-  }
+  io::write_arpa(a, out);
+}
+
+bool NgramModel::recognise_arpa(const std::string& head) { return io::looks_like_arpa(head); }
+
+std::unique_ptr<Model> NgramModel::import_arpa(std::istream& in, const std::string& name, uint64_t size) {
+  return read_arpa(in, name, size);
 }
 
 std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64_t max_length,
                                                   const TokenizerOptions* tokenizer) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open ARPA file");
-  std::string line;
-  int64_t lineno = 0;
-  auto fail = [&](const std::string& why) -> FormatError {
-    return FormatError(path + ":" + std::to_string(lineno) + ": " + why);
-  };
-  auto next_line = [&]() -> bool {
-    if (!std::getline(in, line)) return false;
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    return true;
-  };
-  // Header: skip to \data\, then "ngram n=count" lines.
-  bool found = false;
-  while (next_line())
-    if (line == "\\data\\") {
-      found = true;
-      break;
-    }
-  if (!found) throw FormatError(path + ": not an ARPA file (no \\data\\ line)");
-  std::vector<uint64_t> counts;
-  while (next_line()) {
-    if (line.empty()) {
-      if (!counts.empty()) break;
-      continue;
-    }
-    int n;
-    unsigned long long c;
-    char extra;
-    if (std::sscanf(line.c_str(), "ngram %d=%llu%c", &n, &c, &extra) != 2)
-      throw fail("expected 'ngram N=COUNT', got '" + line + "'");
-    if (n != int(counts.size()) + 1) throw fail("n-gram counts out of order");
-    if (n > kMaxOrder) throw fail("order " + std::to_string(n) + " exceeds the maximum " + std::to_string(kMaxOrder));
-    if (c >= (1ull << 31)) throw fail("count " + std::to_string(c) + " is too large");
-    counts.push_back(c);
-  }
-  if (counts.empty() || counts[0] == 0) throw FormatError(path + ": ARPA file without unigrams");
-  const int N = int(counts.size());
-  // The tables are sized from the counts: a header claiming more n-grams than
-  // the file can hold (an n-gram line has at least 2n + 2 bytes) is refused
-  // before allocating.
-  {
-    std::error_code ec;
-    const uint64_t size = std::filesystem::file_size(path, ec);
-    uint64_t need = 0;
-    for (int n = 1; n <= N; ++n) need += counts[size_t(n - 1)] * uint64_t(2 * n + 2);
-    if (!ec && need > size)
-      throw FormatError(path + ": the header claims n-grams of at least " + std::to_string(need) +
-                        " bytes, the file has " + std::to_string(size) + "; truncated or corrupt");
-  }
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (!in || ec) throw IoError(path + ": cannot open ARPA file");
+  return read_arpa(in, path, size, max_length, tokenizer);
+}
 
-  auto expect_section = [&](int n) {
-    while (next_line()) {
-      if (line.empty()) continue;
-      if (line == "\\" + std::to_string(n) + "-grams:") return;
-      throw fail("expected \\" + std::to_string(n) + "-grams:, got '" + line + "'");
-    }
-    throw fail("missing \\" + std::to_string(n) + "-grams: section");
-  };
-  std::vector<std::string> fields;
-  auto split = [&]() {
-    fields.clear();
-    size_t i = 0;
-    while (i < line.size()) {
-      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-      size_t j = i;
-      while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
-      if (j > i) fields.emplace_back(line, i, j - i);
-      i = j;
-    }
-  };
-  auto number = [&](const std::string& s) -> double {
-    char* end = nullptr;
-    const double v = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size() || !std::isfinite(v)) throw fail("bad number '" + s + "'");
-    return v;
-  };
-
-  // Unigrams: the vocabulary (<unk> first, then the file's order).
-  expect_section(1);
-  struct Uni {
-    std::string word;
-    double lp, lb;
-  };
-  std::vector<Uni> unis;
-  unis.reserve(size_t(std::min<uint64_t>(counts[0], uint64_t(1) << 20)));
-  for (uint64_t i = 0; i < counts[0]; ++i) {
-    if (!next_line()) throw fail("file ends inside the 1-grams");
-    split();
-    if (fields.size() != 2 && fields.size() != 3) throw fail("expected 'log10p word [backoff]', got '" + line + "'");
-    unis.push_back({fields[1], number(fields[0]), fields.size() == 3 ? number(fields[2]) : 0.0});
-  }
+std::unique_ptr<NgramModel> NgramModel::read_arpa(std::istream& in, const std::string& path, uint64_t size,
+                                                  int64_t max_length, const TokenizerOptions* tokenizer) {
+  if (max_length < 1) throw ConfigError("read_arpa: max_length must be >= 1");
+  const io::ArpaNgrams a = io::read_arpa(in, path, size);
+  const int N = int(a.orders.size());
+  if (N > kMaxOrder) throw FormatError(path + ": order " + std::to_string(N) + " exceeds the maximum " + std::to_string(kMaxOrder));
+  // The vocabulary: <unk> first, then the file's words in order; <s> and </s> are markers.
+  const uint32_t W = uint32_t(a.words.size());
   std::vector<std::string> vocab{Vocabulary::kUnkToken};
-  std::vector<const Uni*> by_id(1, nullptr);
-  const Uni* eos_uni = nullptr;
-  const Uni* bos_uni = nullptr;
-  for (const auto& u : unis) {
-    if (u.word == Vocabulary::kUnkToken) by_id[0] = &u;
-    else if (u.word == Vocabulary::kEosToken) eos_uni = &u;
-    else if (u.word == Vocabulary::kBosToken) bos_uni = &u;
+  std::vector<int64_t> file_to_id(W, -1);
+  int64_t file_unk = -1, file_eos = -1, file_bos = -1;
+  for (uint32_t i = 0; i < W; ++i) {
+    const std::string& w = a.words[i];
+    if (w == Vocabulary::kUnkToken) file_unk = i;
+    else if (w == Vocabulary::kEosToken) file_eos = i;
+    else if (w == Vocabulary::kBosToken) file_bos = i;
     else {
-      vocab.push_back(u.word);
-      by_id.push_back(&u);
+      file_to_id[i] = int64_t(vocab.size());
+      vocab.push_back(w);
     }
   }
-  if (!eos_uni) throw FormatError(path + ": the 1-grams have no </s>");
+  if (file_eos < 0) throw FormatError(path + ": the 1-grams have no </s>");
   Vocabulary voc;
   try {
     voc = Vocabulary(vocab);
@@ -987,38 +818,32 @@ std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64
   }
   const int32_t V = int32_t(voc.size());
   if (V < 2) throw FormatError(path + ": the ARPA vocabulary has no words");
-  if (max_length < 1) throw ConfigError("read_arpa: max_length must be >= 1");
   auto model = std::make_unique<NgramModel>(Space::sequence(max_length, V), N, std::vector<double>{0.5, 1.0, 1.5});
   NgramModel& m = *model;
+  if (file_unk >= 0) file_to_id[size_t(file_unk)] = 0;
+  file_to_id[size_t(file_eos)] = m.eos();
+  if (file_bos >= 0) file_to_id[size_t(file_bos)] = m.bos();
   m.uni_log_prob_.assign(size_t(V) + 2, kNegInf);
   m.uni_log_backoff_.assign(size_t(V) + 2, 0.0);
-  for (int32_t w = 0; w < V; ++w) {
-    // No <unk> in the file: log10 p = -100, as KenLM assumes.
-    m.uni_log_prob_[size_t(w)] = (by_id[size_t(w)] ? by_id[size_t(w)]->lp : -100.0) * kLn10;
-    m.uni_log_backoff_[size_t(w)] = by_id[size_t(w)] ? by_id[size_t(w)]->lb * kLn10 : 0.0;
+  m.uni_log_prob_[0] = -100.0 * kLn10;  // no <unk> in the file: log10 p = -100, as KenLM assumes
+  const io::ArpaNgrams::Order& uni = a.orders[0];
+  for (size_t i = 0; i < uni.log10_prob.size(); ++i) {
+    const int64_t id = file_to_id[uni.ids[i]];
+    if (id != m.bos()) m.uni_log_prob_[size_t(id)] = uni.log10_prob[i] * kLn10;
+    m.uni_log_backoff_[size_t(id)] = uni.log10_backoff[i] * kLn10;
   }
-  m.uni_log_prob_[size_t(m.eos())] = eos_uni->lp * kLn10;
-  m.uni_log_backoff_[size_t(m.eos())] = eos_uni->lb * kLn10;
-  if (bos_uni) m.uni_log_backoff_[size_t(m.bos())] = bos_uni->lb * kLn10;
-  std::unordered_map<std::string, uint32_t> ids;
-  for (int32_t w = 0; w < V; ++w) ids.emplace(voc.token(w), uint32_t(w));
-  ids.emplace(Vocabulary::kEosToken, uint32_t(m.eos()));
-  ids.emplace(Vocabulary::kBosToken, uint32_t(m.bos()));
-
   std::vector<uint32_t> w(static_cast<size_t>(N));
   for (int n = 2; n <= N; ++n) {
-    expect_section(n);
-    auto table = std::make_shared<Table>(counts[size_t(n - 1)]);
-    for (uint64_t i = 0; i < counts[size_t(n - 1)]; ++i) {
-      if (!next_line()) throw fail("file ends inside the " + std::to_string(n) + "-grams");
-      split();
-      if (fields.size() != size_t(n) + 1 && fields.size() != size_t(n) + 2)
-        throw fail("expected 'log10p' and " + std::to_string(n) + " words [backoff], got '" + line + "'");
-      for (int k = 0; k < n; ++k) {
-        auto it = ids.find(fields[size_t(k) + 1]);
-        if (it == ids.end()) throw fail("word '" + fields[size_t(k) + 1] + "' is not among the 1-grams");
-        w[size_t(k)] = it->second;
-      }
+    const io::ArpaNgrams::Order& o = a.orders[size_t(n - 1)];
+    const uint64_t count = o.log10_prob.size();
+    auto table = std::make_shared<Table>(count);
+    for (uint64_t i = 0; i < count; ++i) {
+      for (int k = 0; k < n; ++k) w[size_t(k)] = uint32_t(file_to_id[o.ids[i * uint64_t(n) + uint64_t(k)]]);
+      auto shown = [&] {
+        std::string g;
+        for (int k = 0; k < n; ++k) g += (k ? " " : "") + a.words[o.ids[i * uint64_t(n) + uint64_t(k)]];
+        return path + ": " + std::to_string(n) + "-gram '" + g + "'";
+      };
       // The context (first n-1 words) and the suffix (last n-1 words) must be listed.
       auto chain = [&](int from, int to) -> uint32_t {  // slot of words [from, to), to - from >= 1
         uint32_t c = w[size_t(from)];
@@ -1029,21 +854,14 @@ std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64
         return c;
       };
       const uint32_t ctx = chain(0, n - 1);
-      if (ctx == kNone) throw fail("the context of this " + std::to_string(n) + "-gram is not listed");
+      if (ctx == kNone) throw FormatError(shown() + ": its context is not listed");
       if (chain(1, n) == kNone)
-        throw fail("the suffix of this " + std::to_string(n) +
-                   "-gram is not listed (ARPA files whose n-grams lack their suffixes are not supported)");
-      const double lp = number(fields[0]) * kLn10;
-      const double lb = fields.size() == size_t(n) + 2 ? number(fields.back()) * kLn10 : 0.0;
-      if (table->insert(make_key(ctx, w[size_t(n - 1)]), lp, n < N ? lb : 0.0) == kNone)
-        throw fail("n-gram listed twice");
+        throw FormatError(shown() + ": its suffix is not listed (ARPA files whose n-grams lack their suffixes are not supported)");
+      if (table->insert(make_key(ctx, w[size_t(n - 1)]), o.log10_prob[i] * kLn10,
+                        n < N ? o.log10_backoff[i] * kLn10 : 0.0) == kNone)
+        throw FormatError(shown() + ": listed twice");
     }
     m.tables_.push_back(std::move(table));
-  }
-  while (next_line()) {
-    if (line.empty()) continue;
-    if (line == "\\end\\") break;
-    throw fail("expected \\end\\, got '" + line + "'");
   }
   TokenizerOptions opts;
   if (tokenizer) opts = *tokenizer;
@@ -1052,8 +870,7 @@ std::unique_ptr<NgramModel> NgramModel::read_arpa(const std::string& path, int64
     opts.split = "whitespace";
     opts.lowercase = false;
   }
-  m.codec_ = TextCodec(Tokenizer(opts), std::move(voc));
-  m.has_codec_ = true;
+  m.set_codec(std::make_shared<TextCodec>(Tokenizer(opts), std::move(voc)));
   m.discounts_.assign(size_t(N), {0, 0, 0});
   m.fallback_used_.assign(size_t(N), false);
   m.source_ = "arpa";

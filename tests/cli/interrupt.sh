@@ -20,7 +20,7 @@ fail=0
 
 # The previous model: a quick one on the digits.
 cp "$src/configs/digits.json" digits.json
-sed -i "s#data/digits#$src/data/digits#g" digits.json
+sed -i "s#\.\./data/digits#$src/data/digits#g" digits.json
 "$dgm" train --config digits.json --output fm.dgm --quiet || { echo "FAIL cannot train the previous model"; exit 1; }
 cp fm.dgm previous.dgm
 
@@ -76,7 +76,7 @@ if start_training int.jsonl; then
   grep -q "interrupted" train.err && echo "ok   SIGINT: says it was interrupted" ||
     { echo "FAIL SIGINT: no 'interrupted' message:"; cat train.err; fail=1; }
   grep -q "fm.partial.dgm" train.err || { echo "FAIL SIGINT: does not name fm.partial.dgm"; fail=1; }
-  if "$dgm" info --model fm.partial.dgm > info.json 2> info.err && grep -q '"partial": *true' info.json; then
+  if "$dgm" info --json --model fm.partial.dgm > info.json 2> info.err && grep -q '"partial": *true' info.json; then
     echo "ok   SIGINT: fm.partial.dgm loads and is marked partial"
   else
     echo "FAIL SIGINT: fm.partial.dgm does not load as a partial model"; cat info.err; fail=1

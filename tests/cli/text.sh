@@ -23,8 +23,8 @@ JSON
 "$dgm" train --config cfg.json --quiet || { echo "FAIL train"; fail=1; }
 "$dgm" score -m lm.dgm test.txt > scores.txt || { echo "FAIL score"; fail=1; }
 [ "$(wc -l < scores.txt)" -eq 2 ] || { echo "FAIL score: expected 2 lines"; cat scores.txt; fail=1; }
-# columns: source, log P, tokens (</s> included), OOVs; "bird" is the one OOV.
-awk -F'\t' 'NR==2 && ($3 != 7 || $4 != 1) { bad = 1 } $2 >= 0 { bad = 1 } END { exit bad }' scores.txt ||
+# columns: source, log P, bits/token, tokens (</s> included), OOVs; "bird" is the one OOV.
+awk -F'\t' 'NR==2 && ($4 != 7 || $5 != 1) { bad = 1 } $2 >= 0 { bad = 1 } END { exit bad }' scores.txt ||
   { echo "FAIL score columns"; cat scores.txt; fail=1; }
 "$dgm" eval -m lm.dgm --json > eval.json || { echo "FAIL eval"; fail=1; }
 python3 -c 'import json,sys; j=json.load(open("eval.json")); assert j["perplexity"] > 1, j' 2>/dev/null ||
@@ -34,6 +34,6 @@ python3 -c 'import json,sys; j=json.load(open("eval.json")); assert j["perplexit
 "$dgm" export -m lm.dgm --arpa lm.arpa 2> /dev/null || { echo "FAIL export"; fail=1; }
 grep -q '^\\data\\' lm.arpa || { echo "FAIL export: not ARPA"; fail=1; }
 "$dgm" score -m lm.arpa test.txt > arpa_scores.txt || { echo "FAIL score with ARPA"; fail=1; }
-paste scores.txt arpa_scores.txt | awk -F'\t' '{ d = $2 - $6; if (d < 0) d = -d; if (d > 1e-6) bad = 1 } END { exit bad }' ||
+paste scores.txt arpa_scores.txt | awk -F'\t' '{ d = $2 - $7; if (d < 0) d = -d; if (d > 1e-6) bad = 1 } END { exit bad }' ||
   { echo "FAIL ARPA scores differ"; paste scores.txt arpa_scores.txt; fail=1; }
 exit $fail

@@ -22,6 +22,7 @@
 #include "dgm/config.h"
 #include "dgm/error.h"
 #include "dgm/io/read.h"
+#include "dgm/metrics.h"
 #include "dgm/io/text.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
@@ -83,12 +84,13 @@ inline void text_format(const std::string& bytes, const std::string& format) {
 inline void fuzz_grid(const std::string& b) { text_format(b, "grid"); }
 inline void fuzz_lines(const std::string& b) {
   text_format(b, "lines");
-  // The same parser reads `dgm score -` one line at a time.
+  // The same reader under `dgm score`'s tolerant policy: bad records skipped, reading stopped after five.
   guarded([&] {
-    std::vector<int32_t> x;
-    int32_t label;
-    const Space s = Space::tensor({3}, 12, 3);
-    parse_sample_line(b.substr(0, b.find('\n')), s, "<stdin>:1", &x, &label);
+    const std::string path = put_file("input.lines", b);
+    (void)read_records({{"path", path}, {"format", "lines"}}, Space::tensor({3}, 12, 3), nullptr, [](Records& r) {
+      r.max_errors = 5;
+      r.on_error = [](const std::string&) {};
+    });
   });
 }
 inline void fuzz_csv(const std::string& b) {
@@ -170,10 +172,11 @@ inline void fuzz_text(const std::string& b) {
       data["format"] = "text";
       data["train"] = path;
       data["test"] = path;
-      TextData td = load_text_data(data, space);
+      TrainingData td = load_training_data(data, space, 1);
+      const auto& codec = *dynamic_cast<const TextCodec*>(td.codec.get());
       int64_t n = 0;
-      td.codec.encode(b.substr(0, b.find('\n')), &n);
-      (void)td.codec.decode(td.train.size() ? td.train.row(0) : std::vector<int32_t>{});
+      codec.encode(b.substr(0, b.find('\n')), &n);
+      (void)codec.decode(td.train.size() ? td.train.row(0) : std::vector<int32_t>{});
     });
   }
 }
@@ -184,9 +187,10 @@ inline void fuzz_arpa(const std::string& b) {
   guarded([&] {
     auto m = NgramModel::read_arpa(path, 12);
     ThreadPool pool(1);
-    (void)m->score_lines({"a b c", "", "the </s>", "x y"}, pool);
+    const auto& codec = *dynamic_cast<const TextCodec*>(m->codec());
+    (void)corpus_figures(*m, codec.encode_lines({"a b c", "", "x y"}, m->space()), pool);
     Rng rng(1);
-    (void)m->sample_text(2, rng, "a");
+    (void)codec.decode(m->sample(2, rng).row(0));
     (void)m->describe();
   });
 }
@@ -244,7 +248,7 @@ inline void fuzz_config(const std::string& b) {
     });
   }
   guarded([&] { (void)load_data(data_j, space, 1); });
-  guarded([&] { (void)load_text_data(data_j, space_j); });
+  guarded([&] { (void)load_training_data(data_j, space_j, 1); });
 }
 
 // Appends the checksum and end marker that make `body` a well-formed file, so

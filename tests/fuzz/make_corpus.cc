@@ -138,9 +138,9 @@ int main(int argc, char** argv) {
     json data = tok;
     data["format"] = "text";
     data["train"] = fuzz::put_file("corpus.txt", corpus);
-    TextData td = load_text_data(data, {{"shape", {128}}, {"variable_length", true}});
+    TrainingData td = load_training_data(data, {{"shape", {128}}, {"variable_length", true}}, 1);
     auto m = create_model(td.space, {{"type", "ngram"}, {"order", order}}, json::object());
-    dynamic_cast<TextModel*>(m.get())->set_codec(td.codec);
+    m->set_codec(td.codec);
     Rng rng(1);
     m->fit(td.train, nullptr, {&pool, &rng, nullptr, nullptr});
     return m;
@@ -148,18 +148,16 @@ int main(int argc, char** argv) {
   for (int order : {2, 3}) {
     auto m = fit_text({{"tokenizer", "word"}}, order);
     const std::string p = fuzz::scratch_dir() + "/m.arpa";
-    dynamic_cast<TextModel*>(m.get())->write_arpa(p);
+    std::ofstream(p) << [&] { std::ostringstream o; m->export_to("arpa", o); return o.str(); }();
     put("arpa", "word" + std::to_string(order) + ".arpa", slurp(p));
   }
   {
     auto m = fit_text({{"tokenizer", "char"}, {"space_symbol", "_"}}, 3);
     const std::string p = fuzz::scratch_dir() + "/c.arpa";
-    dynamic_cast<TextModel*>(m.get())->write_arpa(p);
+    std::ofstream(p) << [&] { std::ostringstream o; m->export_to("arpa", o); return o.str(); }();
     put("arpa", "char3.arpa", slurp(p));
-    ModelWriter w;
-    w.header() = {{"kind", "ngram"}, {"space", m->space().to_json()},
-                  {"config", {{"model", {{"type", "ngram"}, {"order", 3}}}, {"train", json::object()}}}};
-    m->save(w);
+    const ModelWriter w =
+        model_writer(*m, {{"config", {{"model", {{"type", "ngram"}, {"order", 3}}}, {"train", json::object()}}}});
     put("model", "ngram-char3.dgm", w.serialize());
   }
   {

@@ -138,7 +138,14 @@ TEST(Cifar, RoundTripAndErrors) {
   std::string recs(3 * 49, '\x02');
   recs[2 * 49] = '\x0a';
   const std::string lab = write_file(dir + "/lab.bin", recs);
-  expect_error<DataError>([&] { read_dataset(json{{"path", lab}}, s); }, lab + ": record 2: label 10 outside");
+  expect_error<DataError>([&] { read_dataset(json{{"path", lab}}, s); },
+                          lab + ": record 3: label byte 10 outside the CIFAR-10 classes 0..9");
+  // The label byte is checked whatever the space: one without labels drops it, but a byte of 200
+  // means the file is not a CIFAR-10 batch.
+  recs[2 * 49] = char(200);
+  const std::string lab200 = write_file(dir + "/lab200.bin", recs);
+  expect_error<DataError>([&] { read_dataset(json{{"path", lab200}}, Space::tensor({3, 4, 4}, 256)); },
+                          lab200 + ": record 3: label byte 200 outside the CIFAR-10 classes 0..9");
   expect_error<IoError>([&] { read_dataset(json{{"path", dir}, {"format", "cifar"}}, s); }, dir + ": is a directory");
 }
 

@@ -26,8 +26,9 @@ TEST(LoadData, DigitsConfig) {
   json cfg = load_config_file(kSource + "/configs/digits.json");
   const Space space = Space::from_json(cfg["space"]);
   json data = cfg["data"];
-  data["train"] = kSource + "/" + data["train"].get<std::string>();
-  data["test"] = kSource + "/" + data["test"].get<std::string>();
+  // Its paths are relative to the config's folder.
+  resolve_data_paths(data, kSource + "/configs");
+  EXPECT_EQ(data["train"], kSource + "/data/digits/skewed.txt");
   const DataSplits s = load_data(data, space, 1);
   EXPECT_EQ(s.train.size(), 270u);
   EXPECT_EQ(s.validation.size(), 30u);
@@ -52,14 +53,31 @@ TEST(LoadData, CountLimitAndValidationFile) {
   const Dataset d = random_dataset(kDigits, 50, 51);
   write_dataset(d, dir + "/t.grid", "grid");
   write_dataset(d.slice(0, 7), dir + "/v.grid", "grid");
-  DataSplits s = load_data(json{{"train", dir + "/t.grid"}, {"validation_count", 10}, {"limit", 15}}, kDigits, 3);
-  expect_same(s.validation, d.slice(40, 50));  // the last 10, unshuffled
+  // "validation_split": "tail" keeps the file's last rows (a fixed split).
+  DataSplits s = load_data(
+      json{{"train", dir + "/t.grid"}, {"validation_count", 10}, {"validation_split", "tail"}, {"limit", 15}}, kDigits, 3);
+  expect_same(s.validation, d.slice(40, 50));
   expect_same(s.train, d.slice(0, 15));
   EXPECT_TRUE(s.test.empty());
+  // By default the split is drawn at random under the seed: not the tail, the
+  // same for the same seed, both parts in the file's order and together the file.
+  s = load_data(json{{"train", dir + "/t.grid"}, {"validation_count", 10}}, kDigits, 3);
+  ASSERT_EQ(s.validation.size(), 10u);
+  ASSERT_EQ(s.train.size(), 40u);
+  EXPECT_NE(s.validation.fingerprint(), d.slice(40, 50).fingerprint());
+  EXPECT_EQ(s.validation.fingerprint(), load_data(json{{"train", dir + "/t.grid"}, {"validation_count", 10}}, kDigits, 3)
+                                            .validation.fingerprint());
+  {
+    std::multiset<std::vector<int32_t>> a, b;
+    for (size_t i = 0; i < 40; ++i) a.insert(s.train.row(i));
+    for (size_t i = 0; i < 10; ++i) a.insert(s.validation.row(i));
+    for (size_t i = 0; i < 50; ++i) b.insert(d.row(i));
+    EXPECT_EQ(a, b);
+  }
   s = load_data(json{{"train", dir + "/t.grid"}, {"validation", dir + "/v.grid"}}, kDigits, 3);
   EXPECT_EQ(s.train.size(), 50u);
   expect_same(s.validation, d.slice(0, 7));
-  s = load_data(json{{"train", dir + "/t.grid"}, {"validation_fraction", 0.2}, {"shuffle", false}}, kDigits, 3);
+  s = load_data(json{{"train", dir + "/t.grid"}, {"validation_fraction", 0.2}, {"validation_split", "tail"}}, kDigits, 3);
   expect_same(s.validation, d.slice(40, 50));
   s = load_data(json{{"train", {{"path", dir + "/t.grid"}, {"format", "grid"}}}, {"test", dir + "/v.grid"}}, kDigits, 3);
   EXPECT_EQ(s.test.size(), 7u);
@@ -76,7 +94,8 @@ TEST(LoadData, IdxLabelsAndThresholdPassThrough) {
                                        {"test", dir + "/t10k-images-idx3-ubyte.gz"},
                                        {"test_labels", dir + "/t10k-labels-idx1-ubyte.gz"},
                                        {"threshold", 200},
-                                       {"validation_count", 4}},
+                                       {"validation_count", 4},
+                                       {"validation_split", "tail"}},
                                   s, 1);
   expect_same(sp.train, d.slice(0, 16));
   expect_same(sp.validation, d.slice(16, 20));
@@ -98,7 +117,9 @@ TEST(LoadData, ConfigErrors) {
                             "data.validation_fraction: must be between");
   expect_error<ConfigError>([&] { load_data(json{{"train", t}, {"validation_count", 10}}, kDigits, 1); },
                             "data: the validation split takes 10 of the 10");
-  expect_error<ConfigError>([&] { load_data(json{{"train", t}, {"shuffle", true}}, kDigits, 1); }, "data.shuffle:");
+  expect_error<ConfigError>([&] { load_data(json{{"train", t}, {"validation_split", "tail"}}, kDigits, 1); },
+                            "data.validation_split:");
+  expect_error<ConfigError>([&] { load_data(json{{"train", t}, {"shuffle", true}}, kDigits, 1); }, "data.train: unknown key 'shuffle'");
   expect_error<ConfigError>([&] { load_data(json{{"train", 3}}, kDigits, 1); }, "data.train: expected a path");
   expect_error<ConfigError>([&] { load_data(json{{"train", t}, {"test_labels", "x"}}, kDigits, 1); },
                             "data.test_labels: given without data.test");

@@ -6,8 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "dgm/error.h"
+#include "dgm/io/read.h"
 
 namespace dgm {
 namespace {
@@ -93,47 +95,65 @@ TEST(TextCodec, EncodeDecodeAndOov) {
   EXPECT_THROW(w.encode("a </s> a"), DataError);
 }
 
+// A text corpus read as `dgm train` reads it.
+TrainingData load_text(json data, const json& space) {
+  data["format"] = "text";
+  return load_training_data(data, space, 1);
+}
+
 TEST(LoadTextData, SplitsVocabularyAndCounts) {
   const std::string train = write_temp("text_train.txt", "the cat sat\nthe dog\n\nthe cat\n");
   const std::string test = write_temp("text_test.txt", "the bird sat\r\nthe cat");
-  const TextData td = load_text_data({{"train", train}, {"test", test}, {"format", "text"}, {"tokenizer", "word"}},
-                                     {{"shape", {8}}, {"variable_length", true}});
+  const TrainingData td = load_text({{"train", train}, {"test", test}, {"tokenizer", "word"}},
+                                    {{"shape", {8}}, {"variable_length", true}});
+  const auto& codec = *dynamic_cast<const TextCodec*>(td.codec.get());
   // Vocabulary: <unk>, the (3), cat (2), dog, sat.
-  EXPECT_EQ(td.codec.vocabulary().tokens(), (Toks{"<unk>", "the", "cat", "dog", "sat"}));
+  EXPECT_EQ(codec.vocabulary().tokens(), (Toks{"<unk>", "the", "cat", "dog", "sat"}));
   EXPECT_EQ(td.space, Space::sequence(8, 5));
   ASSERT_EQ(td.train.size(), 4u);
   EXPECT_EQ(td.train.row(0), (std::vector<int32_t>{1, 2, 4}));
   EXPECT_EQ(td.train.length(2), 0);  // an empty line is an empty sequence
-  EXPECT_EQ(td.train_info.tokens, 7);
-  EXPECT_EQ(td.train_info.chars, 11 + 1 + 7 + 1 + 0 + 1 + 7 + 1);
   ASSERT_EQ(td.test.size(), 2u);
   EXPECT_EQ(td.test.row(0), (std::vector<int32_t>{1, 0, 4}));
-  EXPECT_EQ(td.test_info.oov, 1);
-  EXPECT_EQ(td.test_info.lines, 2);
   EXPECT_TRUE(td.validation.empty());
+  // The records of a split: OOVs flagged where they stand, characters counted.
+  const Records r = read_split({{"train", train}, {"test", test}, {"format", "text"}}, "test", td.space, &codec);
+  EXPECT_EQ(r.unknown, (std::vector<uint8_t>{0, 1, 0, 0, 0}));
+  EXPECT_EQ(r.chars, (std::vector<int64_t>{12 + 1, 7 + 1}));
+  EXPECT_EQ(r.source(1), test + ":2");
+  // The text codec writes what it reads.
+  std::ostringstream out;
+  write_dataset(td.test, out, "text", &codec);
+  EXPECT_EQ(out.str(), "the <unk> sat\nthe cat\n");
+  // Tokenizer keys that disagree with the codec are refused, those that agree pass.
+  EXPECT_THROW(read_records({{"path", test}, {"format", "text"}, {"tokenizer", "char"}}, td.space, &codec), ConfigError);
+  EXPECT_NO_THROW(read_records({{"path", test}, {"format", "text"}, {"tokenizer", "word"}}, td.space, &codec));
 }
 
 TEST(LoadTextData, Errors) {
   const std::string train = write_temp("text_train2.txt", "a b c d\n");
   const json space = {{"shape", {3}}, {"variable_length", true}};
   try {
-    load_text_data({{"train", train}}, space);
+    load_text({{"train", train}}, space);
     FAIL() << "expected a DataError";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("text_train2.txt:1: 4 tokens exceed the maximum length 3"), std::string::npos)
         << e.what();
   }
-  EXPECT_THROW(load_text_data({{"train", train}, {"tokeniser", "word"}}, {{"shape", {8}}}), ConfigError);
-  EXPECT_THROW(load_text_data({{"train", train}}, {{"shape", {8}}, {"levels", 3}}), ConfigError);  // vocabulary is 5
-  EXPECT_NO_THROW(load_text_data({{"train", train}}, {{"shape", {8}}, {"levels", 5}}));
-  EXPECT_THROW(load_text_data({{"train", train + ".missing"}}, {{"shape", {8}}}), IoError);
+  EXPECT_THROW(load_text({{"train", train}, {"tokeniser", "word"}}, {{"shape", {8}}}), ConfigError);
+  EXPECT_THROW(load_text({{"train", train}}, {{"shape", {8}}, {"levels", 3}}), ConfigError);  // vocabulary is 5
+  EXPECT_NO_THROW(load_text({{"train", train}}, {{"shape", {8}}, {"levels", 5}}));
+  EXPECT_THROW(load_text({{"train", train + ".missing"}}, {{"shape", {8}}}), IoError);
   const std::string bad = write_temp("text_bad.txt", "ok\nnot \xC3 ok\n");
   try {
-    load_text_data({{"train", bad}, {"tokenizer", "char"}}, {{"shape", {8}}});
+    load_text({{"train", bad}, {"tokenizer", "char"}}, {{"shape", {8}}});
     FAIL() << "expected a DataError";
   } catch (const DataError& e) {
     EXPECT_NE(std::string(e.what()).find("text_bad.txt:2: invalid UTF-8"), std::string::npos) << e.what();
   }
+  // Text with a NUL byte is not text, as for every text format.
+  const std::string nul = write_temp("text_nul.txt", std::string("ok\nnul \0 here\n", 14));
+  EXPECT_THROW(load_text({{"train", nul}}, {{"shape", {8}}}), FormatError);
 }
 
 }  // namespace

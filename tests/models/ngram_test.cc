@@ -11,8 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "dgm/error.h"
+#include "dgm/io/read.h"
+#include "dgm/metrics.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
@@ -125,13 +128,18 @@ const char* kToyTest =
     "a bird sat on the mat .\n"
     "the dog ate the cat fish .\n";
 
+// A text corpus through the text codec, as `dgm train` reads it.
+struct TextData : TrainingData {
+  const TextCodec& text() const { return *dynamic_cast<const TextCodec*>(codec.get()); }
+};
+
 TextData toy_text(const std::string& tag) {
   const std::string train = temp_path("ngram_" + tag + "_train.txt");
   const std::string test = temp_path("ngram_" + tag + "_test.txt");
   std::ofstream(train) << kToyTrain;
   std::ofstream(test) << kToyTest;
-  return load_text_data({{"train", train}, {"test", test}, {"tokenizer", "word"}},
-                        {{"shape", {32}}, {"variable_length", true}});
+  return {load_training_data({{"train", train}, {"test", test}, {"format", "text"}, {"tokenizer", "word"}},
+                             {{"shape", {32}}, {"variable_length", true}}, 1)};
 }
 
 std::unique_ptr<NgramModel> toy_model(const TextData& td, int order) {
@@ -139,6 +147,13 @@ std::unique_ptr<NgramModel> toy_model(const TextData& td, int order) {
   m->set_codec(td.codec);
   fit(*m, td.train);
   return m;
+}
+
+// Lines of text scored through the model's codec, as `dgm eval` scores them.
+CorpusFigures score(const Model& m, const std::vector<std::string>& lines, std::vector<double>* lp = nullptr) {
+  ThreadPool pool(2);
+  const auto& codec = *dynamic_cast<const TextCodec*>(m.codec());
+  return corpus_figures(m, codec.encode_lines(lines, m.space()), pool, lp);
 }
 
 TEST(Ngram, NormalisesAtEveryContext) {
@@ -265,50 +280,79 @@ TEST(Ngram, SaveLoadGivesIdenticalScores) {
   const auto b = loaded->log_prob(td.test, pool);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
-  const auto* tm = dynamic_cast<const TextModel*>(loaded.get());
-  ASSERT_NE(tm, nullptr);
-  ASSERT_TRUE(tm->has_codec());
-  EXPECT_EQ(tm->codec().vocabulary().tokens(), td.codec.vocabulary().tokens());
+  const auto* codec = dynamic_cast<const TextCodec*>(loaded->codec());
+  ASSERT_NE(codec, nullptr);
+  EXPECT_EQ(codec->vocabulary().tokens(), td.text().vocabulary().tokens());
   const std::vector<std::string> lines = {"the cat sat on the mat .", "a zebra ."};
-  EXPECT_EQ(tm->score_lines(lines, pool).log_prob, m->score_lines(lines, pool).log_prob);
+  EXPECT_EQ(score(*loaded, lines).log_prob, score(*m, lines).log_prob);
   EXPECT_EQ(loaded->describe(), m->describe());
 }
 
 TEST(Ngram, ScoreLinesFollowsKenlmConventions) {
   const TextData td = toy_text("score");
   auto m = toy_model(td, 3);
-  ThreadPool pool(1);
   std::vector<std::string> test = {"the cat sat on the log .", "a bird sat on the mat .", "the dog ate the cat fish ."};
-  const TextScore s = m->score_lines(test, pool);
-  ASSERT_EQ(s.lines.size(), 3u);
+  std::vector<double> line_lp;
+  const CorpusFigures s = score(*m, test, &line_lp);
+  ASSERT_EQ(line_lp.size(), 3u);
   // tokens: words + one </s> a line; "bird" is the one OOV.
   EXPECT_EQ(s.tokens, 7 + 7 + 7 + 3);
-  EXPECT_EQ(s.oov, 1);
-  EXPECT_EQ(s.lines[1].oov, 1);
+  EXPECT_EQ(s.unknown, 1);
+  EXPECT_TRUE(s.has_unknown_log_prob);
   EXPECT_EQ(s.chars, int64_t(test[0].size() + test[1].size() + test[2].size() + 3));
   // The line scores are the dataset scores; the OOV part is p(<unk> | a) here.
+  ThreadPool pool(1);
   const auto lp = m->log_prob(td.test, pool);
-  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(s.lines[i].log_prob, lp[i], 1e-12);
-  EXPECT_NEAR(s.lines[1].oov_log_prob, m->log_prob_next({td.codec.vocabulary().id("a")}, Vocabulary::kUnk), 1e-12);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(line_lp[i], lp[i], 1e-12);
+  EXPECT_NEAR(s.unknown_log_prob, m->log_prob_next({td.text().vocabulary().id("a")}, Vocabulary::kUnk), 1e-12);
   EXPECT_NEAR(s.perplexity(), std::exp(-(lp[0] + lp[1] + lp[2]) / 24), 1e-9);
-  EXPECT_NEAR(s.perplexity_excluding_oov(), std::exp(-(lp[0] + lp[1] + lp[2] - s.oov_log_prob) / 23), 1e-9);
+  EXPECT_NEAR(s.perplexity_excluding_unknown(), std::exp(-(lp[0] + lp[1] + lp[2] - s.unknown_log_prob) / 23), 1e-9);
   EXPECT_NEAR(s.bits_per_char(), -(lp[0] + lp[1] + lp[2]) / std::log(2.0) / double(s.chars), 1e-12);
   // <unk> gets only interpolated mass: less than any training word at the same context.
-  EXPECT_LT(m->log_prob_next({}, Vocabulary::kUnk), m->log_prob_next({}, td.codec.vocabulary().id("fish")));
+  EXPECT_LT(m->log_prob_next({}, Vocabulary::kUnk), m->log_prob_next({}, td.text().vocabulary().id("fish")));
   std::vector<std::string> long_line = {""};
   for (int i = 0; i < 40; ++i) long_line[0] += "the ";
-  EXPECT_THROW(m->score_lines(long_line, pool), DataError);
+  EXPECT_THROW(score(*m, long_line), DataError);
+}
+
+TEST(Ngram, PositionLogProbsSumToTheSequence) {
+  const TextData td = toy_text("positions");
+  auto m = toy_model(td, 3);
+  ThreadPool pool(2);
+  const auto lp = m->log_prob(td.test, pool);
+  const size_t stride = size_t(td.space.dims()) + 1;
+  std::vector<double> pos(td.test.size() * stride, 99.0);
+  m->position_log_probs(td.test, pos.data(), pool);
+  for (size_t i = 0; i < td.test.size(); ++i) {
+    double sum = 0;
+    for (int64_t t = 0; t <= td.test.length(i); ++t) sum += pos[i * stride + size_t(t)];
+    EXPECT_NEAR(sum, lp[i], 1e-12) << i;
+    // Each term is the conditional of that position given the ones before.
+    const auto row = td.test.row(i);
+    EXPECT_NEAR(pos[i * stride + 1], m->log_prob_next({row[0]}, row[1]), 1e-12);
+  }
 }
 
 TEST(Ngram, SampleTextWithPrompt) {
   const TextData td = toy_text("sample");
   auto m = toy_model(td, 3);
+  const TextCodec& codec = td.text();
+  const std::vector<int32_t> prompt = codec.encode_prompt("The cat");
+  Dataset partial(td.space);
+  for (int i = 0; i < 20; ++i) partial.push_back(prompt);
   Rng rng(9);
-  const auto lines = m->sample_text(20, rng, "The cat", 1.0);
-  ASSERT_EQ(lines.size(), 20u);
-  for (const auto& l : lines) EXPECT_EQ(l.rfind("the cat", 0), 0u) << l;
-  Rng a(4), b(4);
-  EXPECT_EQ(m->sample_text(5, a, "", 0.7), m->sample_text(5, b, "", 0.7));  // determinism under a seed
+  const Dataset out = m->complete(partial, {}, rng);
+  ASSERT_EQ(out.size(), 20u);
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_EQ(codec.decode(out.row(i)).rfind("the cat", 0), 0u) << codec.decode(out.row(i));
+  // Determinism under a seed, whatever the pool.
+  ThreadPool one(1), three(3);
+  SampleOptions a, b;
+  a.temperature = b.temperature = 0.7;
+  a.pool = &one;
+  b.pool = &three;
+  Rng ra(4), rb(4);
+  const Dataset x = m->sample(300, ra, a), y = m->sample(300, rb, b);
+  EXPECT_EQ(x.raw(), y.raw());
 }
 
 TEST(Ngram, ArpaRoundTrip) {
@@ -316,20 +360,28 @@ TEST(Ngram, ArpaRoundTrip) {
   for (int order : {1, 3, 4}) {
     auto m = toy_model(td, order);
     const std::string path = temp_path("ngram_rt" + std::to_string(order) + ".arpa");
-    m->write_arpa(path);
-    const TokenizerOptions opts = td.codec.tokenizer().options();
+    {
+      std::ofstream f(path);
+      m->export_to("arpa", f);
+    }
+    const TokenizerOptions opts = td.text().tokenizer().options();
     auto r = NgramModel::read_arpa(path, 32, &opts);
     EXPECT_EQ(r->order(), order);
     EXPECT_EQ(r->ngram_counts(), m->ngram_counts());
-    ThreadPool pool(1);
+    // ARPA files load as models wherever a model file does.
+    auto loaded = load_model(path);
+    EXPECT_EQ(loaded->kind(), "ngram");
     const std::vector<std::string> held_out = {"the cat sat on the log .", "a bird sat on the mat .",
                                                "the dog ate the cat fish .", "", "fish fish fish"};
-    const TextScore a = m->score_lines(held_out, pool);
-    const TextScore b = r->score_lines(held_out, pool);
-    for (size_t i = 0; i < held_out.size(); ++i)
-      EXPECT_NEAR(a.lines[i].log_prob, b.lines[i].log_prob, 1e-6 * std::fabs(a.lines[i].log_prob) + 1e-7);
-    EXPECT_EQ(a.oov, b.oov);
+    std::vector<double> a, b;
+    const CorpusFigures fa = score(*m, held_out, &a);
+    const CorpusFigures fb = score(*r, held_out, &b);
+    for (size_t i = 0; i < held_out.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6 * std::fabs(a[i]) + 1e-7);
+    EXPECT_EQ(fa.unknown, fb.unknown);
   }
+  auto m = toy_model(td, 2);
+  std::ostringstream out;
+  EXPECT_THROW(m->export_to("onnx", out), ConfigError);
 }
 
 TEST(Ngram, ArpaBackoffSemantics) {
@@ -339,14 +391,14 @@ TEST(Ngram, ArpaBackoffSemantics) {
                          "\\1-grams:\n-1.0\t<unk>\n-0.5\ta\t-0.3\n-0.6\t</s>\n-99\t<s>\t-0.2\n\n"
                          "\\2-grams:\n-0.1\t<s> a\n-0.2\ta </s>\n\n\\end\\\n";
   auto m = NgramModel::read_arpa(path);
-  ThreadPool pool(1);
   const double ln10 = std::log(10.0);
-  const TextScore s = m->score_lines({"a", "a a", "", "zzz"}, pool);
-  EXPECT_NEAR(s.lines[0].log_prob, (-0.1 - 0.2) * ln10, 1e-12);               // listed, listed
-  EXPECT_NEAR(s.lines[1].log_prob, (-0.1 + (-0.3 - 0.5) - 0.2) * ln10, 1e-12);  // b(a) p(a)
-  EXPECT_NEAR(s.lines[2].log_prob, (-0.2 - 0.6) * ln10, 1e-12);                 // b(<s>) p(</s>)
-  EXPECT_NEAR(s.lines[3].log_prob, (-0.2 - 1.0 - 0.6) * ln10, 1e-12);           // OOV as <unk>
-  EXPECT_EQ(s.oov, 1);
+  std::vector<double> lp;
+  const CorpusFigures s = score(*m, {"a", "a a", "", "zzz"}, &lp);
+  EXPECT_NEAR(lp[0], (-0.1 - 0.2) * ln10, 1e-12);               // listed, listed
+  EXPECT_NEAR(lp[1], (-0.1 + (-0.3 - 0.5) - 0.2) * ln10, 1e-12);  // b(a) p(a)
+  EXPECT_NEAR(lp[2], (-0.2 - 0.6) * ln10, 1e-12);                 // b(<s>) p(</s>)
+  EXPECT_NEAR(lp[3], (-0.2 - 1.0 - 0.6) * ln10, 1e-12);           // OOV as <unk>
+  EXPECT_EQ(s.unknown, 1);
 
   const std::string bad = temp_path("ngram_bad.arpa");
   std::ofstream(bad) << "\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\t</s>\n-1\ta\n\n\\2-grams:\n-0.1\ta b\n";
@@ -387,7 +439,7 @@ TEST(Ngram, ConfigLimits) {
   auto m = make(s, {{"type", "ngram"}});
   ThreadPool pool(1);
   EXPECT_THROW(m->log_prob(sequences(s, {{0}}), pool), DataError);  // not fitted
-  EXPECT_THROW(m->codec(), DataError);                               // no vocabulary
+  EXPECT_EQ(m->codec(), nullptr);                                    // no vocabulary
 }
 
 TEST(Ngram, HighOrderOnLongSequences) {
@@ -413,16 +465,15 @@ TEST(Ngram, KjvMatchesKenlm) {
   const std::string dir = std::string(DGM_SOURCE_DIR) + "/data/kjv/";
   if (!std::filesystem::exists(dir + "train.txt") || !std::filesystem::exists(dir + "test.txt"))
     GTEST_SKIP() << "run scripts/prepare_kjv.sh first";
-  const TextData td = load_text_data(
-      {{"train", dir + "train.txt"}, {"test", dir + "test.txt"}, {"tokenizer", "word"}, {"split", "whitespace"}},
-      {{"shape", {256}}, {"variable_length", true}});
+  const TextData td{load_training_data({{"train", dir + "train.txt"}, {"test", dir + "test.txt"}, {"format", "text"},
+                                        {"tokenizer", "word"}, {"split", "whitespace"}},
+                                       {{"shape", {256}}, {"variable_length", true}}, 1)};
   auto m = toy_model(td, 3);
-  ThreadPool pool(2);
-  const TextScore s = m->score_lines(read_text_lines(dir + "test.txt"), pool, false);
+  const CorpusFigures s = score(*m, read_text_lines(dir + "test.txt"));
   EXPECT_EQ(s.tokens, 95381);
-  EXPECT_EQ(s.oov, 419);
+  EXPECT_EQ(s.unknown, 419);
   EXPECT_NEAR(s.perplexity() / 45.568, 1.0, 1e-4);
-  EXPECT_NEAR(s.perplexity_excluding_oov() / 43.557, 1.0, 1e-4);
+  EXPECT_NEAR(s.perplexity_excluding_unknown() / 43.557, 1.0, 1e-4);
 }
 
 }  // namespace

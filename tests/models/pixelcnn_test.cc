@@ -258,7 +258,7 @@ TEST(PixelCnn, CifarBatchesAndPngFoldersEndToEnd) {
   write_dataset(all.slice(50, 60), (dir / "png").string(), "image");
   const DataSplits s = load_data({{"train", (dir / "data_batch_1.bin").string()},
                                   {"test", (dir / "test_batch.bin").string()},
-                                  {"format", "cifar"}, {"validation_count", 10}},
+                                  {"format", "cifar"}, {"validation_count", 10}, {"validation_split", "tail"}},
                                  space, 1);
   ASSERT_EQ(s.train.size(), 40u);
   ASSERT_EQ(s.validation.size(), 10u);

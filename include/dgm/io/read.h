@@ -1,4 +1,4 @@
-// read.h — every dataset reader and writer behind two calls. A source is the
+// read.h — every dataset reader and writer behind a few calls. A source is the
 // JSON form used in the config's "data" section, e.g.
 //   {"path": "data/digits/skewed.txt", "format": "grid"}
 //   {"path": "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
@@ -6,15 +6,19 @@
 //    "format": "idx", "threshold": 128}
 // Formats: grid, lines, csv, jsonl, image (PNG, PGM/PPM/PBM, BMP, JPEG; a file,
 // a directory with one subfolder per label, or a list file), idx (plain or
-// .gz), cifar. An empty format is inferred from the file name. Every error
-// names the file, the record or line, and the reason; sizes from headers are
-// checked before allocating; nothing is silently truncated, padded or resized.
-// Source keys besides "path" and "format": "label_column" (csv), "threshold"
-// (image, idx), "labels" (idx); a key the format does not read is a
-// ConfigError. docs/formats.md describes every format.
+// .gz), cifar, plus the formats of a codec (codec.h: "text"). Each format has
+// one name for reading and writing. Without a format, detect_format() decides
+// from the content, then the file name. Every error names the file, the record
+// or line, and the reason; sizes from headers are checked before allocating;
+// nothing is silently truncated, padded or resized. Source keys besides "path"
+// and "format": "label_column" (csv), "threshold" (image, idx), "labels" (idx),
+// a codec's keys; a key the format does not read is a ConfigError.
+// docs/formats.md describes every format.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,45 +27,133 @@
 
 namespace dgm {
 
+class Codec;
+
+// Samples read from one source, each with the record it came from, and the
+// policy for a bad record. Readers fill it through record() and push().
+class Records {
+ public:
+  Records(const Space& space, std::string name);
+
+  Dataset data;
+  std::string name;  // the path as messages show it: "<stdin>" for "-"
+
+  // Where sample i came from: "name:LINE" for line-based formats, "name#K"
+  // (1-based) for the records of binary files, the file of an image in a
+  // folder, and the bare name for a file that holds one sample.
+  std::string source(size_t i) const;
+
+  // Filled by codecs, for their figures (metrics.h): (values, as data's
+  // values) 1 where the outside value had no code and was stored as the
+  // codec's "unknown" value (a text OOV as <unk>); (N) characters of the
+  // outside text of each sample, its newline included. Empty when not known.
+  std::vector<uint8_t> unknown;
+  std::vector<int64_t> chars;
+
+  // The error policy. With max_errors == 0 (the default) the first bad
+  // record throws. Otherwise each bad record is given to on_error and
+  // skipped, and reading stops with a DataError (the count, and `hint` when
+  // set) at the max_errors-th.
+  size_t max_errors = 0;
+  std::function<void(const std::string& message)> on_error;
+  std::string hint;
+  size_t errors() const { return errors_; }
+
+  // --- for readers ---
+  // Runs `parse` for record `number` (its line, or its index from 1): a
+  // DataError or FormatError from it is thrown or reported by the policy.
+  void record(uint64_t number, const std::function<void()>& parse);
+  // Appends one sample of the current record (validated by the dataset).
+  void push(const int32_t* x, int64_t length, int32_t label);
+  void push(const std::vector<int32_t>& x, int32_t label) { push(x.data(), int64_t(x.size()), label); }
+  // Line-based sources number records by line ("name:12"), others by index ("name#12").
+  void set_by_line(bool by_line) { by_line_ = by_line; }
+  // Names sample i by its own file (images of a folder).
+  void set_source(size_t i, const std::string& source);
+  // Records of a bulk read: samples [first, data.size()) are records first+1.. (no names stored).
+  void mark_bulk(size_t first);
+
+ private:
+  std::vector<uint64_t> record_;  // (N) the record number of each sample
+  std::vector<std::string> own_;  // (N) or empty: each sample's own source
+  uint64_t current_ = 0;
+  bool by_line_ = true;
+  size_t errors_ = 0;
+};
+
 // Reads one source into `space`. "-" as path reads stdin (text formats only).
-Dataset read_dataset(const json& source, const Space& space);
+// `codec` (may be null) adds its formats. A source of no samples is a FormatError.
+Records read_records(const json& source, const Space& space, const Codec* codec = nullptr,
+                     const std::function<void(Records&)>& policy = {});
+Dataset read_dataset(const json& source, const Space& space, const Codec* codec = nullptr);
 
-// Writes a dataset to `path` in `format` (grid, lines, csv, jsonl, idx, cifar,
-// or image: one PNG per sample into the directory `path`). Written to a
-// temporary name and renamed into place. "-" writes the text formats to stdout.
-// An empty format is inferred from the name as for reading.
-void write_dataset(const Dataset& data, const std::string& path, const std::string& format);
-// The text formats (grid, lines, csv, jsonl) written to a stream.
-void write_dataset(const Dataset& data, std::ostream& out, const std::string& format);
+// Writes a dataset to `path` in `format` (any format that writes; "image"
+// writes one PNG per sample into the directory `path`). Written to a
+// temporary name and renamed into place. "-" writes the text formats to
+// stdout. An empty format is inferred from the name.
+void write_dataset(const Dataset& data, const std::string& path, const std::string& format,
+                   const Codec* codec = nullptr);
+// The text formats (grid, lines, csv, jsonl, a codec's text formats) written to a stream.
+void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec = nullptr);
 
-// The format read_dataset infers for a path: image for .png .pgm .ppm .pbm
-// .pnm .bmp .jpg .jpeg and directories, idx for *-idx*-ubyte[.gz] and
+// The format of a source, in this order: `preferred` (the model's own format)
+// when the content fits it; else what the content says (PNG/JPEG/BMP/PNM
+// magic, IDX and gzip, '#'/'.' grids, digit lines — grids when their length
+// is a grid row of `space` —, JSON lines, commas, the codec's formats); else
+// the file name (infer_format). "-" is stdin, read once and kept for the reader.
+std::string detect_format(const std::string& path, const std::string& preferred = "", const Codec* codec = nullptr,
+                          const Space* space = nullptr);
+// The format read_dataset infers from a name alone: image for .png .pgm .ppm
+// .pbm .pnm .bmp .jpg .jpeg and directories, idx for *-idx*-ubyte[.gz] and
 // *.idx[.gz], cifar for .bin, csv, jsonl, grid for .grid, else lines.
 std::string infer_format(const std::string& path);
+// Every format name dgm reads and writes (with the codec's), for --help and errors.
+std::vector<std::string> format_names(const Codec* codec = nullptr);
+// Why `format` cannot hold samples of `space` (an unknown name included), or
+// "" when it can.
+std::string format_problem(const std::string& format, const Space& space, const Codec* codec = nullptr);
+// Whether `format` is written as text to a stream (grid, lines, csv, jsonl,
+// a codec's text formats) rather than to files.
+bool is_stream_format(const std::string& format, const Codec* codec = nullptr);
 // Where write_dataset(..., "idx") puts the labels of a labeled dataset:
 // "train-images-idx3-ubyte.gz" -> "train-labels-idx1-ubyte.gz",
 // "x.idx" -> "x-labels.idx", "x.idx.gz" -> "x-labels.idx.gz", else "<path>-labels".
 std::string idx_labels_path(const std::string& images_path);
 
-// Parses one line of the "lines" format (values, then an optional tab and a
-// label) into *x and *label (-1 when absent). Errors are prefixed with `where`.
-void parse_sample_line(const std::string& line, const Space& space, const std::string& where,
-                       std::vector<int32_t>* x, int32_t* label);
-
 // The train / validation / test sets described by a config's "data" section:
 //   "train", "validation", "test": a path (or a source object as above);
 //   "format", "labels" keys of the train source ("train_labels", "test_labels",
 //   "validation_labels" for separate label files), "threshold";
-//   "validation_fraction" (taken from the end of train after a seeded shuffle
-//   when "shuffle" is true, the default) or "validation_count" (the last N of
-//   train, never shuffled); "limit": keep the first N training samples left
-//   after the validation split. Every other key ("format", "threshold",
-//   "label_column", and the keys of formats added later, such as a text
-//   format's "tokenizer") is passed to each split's source, whose reader
+//   "validation_fraction" or "validation_count": a validation set split off
+//   the training data, drawn at random under the seed unless
+//   "validation_split": "tail" (the last rows of the file, for a fixed split);
+//   "limit": keep the first N training samples left after the validation
+//   split. Every other key ("format", "threshold", "label_column", a codec's
+//   keys such as "tokenizer") is passed to each split's source, whose reader
 //   accepts or refuses it. A split may also be a whole source object.
 struct DataSplits {
   Dataset train, validation, test;  // validation / test may be empty
 };
-DataSplits load_data(const json& data_section, const Space& space, uint64_t seed);
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec = nullptr);
+// One split ("train", "validation" or "test") of a data section read as its
+// own source, with its records (for per-record figures), before any split-off.
+Records read_split(const json& data_section, const std::string& split, const Space& space,
+                   const Codec* codec = nullptr);
+
+// Everything a config's "space" and "data" sections describe for training:
+// the codec fitted to the training data when the data's format belongs to
+// one (codec.h; null for plain tensors), the space (the codec's where it sets
+// it, e.g. a vocabulary's size), and the splits read through the codec.
+struct TrainingData {
+  Space space;
+  std::shared_ptr<const Codec> codec;
+  Dataset train, validation, test;
+};
+TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed);
+
+// Data paths of a config's "data" section (train, validation, test, the
+// label files, and "path"/"labels" of source objects) made absolute against
+// `base` (the config file's folder); "-" and absolute paths stay.
+void resolve_data_paths(json& data_section, const std::string& base);
 
 }  // namespace dgm

@@ -1,9 +1,9 @@
 // text.h — text corpora as datasets of token sequences: tokenizers (UTF-8
 // code points or words), a vocabulary built from the training data, and the
-// loader for "format": "text". One line is one sequence; the sentence markers
-// <s> and </s> are implicit (models add them), <unk> is token id 0.
+// text codec of "format": "text". One line is one sequence; the sentence
+// markers <s> and </s> are implicit (models add them), <unk> is token id 0.
 //
-//   TextData td = load_text_data(config["data"], config["space"]);
+//   TrainingData td = load_training_data(config["data"], config["space"], seed);  // io/read.h
 //   // td.space = {"shape": [max_length], "levels": |vocabulary|, "variable_length": true}
 //   model->fit(td.train, &td.validation, ctx);
 //
@@ -26,8 +26,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dgm/codec.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
+#include "dgm/io/read.h"
 
 namespace dgm {
 
@@ -100,8 +102,13 @@ class Vocabulary {
   std::unordered_map<std::string, int32_t> index_;
 };
 
-// A tokenizer with its vocabulary: lines <-> id sequences.
-class TextCodec {
+// The text codec: a tokenizer with its vocabulary, lines of text <-> id
+// sequences. Its format "text" reads one sequence a line (the whole line,
+// tokenized; OOV tokens become <unk> and are flagged in Records::unknown) and
+// writes the detokenized samples a line each. Stored in model files as
+// {"type": "text", "tokenizer": {...}} and the arrays codec.vocab.bytes and
+// codec.vocab.offsets.
+class TextCodec : public Codec {
  public:
   TextCodec() = default;
   TextCodec(Tokenizer tokenizer, Vocabulary vocabulary)
@@ -111,13 +118,44 @@ class TextCodec {
   const Vocabulary& vocabulary() const { return vocabulary_; }
 
   // Ids of the tokens of a line; *oov (optional) receives the number of
-  // tokens not in the vocabulary (mapped to <unk>). Literal "<s>" or "</s>"
-  // tokens are a DataError (they are markers, not words).
-  std::vector<int32_t> encode(const std::string& line, int64_t* oov = nullptr) const;
+  // tokens not in the vocabulary (mapped to <unk>), `unknown` (optional) a
+  // flag a token. Literal "<s>" or "</s>" tokens are a DataError (they are
+  // markers, not words).
+  std::vector<int32_t> encode(const std::string& line, int64_t* oov = nullptr,
+                              std::vector<uint8_t>* unknown = nullptr) const;
   std::string decode(const int32_t* ids, int64_t n) const;
   std::string decode(const std::vector<int32_t>& ids) const { return decode(ids.data(), int64_t(ids.size())); }
+  // Lines as records of `space` (what the "text" format reads from a file):
+  // OOVs flagged, characters counted; a line past the maximum length is a
+  // DataError naming "name:LINE".
+  Records encode_lines(const std::vector<std::string>& lines, const Space& space,
+                       const std::string& name = "<lines>") const;
+
+  // Codec
+  std::string type() const override { return "text"; }
+  json to_json() const override;
+  void save(ModelWriter& w) const override;
+  std::string describe() const override;
+  void check_space(const Space& space) const override;
+  std::vector<std::string> formats() const override { return {"text"}; }
+  std::string recognise(const std::string& head) const override;
+  void read(const std::string& path, const std::string& format, ConfigSection& opts, Records& out) const override;
+  void write(const Dataset& data, const std::string& format, std::ostream& out) const override;
+  std::vector<int32_t> encode_prompt(const std::string& text) const override { return encode(text); }
+  std::string unit() const override { return tokenizer_.options().kind == "char" ? "char" : "token"; }
+
+  // The registry's factory and loader (codec.h CodecKind). fit reads the data
+  // section's "train" file (its first "limit" lines when given) with the keys
+  // "tokenizer" ("word" or "char"), "lowercase", "split", "space_symbol" and
+  // "min_count" (default 1), and the space section's maximum length:
+  // {"shape": [max_length], "variable_length": true}; "levels", when given,
+  // must equal the vocabulary size. ConfigError / IoError / DataError name
+  // the key or the file and line.
+  static std::shared_ptr<const Codec> fit(const json& data_section, const json& space_section, Space* space);
+  static std::shared_ptr<const Codec> load(const json& header, const ModelReader& r);
 
  private:
+  void encode_into(const std::vector<std::string>& lines, Records& out) const;
   Tokenizer tokenizer_;
   Vocabulary vocabulary_;
 };
@@ -125,30 +163,5 @@ class TextCodec {
 // Reads a text file as lines (a final line without newline counts; a trailing
 // '\r' is dropped). "-" reads stdin. IoError names the path.
 std::vector<std::string> read_text_lines(const std::string& path);
-
-// Totals of a text split, for the tokens/OOV/bits-per-char summaries.
-struct TextSplitInfo {
-  std::string path;
-  int64_t lines = 0;
-  int64_t tokens = 0;  // words, without the </s> markers
-  int64_t oov = 0;     // tokens mapped to <unk>
-  int64_t chars = 0;   // code points of the lines plus one newline per line
-};
-
-struct TextData {
-  Space space;  // sequence(max_length, vocabulary size)
-  TextCodec codec;
-  Dataset train, validation, test;  // validation / test may be empty
-  TextSplitInfo train_info, validation_info, test_info;
-};
-
-// The loader for a "data" section with "format": "text". Keys: "train"
-// (required), "validation", "test" (paths), "format", "tokenizer" ("word" or
-// "char"), "lowercase", "split", "space_symbol", "min_count" (default 1),
-// "limit" (at most N training lines). The space section gives the maximum
-// length: {"shape": [max_length], "variable_length": true} ("levels", when
-// given, must equal the vocabulary size). ConfigError / IoError / DataError
-// name the key or the file and line.
-TextData load_text_data(const json& data_section, const json& space_section);
 
 }  // namespace dgm

@@ -40,6 +40,8 @@ class AutoregressiveModel : public Model, public Trainable {
   void save(ModelWriter& w) const override;
   void load(const ModelReader& r) override;
   json describe() const override;
+  // log P(y), from the training labels' counts + 1 (labeled spaces only).
+  std::vector<double> label_log_prior() const override;
 
   // Trainable.
   size_t num_params() const override { return params_.size(); }

@@ -25,6 +25,8 @@ class CategoricalMixtureBase : public Model {
   // each unknown position from its categorical; temperature tempers both.
   Dataset complete(const Dataset& partial, const std::vector<uint8_t>& known, Rng& rng,
                    const SampleOptions& opts = {}) const override;
+  // log P(y): the label prior (labeled spaces only).
+  std::vector<double> label_log_prior() const override;
   // Arrays: "label_log_prior" (G), "log_weight" (G, K), "log_table" (G, D, L, K).
   void save(ModelWriter& w) const override;
   void load(const ModelReader& r) override;

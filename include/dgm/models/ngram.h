@@ -14,11 +14,13 @@
 // the probabilities over the space sum to exactly 1). The predicted set (V
 // values, plus </s> on variable-length spaces) sums to 1 at every context.
 //
-// The text interface (vocabulary, tokenizer, perplexity, ARPA) is the small
-// opt-in class TextModel below; the CLI reaches it by dynamic_cast.
+// Text reaches it as it reaches every model, through the text codec stored
+// beside the space (codec.h, io/text.h); ARPA files are read and written with
+// src/io/arpa.h (import by the registry, export_to("arpa")).
 #pragma once
 
 #include <array>
+#include <iosfwd>
 #include <cstdint>
 #include <mutex>
 #include <memory>
@@ -30,81 +32,31 @@
 
 namespace dgm {
 
-// Scores of one line of text. tokens counts the words and the </s> (when the
-// space has one); chars counts code points plus one for the newline.
-struct LineScore {
-  double log_prob = 0;      // nats, every token and </s> included
-  double oov_log_prob = 0;  // nats, the part of log_prob from OOV tokens
-  int64_t tokens = 0;
-  int64_t oov = 0;
-  int64_t chars = 0;
-};
-
-// Corpus totals with the KenLM definitions: perplexity = exp(-log_prob /
-// tokens); excluding OOVs, both the OOV tokens and their log-probabilities are
-// left out (the words after an OOV are still scored, with the OOV in context).
-struct TextScore {
-  std::vector<LineScore> lines;
-  int64_t num_lines = 0, tokens = 0, oov = 0, chars = 0;
-  double log_prob = 0, oov_log_prob = 0;
-
-  void add(const LineScore& s);
-  double perplexity() const;
-  double perplexity_excluding_oov() const;
-  double bits_per_token() const;
-  double bits_per_char() const;
-  json to_json() const;  // the totals (not the lines)
-};
-
-// The text side of a sequence model: encode, decode, score and sample lines,
-// and write ARPA. Obtained with dynamic_cast<const TextModel*>(model.get()).
-class TextModel {
- public:
-  virtual ~TextModel() = default;
-  // Attaches the tokenizer and vocabulary (before fit); the vocabulary size
-  // must be the space's levels. Saved with the model.
-  virtual void set_codec(const TextCodec& codec) = 0;
-  virtual bool has_codec() const = 0;
-  virtual const TextCodec& codec() const = 0;
-
-  // Line -> token ids (OOVs as <unk>, counted in *oov) and back.
-  std::vector<int32_t> encode(const std::string& line, int64_t* oov = nullptr) const {
-    return codec().encode(line, oov);
-  }
-  std::string decode(const std::vector<int32_t>& ids) const { return codec().decode(ids); }
-
-  // Scores lines of raw text (tokenized with the model's codec). A line longer
-  // than the space's maximum length is a DataError naming the line (1-based).
-  virtual TextScore score_lines(const std::vector<std::string>& lines, ThreadPool& pool,
-                                bool keep_lines = true) const = 0;
-  // n lines sampled at the given temperature, each continuing `prompt`
-  // (tokenized; may be empty) and returned with the prompt in front.
-  virtual std::vector<std::string> sample_text(size_t n, Rng& rng, const std::string& prompt = "",
-                                               double temperature = 1.0) const = 0;
-  // Writes the model as an ARPA file (log10 probabilities and backoffs).
-  virtual void write_arpa(const std::string& path) const = 0;
-};
-
 // The model kind "ngram". Config ("model" section):
 //   "order": N in 1..kMaxOrder (default 3);
 //   "discount_fallback": [D1, D2, D3+] used for an order whose discounts
 //     cannot be estimated (default [0.5, 1.0, 1.5], KenLM's --discount_fallback).
-class NgramModel : public Model, public TextModel {
+class NgramModel : public Model {
  public:
   static constexpr int kMaxOrder = 16;
 
   NgramModel(const Space& space, int order, const std::vector<double>& fallback);
   static std::unique_ptr<Model> create(const Space& space, ConfigSection& model, ConfigSection& train);
 
-  // Reads an ARPA file (from lmplz, SRILM or write_arpa) into a model that
-  // scores and samples exactly as the file says: p(w|h) = p*(h w) when the
-  // n-gram is listed, else b(h) p(w|h'). The vocabulary is the file's
-  // unigrams; words are tokenized by `tokenizer` (default: word, split on
-  // whitespace, no lowercasing). Sequences up to max_length tokens. A file
-  // without <unk> gets one with log10 p = -100, as KenLM does. FormatError
-  // names the file and line.
+  // Reads an ARPA file (from lmplz, SRILM or export_to("arpa")) into a model
+  // that scores and samples exactly as the file says: p(w|h) = p*(h w) when
+  // the n-gram is listed, else b(h) p(w|h'). The vocabulary is the file's
+  // unigrams, kept in a text codec whose words are tokenized by `tokenizer`
+  // (default: word, split on whitespace, no lowercasing). Sequences up to
+  // max_length tokens. A file without <unk> gets one with log10 p = -100, as
+  // KenLM does. FormatError names the file and line.
   static std::unique_ptr<NgramModel> read_arpa(const std::string& path, int64_t max_length = 1024,
                                                const TokenizerOptions* tokenizer = nullptr);
+  static std::unique_ptr<NgramModel> read_arpa(std::istream& in, const std::string& name, uint64_t size,
+                                               int64_t max_length = 1024, const TokenizerOptions* tokenizer = nullptr);
+  // The registry's importer: whether a file's first bytes are ARPA, and read_arpa with the defaults.
+  static bool recognise_arpa(const std::string& head);
+  static std::unique_ptr<Model> import_arpa(std::istream& in, const std::string& name, uint64_t size);
 
   // Model
   std::string kind() const override { return "ngram"; }
@@ -112,19 +64,19 @@ class NgramModel : public Model, public TextModel {
   void log_prob(const DataView& x, double* out, ThreadPool& pool) const override;
   using Model::log_prob;
   Dataset sample(size_t n, Rng& rng, const SampleOptions& opts = {}) const override;
+  // Variable-length spaces: continues each row of `partial` (a prefix); fixed
+  // shapes: fills the unknown positions when they all follow the known ones.
+  Dataset complete(const Dataset& partial, const std::vector<uint8_t>& known, Rng& rng,
+                   const SampleOptions& opts = {}) const override;
+  bool has_position_log_probs() const override { return true; }
+  void position_log_probs(const DataView& x, double* out, ThreadPool& pool) const override;
+  std::vector<std::string> export_formats() const override { return {"arpa"}; }
+  // ARPA (log10 probabilities and backoffs); words are the text codec's
+  // tokens when the model has one, else the value numbers.
+  void export_to(const std::string& format, std::ostream& out) const override;
   void save(ModelWriter& w) const override;
   void load(const ModelReader& r) override;
   json describe() const override;
-
-  // TextModel
-  void set_codec(const TextCodec& codec) override;
-  bool has_codec() const override { return has_codec_; }
-  const TextCodec& codec() const override;
-  TextScore score_lines(const std::vector<std::string>& lines, ThreadPool& pool,
-                        bool keep_lines = true) const override;
-  std::vector<std::string> sample_text(size_t n, Rng& rng, const std::string& prompt = "",
-                                       double temperature = 1.0) const override;
-  void write_arpa(const std::string& path) const override;
 
   // Lower-level access, for tests and tools.
   int order() const { return order_; }
@@ -132,8 +84,10 @@ class NgramModel : public Model, public TextModel {
   // w in 0..V (V = </s>, only on variable-length spaces). bos: the context
   // starts at the beginning of the sequence (<s> in front).
   double log_prob_next(const std::vector<int32_t>& context, int32_t w, bool bos = true) const;
-  // Log probability of a sequence plus its </s> (none on fixed-length spaces).
-  double log_prob_sequence(const int32_t* x, int64_t length) const;
+  // Log probability of a sequence plus its </s> (none on fixed-length
+  // spaces); with `terms`, each position's term too (length + 1 values on a
+  // variable-length space: the </s> term last, 0 for a full-length sequence).
+  double log_prob_sequence(const int32_t* x, int64_t length, double* terms = nullptr) const;
   // The discounts [order][D1, D2, D3+] used, and whether an order fell back.
   const std::vector<std::array<double, 3>>& discounts() const { return discounts_; }
   const std::vector<bool>& discount_fallback_used() const { return fallback_used_; }
@@ -167,8 +121,6 @@ class NgramModel : public Model, public TextModel {
   std::vector<double> uni_log_prob_;              // (V + 2) nats; <s> gets -inf
   std::vector<double> uni_log_backoff_;           // (V + 2) nats; 0 when not a context
   std::vector<std::shared_ptr<Table>> tables_;    // (N - 1): tables_[k] holds the (k+2)-grams
-  bool has_codec_ = false;
-  TextCodec codec_;
   // Sampling support, built once on first use (call_once: scoring stays const
   // and thread-safe): for each table k, the children slots of every context
   // slot of the order below, as offsets (lower slots + 1) and slots.
