@@ -176,8 +176,15 @@ inline __mmask16 lane_mask(int64_t remaining) {
   return remaining >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << remaining) - 1u);
 }
 
+// A vector of 16 outputs; Full: every lane is in the block (a plain load).
+template <bool Full>
+inline __m512 load_lanes(__mmask16 m, const float* p) {
+  if constexpr (Full) return _mm512_loadu_ps(p);
+  else return _mm512_maskz_loadu_ps(m, p);
+}
+
 // One tile: P pixels x V vectors of outputs starting at o0 (masks per vector).
-template <int P, int V>
+template <int P, int V, bool Full>
 void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
                   const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep) {
   __m512 acc[P][V];
@@ -194,7 +201,7 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
     const int64_t off = col[c];
     __m512 wv[V];
     #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) wv[v] = _mm512_maskz_loadu_ps(mask[v], wr + 16 * v);
+    for (int v = 0; v < V; ++v) wv[v] = load_lanes<Full>(mask[v], wr + 16 * v);
     #pragma GCC unroll 16
     for (int j = 0; j < P; ++j) {
       const __m512 xb = _mm512_set1_ps(xp[j][off]);
@@ -219,18 +226,18 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
     }
 }
 
-template <int V>
+template <int V, bool Full>
 void forward_run(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
                  const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep) {
   switch (run.n) {
-    case 8: forward_tile<8, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 7: forward_tile<7, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 6: forward_tile<6, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 5: forward_tile<5, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 4: forward_tile<4, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 3: forward_tile<3, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 2: forward_tile<2, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    default: forward_tile<1, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 8: forward_tile<8, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 7: forward_tile<7, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 6: forward_tile<6, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 5: forward_tile<5, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 4: forward_tile<4, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 3: forward_tile<3, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 2: forward_tile<2, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    default: forward_tile<1, V, Full>(J, col, w, F, o0, mask, x, run, y, ep); break;
   }
 }
 
@@ -245,16 +252,17 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
     PixelWalk walk(gx, gy, rg);
     PixelRun run;
     while (walk.next(run, kTilePixels)) {
-      if (V == 3) forward_run<3>(J, col, w, F, o0, mask, x, run, y, ep);
-      else if (V == 2) forward_run<2>(J, col, w, F, o0, mask, x, run, y, ep);
-      else forward_run<1>(J, col, w, F, o0, mask, x, run, y, ep);
+      if (width == 48) forward_run<3, true>(J, col, w, F, o0, mask, x, run, y, ep);
+      else if (V == 3) forward_run<3, false>(J, col, w, F, o0, mask, x, run, y, ep);
+      else if (V == 2) forward_run<2, false>(J, col, w, F, o0, mask, x, run, y, ep);
+      else forward_run<1, false>(J, col, w, F, o0, mask, x, run, y, ep);
     }
   }
 }
 
 // dw rows [j0, j0 + KB) x V output vectors from o0 += sum over the listed
 // pixels of x[xo + col[j]] * dy[yo].
-template <int KB, int V>
+template <int KB, int V, bool Full>
 void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
                   const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
   __m512 acc[KB][V];
@@ -270,7 +278,7 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     const float* d = dy + yo[p] + o0;
     __m512 dv[V];
     #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) dv[v] = _mm512_maskz_loadu_ps(mask[v], d + 16 * v);
+    for (int v = 0; v < V; ++v) dv[v] = load_lanes<Full>(mask[v], d + 16 * v);
     #pragma GCC unroll 16
     for (int k = 0; k < KB; ++k) {
       const __m512 xb = _mm512_set1_ps(xp[off[k]]);
@@ -287,18 +295,18 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     }
 }
 
-template <int V>
+template <int V, bool Full>
 void weights_cols(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
                   const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
   switch (kb) {
-    case 8: weights_tile<8, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 7: weights_tile<7, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 6: weights_tile<6, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 5: weights_tile<5, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 4: weights_tile<4, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 3: weights_tile<3, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 2: weights_tile<2, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    default: weights_tile<1, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 8: weights_tile<8, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 7: weights_tile<7, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 6: weights_tile<6, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 5: weights_tile<5, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 4: weights_tile<4, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 3: weights_tile<3, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 2: weights_tile<2, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    default: weights_tile<1, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
   }
 }
 
@@ -328,9 +336,10 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
       for (int64_t j0 = 0; j0 < J; j0 += 8) {
         const int64_t kb = std::min<int64_t>(8, J - j0);
         float* d = dw + j0 * F;
-        if (V == 3) weights_cols<3>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-        else if (V == 2) weights_cols<2>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-        else weights_cols<1>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        if (width == 48) weights_cols<3, true>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else if (V == 3) weights_cols<3, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else if (V == 2) weights_cols<2, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else weights_cols<1, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
       }
     }
   }
