@@ -16,6 +16,7 @@
 #include "dgm/error.h"
 #include "dgm/logmath.h"
 #include "dgm/model_file.h"
+#include "nn/head.h"
 
 namespace dgm {
 
@@ -70,12 +71,7 @@ double AutoregressiveModel::log_softmax_ref(const float* z, int32_t v, float w, 
 }
 
 void AutoregressiveModel::binary_log_probs(const float* z, const float* t, long m, double* lp, float* dz) {
-  Eigen::Map<const Eigen::ArrayXf> Z(z, m), T(t, m);
-  // log P = -softplus(-s) with s = (2t - 1) z; softplus(u) = max(u, 0) + log1p(exp(-|u|)),
-  // in double from the float logits so that P(0) + P(1) = 1 to double precision.
-  const Eigen::ArrayXd s = ((2.0f * T - 1.0f) * Z).cast<double>();
-  Eigen::Map<Eigen::ArrayXd>(lp, m) = -((-s).max(0.0) + (-s.abs()).exp().log1p());
-  if (dz) Eigen::Map<Eigen::ArrayXf>(dz, m) = Z.logistic() - T;
+  nn::bernoulli_log_prob(z, t, m, lp, dz);
 }
 
 int32_t AutoregressiveModel::sample_ref(const float* z, double temperature, Rng& rng, SampleScratch& sc) const {
