@@ -177,8 +177,8 @@ class Nade : public AutoregressiveModel {
     }
   }
 
-  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
-                     double* out) const override {
+  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
+                     const Derived*) const override {
     MatR A, Hd, Z;
     FloatBuffer tcol(n);            // (n) binary targets of one position
     std::vector<double> lpcol(n);   // (n) their log-probabilities
@@ -218,7 +218,7 @@ class Nade : public AutoregressiveModel {
   void loss_grad_rows(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad,
                       double* nll) const override {
     if (!grad) {
-      log_prob_rows(x, y, n, 0, nullptr, nll);
+      log_prob_rows(x, y, n, 0, nullptr, nll, nullptr);
       for (size_t i = 0; i < n; ++i) nll[i] = -nll[i];
       return;
     }
