@@ -5,6 +5,8 @@
 #   scripts/setup.sh --no-build   install only
 #   scripts/setup.sh --dev        also clang + libFuzzer + llvm-symbolizer (for
 #                                 scripts/fuzz.sh and CI); combines with --no-build
+#   scripts/setup.sh --no-plot    without PLplot (no 'dgm plot'; it pulls in Qt and
+#                                 gfortran); builds with -DDGM_PLOT=OFF
 # Environment: BUILD_DIR (default build), DGM_NATIVE=OFF for a portable binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,17 +14,26 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev libstb-dev libgtest-dev zlib1g-dev
+  libplplot-dev plplot-driver-cairo
   dataset-fashion-mnist bible-kjv bible-kjv-text
 )
 
 no_build=0
+plot=ON
 for arg in "$@"; do
   case "$arg" in
     --no-build) no_build=1 ;;
     --dev) packages+=(clang libclang-rt-14-dev llvm) ;;
-    *) echo "setup: unknown option $arg (known: --no-build, --dev)" >&2; exit 2 ;;
+    --no-plot) plot=OFF ;;
+    *) echo "setup: unknown option $arg (known: --no-build, --dev, --no-plot)" >&2; exit 2 ;;
   esac
 done
+
+if [ "$plot" = OFF ]; then
+  kept=()
+  for p in "${packages[@]}"; do case "$p" in libplplot-dev|plplot-driver-cairo) ;; *) kept+=("$p") ;; esac; done
+  packages=("${kept[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -38,6 +49,6 @@ fi
 
 [ "$no_build" -eq 1 ] && exit 0
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" >&2
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" -DDGM_PLOT="$plot" >&2
 cmake --build "$build" -j"$(nproc)" >&2
 echo "setup: built $build/dgm" >&2

@@ -8,9 +8,9 @@
 //              uint8 rank, uint64 extents[rank], raw little-endian data
 //   checksum   uint64 FNV-1a-64 of every byte before it, then the 8 bytes "dgm-end\n"
 //
-// A file is written to an unnamed temporary file (O_TMPFILE; else "<path>.tmp-<pid>"),
-// named "<path>.tmp-<pid>" once complete and renamed into place, so a failed or
-// interrupted write never leaves a broken model and never replaces a good one.
+// A file is written through AtomicFile (dgm/io/atomic_file.h: an unnamed
+// temporary, fsync, link and rename), so a failed or interrupted write never
+// leaves a broken model or a temporary file and never replaces a good one.
 // Reading distinguishes: not a dgm model file; truncated or corrupted (checksum);
 // written by a newer format version.
 #pragma once
@@ -28,6 +28,7 @@ namespace dgm {
 class Dataset;
 class Model;
 class Space;
+struct TrainState;
 using json = nlohmann::json;
 
 constexpr uint32_t kModelFormatVersion = 1;
@@ -58,7 +59,7 @@ class ModelWriter {
 
   // The complete file as bytes.
   std::string serialize() const;
-  // Writes atomically (temporary file, fsync, rename). IoError names the path.
+  // Writes atomically through AtomicFile. IoError names the path.
   void write(const std::string& path) const;
 
  private:
@@ -127,11 +128,20 @@ class ModelReader {
 void add_dataset(ModelWriter& w, const std::string& prefix, const Dataset& d);
 Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, const Space& space);
 
+// Stores the state of an unfinished fit (a checkpoint) as header "train_state"
+// (loop, counters, the list of arrays) and arrays "state.<name>"; reads it
+// back, checking every listed array (FormatError). has_train_state() says
+// whether a file holds one.
+void add_train_state(ModelWriter& w, const TrainState& s);
+bool has_train_state(const ModelReader& r);
+TrainState read_train_state(const ModelReader& r);
+
 // Saves a fitted model with its header: `info` (config, fingerprint, seed,
 // metrics...) is merged into the header next to kind, space and versions.
-void save_model(const std::string& path, const Model& model, const json& info);
+// With `state`, the file is also a checkpoint to resume from (add_train_state).
+void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state = nullptr);
 // The same as a writer, not yet written (e.g. for stdout: serialize()).
-ModelWriter model_writer(const Model& model, const json& info);
+ModelWriter model_writer(const Model& model, const json& info, const TrainState* state = nullptr);
 // Loads any registered model; FormatError for an unknown kind or bad file.
 std::unique_ptr<Model> load_model(const std::string& path, json* header = nullptr);
 std::unique_ptr<Model> load_model(const ModelReader& reader);

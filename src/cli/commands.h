@@ -20,6 +20,7 @@ void add_eval(CLI::App& app, Action& action);
 void add_info(CLI::App& app, Action& action);
 void add_stats(CLI::App& app, Action& action);
 void add_export(CLI::App& app, Action& action);
+void add_plot(CLI::App& app, Action& action);
 
 // Builds the whole command line and runs it: what main() does, callable from
 // tests. Usage errors give 2, runtime errors 1 with "dgm: error: ..." on err.

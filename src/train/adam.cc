@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+
+#include "dgm/error.h"
 
 namespace dgm {
 
@@ -31,6 +34,15 @@ void Adam::set_active(const std::vector<std::pair<size_t, size_t>>& ranges) {
   };
   if (ranges.empty()) add(0, m_.size());
   for (const auto& r : ranges) add(r.first, std::min(r.second, m_.size()));
+}
+
+void Adam::restore(int64_t steps, const std::vector<float>& m, const std::vector<float>& v) {
+  if (m.size() != m_.size() || v.size() != v_.size() || steps < 0)
+    throw FormatError("optimiser state of " + std::to_string(m.size()) + " parameters, expected " +
+                      std::to_string(m_.size()));
+  t_ = steps;
+  m_ = m;
+  v_ = v;
 }
 
 void Adam::set_epoch(int64_t epoch) { lr_ = opt_.learning_rate * std::pow(opt_.lr_decay, double(epoch - 1)); }

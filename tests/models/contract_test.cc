@@ -205,6 +205,86 @@ TEST_P(Contract, SamplingAndCompletionDoNotDependOnThreads) {
   }
 }
 
+// Saves every checkpoint offered (or, with stop_at > 0, sets the stop flag at
+// that due() call and saves only the checkpoint the stop asks for), each with
+// the model file the model gives during the save.
+struct RecordingCheckpointer : Checkpointer {
+  const Model* model = nullptr;
+  std::atomic<bool>* stop = nullptr;
+  int64_t stop_at = 0, calls = 0;
+  std::vector<TrainState> states;
+  std::vector<std::string> files;
+  bool due(int64_t, bool) override {
+    if (++calls == stop_at) stop->store(true);
+    return stop_at == 0;
+  }
+  void save(const TrainState& s) override {
+    states.push_back(s);
+    ModelWriter w;
+    model->save(w);
+    files.push_back(w.serialize());
+  }
+};
+
+// The contract of checkpoints, for every kind whose fit() has a loop to
+// resume: saving checkpoints does not change the fit; a fit resumed from any
+// checkpoint (through the model file's arrays) ends in the same bytes as the
+// uninterrupted one; a stop saves a checkpoint from which the same holds, and
+// the model saved with it is the one the stopped fit leaves.
+TEST_P(Contract, ResumeFromAnyCheckpointGivesTheSameFit) {
+  const ModelKind& k = kind_named(GetParam());
+  const json cfg = json::parse(k.test_config);
+  bool any = false;
+  for (const Space& space : {binary3x3(), labeled2x2()}) {
+    const Dataset train = make_data(space, 300, 1);
+    const Dataset valid = make_data(space, 75, 2);
+    // Fits a fresh model; returns its file bytes.
+    auto fit = [&](Checkpointer* ckpt, RecordingCheckpointer* rec, const TrainState* resume,
+                   std::atomic<bool>* stop) -> std::string {
+      auto m = create_model(space, cfg.value("model", json::object()), cfg.value("train", json::object()));
+      if (rec) rec->model = m.get();
+      ThreadPool pool(2);
+      Rng rng(7);
+      FitContext ctx{&pool, &rng, nullptr, stop, ckpt, resume};
+      m->fit(train, &valid, ctx);
+      ModelWriter w;
+      m->save(w);
+      return w.serialize();
+    };
+    std::string reference;
+    try {
+      reference = fit(nullptr, nullptr, nullptr, nullptr);
+    } catch (const ConfigError&) {
+      continue;
+    } catch (const DataError&) {
+      continue;
+    }
+    RecordingCheckpointer all;
+    EXPECT_EQ(fit(&all, &all, nullptr, nullptr), reference) << space.describe() << ": checkpoints changed the fit";
+    if (all.states.empty()) continue;  // no loop to resume
+    any = true;
+    for (size_t i : {size_t(0), all.states.size() / 2, all.states.size() - 1}) {
+      // Through the model file: the state as arrays and back.
+      ModelWriter w;
+      add_train_state(w, all.states[i]);
+      const TrainState back = read_train_state(ModelReader::parse(w.serialize(), "checkpoint.dgm"));
+      EXPECT_EQ(fit(nullptr, nullptr, &back, nullptr), reference)
+          << space.describe() << ": resumed from checkpoint " << i + 1 << " of " << all.states.size();
+    }
+    // A stop halfway: one checkpoint, and the stopped model is the one saved with it.
+    std::atomic<bool> stop{false};
+    RecordingCheckpointer halfway;
+    halfway.stop = &stop;
+    halfway.stop_at = std::max<int64_t>(1, all.calls / 2);
+    const std::string stopped = fit(&halfway, &halfway, nullptr, &stop);
+    ASSERT_EQ(halfway.states.size(), 1u) << space.describe();
+    EXPECT_EQ(halfway.files[0], stopped) << space.describe() << ": the checkpoint's model is not the stopped one";
+    EXPECT_EQ(fit(nullptr, nullptr, &halfway.states[0], nullptr), reference)
+        << space.describe() << ": resumed after a stop";
+  }
+  if (!any) GTEST_SKIP() << GetParam() << " has no training loop to resume";
+}
+
 INSTANTIATE_TEST_SUITE_P(Registry, Contract, ::testing::ValuesIn(kind_names()),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 

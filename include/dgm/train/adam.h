@@ -57,6 +57,12 @@ class Adam {
 
   int64_t steps() const { return t_; }
 
+  // The state beyond the options (step count and moments), to save and
+  // restore exactly (checkpoints). restore() throws FormatError on a size mismatch.
+  const std::vector<float>& first_moment() const { return m_; }
+  const std::vector<float>& second_moment() const { return v_; }
+  void restore(int64_t steps, const std::vector<float>& m, const std::vector<float>& v);
+
  private:
   AdamOptions opt_;
   double lr_;

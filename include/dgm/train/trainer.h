@@ -54,9 +54,16 @@ struct TrainResult {
   int64_t best_epoch = 0;      // 0 when no epoch finished
   double best_valid_nll = 0;   // nats per sample; NaN without validation
   double last_train_nll = 0;   // mean minibatch NLL over the last epoch
-  bool interrupted = false;    // ctx.stop was set
+  bool interrupted = false;    // ctx.stop ended the run before its last epoch
 };
 
+// Trains from the model's current parameters (or, with ctx.resume, from the
+// saved state of an identical run) and leaves the best ones in the model.
+// Every minibatch boundary is a resumable point: ctx.checkpoint is asked there
+// (and saves there when ctx.stop is set). A model on this loop gets
+// checkpoints and resume for free, provided everything fit() derives before
+// calling it (initial parameters, masks, label priors) is a function of the
+// data, the config and ctx.rng alone.
 TrainResult train_minibatch(Trainable& model, const Dataset& train, const Dataset* validation,
                             const FitContext& ctx, const TrainOptions& opt);
 
