@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #endif
 
+#include "nn/simd_math.h"
 #include "nn/workspace.h"
 
 namespace dgm::nn {
@@ -228,7 +229,7 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
     #pragma GCC unroll 16
     for (int j = 0; j < P; ++j)
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(y + run.yo[j] + o0 + 16 * v, mask[v], acc[j][v]);
+      for (int v = 0; v < V; ++v) simd::store(y + run.yo[j] + o0 + 16 * v, mask[v], acc[j][v]);
     return;
   }
   const __m512 zero = _mm512_setzero_ps();
@@ -243,8 +244,8 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
         val = _mm512_maskz_mov_ps(pos, val);
       }
       if (ep.add) val = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ep.add + at), val);
-      _mm512_mask_storeu_ps(y + at, mask[v], val);
-      if (ep.relu) _mm512_mask_storeu_ps(ep.relu + at, mask[v], _mm512_max_ps(val, zero));
+      simd::store(y + at, mask[v], val);
+      if (ep.relu) simd::store(ep.relu + at, mask[v], _mm512_max_ps(val, zero));
     }
 }
 
@@ -325,7 +326,7 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       float* at = dw + k * F + o0 + 16 * v;
-      _mm512_mask_storeu_ps(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
+      simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
     }
 }
 

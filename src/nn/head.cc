@@ -67,12 +67,12 @@ void bernoulli_log_prob(const float* z, const float* t, int64_t n, double* lp, f
     const __m512d s = _mm512_mul_pd(_mm512_sub_pd(_mm512_add_pd(td, td), one), zd);  // (2t - 1) z
     const __m512d e = simd::exp_pd(_mm512_or_pd(_mm512_andnot_pd(sign, zd), sign));  // e^-|z|
     const __m512d sp = _mm512_add_pd(_mm512_max_pd(_mm512_sub_pd(zero, s), zero), simd::log1p_pd(e));
-    _mm512_mask_storeu_pd(lp + j0, m, _mm512_sub_pd(zero, sp));
+    simd::store(lp + j0, m, _mm512_sub_pd(zero, sp));
     if (dz) {
       const __m512d inv = _mm512_div_pd(one, _mm512_add_pd(one, e));
       const __mmask8 pos = _mm512_cmp_pd_mask(zd, zero, _CMP_GE_OQ);
       const __m512d sig = _mm512_mask_blend_pd(pos, _mm512_mul_pd(e, inv), inv);
-      _mm256_mask_storeu_ps(dz + j0, m, _mm512_cvtpd_ps(_mm512_sub_pd(sig, td)));
+      simd::store(dz + j0, m, _mm512_cvtpd_ps(_mm512_sub_pd(sig, td)));
     }
   }
 #endif
