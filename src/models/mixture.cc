@@ -201,12 +201,11 @@ class EStep {
 }  // namespace
 
 MixtureModel::MixtureModel(const Space& space, const Options& options)
-    : CategoricalMixtureBase(space, options.components, "mixture"), opt_(options) {}
+    : CategoricalMixtureBase(space, options.components, "mixture", options.float32), opt_(options) {}
 
 double MixtureModel::log_prior() const {
-  double s = 0;
+  double s = table_sum();
   for (double v : log_weight_) s += v;
-  for (double v : log_table_) s += v;
   return opt_.alpha * s;
 }
 
@@ -314,7 +313,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
   };
   auto install = [&](int64_t g, const GroupParams& p) {
     std::copy(p.log_weight.begin(), p.log_weight.end(), &log_weight_[size_t(g * K_)]);
-    std::copy(p.log_table.begin(), p.log_table.end(), &log_table_[table_index(g, 0, 0)]);
+    set_group_table(g, p.log_table.data());  // in the storage precision
   };
 
   // Checkpoints are taken at the top of an iteration (after a restart's
