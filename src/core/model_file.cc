@@ -15,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
@@ -216,11 +217,9 @@ ModelReader ModelReader::parse(const std::string& bytes, const std::string& name
   pos += 8;
   if (hlen > kMaxHeaderBytes) throw FormatError(name + ": corrupted model file (header of " + std::to_string(hlen) + " bytes)");
   need(hlen, "header");
-  try {
-    r.header_ = json::parse(bytes.begin() + long(pos), bytes.begin() + long(pos + hlen));
-  } catch (const json::exception&) {  // parse_error, or out_of_range for a number past a double
-    throw FormatError(name + ": corrupted model file (header is not JSON)");
-  }
+  // The checksum held, yet the header may be made to crash a parser (nested
+  // 100,000 deep) or to mislead (a key twice): parse_json refuses both.
+  r.header_ = parse_json(std::string_view(bytes).substr(pos, size_t(hlen)), name + ": bad model header");
   if (!r.header_.is_object()) throw FormatError(name + ": corrupted model file (header is not an object)");
   pos += hlen;
   need(4, "array count");
@@ -379,7 +378,8 @@ void add_train_state(ModelWriter& w, const TrainState& s) {
     arrays[name] = "u64";
   }
   w.header()["train_state"] = {
-      {"loop", s.loop}, {"steps_done", s.steps_done}, {"counters", s.counters}, {"arrays", arrays}};
+      {"loop", s.loop}, {"steps_done", s.steps_done}, {"position", s.position}, {"counters", s.counters},
+      {"arrays", arrays}};
 }
 
 bool has_train_state(const ModelReader& r) { return r.header().contains("train_state"); }
@@ -398,6 +398,7 @@ TrainState read_train_state(const ModelReader& r) {
   s.loop = j.at("loop").get<std::string>();
   s.steps_done = j.at("steps_done").get<int64_t>();
   s.counters = j.at("counters");
+  if (j.contains("position") && j.at("position").is_string()) s.position = j.at("position").get<std::string>();
   const uint64_t max_elements = kMaxModelFileBytes / 4;
   for (auto it = j.at("arrays").begin(); it != j.at("arrays").end(); ++it) {
     const std::string name = "state." + it.key();
@@ -454,11 +455,19 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   try {
     space = Space::from_json(field("space"));
     const json& cfg = field("config");
+    if (!cfg.is_object()) throw FormatError(r.name() + ": bad model header: 'config' is not an object");
     model_cfg = cfg.contains("model") ? cfg.at("model") : json::object();
     train_cfg = cfg.contains("train") ? cfg.at("train") : json::object();
   } catch (const ConfigError& e) {
     throw FormatError(r.name() + ": bad model header: " + e.what());
   }
+  // The model is made from 'kind' (what info reports); a config that names
+  // another type contradicts it.
+  if (!model_cfg.is_object()) throw FormatError(r.name() + ": bad model header: 'config.model' is not an object");
+  if (model_cfg.contains("type") && model_cfg["type"] != json(kind))
+    throw FormatError(r.name() + ": bad model header: kind '" + kind + "' but config.model.type " +
+                      model_cfg["type"].dump().substr(0, 40));
+  model_cfg["type"] = kind;
   std::unique_ptr<Model> m;
   try {
     m = create_model(space, model_cfg, train_cfg);
@@ -467,6 +476,7 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   }
   // A header field of the wrong JSON type or a missing one (a model's load()
   // reads its own keys) is a bad file, not a crash.
+  if (m->kind() != kind) throw FormatError(r.name() + ": bad model header: kind '" + kind + "' made a '" + m->kind() + "'");
   try {
     m->load(r);
     m->set_codec(load_codec(r));
