@@ -143,6 +143,8 @@ if [ -z "$only" ] || [ "$only" = ngram ]; then
     cp "$build"/bench-ngram/word5.json "$work/ngram-word5.json" 2>/dev/null || true
   else
     echo "run.sh: bench/ngram_kjv.sh failed (see $work/ngram_kjv.log)" >&2
+    tail -n 3 "$build"/bench-ngram/*.log >>"$work/ngram_kjv.log" 2>/dev/null || true
+    touch "$work/ngram-failed"
   fi
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
