@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # setup.sh — installs dgm's build dependencies and data packages from Debian
 # (apt-get, as root or through sudo), then configures and builds dgm in build/.
+# The data packages include what the dataset scripts use: espeak-ng and sox
+# (scripts/make_spoken_digits.sh), python3-numpy (scripts/make_moving_fmnist.py),
+# flac (the audio codec comparison in bench/).
 #   scripts/setup.sh              install, then build
 #   scripts/setup.sh --no-build   install only
 #   scripts/setup.sh --dev        also clang + libFuzzer + llvm-symbolizer (for
@@ -12,7 +15,9 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config
   libeigen3-dev libcli11-dev nlohmann-json3-dev libstb-dev libgtest-dev zlib1g-dev
+  libsndfile1-dev libsamplerate0-dev libgif-dev
   dataset-fashion-mnist bible-kjv bible-kjv-text
+  espeak-ng sox flac python3-numpy
 )
 
 no_build=0

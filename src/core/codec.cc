@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "dgm/error.h"
+#include "dgm/io/audio.h"
 #include "dgm/io/read.h"
 #include "dgm/io/text.h"
 #include "dgm/model_file.h"
@@ -30,6 +31,7 @@ Dataset Codec::read_partial(const std::string& path, const std::string& format, 
 const std::vector<CodecKind>& codec_kinds() {
   static const std::vector<CodecKind> kinds = {
       {"text", {"text"}, &TextCodec::fit, &TextCodec::load},
+      {"audio", {"wav", "flac", "ogg"}, &AudioCodec::fit, &AudioCodec::load},
   };
   return kinds;
 }
