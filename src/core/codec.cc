@@ -8,6 +8,7 @@
 #include "dgm/io/audio.h"
 #include "dgm/io/read.h"
 #include "dgm/io/text.h"
+#include "dgm/io/video.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
@@ -32,6 +33,7 @@ const std::vector<CodecKind>& codec_kinds() {
   static const std::vector<CodecKind> kinds = {
       {"text", {"text"}, &TextCodec::fit, &TextCodec::load},
       {"audio", {"wav", "flac", "ogg"}, &AudioCodec::fit, &AudioCodec::load},
+      {"video", {"gif", "frames"}, &VideoCodec::fit, &VideoCodec::load},
   };
   return kinds;
 }

@@ -1,5 +1,6 @@
-// image.cc — images through stb_image / stb_image_write (PNG, JPEG, BMP; the
-// implementations are compiled here and only here) plus a small netpbm codec
+// image.cc — images through stb_image / stb_image_write (PNG, JPEG, BMP, and
+// the frames of animated GIFs for the video codec; the implementations are
+// compiled here and only here) plus a small netpbm codec
 // (P1-P6: PBM, PGM, PPM in ASCII and binary form). A source is one file, a
 // directory (files sorted by name; subfolders are labels) or a list file
 // (.txt/.list: one path a line, optionally "path<TAB>label"). Writing puts one
@@ -9,6 +10,7 @@
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
 #define STBI_FAILURE_USERMSG
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -21,6 +23,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -375,6 +378,23 @@ void write_sheet_png(const Dataset& samples, const std::string& path, int64_t co
 }
 
 namespace io {
+
+std::vector<uint8_t> decode_gif_frames(const std::string& bytes, const std::string& path, int64_t* w, int64_t* h,
+                                       int64_t* frames) {
+  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
+  int* delays = nullptr;
+  int x = 0, y = 0, z = 0, comp = 0;
+  stbi_uc* pixels = stbi_load_gif_from_memory(buf, len, &delays, &x, &y, &z, &comp, 4);
+  std::free(delays);
+  if (!pixels) throw FormatError(path + ": cannot decode the GIF (" + stbi_failure_reason() + ")");
+  std::vector<uint8_t> out(pixels, pixels + size_t(x) * size_t(y) * size_t(z) * 4);
+  stbi_image_free(pixels);
+  *w = x;
+  *h = y;
+  *frames = z;
+  return out;
+}
 
 void check_image_space(const Space& space, const std::string& name) { (void)geometry(space, name); }
 
