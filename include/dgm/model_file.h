@@ -8,9 +8,9 @@
 //              uint8 rank, uint64 extents[rank], raw little-endian data
 //   checksum   uint64 FNV-1a-64 of every byte before it, then the 8 bytes "dgm-end\n"
 //
-// A file is written to an unnamed temporary file (O_TMPFILE; else "<path>.tmp-<pid>"),
-// named "<path>.tmp-<pid>" once complete and renamed into place, so a failed or
-// interrupted write never leaves a broken model and never replaces a good one.
+// A file is written through AtomicFile (dgm/io/atomic_file.h: an unnamed
+// temporary, fsync, link and rename), so a failed or interrupted write never
+// leaves a broken model or a temporary file and never replaces a good one.
 // Reading distinguishes: not a dgm model file; truncated or corrupted (checksum);
 // written by a newer format version.
 #pragma once
@@ -58,7 +58,7 @@ class ModelWriter {
 
   // The complete file as bytes.
   std::string serialize() const;
-  // Writes atomically (temporary file, fsync, rename). IoError names the path.
+  // Writes atomically through AtomicFile. IoError names the path.
   void write(const std::string& path) const;
 
  private:

@@ -17,6 +17,7 @@ namespace dgm {
 class ThreadPool {
  public:
   // threads <= 0: one per hardware thread. threads == 1 runs inline.
+  // IoError when the system cannot start that many threads.
   explicit ThreadPool(int threads = 1);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -32,6 +33,7 @@ class ThreadPool {
  private:
   void worker_loop();
   void drain();
+  void stop_workers();
 
   std::vector<std::thread> workers_;
   std::mutex mu_;

@@ -6,7 +6,7 @@
 #include "commands.h"
 #include "common.h"
 #include "dgm/error.h"
-#include "../io/formats.h"
+#include "dgm/io/atomic_file.h"
 
 namespace dgm::cli {
 
@@ -37,7 +37,7 @@ int run_export(const ExportOptions& opts, std::ostream& out, std::ostream& log) 
     if (!out) throw IoError("<stdout>: write error");
     return 0;
   }
-  io::write_text_atomically(target, [&](std::ostream& f) { model->export_to(format, f); });
+  write_file_atomically(target, [&](std::ostream& f) { model->export_to(format, f); });
   log << "dgm: wrote " << target << "\n";
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "common.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "dgm/io/read.h"
 #include "dgm/model.h"

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -174,6 +176,20 @@ std::string suggestion(CLI::App& app, int argc, const char* const* argv) {
 
 }  // namespace
 
+// Data on stdout is flushed and checked before exit: a full disk (> /dev/full)
+// or a closed pipe when SIGPIPE is ignored is an error naming <stdout>, not
+// a silent loss. (With SIGPIPE at its default the process ends quietly on
+// the write, as every Unix filter does.)
+int finish_stdout(int status) {
+  errno = 0;
+  std::cout.flush();
+  const bool bad = !std::cout || std::fflush(stdout) != 0 || std::ferror(stdout);
+  if (!bad) return status;
+  const int err = errno;
+  std::cerr << "dgm: error: <stdout>: write error" << (err ? std::string(": ") + std::strerror(err) : "") << "\n";
+  return 1;
+}
+
 int run_main(int argc, const char* const* argv) {
   CLI::App app{"dgm: learns to generate discrete data (pixel grids, images, token sequences),\n"
                "samples from what it learned and gives exact log-likelihoods in nats.",
@@ -218,8 +234,20 @@ int run_main(int argc, const char* const* argv) {
   } catch (const UsageError& e) {
     return usage(e.what());
   }
+  // An empty value ("-o ''") is never a file name, a number or a choice: a
+  // usage error rather than a silent fall back to the default.
+  for (const CLI::App* sub : app.get_subcommands())
+    for (const CLI::Option* opt : sub->get_options())
+      for (const std::string& value : opt->results())
+        if (value.empty() && opt->get_type_size() != 0) {
+          std::cerr << "dgm: usage error: " << opt->get_name() << ": an empty value"
+                    << (opt->get_name().find("output") != std::string::npos ? " (give a file name, or - for stdout)"
+                                                                            : "")
+                    << "\n";
+          return 2;
+        }
   try {
-    return action ? action() : 0;
+    return finish_stdout(action ? action() : 0);
   } catch (const UsageError& e) {
     return usage(e.what());
   } catch (const std::bad_alloc&) {

@@ -1,9 +1,7 @@
 // monitor.cc — progress bar, periodic progress lines and the JSONL training log.
 #include "monitor.h"
 
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -33,19 +31,14 @@ std::string nll_string(double v) {
 }  // namespace
 
 CliMonitor::CliMonitor(std::ostream& err, bool quiet, const std::string& log_path)
-    : err_(err), quiet_(quiet), tty_(!quiet && stderr_is_tty() && &err == &std::cerr), log_path_(log_path) {
+    : err_(err), quiet_(quiet), tty_(!quiet && stderr_is_tty() && &err == &std::cerr) {
   start_ = last_draw_ = step_start_ = std::chrono::steady_clock::now();
-  if (!log_path.empty()) {
-    // Missing folders are created, as for every output.
-    const std::filesystem::path parent = std::filesystem::path(log_path).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) std::filesystem::create_directories(parent, ec);
-    log_.open(log_path, std::ios::out | std::ios::trunc);
-    if (!log_) throw IoError(log_path + ": cannot open the training log for writing: " + std::strerror(errno));
-  }
+  if (!log_path.empty()) log_ = std::make_unique<AtomicFile>(log_path, AtomicFile::Mode::kLive);
 }
 
-CliMonitor::~CliMonitor() { finish(); }
+CliMonitor::~CliMonitor() {
+  if (line_open_) err_ << "\n";
+}
 
 double CliMonitor::seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -55,16 +48,14 @@ void CliMonitor::on_step(const TrainProgress& p) {
   last_ = p;
   work_done_ = work_total_ = 0;
   step_start_ = std::chrono::steady_clock::now();
-  if (log_.is_open()) {
+  if (log_) {
     json j;
     j[p.unit] = p.step;
     j["train_nll"] = std::isnan(p.train_nll) ? json() : json(p.train_nll);
     j["valid_nll"] = std::isnan(p.valid_nll) ? json() : json(p.valid_nll);
     j["best"] = p.best;
     j["seconds"] = seconds();
-    log_ << j.dump() << "\n";
-    log_.flush();
-    if (!log_) throw IoError(log_path_ + ": cannot write the training log: " + std::strerror(errno));
+    log_->write(j.dump() + "\n");
   }
   draw(!tty_ ? false : true);
 }
@@ -112,6 +103,8 @@ void CliMonitor::draw(bool force) {
 void CliMonitor::finish() {
   if (line_open_) err_ << "\n";
   line_open_ = false;
+  if (log_) log_->commit();
+  log_.reset();
 }
 
 }  // namespace dgm::cli

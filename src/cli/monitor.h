@@ -5,10 +5,11 @@
 #pragma once
 
 #include <chrono>
-#include <fstream>
 #include <iosfwd>
+#include <memory>
 #include <string>
 
+#include "dgm/io/atomic_file.h"
 #include "dgm/model.h"
 
 namespace dgm::cli {
@@ -21,7 +22,7 @@ class CliMonitor : public TrainMonitor {
   void on_step(const TrainProgress& p) override;
   void on_work(int64_t done, int64_t total) override;
   void message(const std::string& text) override;
-  // Ends the progress line (before printing a summary).
+  // Ends the progress line (before printing a summary) and syncs the log.
   void finish();
   double seconds() const;
 
@@ -29,8 +30,7 @@ class CliMonitor : public TrainMonitor {
   void draw(bool force);
   std::ostream& err_;
   bool quiet_, tty_;
-  std::ofstream log_;
-  std::string log_path_;
+  std::unique_ptr<AtomicFile> log_;  // a live file (AtomicFile::Mode::kLive): one write a record
   std::chrono::steady_clock::time_point start_, last_draw_, step_start_;
   TrainProgress last_;
   int64_t work_done_ = 0, work_total_ = 0;

@@ -4,7 +4,6 @@
 // as "not a dgm model file", and a newer file as needing a newer dgm.
 #include "dgm/model_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,10 +15,10 @@
 #include <iostream>
 #include <sstream>
 
-#include "../io/formats.h"
 #include "dgm/dataset.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/model.h"
 
 namespace dgm {
@@ -154,94 +153,8 @@ std::string ModelWriter::serialize() const {
   return out;
 }
 
-namespace {
-
-// Writes all of `bytes` to fd; false with errno set on failure.
-bool write_all(int fd, const std::string& bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += size_t(w);
-  }
-  return true;
-}
-
-[[noreturn]] void write_failed(const std::string& path, int err) {
-  throw IoError(path + ": cannot write model file: " + std::strerror(err));
-}
-
-}  // namespace
-
-// The bytes go to an unnamed file (O_TMPFILE) in the target's directory, are
-// synced, get a temporary name only once complete (linkat) and are renamed
-// over the target: a kill at any point leaves the old file intact and, before
-// the last two steps, nothing at all behind. Filesystems without O_TMPFILE
-// get a named temporary "<path>.tmp-<pid>" instead, removed on failure.
-// A target that exists and is not a regular file (/dev/null, /dev/full, a
-// FIFO) is written in place: it cannot be replaced, only written to.
-void ModelWriter::write(const std::string& path) const {
-  const std::string bytes = serialize();
-  io::make_parent_dirs(path);
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, expected a model file name");
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) write_failed(path, errno);
-    const bool ok = write_all(fd, bytes);
-    const int err = errno;
-    if (::close(fd) != 0 && ok) write_failed(path, errno);
-    if (!ok) write_failed(path, err);
-    return;
-  }
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  bool named = false;
-  int fd = -1;
-  auto fail = [&](int err) {
-    if (fd >= 0) ::close(fd);
-    if (named) ::unlink(tmp.c_str());
-    write_failed(path, err);
-  };
-  auto write_synced = [&] {
-    if (!write_all(fd, bytes)) fail(errno);
-    if (::fsync(fd) != 0 && errno != EINVAL) fail(errno);
-  };
-#ifdef O_TMPFILE
-  fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    write_synced();
-    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
-    ::unlink(tmp.c_str());  // a stale name left by an earlier process with our pid
-    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) {
-      named = true;
-    } else {  // no /proc: write again under the temporary name
-      ::close(fd);
-      fd = -1;
-    }
-  }
-#endif
-  if (fd < 0) {
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) write_failed(path, errno);
-    named = true;
-    write_synced();
-  }
-  if (::close(fd) != 0) {
-    fd = -1;
-    fail(errno);
-  }
-  fd = -1;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw IoError(path + ": cannot move the model file into place: " + std::strerror(err));
-  }
-}
+// The one atomic writer (atomic_file.h): unnamed temporary, fsync, link, rename.
+void ModelWriter::write(const std::string& path) const { write_file_atomically(path, serialize()); }
 
 ModelReader ModelReader::open(const std::string& path) {
   struct stat st;

@@ -1,15 +1,29 @@
 // thread_pool.cc — a fixed set of workers pulling chunk indices from a counter.
 #include "dgm/thread_pool.h"
 
+#include "dgm/error.h"
+
 namespace dgm {
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::thread::hardware_concurrency());
   if (threads <= 0) threads = 1;
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::exception& e) {  // std::system_error (EAGAIN), or bad_alloc
+    // Out of threads or memory for their stacks (ulimit): the workers already
+    // started are stopped and joined (else destroying the condition variable
+    // they wait on would block forever), and the caller gets an error.
+    const size_t started = workers_.size() + 1;
+    stop_workers();
+    throw IoError("cannot start " + std::to_string(threads) + " threads (" + std::to_string(started) +
+                  " started): " + e.what() + "; use fewer --threads");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;

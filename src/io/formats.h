@@ -1,8 +1,7 @@
 // formats.h — the private interface between read_records/write_dataset
 // (read.cc) and the one-file-per-format readers and writers in src/io/, plus
 // the helpers they share: reading text (or stdin) with line numbers, parsing
-// integers, putting file and line into error messages, and writing files under
-// a temporary name that is renamed into place.
+// integers, and putting file and line into error messages.
 #pragma once
 
 #include <cstdint>
@@ -95,17 +94,9 @@ std::string lower(std::string s);
 // Throws IoError unless `path` names an existing regular (or special) file.
 void require_file(const std::string& path);
 
-// Writes through a temporary file next to `path`, renamed into place when fn
-// returns; on an exception the temporary file is removed. "-" writes stdout.
+// write_file_atomically (dgm/io/atomic_file.h): fn's output is committed
+// when it returns, discarded on an exception. "-" writes stdout.
 void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn);
-// Creates the missing folders of an output path (the rule for every output).
-void make_parent_dirs(const std::string& path);
-// A temporary name next to path (its folders made), and the rename that commits it (IoError on failure).
-std::string temp_path_for(const std::string& path);
-// A target that exists and is not a regular file or directory (/dev/null,
-// /dev/full, a FIFO) is written to in place, never renamed over.
-void commit_temp(const std::string& tmp, const std::string& path);
-bool is_special_file(const std::string& path);
 
 // The frames of an animated GIF decoded by stb_image (compiled in image.cc
 // only), each composited onto the logical screen: (frames, h, w, 4) RGBA

@@ -13,13 +13,14 @@
 #include <filesystem>
 #include <functional>
 
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/read.h"
 #include "formats.h"
 
 namespace dgm::io {
 namespace {
 
-// A gzFile that closes itself. zlib reads uncompressed files transparently.
+// A gzFile being read, closed by the destructor. zlib reads uncompressed files transparently.
 class GzFile {
  public:
   GzFile(const std::string& path, const char* mode) : path_(path), f_(gzopen(path.c_str(), mode)) {
@@ -48,19 +49,59 @@ class GzFile {
     }
     return done;
   }
-  void write(const void* buf, size_t n) {
-    if (n && gzwrite(f_, buf, unsigned(n)) != int(n)) throw IoError(path_ + ": write error (disk full?)");
-  }
   bool compressed() { return gzdirect(f_) == 0; }
-  void close() {
-    const int r = gzclose(f_);
-    f_ = nullptr;
-    if (r != Z_OK) throw IoError(path_ + ": write error on close (disk full?)");
-  }
 
  private:
   std::string path_;
   gzFile f_;
+};
+
+// An IDX file being written through AtomicFile, gzip-compressed (level 6)
+// when asked.
+class IdxOut {
+ public:
+  IdxOut(const std::string& path, bool gzip) : file_(path), gzip_(gzip) {
+    if (gzip_ && deflateInit2(&z_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      throw IoError(path + ": cannot start gzip compression");
+  }
+  ~IdxOut() {
+    if (gzip_) deflateEnd(&z_);
+  }
+  IdxOut(const IdxOut&) = delete;
+  IdxOut& operator=(const IdxOut&) = delete;
+
+  void write(const void* p, size_t n) {
+    if (!gzip_) return file_.write(p, n);
+    const uint8_t* in = static_cast<const uint8_t*>(p);
+    while (n > 0) {  // avail_in is 32 bits
+      const size_t k = std::min<size_t>(n, size_t(1) << 30);
+      deflate_some(in, k, Z_NO_FLUSH);
+      in += k;
+      n -= k;
+    }
+  }
+  void commit() {
+    if (gzip_) deflate_some(nullptr, 0, Z_FINISH);
+    file_.commit();
+  }
+
+ private:
+  void deflate_some(const uint8_t* in, size_t n, int flush) {
+    z_.next_in = const_cast<Bytef*>(in);
+    z_.avail_in = uInt(n);
+    int r;
+    do {
+      z_.next_out = out_;
+      z_.avail_out = sizeof out_;
+      r = deflate(&z_, flush);
+      if (r == Z_STREAM_ERROR) throw IoError(file_.path() + ": gzip compression failed");
+      file_.write(out_, sizeof out_ - z_.avail_out);
+    } while (z_.avail_out == 0 || (flush == Z_FINISH && r != Z_STREAM_END));
+  }
+  AtomicFile file_;
+  bool gzip_;
+  z_stream z_{};
+  uint8_t out_[1 << 16];
 };
 
 struct IdxHeader {
@@ -211,24 +252,17 @@ void write_idx(const Dataset& data, const std::string& path) {
     throw ConfigError(path + ": IDX holds bytes of fixed-shape samples; the space " + space.describe() +
                       " does not fit");
   if (data.size() > 0xffffffffull) throw DataError(path + ": more than 2^32 samples do not fit an IDX header");
-  const char* mode = ends_with(lower(path), ".gz") ? "wb6" : "wbT";
-  auto put_header = [](GzFile& out, const std::vector<uint64_t>& dims) {
+  const bool gz = ends_with(lower(path), ".gz");
+  auto put_header = [](IdxOut& out, const std::vector<uint64_t>& dims) {
     std::vector<uint8_t> h = {0, 0, 0x08, uint8_t(dims.size())};
     for (uint64_t d : dims)
       for (int s = 24; s >= 0; s -= 8) h.push_back(uint8_t(d >> s));
     out.write(h.data(), h.size());
   };
-  auto write_file = [&](const std::string& target, const std::function<void(GzFile&)>& body) {
-    const std::string tmp = temp_path_for(target);
-    try {
-      GzFile out(tmp, mode);
-      body(out);
-      out.close();
-    } catch (...) {
-      std::remove(tmp.c_str());
-      throw;
-    }
-    commit_temp(tmp, target);
+  auto write_file = [&](const std::string& target, const std::function<void(IdxOut&)>& body) {
+    IdxOut out(target, gz);
+    body(out);
+    out.commit();
   };
 
   std::vector<uint64_t> dims = {data.size()};
@@ -239,7 +273,7 @@ void write_idx(const Dataset& data, const std::string& path) {
         throw DataError(path + ": sample " + std::to_string(i) + " has label " + std::to_string(data.label(i)) +
                         "; IDX labels are bytes 0..255");
   }
-  write_file(path, [&](GzFile& out) {
+  write_file(path, [&](IdxOut& out) {
     put_header(out, dims);
     if (!space.is_binary()) {
       out.write(data.raw().data(), data.raw().size());
@@ -253,7 +287,7 @@ void write_idx(const Dataset& data, const std::string& path) {
     }
   });
   if (data.has_labels()) {
-    write_file(idx_labels_path(path), [&](GzFile& out) {
+    write_file(idx_labels_path(path), [&](IdxOut& out) {
       put_header(out, {data.size()});
       std::vector<uint8_t> l(data.labels().begin(), data.labels().end());
       out.write(l.data(), l.size());

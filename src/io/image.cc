@@ -29,6 +29,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "formats.h"
 
@@ -251,23 +252,29 @@ Pixels decode(const std::string& path, const Geometry& g) {
   return p;
 }
 
-// Writes the (H, W, C) bytes of `p` to path by extension, atomically.
+void append_bytes(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+}
+
+// Writes the (H, W, C) bytes of `p` to path by extension, through AtomicFile.
+// stb encodes into memory (a callback that cannot fail midway), then the bytes
+// are written in one go.
 void encode(const Pixels& p, const std::string& path, bool binary) {
   const std::string ext = io::lower(fs::path(path).extension().string());
-  const std::string tmp = io::temp_path_for(path);
+  std::string bytes;
   bool ok = true;
   if (ext == ".png") {
-    ok = stbi_write_png(tmp.c_str(), int(p.w), int(p.h), p.channels, p.data.data(), int(p.w * p.channels)) != 0;
+    ok = stbi_write_png_to_func(append_bytes, &bytes, int(p.w), int(p.h), p.channels, p.data.data(),
+                                int(p.w * p.channels)) != 0;
   } else if (ext == ".bmp") {
-    ok = stbi_write_bmp(tmp.c_str(), int(p.w), int(p.h), p.channels, p.data.data()) != 0;
+    ok = stbi_write_bmp_to_func(append_bytes, &bytes, int(p.w), int(p.h), p.channels, p.data.data()) != 0;
   } else if (ext == ".pgm" || ext == ".ppm" || ext == ".pbm") {
     if (ext == ".pbm" && (!binary || p.channels != 1))
       throw ConfigError(path + ": .pbm holds only binary grayscale images; use .pgm or .png");
     if (ext == ".pgm" && p.channels != 1) throw ConfigError(path + ": .pgm is grayscale; use .ppm for RGB");
     if (ext == ".ppm" && p.channels != 3) throw ConfigError(path + ": .ppm is RGB; use .pgm for grayscale");
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     const char kind = ext == ".pbm" ? '4' : ext == ".pgm" ? '5' : '6';
-    out << 'P' << kind << '\n' << p.w << ' ' << p.h << '\n';
+    bytes = std::string("P") + kind + "\n" + std::to_string(p.w) + " " + std::to_string(p.h) + "\n";
     if (kind == '4') {
       const size_t row_bytes = size_t((p.w + 7) / 8);
       std::string row;
@@ -275,22 +282,17 @@ void encode(const Pixels& p, const std::string& path, bool binary) {
         row.assign(row_bytes, '\0');
         for (int64_t x = 0; x < p.w; ++x)
           if (p.data[size_t(y * p.w + x)] < 128) row[size_t(x / 8)] = char(row[size_t(x / 8)] | (0x80 >> (x % 8)));
-        out.write(row.data(), std::streamsize(row.size()));
+        bytes += row;
       }
     } else {
-      out << "255\n";
-      out.write(reinterpret_cast<const char*>(p.data.data()), std::streamsize(p.data.size()));
+      bytes += "255\n";
+      bytes.append(reinterpret_cast<const char*>(p.data.data()), p.data.size());
     }
-    out.close();
-    ok = bool(out);
   } else {
     throw ConfigError(path + ": unknown image extension '" + ext + "' (known: .png .bmp .pgm .ppm .pbm)");
   }
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw IoError(path + ": cannot write the image");
-  }
-  io::commit_temp(tmp, path);
+  if (!ok) throw IoError(path + ": cannot encode the image");
+  write_file_atomically(path, bytes);
 }
 
 // Sample i as (H, W, C) bytes in 0..255.

@@ -1,7 +1,5 @@
 // io_util.cc — helpers shared by the readers and writers: text input with
-// line numbers (file or stdin), integer parsing, error context, atomic writes
-// through a temporary file, and the byte-to-level mapping of idx and images.
-#include <unistd.h>
+// line numbers (file or stdin), integer parsing, error context, and the byte-to-level mapping of idx and images.
 
 #include <algorithm>
 #include <cctype>
@@ -13,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm::io {
@@ -132,78 +131,8 @@ void with_context(const std::string& where, const std::function<void()>& fn) {
 
 std::string at_line(const std::string& name, size_t line) { return name + ":" + std::to_string(line); }
 
-void make_parent_dirs(const std::string& path) {
-  // The one rule for outputs: missing folders of the path are created.
-  const fs::path parent = fs::path(path).parent_path();
-  if (parent.empty() || path == "-") return;
-  std::error_code ec;
-  if (fs::is_directory(parent, ec)) return;
-  fs::create_directories(parent, ec);
-  if (ec) throw IoError(path + ": cannot create the folder " + parent.string() + ": " + ec.message());
-}
-
-std::string temp_path_for(const std::string& path) {
-  make_parent_dirs(path);
-  return path + ".tmp" + std::to_string(long(::getpid()));
-}
-
-// True when path exists and is neither a regular file nor a directory: a
-// device such as /dev/null or /dev/full, or a FIFO. Such a target is written
-// to, never replaced (renaming over /dev/null would destroy it).
-bool is_special_file(const std::string& path) {
-  std::error_code ec;
-  const auto st = fs::status(path, ec);
-  return !ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_directory(st);
-}
-
-void commit_temp(const std::string& tmp, const std::string& path) {
-  std::error_code ec;
-  if (is_special_file(path)) {
-    std::ifstream in(tmp, std::ios::binary);
-    std::ofstream out(path, std::ios::binary);
-    out << in.rdbuf();
-    out.close();
-    fs::remove(tmp, ec);
-    if (!out) throw IoError(path + ": write error: " + std::strerror(errno));
-    return;
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw IoError(path + ": cannot rename the temporary file into place: " + ec.message());
-  }
-}
-
 void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn) {
-  if (path == "-") {
-    fn(std::cout);
-    std::cout.flush();
-    if (!std::cout) throw IoError("<stdout>: write error");
-    return;
-  }
-  if (is_directory(path)) throw IoError(path + ": is a directory, expected a file name");
-  make_parent_dirs(path);
-  if (is_special_file(path)) {
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw IoError(path + ": cannot open: " + std::strerror(errno));
-    fn(out);
-    out.close();
-    if (!out) throw IoError(path + ": write error: " + std::strerror(errno));
-    return;
-  }
-  const std::string tmp = temp_path_for(path);
-  try {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(path + ": cannot create: " + std::strerror(errno));
-    fn(out);
-    out.close();
-    if (!out) throw IoError(path + ": write error: " + std::strerror(errno));
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
-  commit_temp(tmp, path);
+  write_file_atomically(path, fn);
 }
 
 int read_threshold(ConfigSection& opts) { return int(opts.get_int("threshold", -1, 0, 256)); }

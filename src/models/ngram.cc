@@ -6,7 +6,6 @@
 // addressing hashes of (context slot, word) -> slot, one per order.
 #include "dgm/models/ngram.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +21,7 @@
 #include "../io/arpa.h"
 #include "dgm/error.h"
 #include "dgm/logmath.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/model_file.h"
 
 namespace dgm {

@@ -11,6 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 fail=0
+
 cases=0
 
 # expect_error NAME PATTERN CMD...: exit 1, one "dgm: error:" line containing PATTERN.
@@ -25,6 +26,19 @@ expect_error() {
   fi
   if [ "$(wc -l < err.txt)" -ne 1 ] || ! head -c 12 err.txt | grep -q '^dgm: error: ' || ! grep -qF -- "$pattern" err.txt; then
     echo "FAIL $name: stderr is not one 'dgm: error:' line naming '$pattern':"; cat err.txt; fail=1; return
+  fi
+  echo "ok   $name: $(cat err.txt)"
+}
+
+# expect_error_full NAME PATTERN CMD...: as expect_error, with stdout on /dev/full.
+expect_error_full() {
+  local name=$1 pattern=$2
+  shift 2
+  cases=$((cases + 1))
+  "$@" > /dev/full 2> err.txt
+  local status=$?
+  if [ "$status" -ne 1 ] || [ "$(wc -l < err.txt)" -ne 1 ] || ! grep -qF -- "$pattern" err.txt; then
+    echo "FAIL $name: exit $status, expected 1 and one line naming '$pattern':"; cat err.txt; fail=1; return
   fi
   echo "ok   $name: $(cat err.txt)"
 }
@@ -193,9 +207,97 @@ expect_error export-arpa-no-dir afile/sub/x.arpa "$dgm" export --model ng.dgm --
 expect_error sample-text-dev-full /dev/full "$dgm" sample -n 10 --model ng.dgm -o /dev/full
 cmp -s m.dgm before.dgm || { echo "FAIL the existing model changed"; fail=1; }
 [ -c /dev/full ] || { echo "FAIL /dev/full is no longer a device"; fail=1; }
-leftover=$(ls -a | grep -E '\.tmp' || true)
+leftover=$(ls -a | grep -E '\.tmp|^\.dgm-' || true)
 [ -n "$leftover" ] && { echo "FAIL temporary files left behind: $leftover"; fail=1; }
 ls /dev | grep -q '^full\.tmp' && { echo "FAIL temporary file left in /dev"; fail=1; }
 
+
+# ---- the one atomic writer: kill -9 and Ctrl-C, long names, modes, symlinks ----
+# interrupt_writer SIGNAL: `sample -o` is killed while its output file is open
+# (an unnamed temporary is an fd on "(deleted)"; a named one shows in ls), and
+# must leave the previous file and nothing else.
+interrupt_writer() {
+  local sig=$1 pid opened=0
+  mkdir -p "kill-$sig" && echo previous > "kill-$sig/s.txt"
+  # (a background job of a script ignores SIGINT unless it is reset)
+  env --default-signal=INT "$dgm" sample -n 1500000 --model m.dgm -o "kill-$sig/s.txt" 2> /dev/null &
+  pid=$!
+  for _ in $(seq 1 3000); do
+    if ls -a "kill-$sig" | grep -qvE '^(\.|\.\.|s\.txt)$' || ls -l "/proc/$pid/fd" 2> /dev/null | grep -q "kill-$sig/.*deleted"; then
+      opened=1; break
+    fi
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.01
+  done
+  kill "-$sig" "$pid" 2> /dev/null
+  wait "$pid" 2> /dev/null
+  cases=$((cases + 1))
+  if [ "$opened" -ne 1 ]; then echo "FAIL sample-$sig: never saw the output being written"; fail=1; return; fi
+  local left
+  left=$(ls -a "kill-$sig" | grep -vE '^(\.|\.\.|s\.txt)$' | tr '\n' ' ')
+  if [ -n "$left" ] || [ "$(cat "kill-$sig/s.txt")" != previous ]; then
+    echo "FAIL sample-$sig: left '$left', previous file: $(head -c 20 "kill-$sig/s.txt")"; fail=1
+  else
+    echo "ok   sample-$sig while writing: the previous file and nothing else"
+  fi
+}
+interrupt_writer KILL
+interrupt_writer INT
+
+cases=$((cases + 1))
+long=$(printf 'n%.0s' $(seq 1 249))
+if "$dgm" sample -n 3 --model m.dgm -o "$long" 2> err.txt && [ "$(wc -l < "$long")" -eq 3 ]; then
+  echo "ok   sample -o a 249-character name"
+else
+  echo "FAIL sample -o a 249-character name:"; cat err.txt; fail=1
+fi
+rm -f "$long"
+
+cases=$((cases + 1))
+cp m.dgm private.dgm && chmod 600 private.dgm
+"$dgm" train --config cfg.json --output private.dgm --quiet
+mode=$(stat -c %a private.dgm)
+[ "$mode" = 600 ] && echo "ok   retraining keeps mode 0600" || { echo "FAIL retraining over a 0600 model left it $mode"; fail=1; }
+
+cases=$((cases + 1))
+mkdir -p real && cp m.dgm real/target.dgm && ln -s real/target.dgm link.dgm
+"$dgm" train --config cfg.json --output link.dgm --seed 9 --quiet
+if [ -L link.dgm ] && ! cmp -s real/target.dgm m.dgm && "$dgm" info --model real/target.dgm > /dev/null; then
+  echo "ok   train -o SYMLINK writes the link's target, the link stays"
+else
+  echo "FAIL train -o SYMLINK: link $( [ -L link.dgm ] && echo kept || echo replaced ), target $(cmp -s real/target.dgm m.dgm && echo unchanged || echo written)"; fail=1
+fi
+
+# ---- stdout is checked before exit; SIGPIPE stays quiet ----
+"$dgm" sample -n 3 --model m.dgm > three.txt
+expect_error_full stdout-full-sample '<stdout>: write error' "$dgm" sample -n 150 --model m.dgm
+expect_error_full stdout-full-info '<stdout>: write error' "$dgm" info --model m.dgm
+cases=$((cases + 1))
+"$dgm" stats --config cfg.json > /dev/full 2> err.txt
+status=$?
+if [ "$status" -eq 1 ] && grep -q '^dgm: error: <stdout>: write error' err.txt; then echo "ok   stdout-full-stats: $(grep error err.txt)"
+else echo "FAIL stdout-full-stats: exit $status:"; cat err.txt; fail=1; fi
+expect_error_full stdout-full-eval '<stdout>: write error' "$dgm" eval --model m.dgm
+expect_error_full stdout-full-score '<stdout>: write error' "$dgm" score --model m.dgm three.txt
+cases=$((cases + 1))
+"$dgm" sample -n 200000 --model m.dgm 2> err.txt | head -1 > /dev/null
+status=${PIPESTATUS[0]}
+if [ "$status" -eq 141 ] && [ ! -s err.txt ]; then echo "ok   sample | head: quiet SIGPIPE (141)"
+else echo "FAIL sample | head: exit $status, stderr: $(cat err.txt)"; fail=1; fi
+expect_error score-stdin-line '<stdin>:1' "$dgm" score --model m.dgm - <<< "012"
+cases=$((cases + 1))
+"$dgm" train --config cfg.json -o '' --quiet 2> err.txt
+status=$?
+if [ "$status" -eq 2 ] && grep -q 'empty value' err.txt && [ ! -e digits.dgm ]; then echo "ok   train -o '': usage error"
+else echo "FAIL train -o '': exit $status, $(cat err.txt)"; fail=1; fi
+
+# ---- threads the system refuses: an error, not a hang (not under ASan, which needs the address space) ----
+if ! grep -q __asan_init "$dgm"; then
+  cases=$((cases + 1))
+  (ulimit -v 600000; timeout 60 "$dgm" sample -n 100000 --model m.dgm -t 1000 > /dev/null 2> err.txt)
+  status=$?
+  if [ "$status" -eq 1 ] && grep -q 'cannot start 1000 threads' err.txt; then echo "ok   -t 1000 under ulimit -v: $(cat err.txt)"
+  else echo "FAIL -t 1000 under ulimit -v: exit $status (124: hung), $(cat err.txt)"; fail=1; fi
+fi
 echo "$cases cases"
 exit $fail

@@ -63,7 +63,7 @@ wait_exit() {
 
 no_temporaries() {
   local left
-  left=$(ls -a | grep -E '\.tmp' || true)
+  left=$(ls -a | grep -E '\.tmp|^\.dgm-' || true)
   [ -z "$left" ] || { echo "FAIL $1: temporary files left: $left"; fail=1; }
 }
 

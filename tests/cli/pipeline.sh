@@ -24,7 +24,7 @@ sed -i "s#\.\./data/digits#$src/data/digits#g" cfg.json
 
 "$dgm" train --config cfg.json --output m.dgm --quiet; check train 0 $?
 [ -s m.dgm ] || { echo "FAIL train wrote no model"; fail=1; }
-ls | grep -q tmp && { echo "FAIL temporary file left behind"; fail=1; }
+ls -a | grep -qE 'tmp|^\.dgm-' && { echo "FAIL temporary file left behind"; fail=1; }
 
 "$dgm" sample -n 200 --model m.dgm --seed 3 > s1.txt; check sample 0 $?
 [ "$(wc -l < s1.txt)" -eq 200 ] || { echo "FAIL sample: expected 200 lines"; fail=1; }
