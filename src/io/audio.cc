@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/model_file.h"
 #include "formats.h"
 
@@ -346,26 +347,65 @@ void AudioCodec::write(const Dataset&, const std::string& format, std::ostream&)
 
 namespace {
 
+// /dev/null, a FIFO: written in place as one file.
+bool is_device(const std::string& path) {
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  return !ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_directory(st);
+}
+
 int sf_format(const std::string& format) {
   if (format == "flac") return SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
   if (format == "ogg") return SF_FORMAT_OGG | SF_FORMAT_VORBIS;
   return SF_FORMAT_WAV | SF_FORMAT_PCM_16;
 }
 
-// One mono sound file at `rate`, written under a temporary name renamed into place.
+// A sound file being built in memory, for libsndfile's virtual I/O.
+struct MemoryFile {
+  std::string bytes;
+  sf_count_t pos = 0;
+
+  static sf_count_t length(void* self) { return sf_count_t(static_cast<MemoryFile*>(self)->bytes.size()); }
+  static sf_count_t seek(sf_count_t offset, int whence, void* self) {
+    auto* m = static_cast<MemoryFile*>(self);
+    const sf_count_t base = whence == SEEK_CUR ? m->pos : whence == SEEK_END ? sf_count_t(m->bytes.size()) : 0;
+    if (base + offset < 0) return -1;
+    m->pos = base + offset;
+    return m->pos;
+  }
+  static sf_count_t read(void* dst, sf_count_t n, void* self) {
+    auto* m = static_cast<MemoryFile*>(self);
+    const sf_count_t avail = std::max<sf_count_t>(0, sf_count_t(m->bytes.size()) - m->pos);
+    const sf_count_t k = std::min(n, avail);
+    if (k > 0) std::memcpy(dst, m->bytes.data() + m->pos, size_t(k));
+    m->pos += k;
+    return k;
+  }
+  static sf_count_t write(const void* src, sf_count_t n, void* self) {
+    auto* m = static_cast<MemoryFile*>(self);
+    if (size_t(m->pos) + size_t(n) > m->bytes.size()) m->bytes.resize(size_t(m->pos) + size_t(n));
+    std::memcpy(&m->bytes[size_t(m->pos)], src, size_t(n));
+    m->pos += n;
+    return n;
+  }
+  static sf_count_t tell(void* self) { return static_cast<MemoryFile*>(self)->pos; }
+};
+
+// One mono sound file at `rate`, encoded in memory and written by the one
+// atomic writer (io/atomic_file.h).
 void write_sound(const std::string& path, const std::string& format, int64_t rate, const std::vector<double>& x) {
-  if (io::is_directory(path)) throw IoError(path + ": is a directory, expected a file name");
-  const std::string tmp = io::temp_path_for(path);
   SF_INFO info;
   std::memset(&info, 0, sizeof info);
   info.samplerate = int(rate);
   info.channels = 1;
   info.format = sf_format(format);
+  SF_VIRTUAL_IO io{&MemoryFile::length, &MemoryFile::seek, &MemoryFile::read, &MemoryFile::write, &MemoryFile::tell};
+  MemoryFile mem;
   bool ok = false;
   std::string why;
   {
     SndFile sf;
-    sf.f = sf_open(tmp.c_str(), SFM_WRITE, &info);
+    sf.f = sf_open_virtual(&io, SFM_WRITE, &info, &mem);
     if (!sf.f) {
       why = one_line(sf_strerror(nullptr));
     } else if (format == "ogg") {
@@ -373,20 +413,16 @@ void write_sound(const std::string& path, const std::string& format, int64_t rat
       ok = sf_write_float(sf.f, f.data(), sf_count_t(f.size())) == sf_count_t(f.size());
     } else {
       // 16-bit PCM rounded here (libsndfile scales floats by 32767 but reads by 1/32768).
-      std::vector<short> s(x.size());
-      for (size_t t = 0; t < x.size(); ++t) s[t] = short(std::clamp(std::lrint(x[t] * 32768.0), -32768L, 32767L));
-      ok = sf_write_short(sf.f, s.data(), sf_count_t(s.size())) == sf_count_t(s.size());
+      std::vector<short> v(x.size());
+      for (size_t t = 0; t < x.size(); ++t) v[t] = short(std::clamp(std::lrint(x[t] * 32768.0), -32768L, 32767L));
+      ok = sf_write_short(sf.f, v.data(), sf_count_t(v.size())) == sf_count_t(v.size());
     }
     if (sf.f && !ok) why = one_line(sf_strerror(sf.f));
     if (sf.f && sf_close(sf.f) != 0) ok = false;
     sf.f = nullptr;
   }
-  if (!ok) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw IoError(path + ": cannot write the " + format + " file" + (why.empty() ? "" : ": " + why));
-  }
-  io::commit_temp(tmp, path);
+  if (!ok) throw IoError(path + ": cannot encode the " + format + " file" + (why.empty() ? "" : ": " + why));
+  write_file_atomically(path, mem.bytes);
 }
 
 }  // namespace
@@ -399,7 +435,7 @@ void AudioCodec::write_file(const Dataset& data, const std::string& format, cons
     const int64_t len = data.length(i);
     for (int64_t t = 0; t < len; ++t) x.push_back(decode(data.at(i, t)));
   };
-  if (io::ends_with(io::lower(path), ext) || io::is_special_file(path)) {
+  if (io::ends_with(io::lower(path), ext) || is_device(path)) {
     // One file: the samples one after another.
     for (size_t i = 0; i < data.size(); ++i) add(i);
     if (x.empty()) throw DataError(path + ": no sound to write (every sample is empty)");

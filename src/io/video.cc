@@ -13,6 +13,7 @@
 #include <map>
 
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "dgm/model_file.h"
 #include "formats.h"
@@ -133,6 +134,12 @@ GifLayout walk_gif(const std::string& b, const std::string& path) {
   }
   if (g.frames == 0) throw DataError(path + ": the GIF has no frames");
   return g;
+}
+
+// giflib's output function: appends to the std::string in UserData.
+int append_bytes(GifFileType* gif, const GifByteType* data, int n) {
+  static_cast<std::string*>(gif->UserData)->append(reinterpret_cast<const char*>(data), size_t(n));
+  return n;
 }
 
 // One pixel value of a channel from RGBA bytes, as images are read.
@@ -305,9 +312,10 @@ void write_gif_clip(const Dataset& data, size_t i, const std::string& path, int6
   colors.resize(size_t(1) << bits, GifColorType{0, 0, 0});
   ColorMapObject* map = GifMakeMapObject(int(colors.size()), colors.data());
   if (!map) throw std::bad_alloc();
-  const std::string tmp = io::temp_path_for(path);
+  // Encoded in memory, then written by the one atomic writer (io/atomic_file.h).
+  std::string bytes;
   int err = 0;
-  GifFileType* gif = EGifOpenFileName(tmp.c_str(), false, &err);
+  GifFileType* gif = EGifOpen(&bytes, &append_bytes, &err);
   bool ok = gif != nullptr;
   if (ok) {
     EGifSetGifVersion(gif, true);
@@ -338,12 +346,10 @@ void write_gif_clip(const Dataset& data, size_t i, const std::string& path, int6
   }
   GifFreeMapObject(map);
   if (!ok) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
     const char* why = GifErrorString(err);
-    throw IoError(path + ": cannot write the GIF" + (why ? std::string(": ") + why : std::string()));
+    throw IoError(path + ": cannot encode the GIF" + (why ? std::string(": ") + why : std::string()));
   }
-  io::commit_temp(tmp, path);
+  write_file_atomically(path, bytes);
 }
 
 std::string VideoCodec::describe() const {
