@@ -12,7 +12,7 @@
 # TEST_VARIANTS (in every accent), which the training set never has, so the
 # test voices are unheard. Needs espeak-ng and sox (scripts/setup.sh installs them).
 #
-#   scripts/make_spoken_digits.sh                 # data/spoken-digits, 2400 clips (~2 min)
+#   scripts/make_spoken_digits.sh                 # data/spoken-digits, 2400 clips (~3 min)
 #   scripts/make_spoken_digits.sh OUT
 # The lists can be narrowed from the environment, e.g. the test fixtures:
 #   ACCENTS="en-us" VARIANTS="m1 f2" TEST_VARIANTS="m3" DIGITS="0 1" SPEEDS=200 PITCHES=50 BITS=8 \
@@ -20,11 +20,13 @@
 set -euo pipefail
 
 out=${1:-data/spoken-digits}
-read -r -a accents <<< "${ACCENTS:-en-us en-gb en-gb-scotland en-gb-x-rp en-029 en-us-nyc}"
+# Accents are espeak-ng voice files ("en", not the alias "en-gb", which drops
+# the +variant; en-us-nyc says the digits as en-us does, en-gb-x-gbclan "eight" as en-029).
+read -r -a accents <<< "${ACCENTS:-en en-us en-gb-scotland en-gb-x-rp en-029 en-gb-x-gbcwmd}"
 read -r -a variants <<< "${VARIANTS:-m1 m2 m3 m4 m7 f1 f2 f3}"
 read -r -a test_variants <<< "${TEST_VARIANTS:-m5 f5}"
 read -r -a digits <<< "${DIGITS:-0 1 2 3 4 5 6 7 8 9}"
-read -r -a speeds <<< "${SPEEDS:-150 200}"
+read -r -a speeds <<< "${SPEEDS:-175 225}"
 read -r -a pitches <<< "${PITCHES:-35 65}"
 bits=${BITS:-16}
 words=(zero one two three four five six seven eight nine)
@@ -60,5 +62,8 @@ make_split() { # make_split SPLIT VARIANT...
 }
 make_split train "${variants[@]}"
 make_split test "${test_variants[@]}"
+# Every clip must differ from every other (a voice that ignored its variant would not).
+dups=$(find "$out" -name '*.wav' -exec md5sum {} + | sort | awk '{print $1}' | uniq -d | wc -l)
+if [ "$dups" -ne 0 ]; then echo "make_spoken_digits: $dups clips are byte-identical to others; check the voices" >&2; exit 1; fi
 echo "make_spoken_digits: $count clips in $out/train and $out/test" \
      "(${#accents[@]} accents; train variants ${variants[*]}; test variants ${test_variants[*]})" >&2

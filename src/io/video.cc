@@ -464,15 +464,23 @@ Dataset VideoCodec::read_partial(const std::string& path, const std::string& for
                                  std::vector<uint8_t>* known) const {
   const Geometry g = geometry(space, path);
   if (format == "sheet") throw ConfigError(path + ": the sheet format is written, not read");
+  // A folder of frame images is one clip's start whatever format was detected
+  // (a folder's format is the model's own, gif).
+  bool gif = format == "gif";
+  if (gif && io::is_directory(path)) {
+    std::vector<std::string> files, subdirs;
+    io::list_dir(path, &files, &subdirs);
+    gif = files.empty() || !kFrameFiles.member(files[0]);
+  }
   std::vector<io::FileItem> clips;
   bool single = false;
-  if (format == "gif") clips = io::list_source_files(path, space, kGifFiles, &single);
+  if (gif) clips = io::list_source_files(path, space, kGifFiles, &single);
   else clips = {{path, -1}};
   Dataset out(space);
   for (const auto& c : clips) {
     int64_t frames = 0;
-    const std::vector<int32_t> x = format == "gif" ? read_gif_clip(c.path, space, -1, true, &frames)
-                                                   : read_frames_clip(c.path, space, -1, true, &frames);
+    const std::vector<int32_t> x = gif ? read_gif_clip(c.path, space, -1, true, &frames)
+                                       : read_frames_clip(c.path, space, -1, true, &frames);
     if (frames >= g.T)
       throw DataError(c.path + ": " + std::to_string(frames) + " frames, the model's clips hold " + std::to_string(g.T) +
                       ": nothing is left to continue; give fewer frames");
