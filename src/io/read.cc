@@ -288,9 +288,16 @@ std::string detect_format(const std::string& path, const std::string& preferred,
   const std::string head = path == "-" ? io::stdin_bytes().substr(0, 4096) : head_of(path);
   const std::string sniffed = sniff(head, space);
   if (!preferred.empty() && fits(preferred, head, sniffed, codec)) return preferred;
+  // A name ending in one of the codec's formats (clip.wav, clip.gif) is read in it, whatever its bytes.
+  if (codec) {
+    const std::string ext = io::lower(std::filesystem::path(path).extension().string());
+    if (ext.size() > 1 && codec_owns(codec, ext.substr(1))) return ext.substr(1);
+  }
   if (codec) {
     const std::string c = codec->recognise(head);
-    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv")) return c;
+    // The codec's reading wins over the plain reading of the same bytes (text
+    // a text codec tokenizes, an image a video codec takes as a frame).
+    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv" || sniffed == "image")) return c;
   }
   if (!sniffed.empty()) return sniffed;
   if (path == "-") return !preferred.empty() ? preferred : codec ? codec->formats().front() : "lines";

@@ -112,7 +112,8 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
 void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec = nullptr);
 
 // The format of a source, in this order: `preferred` (the model's own format)
-// when the content fits it; else what the content says (PNG/JPEG/BMP/PNM
+// when the content fits it; else a codec's format the name ends in (.wav,
+// .gif); else what the content says (PNG/JPEG/BMP/PNM
 // magic, IDX and gzip, '#'/'.' grids, digit lines — grids when their length
 // is a grid row of `space` —, JSON lines, commas, the codec's formats); else
 // the file name (infer_format). A folder is of `preferred` when the codec
