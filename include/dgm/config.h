@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,7 +19,18 @@ namespace dgm {
 
 using json = nlohmann::json;
 
-// Reads and parses a JSON file ("-": stdin); ConfigError names the file, line and column.
+// Every JSON dgm reads (configs, --set values, JSONL records, model headers)
+// is parsed by parse_json: at most kMaxJsonDepth levels of arrays and
+// objects (checked before parsing, so a document nested 100,000 deep is a
+// message, not a stack overflow), at most max_bytes bytes, and no key twice in
+// one object (JSON allows it; the last value would silently win). FormatError
+// "<name>: ..." in one short line: invalid JSON (with line and column, or the
+// column alone for one-line text), the depth, the duplicate key path, or a
+// number past the range of a double.
+constexpr int kMaxJsonDepth = 64;
+json parse_json(std::string_view text, const std::string& name, size_t max_bytes = size_t(64) << 20);
+
+// Reads and parses a JSON file ("-": stdin) with parse_json; ConfigError names the file, line and column.
 json load_config_file(const std::string& path);
 // Applies "a.b.c=value": value is parsed as JSON when it parses, else taken
 // as a string. Intermediate objects are created as needed.

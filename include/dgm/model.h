@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,8 @@ struct TrainProgress {
   int64_t total = 0;               // the maximum number of steps
   double train_nll = std::numeric_limits<double>::quiet_NaN();
   double valid_nll = std::numeric_limits<double>::quiet_NaN();
+  double learning_rate = std::numeric_limits<double>::quiet_NaN();  // of this step; NaN without one (EM)
+  int64_t restart = 0;             // 1-based restart of an EM run with several, else 0
   bool best = false;               // this step's parameters are the best so far
 };
 
@@ -49,17 +52,60 @@ class TrainMonitor {
  public:
   virtual ~TrainMonitor() = default;
   virtual void on_step(const TrainProgress& p) = 0;
+  // Before the first step (of this fit, resumed or not): the unit, the
+  // maximum number of steps and, in `step`, the steps already done.
+  virtual void on_start(const TrainProgress& p) { (void)p; }
   // Within a step: `done` of `total` units of work (e.g. minibatches).
   virtual void on_work(int64_t done, int64_t total) { (void)done; (void)total; }
   // A one-line note for the user (fallbacks, warnings, restarts).
   virtual void message(const std::string& text) = 0;
 };
 
+// An unfinished fit() as its training loop left it: everything needed to
+// continue exactly where it stopped, so that a resumed fit ends in the same
+// parameters, bit for bit, as one that never stopped (parameters, optimiser
+// state, RNG state, position in the data order, best-so-far parameters,
+// early-stopping counters). The loop that wrote it names itself in `loop` and
+// is the only reader of the fields; everyone else stores it and hands it back
+// unchanged (model_file.h: add_train_state / read_train_state).
+struct TrainState {
+  std::string loop;                                  // the writer, e.g. "minibatch" or "em"
+  int64_t steps_done = 0;                            // epochs or EM iterations finished (for messages)
+  std::string position;                              // where it stands, for messages ("epoch 3, minibatch 5 of 40")
+  json counters = json::object();                    // integers and flags, by name
+  std::map<std::string, std::vector<double>> f64;    // exact doubles (sums, scores; infinities allowed)
+  std::map<std::string, std::vector<float>> f32;     // float buffers (parameters, optimiser moments)
+  std::map<std::string, std::vector<uint64_t>> u64;  // RNG states, data order
+};
+
+// Saves checkpoints of a fit(): asked at every point the loop can resume from,
+// it says when one is due and stores it (the CLI writes <output>.partial.dgm).
+// All calls come from the thread that called fit().
+class Checkpointer {
+ public:
+  virtual ~Checkpointer() = default;
+  // Asked between minibatches (`step_end` false) and at the end of each epoch
+  // or EM iteration (`step_end` true), with the number of steps finished.
+  virtual bool due(int64_t steps_done, bool step_end) = 0;
+  // Stores `state`. During the call the model holds what fit() would leave if
+  // it stopped here (its best parameters so far), so Model::save() writes a
+  // usable model beside the state.
+  virtual void save(const TrainState& state) = 0;
+};
+
 struct FitContext {
   ThreadPool* pool = nullptr;               // never null
   Rng* rng = nullptr;                       // never null; seeded from train.seed
   TrainMonitor* monitor = nullptr;          // may be null
-  const std::atomic<bool>* stop = nullptr;  // may be null; when set, stop at the next step and keep the best
+  // May be null. When set, fit() stops at the next point it can resume from,
+  // saves a checkpoint there (when `checkpoint` is set) and keeps the best
+  // parameters so far.
+  const std::atomic<bool>* stop = nullptr;
+  Checkpointer* checkpoint = nullptr;       // may be null: no checkpoints
+  // May be null. Else the state a checkpoint of an identical fit() (same
+  // model config, data and seed) saved: fit() continues from it instead of
+  // starting over. Models whose fit() has no loop to resume ignore it.
+  const TrainState* resume = nullptr;
 };
 
 struct SampleOptions {

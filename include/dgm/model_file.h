@@ -28,6 +28,7 @@ namespace dgm {
 class Dataset;
 class Model;
 class Space;
+struct TrainState;
 using json = nlohmann::json;
 
 constexpr uint32_t kModelFormatVersion = 1;
@@ -127,11 +128,20 @@ class ModelReader {
 void add_dataset(ModelWriter& w, const std::string& prefix, const Dataset& d);
 Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, const Space& space);
 
+// Stores the state of an unfinished fit (a checkpoint) as header "train_state"
+// (loop, counters, the list of arrays) and arrays "state.<name>"; reads it
+// back, checking every listed array (FormatError). has_train_state() says
+// whether a file holds one.
+void add_train_state(ModelWriter& w, const TrainState& s);
+bool has_train_state(const ModelReader& r);
+TrainState read_train_state(const ModelReader& r);
+
 // Saves a fitted model with its header: `info` (config, fingerprint, seed,
 // metrics...) is merged into the header next to kind, space and versions.
-void save_model(const std::string& path, const Model& model, const json& info);
+// With `state`, the file is also a checkpoint to resume from (add_train_state).
+void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state = nullptr);
 // The same as a writer, not yet written (e.g. for stdout: serialize()).
-ModelWriter model_writer(const Model& model, const json& info);
+ModelWriter model_writer(const Model& model, const json& info, const TrainState* state = nullptr);
 // Loads any registered model; FormatError for an unknown kind or bad file.
 std::unique_ptr<Model> load_model(const std::string& path, json* header = nullptr);
 std::unique_ptr<Model> load_model(const ModelReader& reader);

@@ -5,6 +5,7 @@
 // (seed, stream) let each data chunk draw independently of the thread count.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -90,6 +91,12 @@ class Rng {
     double total = 0;
     for (size_t i = 0; i < n; ++i) total += (buf[i] = std::exp(lw[i * stride] * inv_t - m));
     return categorical(buf.data(), n, total);
+  }
+
+  // The whole state, to save and restore exactly (checkpoints).
+  std::array<uint64_t, 4> state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
+  void set_state(const std::array<uint64_t, 4>& s) {
+    for (int i = 0; i < 4; ++i) s_[i] = s[size_t(i)];
   }
 
  private:

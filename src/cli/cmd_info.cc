@@ -1,8 +1,10 @@
 // cmd_info.cc — `dgm info`: what a model file holds, as a readable summary
 // (kind, space, codec, parameters, how it was trained and its figures) or,
 // with --json, the whole header as JSON.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 #include "commands.h"
 #include "common.h"
@@ -26,6 +28,93 @@ std::string figure(const json& m) {
   std::snprintf(buf, sizeof buf, "%zu samples, NLL %s nats/sample, %s bits/dim", m["samples"].get<size_t>(),
                 num(m.value("nll_nats", json())).c_str(), num(m.value("bits_per_dim", json())).c_str());
   return buf;
+}
+
+// The training record (header "training", see src/cli/monitor.h) in words
+// and a table of steps: steps run, the best one, time, threads, and
+// per-step NLLs (nats per sample, bits/dim) and learning rates. Long runs show
+// about 20 rows (evenly spaced, plus the best and the last).
+void print_training_record(const json& header, std::ostream& log) {
+  if (!header.contains("training") || !header.at("training").is_object()) return;
+  const json& r = header.at("training");
+  try {
+    const std::string unit = r.at("unit").get<std::string>();
+    const json& h = r.at("history");
+    const json& step = h.at("step");
+    const size_t n = step.size();
+    const double dims = r.contains("dims") ? r.at("dims").get<double>() : 0;
+    auto col = [&](const char* key, size_t i) {
+      return h.contains(key) && h.at(key).at(i).is_number() ? h.at(key).at(i).get<double>()
+                                                             : std::numeric_limits<double>::quiet_NaN();
+    };
+    const int64_t best = r.value("best_step", int64_t(0));
+    size_t best_i = n;
+    for (size_t i = 0; i < n; ++i)
+      if (step.at(i).get<int64_t>() == best) best_i = i;
+    const bool valid = h.contains("valid_nll"), lr = h.contains("learning_rate"), restarts = h.contains("restart");
+    auto fmt = [](double v, const char* f) {
+      if (!std::isfinite(v)) return std::string("-");
+      char b[32];
+      std::snprintf(b, sizeof b, f, v);
+      return std::string(b);
+    };
+    log << "training: " << n << " " << unit << (n == 1 ? "" : "s") << " of at most " << r.value("max_steps", int64_t(0));
+    if (header.value("partial", false)) log << " (unfinished: a checkpoint)";
+    if (best_i < n) {
+      const double v = valid ? col("valid_nll", best_i) : col("train_nll", best_i);
+      log << ", best " << unit << " " << best << " (" << (valid ? "validation " : "train ") << fmt(v, "%.4f")
+          << " nats/sample";
+      if (dims > 0) log << ", " << fmt(v / (dims * std::log(2.0)), "%.4f") << " bits/dim";
+      log << ")";
+    }
+    log << "\n";
+    if (r.contains("run")) {
+      const json& run = r.at("run");
+      auto clock = [](double s) {
+        const long t = long(s + 0.5);
+        char b[32];
+        std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+        return std::string(b);
+      };
+      const json& sessions = run.at("sessions");
+      std::string threads;
+      for (size_t i = 0; i < sessions.size(); ++i)
+        threads += (i ? ", then " : "") + std::to_string(sessions.at(i).at("threads").get<int>());
+      log << "  time " << clock(run.at("wall_seconds").get<double>()) << " wall, "
+          << clock(run.at("cpu_seconds").get<double>()) << " CPU, " << sessions.size()
+          << (sessions.size() == 1 ? " session" : " sessions") << " (threads: " << threads << ")\n";
+    }
+    if (n == 0) return;
+    // Rows: about 20 evenly spaced, always the first, the best and the last.
+    std::vector<bool> show(n, false);
+    const size_t every = std::max<size_t>(1, (n + 19) / 20);
+    for (size_t i = 0; i < n; i += every) show[i] = true;
+    show[n - 1] = true;
+    if (best_i < n) show[best_i] = true;
+    auto cell = [](const std::string& text, size_t width) {
+      return std::string(width > text.size() ? width - text.size() : 0, ' ') + text;
+    };
+    std::string head = "  " + cell(unit, 10) + (restarts ? cell("restart", 8) : "") + cell("train nats", 12);
+    if (valid) head += cell("valid nats", 12);
+    if (dims > 0) head += cell("bits/dim", 10);
+    if (lr) head += cell("learning rate", 15);
+    log << head << "\n";
+    for (size_t i = 0; i < n; ++i) {
+      if (!show[i]) continue;
+      const double shown = valid ? col("valid_nll", i) : col("train_nll", i);
+      std::string row = std::string("  ") + (i == best_i ? '*' : ' ') + cell(std::to_string(step.at(i).get<int64_t>()), 9);
+      if (restarts) row += cell(std::to_string(h.at("restart").at(i).get<int64_t>()), 8);
+      row += cell(fmt(col("train_nll", i), "%.4f"), 12);
+      if (valid) row += cell(fmt(col("valid_nll", i), "%.4f"), 12);
+      if (dims > 0) row += cell(fmt(shown / (dims * std::log(2.0)), "%.4f"), 10);
+      if (lr) row += cell(fmt(col("learning_rate", i), "%.4g"), 15);
+      log << row << "\n";
+    }
+    if (best_i < n) log << "  (* the best " << unit << ": the parameters kept; bits/dim of "
+                        << (valid ? "validation" : "train") << ")\n";
+  } catch (const json::exception& e) {
+    log << "training: the record is damaged (" << e.what() << ")\n";
+  }
 }
 
 void print_summary(const json& h, const Model& model, const std::string& path, std::ostream& out) {
@@ -55,7 +144,17 @@ void print_summary(const json& h, const Model& model, const std::string& path, s
   }
   if (h.contains("seed")) out << "seed         " << h["seed"].dump() << "\n";
   if (h.contains("data_fingerprint")) out << "fingerprint  " << h["data_fingerprint"].get<std::string>() << " (training data)\n";
-  if (h.value("partial", false)) out << "partial      yes: training was interrupted; the best parameters so far\n";
+  if (h.value("partial", false)) {
+    if (h.contains("train_state")) {
+      const json& ts = h["train_state"];
+      const std::string at = ts.contains("position") && ts["position"].is_string()
+                                 ? " at " + ts["position"].get<std::string>() : std::string();
+      out << "partial      yes: a checkpoint" << at << " (the best parameters so far); continue with "
+          << "'dgm train --resume " << path << "'\n";
+    }
+    else
+      out << "partial      yes: training was interrupted; the best parameters so far\n";
+  }
   if (h.contains("metrics")) {
     const json& m = h["metrics"];
     if (m.contains("figure")) out << "figures      " << m["figure"].get<std::string>() << "\n";
@@ -64,6 +163,7 @@ void print_summary(const json& h, const Model& model, const std::string& path, s
       if (!f.empty()) out << (std::string(split) + std::string(13 - std::string(split).size(), ' ')) << f << "\n";
     }
   }
+  print_training_record(h, out);
 }
 
 }  // namespace

@@ -173,6 +173,9 @@ int run_stats(const StatsOptions& o, std::ostream& out, std::ostream& log) {
     if (!cfg.is_object() || !cfg.contains("space")) throw ConfigError(name + ": missing section 'space'");
     if (!cfg.contains("data")) throw ConfigError(name + ": missing section 'data'");
     std::shared_ptr<const Codec> codec = fit_codec(cfg["data"], cfg["space"], &space);
+    // The model and train sections are checked as train checks them (a typo
+    // is an error here too), without fitting anything.
+    if (cfg.contains("model")) (void)create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json());
     // The seed that shuffles the validation split, as training would use it.
     uint64_t seed = 1;
     if (cfg.contains("train") && cfg["train"].is_object() && cfg["train"].contains("seed")) {

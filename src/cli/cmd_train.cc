@@ -1,20 +1,24 @@
 // cmd_train.cc — `dgm train --config FILE`: validates the whole config before
 // reading any data, loads the splits, fits with progress, reports NLL in nats
-// and bits/dim, and writes the model atomically. SIGINT stops training at the
-// next step and saves the best parameters so far as <name>.partial.dgm.
+// and bits/dim, and writes the model atomically with its training record.
+// Checkpoints (train.checkpoint_every, and SIGINT) go to <output>.partial.dgm:
+// a usable model (the best parameters so far) that also holds the training
+// state; `--resume` continues from one after checking that config, data and
+// dgm version are the ones it was written with.
 #include "cmd_train.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 
-#include <unistd.h>
-
 #include "commands.h"
 #include "common.h"
-#include "dgm/error.h"
 #include "dgm/codec.h"
+#include "dgm/error.h"
 #include "dgm/io/read.h"
 #include "dgm/logmath.h"
 #include "dgm/metrics.h"
@@ -41,6 +45,140 @@ std::string partial_path(const std::string& path) {
     return path.substr(0, dot) + ".partial" + path.substr(dot);
   return path + ".partial";
 }
+
+// The inverse: "digits.partial.dgm" -> "digits.dgm" (a checkpoint renamed
+// otherwise keeps its name, with ".final" before the extension).
+std::string output_for_checkpoint(const std::string& ckpt) {
+  const size_t slash = ckpt.find_last_of('/');
+  const size_t at = ckpt.rfind(".partial");
+  if (at != std::string::npos && (slash == std::string::npos || at > slash))
+    return ckpt.substr(0, at) + ckpt.substr(at + 8);
+  const size_t dot = ckpt.find_last_of('.');
+  if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
+    return ckpt.substr(0, dot) + ".final" + ckpt.substr(dot);
+  return ckpt + ".final";
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// train.checkpoint_every: N (epochs or EM iterations), "30s", "10min", "2h",
+// or "off". Read here, not by the models: it changes when state is saved,
+// never the model, so it is not part of the stored config.
+struct CheckpointPolicy {
+  int64_t steps = 0;     // every this many steps; 0 = not by steps
+  double seconds = 0;    // every this many seconds; 0 = not by time
+  std::string text;      // as given, for messages and the checkpoint header
+};
+
+CheckpointPolicy read_checkpoint_policy(const json& v) {
+  CheckpointPolicy p;
+  const char* help = "train.checkpoint_every: expected a number of epochs/iterations (e.g. 5), a time "
+                     "(\"30s\", \"10min\", \"2h\") or \"off\"";
+  if (v.is_number_integer()) {
+    if (v.get<int64_t>() < 1) throw ConfigError(std::string(help) + ", got " + v.dump());
+    p.steps = v.get<int64_t>();
+    p.text = "every " + std::to_string(p.steps) + (p.steps == 1 ? " epoch/iteration" : " epochs/iterations");
+    return p;
+  }
+  if (!v.is_string()) throw ConfigError(std::string(help) + ", got " + v.dump());
+  const std::string s = v.get<std::string>();
+  p.text = s;
+  if (s == "off") return p;
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(s, &used);
+  } catch (const std::exception&) {
+    throw ConfigError(std::string(help) + ", got \"" + s + "\"");
+  }
+  std::string unit = s.substr(used);
+  while (!unit.empty() && unit[0] == ' ') unit.erase(0, 1);
+  double scale = 0;
+  if (unit == "s" || unit == "sec" || unit == "seconds") scale = 1;
+  else if (unit == "min" || unit == "m" || unit == "minutes") scale = 60;
+  else if (unit == "h" || unit == "hours") scale = 3600;
+  if (scale == 0 || !(x > 0) || !std::isfinite(x)) throw ConfigError(std::string(help) + ", got \"" + s + "\"");
+  p.seconds = x * scale;
+  p.text = "every " + s;
+  return p;
+}
+
+// The first differences between two configs, as "key: A there, B here".
+void config_differences(const json& a, const json& b, const std::string& prefix, std::vector<std::string>& out) {
+  if (a.is_object() && b.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+      if (!b.contains(it.key())) out.push_back(key + ": " + it.value().dump() + " in the checkpoint, absent here");
+      else config_differences(it.value(), b.at(it.key()), key, out);
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key()))
+        out.push_back((prefix.empty() ? it.key() : prefix + "." + it.key()) + ": absent in the checkpoint, " +
+                      it.value().dump() + " here");
+    return;
+  }
+  if (a != b) out.push_back(prefix + ": " + a.dump() + " in the checkpoint, " + b.dump() + " here");
+}
+
+// Writes <output>.partial.dgm when the loop says a checkpoint is due: the
+// model (best parameters so far), the training state, and the header of the
+// final model file with the record so far.
+class CliCheckpointer : public Checkpointer {
+ public:
+  CliCheckpointer(const Model& model, CliMonitor& monitor, const CheckpointPolicy& policy, std::string path,
+                  json info, bool quiet)
+      : model_(model), monitor_(monitor), policy_(policy), path_(std::move(path)), info_(std::move(info)),
+        quiet_(quiet), last_(std::chrono::steady_clock::now()) {}
+
+  bool due(int64_t steps_done, bool step_end) override {
+    if (policy_.steps > 0 && step_end && steps_done > 0 && steps_done % policy_.steps == 0 &&
+        steps_done != last_steps_)
+      return true;
+    return policy_.seconds > 0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - last_).count() >= policy_.seconds;
+  }
+
+  void save(const TrainState& state) override {
+    json info = info_;
+    info["partial"] = true;
+    info["training"] = monitor_.record(true);
+    info["checkpoint"]["every"] = policy_.text;
+    save_model(path_, model_, info, &state);
+    last_ = std::chrono::steady_clock::now();
+    last_steps_ = state.steps_done;
+    saved_ = true;
+    stop_saved_ = stop_saved_ || g_interrupted.load();
+    position_ = state.position;
+    ++count_;
+    // Said at most once a minute (step-based checkpoints can come faster).
+    const auto now = std::chrono::steady_clock::now();
+    if (!quiet_ && !g_interrupted.load() &&
+        (count_ == 1 || std::chrono::duration<double>(now - last_said_).count() >= 60)) {
+      monitor_.message("checkpoint at " + state.position + " written to " + path_);
+      last_said_ = now;
+    }
+  }
+
+  bool saved() const { return saved_; }
+  // A checkpoint was saved because of Ctrl-C.
+  bool saved_on_stop() const { return stop_saved_; }
+  // Where the last checkpoint was taken.
+  const std::string& position() const { return position_; }
+
+ private:
+  const Model& model_;
+  CliMonitor& monitor_;
+  CheckpointPolicy policy_;
+  std::string path_, position_;
+  json info_;
+  bool quiet_;
+  std::chrono::steady_clock::time_point last_, last_said_;
+  int64_t last_steps_ = -1, count_ = 0;
+  bool saved_ = false, stop_saved_ = false;
+};
 
 json summary_json(const NllSummary& s) {
   json j;
@@ -89,14 +227,46 @@ std::string summary_line(const Model& model, const json& effective_model, const 
 }  // namespace
 
 int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
-  json cfg = load_config(opts.config, opts.overrides);
-  const std::string config_name = opts.config == "-" ? "<stdin>" : opts.config;
+  if (opts.config.empty() && opts.resume.empty())
+    throw ConfigError("dgm train needs --config FILE, or --resume CHECKPOINT to continue a run");
+
+  // A resumed run: the checkpoint, its config (unless --config is given, which
+  // must then be the same), its version.
+  std::unique_ptr<ModelReader> ckpt;
+  json cfg;
+  std::string config_name = opts.config;
+  if (!opts.resume.empty()) {
+    ckpt = std::make_unique<ModelReader>(ModelReader::open(opts.resume));
+    const json& h = ckpt->header();
+    if (!has_train_state(*ckpt))
+      throw FormatError(opts.resume + ": holds no training state to resume from: it is a finished model, or "
+                        "was written by a dgm before checkpoints; train again with --config");
+    const std::string version = h.value("dgm_version", std::string("?"));
+    if (version != DGM_VERSION)
+      throw ConfigError(opts.resume + ": written by dgm " + version + ", this is dgm " + DGM_VERSION +
+                        "; resume it with dgm " + version + ", or start over with --config");
+    if (!h.contains("config") || !h.at("config").is_object())
+      throw FormatError(opts.resume + ": checkpoint has no config");
+    if (opts.config.empty()) {
+      cfg = h.at("config");
+      config_name = opts.resume;
+      // The checkpoint policy is not part of the config: carry it on.
+      if (h.contains("checkpoint") && h.at("checkpoint").contains("every_value"))
+        cfg["train"]["checkpoint_every"] = h.at("checkpoint").at("every_value");
+      apply_overrides(cfg, opts.overrides);
+    }
+  }
+  if (cfg.is_null()) {
+    cfg = load_config(opts.config, opts.overrides);
+    config_name = opts.config == "-" ? "<stdin>" : opts.config;
+  }
   ConfigSection top(cfg, config_name);
   top.allow({"space", "data", "model", "train"});
   const std::string config_output = top.get_string("output", "model.dgm");
-  const std::string output = !opts.output.empty() ? opts.output : config_output;
+  const std::string output = !opts.output.empty() ? opts.output
+                             : ckpt                ? output_for_checkpoint(opts.resume)
+                                                   : config_output;
   top.finish();
-  if (opts.output_given && opts.output.empty()) throw UsageError("--output '': give a file name, or - for stdout");
   if (output == "-" && &out == &std::cout && isatty(1) == 1)
     throw UsageError("--output -: the model is binary; redirect stdout to a file or a pipe");
 
@@ -108,12 +278,16 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
   const uint64_t seed = opts.seed >= 0 ? uint64_t(opts.seed) : uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
   const int threads = opts.threads > 0 ? opts.threads : int(train_top.get_int("threads", 0, 0, 1024));
+  const json every = train_top.has("checkpoint_every") ? train_top.get_json("checkpoint_every") : json("10min");
+  const CheckpointPolicy policy = read_checkpoint_policy(every);
   if (!cfg.contains("model")) throw ConfigError(config_name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
   json effective_model, effective_train;
   std::unique_ptr<Model> model =
       create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
   model->set_codec(codec);
   effective_train["seed"] = seed;
+  // When to checkpoint changes nothing in the model: not part of its config.
+  effective_train.erase("checkpoint_every");
 
   json effective = cfg;
   effective["model"] = effective_model;
@@ -122,18 +296,75 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   // The output path is where the model goes, not what it is: it is left out
   // of the stored config so the same training gives the same bytes anywhere.
   effective.erase("output");
+  if (ckpt) {
+    std::vector<std::string> diff;
+    config_differences(ckpt->header().at("config"), effective, "", diff);
+    if (!diff.empty()) {
+      std::string list;
+      for (size_t i = 0; i < diff.size() && i < 3; ++i) list += (i ? "; " : "") + diff[i];
+      if (diff.size() > 3) list += "; and " + std::to_string(diff.size() - 3) + " more";
+      throw ConfigError(opts.resume + ": the checkpoint was written with another config (" + list +
+                        "); resume with the config it was started with, or start over without --resume");
+    }
+  }
   if (opts.verbose) log << "dgm: config " << effective.dump() << "\n";
 
   DataSplits data = load_data(cfg["data"], space, seed, codec.get());
   if (data.train.empty()) throw DataError(config_name + ": the training set is empty");
   ThreadPool pool(threads);
   if (!opts.quiet) log << summary_line(*model, effective_model, space, cfg["data"], data, seed, pool.size()) << "\n";
+  const std::string train_fp = data.train.fingerprint_hex(), valid_fp = data.validation.fingerprint_hex();
+  TrainState resume_state;
+  if (ckpt) {
+    const json& h = ckpt->header();
+    const std::string ck_train = h.value("data_fingerprint", std::string()),
+                      ck_valid = h.contains("checkpoint") ? h.at("checkpoint").value("validation_fingerprint", std::string())
+                                                          : std::string();
+    auto refuse = [&](const char* split, const std::string& then, const std::string& now) {
+      throw DataError(opts.resume + ": the " + split + " data differ from the checkpoint's (fingerprint " + then +
+                      " then, " + now + " now): the data files changed since the run started; resume with the "
+                      "same data, or start over without --resume");
+    };
+    if (ck_train != train_fp) refuse("training", ck_train, train_fp);
+    if (ck_valid != valid_fp) refuse("validation", ck_valid, valid_fp);
+    resume_state = read_train_state(*ckpt);
+  }
+  // Checkpoints go beside the output (none when the model goes to stdout).
+  const bool to_stdout = output == "-";
+  const std::string partial = to_stdout ? std::string() : partial_path(output);
 
   Rng rng(seed);
-  CliMonitor monitor(log, opts.quiet, opts.log);
+  MonitorOptions mo;
+  mo.quiet = opts.quiet;
+  mo.log_path = opts.log;
+  mo.plot_path = opts.plot;
+  mo.progress_seconds = opts.progress_seconds;
+  mo.dims = space.variable_length() ? 0 : space.dims();
+  mo.threads = int(pool.size());
+  CliMonitor monitor(log, mo);
+  if (ckpt && ckpt->header().contains("training")) monitor.resume_from(ckpt->header().at("training"));
+
+  json info;
+  info["config"] = effective;
+  info["data_fingerprint"] = train_fp;
+  info["seed"] = seed;
+  json ck_info = info;
+  ck_info["checkpoint"] = {{"validation_fingerprint", valid_fp}, {"every_value", every}};
+  CliCheckpointer checkpointer(*model, monitor, policy, partial, ck_info, opts.quiet);
+  if (!opts.quiet) {
+    if (ckpt)
+      log << "dgm: resuming from " << opts.resume << " at " << resume_state.position << "; the model goes to "
+          << output << "\n";
+    else if (file_exists(partial))
+      log << "dgm: note: " << partial << " (a checkpoint of an earlier run) will be replaced by this run's; to "
+          << "continue that run instead: dgm train --resume " << partial << "\n";
+    if (policy.steps > 0 || policy.seconds > 0) log << "dgm: checkpoints " << policy.text << " to " << partial << "\n";
+  }
+
   g_interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
-  FitContext ctx{&pool, &rng, &monitor, &g_interrupted};
+  FitContext ctx{&pool, &rng, &monitor, &g_interrupted, to_stdout ? nullptr : &checkpointer,
+                 ckpt ? &resume_state : nullptr};
   try {
     model->fit(data.train, data.validation.empty() ? nullptr : &data.validation, ctx);
   } catch (...) {
@@ -141,22 +372,31 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
     throw;
   }
   std::signal(SIGINT, previous);
-  monitor.finish();
   const double fit_seconds = monitor.seconds();
-  const bool interrupted = g_interrupted.load();
+  // Interrupted: the loop saved a checkpoint when it saw the stop. A model
+  // without a loop to stop finished its fit; it is saved as a whole model.
+  const bool stopped = g_interrupted.load();
+  if (stopped && checkpointer.saved_on_stop()) {
+    monitor.finish();
+    if (!opts.quiet)
+      log << "dgm: interrupted at " << checkpointer.position() << "; checkpoint written to " << partial
+          << " (a usable model with the best parameters so far)\n"
+          << "dgm: continue with: dgm train --resume " << partial << "\n";
+    return 130;
+  }
 
+  // Stopped with nowhere to checkpoint (the model goes to stdout): the model
+  // so far, marked partial.
+  const bool interrupted = stopped && to_stdout;
+  info["training"] = monitor.record(!opts.reproducible);
+  monitor.finish();
   NllSummary train_s = evaluate_nll(*model, data.train, pool);
   NllSummary valid_s = evaluate_nll(*model, data.validation, pool);
   NllSummary test_s = evaluate_nll(*model, data.test, pool);
-
-  json info;
-  info["config"] = effective;
-  info["data_fingerprint"] = data.train.fingerprint_hex();
-  info["seed"] = seed;
   info["metrics"] = {{"train", summary_json(train_s)}, {"validation", summary_json(valid_s)}, {"test", summary_json(test_s)}};
   if (space.has_labels()) info["metrics"]["figure"] = "-log P(x | y), the label given";
   if (interrupted) info["partial"] = true;
-  const std::string path = output == "-" ? "-" : interrupted ? partial_path(output) : output;
+  const std::string path = to_stdout ? "-" : interrupted ? partial : output;
   if (path == "-") {
     ModelWriter w = model_writer(*model, info);
     const std::string bytes = w.serialize();
@@ -166,9 +406,11 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   } else {
     save_model(path, *model, info);
   }
+  // The run is complete: its checkpoint has nothing left to continue.
+  const bool removed = !interrupted && !to_stdout && (ckpt || checkpointer.saved()) && file_exists(partial) &&
+                       ::unlink(partial.c_str()) == 0;
 
   if (!opts.quiet) {
-    if (interrupted) log << "dgm: interrupted: training stopped early; the best parameters so far are kept\n";
     { char t[64]; std::snprintf(t, sizeof t, "%.2f", fit_seconds); log << "dgm: trained " << model->kind() << " in " << t << " s\n"; }
     if (space.has_labels()) log << "  NLL of x given its label, -log P(x | y) ('dgm eval' also gives -log P(x) and the joint)\n";
     print_summary(log, "train", train_s);
@@ -182,6 +424,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
       log << "  test " << format_number(test_s.bits_per_dim, 6) << " bits/" << codec->unit() << "\n";
     log << "dgm: model written to " << (path == "-" ? std::string("<stdout>") : path) << (interrupted ? " (partial)" : "")
         << "\n";
+    if (removed) log << "dgm: removed the checkpoint " << partial << " (the run is complete)\n";
+    if (!opts.plot.empty()) log << "dgm: training curve drawn to " << opts.plot << "\n";
   }
   return interrupted ? 130 : 0;
 }
@@ -191,11 +435,10 @@ void add_train(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("train", "Fit a model to data as a config file describes, and save it");
   sub->add_option("-c,--config", opts->config,
                   "JSON config: space, data, model, train, output; - for stdin. Its data paths are relative to "
-                  "its folder")
-      ->required();
+                  "its folder. Required unless --resume");
   sub->add_option("-o,--output", opts->output,
-                  "Model file to write, - for stdout [default: the config's \"output\", else model.dgm]")
-      ->each([opts](const std::string&) { opts->output_given = true; });
+                  "Model file to write, - for stdout [default: the config's \"output\", else model.dgm; with "
+                  "--resume the checkpoint's name without \".partial\"]");
   sub->add_option("-s,--seed", opts->seed, "Random seed [default: the config's train.seed, else 1]")
       ->check(CLI::Range(int64_t(0), INT64_MAX));
   sub->add_option("-t,--threads", opts->threads,
@@ -204,15 +447,38 @@ void add_train(CLI::App& app, Action& action) {
   sub->add_flag("-q,--quiet", opts->quiet, "No progress or summary on stderr");
   sub->add_flag("-v,--verbose", opts->verbose, "Also print the whole effective config (defaults filled in)");
   sub->add_option("--log", opts->log, "Write one JSON object per iteration/epoch to this file (JSONL)");
+  sub->add_option("--plot", opts->plot, "Keep a PNG of the training curves up to date (see 'dgm plot --help')");
+  sub->add_option("-r,--resume", opts->resume,
+                  "Continue the run that wrote this checkpoint (<output>.partial.dgm); config from it")
+      ->check(CLI::ExistingFile);
+  sub->add_flag("--reproducible", opts->reproducible,
+                "Leave the run's times and thread count out of the training record, so that the same config and "
+                "seed give a byte-identical model file (any --threads, resumed or not)");
+  sub->add_option("--progress-every", opts->progress_seconds,
+                  "When stderr is not a terminal: a progress line at most every this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
   sub->add_option("--set", opts->overrides, "Override a config value, e.g. --set model.components=20 (repeatable)")
       ->type_name("KEY=VALUE");
   sub->footer(
       "Examples:\n"
       "  dgm train --config configs/digits.json\n"
       "  dgm train -c configs/digits.json --set model.components=20 -o digits20.dgm\n"
-      "  dgm train -c configs/fmnist-nade.json --log train.jsonl\n"
-      "Ctrl-C stops at the next iteration and saves the best model so far as <output>.partial.dgm.");
-  sub->callback([opts, &action] { action = [opts] { return run_train(*opts, std::cout, std::cerr); }; });
+      "  dgm train -c configs/fmnist-nade.json --log train.jsonl --plot curve.png\n"
+      "  dgm train --resume fmnist8-pixelcnn.partial.dgm\n"
+      "Checkpoints: train.checkpoint_every (N epochs or EM iterations, \"30s\", \"10min\", \"2h\" or \"off\";\n"
+      "default \"10min\") writes <output>.partial.dgm atomically: a usable model (the best parameters so far)\n"
+      "that also holds the training state. Ctrl-C stops at the next minibatch or iteration and writes the same\n"
+      "checkpoint (a second Ctrl-C ends at once). --resume continues from it to the same final model, byte for\n"
+      "byte (with --reproducible), as a run never stopped; it refuses a checkpoint written with another config,\n"
+      "other data or another dgm version. The model goes to --output, else the checkpoint's name without\n"
+      "\".partial\"; the checkpoint is removed once the run completes.\n"
+      "Progress: a bar when stderr is a terminal, else a plain line at most every --progress-every seconds;\n"
+      "--quiet prints neither. The model file records every step (see 'dgm info').");
+  sub->callback([opts, &action] {
+    if (opts->config.empty() && opts->resume.empty()) throw CLI::RequiredError("--config (or --resume CHECKPOINT)");
+    action = [opts] { return run_train(*opts, std::cout, std::cerr); };
+  });
 }
 
 }  // namespace dgm::cli

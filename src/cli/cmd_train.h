@@ -9,14 +9,17 @@
 namespace dgm::cli {
 
 struct TrainOptions {
-  std::string config;
+  std::string config;                 // "" with resume: the checkpoint's
   std::string output;                 // "" = config "output", else model.dgm; "-" = stdout
-  bool output_given = false;          // -o was given (an empty name is then an error)
   bool verbose = false;               // print the whole effective config
   int64_t seed = -1;                  // -1 = config train.seed, else 1
   int threads = 0;                    // 0 = config train.threads, else all cores
   bool quiet = false;
   std::string log;                    // JSONL training log
+  std::string plot;                   // PNG of the curves, redrawn as training goes
+  std::string resume;                 // checkpoint to continue from
+  bool reproducible = false;          // no times or threads in the training record
+  double progress_seconds = 30;       // plain progress lines (stderr not a terminal): at most this often
   std::vector<std::string> overrides; // --set key=value
 };
 

@@ -10,6 +10,95 @@
 #include "dgm/error.h"
 
 namespace dgm {
+namespace {
+
+// "line L, column C" of a byte offset (or "column C" in one-line text).
+std::string position(std::string_view text, size_t pos) {
+  pos = std::min(pos, text.size());
+  const size_t line = 1 + size_t(std::count(text.begin(), text.begin() + long(pos), '\n'));
+  const size_t nl = pos ? text.rfind('\n', pos - 1) : std::string_view::npos;
+  const size_t col = nl == std::string_view::npos ? pos + 1 : pos - nl;
+  if (text.find('\n') == std::string_view::npos) return "column " + std::to_string(col);
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+// The deepest nesting of [ and { outside strings, refused at the first
+// bracket past the limit.
+void check_depth(std::string_view text, const std::string& name) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw FormatError(name + ": JSON nested more than " + std::to_string(kMaxJsonDepth) + " levels deep (at " +
+                          position(text, i) + ")");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
+// Duplicate keys, seen through the parser's callback: a set of keys per open
+// object, and the key path for the message.
+struct KeyCheck {
+  struct Level {
+    bool object;
+    std::vector<std::string> keys;
+  };
+  std::vector<Level> levels;
+  const std::string* name;
+
+  bool operator()(int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: levels.push_back({true, {}}); break;
+      case json::parse_event_t::array_start: levels.push_back({false, {}}); break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!levels.empty()) levels.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        auto& keys = levels.back().keys;
+        const std::string& k = parsed.get_ref<const std::string&>();
+        // Objects are small; a linear scan beats a set for the usual handful of keys.
+        if (std::find(keys.begin(), keys.end(), k) != keys.end()) {
+          std::string path;
+          for (size_t i = 0; i + 1 < levels.size(); ++i)
+            if (levels[i].object && !levels[i].keys.empty()) path += levels[i].keys.back() + ".";
+          std::string shown = path + k;
+          if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+          throw FormatError(*name + ": duplicate key '" + shown + "' (JSON would keep only the last value)");
+        }
+        keys.push_back(k);
+        break;
+      }
+      default: break;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+json parse_json(std::string_view text, const std::string& name, size_t max_bytes) {
+  if (text.size() > max_bytes)
+    throw FormatError(name + ": " + std::to_string(text.size()) + " bytes of JSON, more than the limit of " +
+                      std::to_string(max_bytes));
+  check_depth(text, name);
+  KeyCheck check{{}, &name};
+  try {
+    return json::parse(text.begin(), text.end(), std::ref(check));
+  } catch (const json::parse_error& e) {
+    throw FormatError(name + ": invalid JSON at " + position(text, e.byte ? e.byte - 1 : 0));
+  } catch (const json::out_of_range&) {
+    throw FormatError(name + ": invalid JSON: a number is out of range (past a double)");
+  }
+}
 
 json load_config_file(const std::string& file) {
   // "-" reads the config from stdin (named <stdin> in messages).
@@ -27,20 +116,14 @@ json load_config_file(const std::string& file) {
   const std::string text = ss.str();
   if (text.empty()) throw ConfigError(path + ": empty config, expected a JSON object ({...})");
   if (text.size() > (64u << 20)) throw ConfigError(path + ": config file larger than 64 MiB");
+  json j;
   try {
-    json j = json::parse(text);
-    if (!j.is_object()) throw ConfigError(path + ": a config is a JSON object ({...})");
-    return j;
-  } catch (const json::parse_error& e) {
-    // Report line and column of the byte offset.
-    size_t pos = std::min<size_t>(e.byte ? e.byte - 1 : 0, text.size());
-    size_t line = 1 + size_t(std::count(text.begin(), text.begin() + long(pos), '\n'));
-    size_t nl = text.rfind('\n', pos ? pos - 1 : 0);
-    size_t col = nl == std::string::npos ? pos + 1 : pos - nl;
-    throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": invalid JSON");
-  } catch (const json::out_of_range&) {
-    throw ConfigError(path + ": invalid JSON: a number is out of range (past a double)");
+    j = parse_json(text, path);
+  } catch (const FormatError& e) {
+    throw ConfigError(e.what());
   }
+  if (!j.is_object()) throw ConfigError(path + ": a config is a JSON object ({...})");
+  return j;
 }
 
 void apply_override(json& config, const std::string& assignment) {
@@ -50,10 +133,13 @@ void apply_override(json& config, const std::string& assignment) {
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   json value;
+  // Text that is not JSON at all is a string; JSON that is too deep or has a
+  // duplicate key is an error, not a string.
   try {
-    value = json::parse(text);
-  } catch (const json::exception&) {  // not JSON (or a number past a double): a string
-    value = text;
+    value = parse_json(text, "--set " + key, size_t(1) << 20);
+  } catch (const FormatError& e) {
+    if (std::string(e.what()).find(": invalid JSON") == std::string::npos) throw ConfigError(e.what());
+    value = text;  // not JSON (or a number past a double): a string
   }
   json* node = &config;
   std::stringstream ks(key);

@@ -37,7 +37,7 @@ std::unique_ptr<Model> create_model(const Space& space, const json& model_cfg, c
   for (const auto& k : model_kinds()) {
     if (type != k.name) continue;
     // Keys every training section may carry, read by the caller.
-    t.allow({"seed", "threads"});
+    t.allow({"seed", "threads", "checkpoint_every"});
     std::unique_ptr<Model> model = k.create(space, m, t);
     m.finish();
     t.finish();

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
@@ -216,11 +217,9 @@ ModelReader ModelReader::parse(const std::string& bytes, const std::string& name
   pos += 8;
   if (hlen > kMaxHeaderBytes) throw FormatError(name + ": corrupted model file (header of " + std::to_string(hlen) + " bytes)");
   need(hlen, "header");
-  try {
-    r.header_ = json::parse(bytes.begin() + long(pos), bytes.begin() + long(pos + hlen));
-  } catch (const json::exception&) {  // parse_error, or out_of_range for a number past a double
-    throw FormatError(name + ": corrupted model file (header is not JSON)");
-  }
+  // The checksum held, yet the header may be made to crash a parser (nested
+  // 100,000 deep) or to mislead (a key twice): parse_json refuses both.
+  r.header_ = parse_json(std::string_view(bytes).substr(pos, size_t(hlen)), name + ": bad model header");
   if (!r.header_.is_object()) throw FormatError(name + ": corrupted model file (header is not an object)");
   pos += hlen;
   need(4, "array count");
@@ -364,9 +363,59 @@ Dataset read_dataset_arrays(const ModelReader& r, const std::string& prefix, con
   return d;
 }
 
-void save_model(const std::string& path, const Model& model, const json& info) { model_writer(model, info).write(path); }
+void add_train_state(ModelWriter& w, const TrainState& s) {
+  json arrays = json::object();
+  for (const auto& [name, v] : s.f64) {
+    w.add("state." + name, v);
+    arrays[name] = "f64";
+  }
+  for (const auto& [name, v] : s.f32) {
+    w.add("state." + name, v);
+    arrays[name] = "f32";
+  }
+  for (const auto& [name, v] : s.u64) {
+    w.add("state." + name, v);
+    arrays[name] = "u64";
+  }
+  w.header()["train_state"] = {
+      {"loop", s.loop}, {"steps_done", s.steps_done}, {"position", s.position}, {"counters", s.counters},
+      {"arrays", arrays}};
+}
 
-ModelWriter model_writer(const Model& model, const json& info) {
+bool has_train_state(const ModelReader& r) { return r.header().contains("train_state"); }
+
+TrainState read_train_state(const ModelReader& r) {
+  const json& h = r.header();
+  auto bad = [&](const std::string& what) { return FormatError(r.name() + ": bad training state: " + what); };
+  if (!h.contains("train_state") || !h.at("train_state").is_object())
+    throw FormatError(r.name() + ": holds no training state to resume from (it is not a checkpoint)");
+  const json& j = h.at("train_state");
+  TrainState s;
+  if (!j.contains("loop") || !j.at("loop").is_string()) throw bad("no 'loop'");
+  if (!j.contains("steps_done") || !j.at("steps_done").is_number_integer()) throw bad("no 'steps_done'");
+  if (!j.contains("counters") || !j.at("counters").is_object()) throw bad("no 'counters'");
+  if (!j.contains("arrays") || !j.at("arrays").is_object()) throw bad("no 'arrays'");
+  s.loop = j.at("loop").get<std::string>();
+  s.steps_done = j.at("steps_done").get<int64_t>();
+  s.counters = j.at("counters");
+  if (j.contains("position") && j.at("position").is_string()) s.position = j.at("position").get<std::string>();
+  const uint64_t max_elements = kMaxModelFileBytes / 4;
+  for (auto it = j.at("arrays").begin(); it != j.at("arrays").end(); ++it) {
+    const std::string name = "state." + it.key();
+    const std::string type = it.value().is_string() ? it.value().get<std::string>() : "";
+    if (type == "f64") s.f64[it.key()] = r.read_vector<double>(name, max_elements);
+    else if (type == "f32") s.f32[it.key()] = r.read_vector<float>(name, max_elements);
+    else if (type == "u64") s.u64[it.key()] = r.read_vector<uint64_t>(name, max_elements);
+    else throw bad("array '" + it.key() + "' has unknown type " + it.value().dump());
+  }
+  return s;
+}
+
+void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state) {
+  model_writer(model, info, state).write(path);
+}
+
+ModelWriter model_writer(const Model& model, const json& info, const TrainState* state) {
   ModelWriter w;
   json& h = w.header();
   h["format"] = "dgm-model";
@@ -381,6 +430,7 @@ ModelWriter model_writer(const Model& model, const json& info) {
     model.codec()->save(w);
   }
   model.save(w);
+  if (state) add_train_state(w, *state);
   return w;
 }
 
@@ -405,11 +455,19 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   try {
     space = Space::from_json(field("space"));
     const json& cfg = field("config");
+    if (!cfg.is_object()) throw FormatError(r.name() + ": bad model header: 'config' is not an object");
     model_cfg = cfg.contains("model") ? cfg.at("model") : json::object();
     train_cfg = cfg.contains("train") ? cfg.at("train") : json::object();
   } catch (const ConfigError& e) {
     throw FormatError(r.name() + ": bad model header: " + e.what());
   }
+  // The model is made from 'kind' (what info reports); a config that names
+  // another type contradicts it.
+  if (!model_cfg.is_object()) throw FormatError(r.name() + ": bad model header: 'config.model' is not an object");
+  if (model_cfg.contains("type") && model_cfg["type"] != json(kind))
+    throw FormatError(r.name() + ": bad model header: kind '" + kind + "' but config.model.type " +
+                      model_cfg["type"].dump().substr(0, 40));
+  model_cfg["type"] = kind;
   std::unique_ptr<Model> m;
   try {
     m = create_model(space, model_cfg, train_cfg);
@@ -418,6 +476,7 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   }
   // A header field of the wrong JSON type or a missing one (a model's load()
   // reads its own keys) is a bad file, not a crash.
+  if (m->kind() != kind) throw FormatError(r.name() + ": bad model header: kind '" + kind + "' made a '" + m->kind() + "'");
   try {
     m->load(r);
     m->set_codec(load_codec(r));

@@ -42,6 +42,10 @@ void flatten(const json& a, const std::vector<int64_t>& shape, size_t axis, std:
 void read_jsonl(const std::string& path, ConfigSection&, Records& out) {
   const Space& space = out.data.space();
   const TextFile f = read_text(path, "jsonl");
+  // A record holds at most D values (each an int32 of up to 11 characters, a
+  // separator and some space) and a label: longer lines are refused before
+  // their JSON is built (16+ bytes a value in memory).
+  const size_t max_line = size_t(4096) + 32 * size_t(space.dims());
   std::vector<int32_t> x;
   LineReader lines(f.text);
   std::string_view line;
@@ -49,13 +53,16 @@ void read_jsonl(const std::string& path, ConfigSection&, Records& out) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     out.record(lines.line_number(), [&] {
     const std::string where = at_line(f.name, lines.line_number());
+    if (line.size() > max_line)
+      throw FormatError(where + ": a record of " + std::to_string(line.size()) + " bytes, more than a sample of " +
+                        space.describe() + " needs (at most " + std::to_string(max_line) + ")");
     json j;
     try {
-      j = json::parse(line.begin(), line.end());
-    } catch (const json::parse_error& e) {
-      throw FormatError(where + ": invalid JSON at column " + std::to_string(e.byte) + "; expected {\"x\": [...]}");
-    } catch (const json::exception&) {  // e.g. a number past the range of a double
-      throw FormatError(where + ": JSON number out of range; expected {\"x\": [...]}");
+      j = parse_json(line, where, max_line);
+    } catch (const FormatError& e) {
+      const std::string what = e.what();
+      if (what.find(": invalid JSON at") == std::string::npos) throw;
+      throw FormatError(what + "; expected {\"x\": [...]}");
     }
     if (!j.is_object()) throw FormatError(where + ": expected an object {\"x\": [...], \"label\": ...}");
     for (auto it = j.begin(); it != j.end(); ++it)

@@ -296,7 +296,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
   // (log-likelihood + log prior), which EM never decreases.
   struct Run {
     GroupParams cur, best;
-    Stats stats;
+    Stats stats;  // of cur on the training rows (what the next M-step uses)
     double ll = 0, valid_ll = 0, best_score = kNegInf;
     int64_t since_best = 0;
     bool done = false;
@@ -306,23 +306,145 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
   const int64_t total_steps = opt_.restarts * opt_.max_iterations;
   int64_t step = 0;
   bool stopped = false;
-  for (int64_t restart = 0; restart < opt_.restarts && !stopped; ++restart) {
-    Rng rng = ctx.rng->split(uint64_t(restart));
-    if (ctx.monitor && opt_.restarts > 1)
-      ctx.monitor->message("mixture: restart " + std::to_string(restart + 1) + " of " + std::to_string(opt_.restarts));
-    std::vector<Run> runs(static_cast<size_t>(G_));
+  std::vector<Run> runs;
+  // A group's better parameters of the kept ones and this restart's best.
+  auto better_of_run = [&](int64_t g) {
+    const Run& run = runs[size_t(g)];
+    return run.best_score > kept_score[size_t(g)] || kept[size_t(g)].log_weight.empty();
+  };
+  auto install = [&](int64_t g, const GroupParams& p) {
+    std::copy(p.log_weight.begin(), p.log_weight.end(), &log_weight_[size_t(g * K_)]);
+    std::copy(p.log_table.begin(), p.log_table.end(), &log_table_[table_index(g, 0, 0)]);
+  };
+
+  // Checkpoints are taken at the top of an iteration (after a restart's
+  // initialisation or the previous iteration). The statistics of cur are not
+  // saved: they are recomputed (the E-step is deterministic).
+  int64_t restart0 = 0, it0 = 1;
+  const TrainState* resume = ctx.resume;
+  auto checkpoint = [&](int64_t restart, int64_t it) {
+    TrainState s;
+    s.loop = "em";
+    s.steps_done = step;
+    s.position = (opt_.restarts > 1 ? "restart " + std::to_string(restart + 1) + " of " +
+                                          std::to_string(opt_.restarts) + ", " : std::string()) +
+                 "iteration " + std::to_string(it);
+    s.counters = {{"restart", restart}, {"iteration", it}, {"step", step}, {"groups", G_}};
+    const auto r = ctx.rng->state();
+    s.u64["rng"].assign(r.begin(), r.end());
+    std::vector<uint64_t> since(static_cast<size_t>(G_)), done(static_cast<size_t>(G_));
+    std::vector<double> scores;
+    for (int64_t g = 0; g < G_; ++g) {
+      const Run& run = runs[size_t(g)];
+      const std::string k = "group" + std::to_string(g) + ".";
+      s.f64[k + "cur.log_weight"] = run.cur.log_weight;
+      s.f64[k + "cur.log_table"] = run.cur.log_table;
+      s.f64[k + "best.log_weight"] = run.best.log_weight;
+      s.f64[k + "best.log_table"] = run.best.log_table;
+      if (!kept[size_t(g)].log_weight.empty()) {
+        s.f64[k + "kept.log_weight"] = kept[size_t(g)].log_weight;
+        s.f64[k + "kept.log_table"] = kept[size_t(g)].log_table;
+      }
+      scores.insert(scores.end(), {run.ll, run.valid_ll, run.best_score, kept_score[size_t(g)]});
+      since[size_t(g)] = uint64_t(run.since_best);
+      done[size_t(g)] = run.done;
+      // The model shows the best parameters so far while the checkpoint is saved.
+      install(g, better_of_run(g) ? run.best : kept[size_t(g)]);
+    }
+    s.f64["scores"] = scores;
+    s.u64["since_best"] = since;
+    s.u64["done"] = done;
+    ctx.checkpoint->save(s);
+  };
+  auto restore = [&](const TrainState& s) {
+    if (s.loop != "em") throw FormatError("training state was written by the '" + s.loop + "' loop, not EM");
+    auto count = [&](const char* key) {
+      if (!s.counters.contains(key) || !s.counters.at(key).is_number_integer())
+        throw FormatError(std::string("training state has no counter '") + key + "'");
+      return s.counters.at(key).get<int64_t>();
+    };
+    auto f64 = [&](const std::string& key, size_t size) -> const std::vector<double>& {
+      auto it = s.f64.find(key);
+      if (it == s.f64.end() || it->second.size() != size)
+        throw FormatError("training state array '" + key + "' is missing or misshapen");
+      return it->second;
+    };
+    auto u64 = [&](const std::string& key, size_t size) -> const std::vector<uint64_t>& {
+      auto it = s.u64.find(key);
+      if (it == s.u64.end() || it->second.size() != size)
+        throw FormatError("training state array '" + key + "' is missing or misshapen");
+      return it->second;
+    };
+    restart0 = count("restart");
+    it0 = count("iteration");
+    step = count("step");
+    if (count("groups") != G_ || restart0 < 0 || restart0 >= opt_.restarts || it0 < 1 || it0 > opt_.max_iterations)
+      throw FormatError("training state is at restart " + std::to_string(restart0 + 1) + ", iteration " +
+                        std::to_string(it0) + ": outside this run");
+    const auto& r = u64("rng", 4);
+    ctx.rng->set_state({r[0], r[1], r[2], r[3]});
+    const auto& scores = f64("scores", size_t(4 * G_));
+    const auto& since = u64("since_best", size_t(G_));
+    const auto& done = u64("done", size_t(G_));
+    const size_t W = size_t(K_), T = size_t(D_ * L_ * K_);
+    runs.assign(size_t(G_), Run{});
     for (int64_t g = 0; g < G_; ++g) {
       Run& run = runs[size_t(g)];
-      init(train_rows[size_t(g)], rng, run.cur);
-      run.ll = e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
-      const bool has_valid = !valid_rows[size_t(g)].empty();
-      run.valid_ll = has_valid ? e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr) : 0.0;
-      run.best = run.cur;
-      run.best_score = has_valid ? run.valid_ll : run.ll + log_prior_of(run.cur);
-      run.done = train_rows[size_t(g)].empty();
+      const std::string k = "group" + std::to_string(g) + ".";
+      run.cur = {f64(k + "cur.log_weight", W), f64(k + "cur.log_table", T)};
+      run.best = {f64(k + "best.log_weight", W), f64(k + "best.log_table", T)};
+      if (s.f64.count(k + "kept.log_weight"))
+        kept[size_t(g)] = {f64(k + "kept.log_weight", W), f64(k + "kept.log_table", T)};
+      run.ll = scores[size_t(4 * g)];
+      run.valid_ll = scores[size_t(4 * g + 1)];
+      run.best_score = scores[size_t(4 * g + 2)];
+      kept_score[size_t(g)] = scores[size_t(4 * g + 3)];
+      run.since_best = int64_t(since[size_t(g)]);
+      run.done = done[size_t(g)] != 0;
+      if (!run.done) e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
     }
-    for (int64_t it = 1; it <= opt_.max_iterations; ++it) {
-      if (ctx.stop && ctx.stop->load()) {
+  };
+  if (resume) restore(*resume);
+  if (ctx.monitor) {
+    TrainProgress p;
+    p.unit = "iteration";
+    p.step = step;
+    p.total = total_steps;
+    ctx.monitor->on_start(p);
+  }
+
+  for (int64_t restart = restart0; restart < opt_.restarts && !stopped; ++restart) {
+    if (resume && restart == restart0) {
+      if (ctx.monitor)
+        ctx.monitor->message("mixture: resuming" +
+                             (opt_.restarts > 1 ? " restart " + std::to_string(restart + 1) + " of " +
+                                                      std::to_string(opt_.restarts) + "," : std::string()) +
+                             " at iteration " + std::to_string(it0));
+    } else {
+      it0 = 1;
+      Rng rng = ctx.rng->split(uint64_t(restart));
+      if (ctx.monitor && opt_.restarts > 1)
+        ctx.monitor->message("mixture: restart " + std::to_string(restart + 1) + " of " + std::to_string(opt_.restarts));
+      runs.assign(static_cast<size_t>(G_), Run{});
+      for (int64_t g = 0; g < G_; ++g) {
+        Run& run = runs[size_t(g)];
+        init(train_rows[size_t(g)], rng, run.cur);
+        run.ll = e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
+        const bool has_valid = !valid_rows[size_t(g)].empty();
+        run.valid_ll = has_valid ? e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr) : 0.0;
+        run.best = run.cur;
+        run.best_score = has_valid ? run.valid_ll : run.ll + log_prior_of(run.cur);
+        run.done = train_rows[size_t(g)].empty();
+      }
+    }
+    for (int64_t it = it0; it <= opt_.max_iterations; ++it) {
+      // The top of every iteration is a point to resume from (the point just
+      // resumed from is not saved again).
+      const bool stop_now = ctx.stop && ctx.stop->load();
+      const bool at_resume_point = resume && restart == restart0 && it == it0;
+      if (ctx.checkpoint && (stop_now || (!at_resume_point && ctx.checkpoint->due(step, true))))
+        checkpoint(restart, it);
+      if (stop_now) {
         stopped = true;
         break;
       }
@@ -339,7 +461,8 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
           run.best = run.cur;
           run.best_score = score;
           run.since_best = 0;
-          improved = true;
+          // The best so far across restarts too.
+          improved = improved || score > kept_score[size_t(g)];
         } else {
           ++run.since_best;
         }
@@ -354,6 +477,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
         p.unit = "iteration";
         p.step = step;
         p.total = total_steps;
+        p.restart = opt_.restarts > 1 ? restart + 1 : 0;
         double ll = label_ll, vll = label_ll_valid;
         for (const Run& run : runs) ll += run.ll, vll += run.valid_ll;
         p.train_nll = -ll / double(n);
@@ -364,15 +488,12 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
       if (all_done) break;
     }
     for (int64_t g = 0; g < G_; ++g)
-      if (runs[size_t(g)].best_score > kept_score[size_t(g)] || kept[size_t(g)].log_weight.empty()) {
+      if (better_of_run(g)) {
         kept[size_t(g)] = std::move(runs[size_t(g)].best);
         kept_score[size_t(g)] = runs[size_t(g)].best_score;
       }
   }
-  for (int64_t g = 0; g < G_; ++g) {
-    std::copy(kept[size_t(g)].log_weight.begin(), kept[size_t(g)].log_weight.end(), &log_weight_[size_t(g * K_)]);
-    std::copy(kept[size_t(g)].log_table.begin(), kept[size_t(g)].log_table.end(), &log_table_[table_index(g, 0, 0)]);
-  }
+  for (int64_t g = 0; g < G_; ++g) install(g, kept[size_t(g)]);
 }
 
 std::unique_ptr<Model> create_mixture_model(const Space& space, ConfigSection& model, ConfigSection& train) {

@@ -1,7 +1,9 @@
 // trainer.cc — the minibatch epoch loop shared by the neural models: seeded
 // shuffles from ctx.rng, fixed-size gradient chunks reduced in chunk order,
-// Adam, validation after each epoch, early stopping that restores the best
-// parameters, and SIGINT (ctx.stop) handled between minibatches.
+// Adam / AdamW under a learning-rate schedule, validation after each epoch (or
+// every validate_every minibatches), early stopping that restores the best
+// parameters, SIGINT (ctx.stop) handled between minibatches, and checkpoints
+// (ctx.checkpoint) from which ctx.resume continues bit for bit.
 #include "dgm/train/trainer.h"
 
 #include <algorithm>
@@ -19,9 +21,63 @@ TrainOptions read_train_options(ConfigSection& t, const TrainOptions& def) {
   o.epochs = t.get_int("epochs", def.epochs, 1, 1000000);
   o.batch_size = t.get_int("batch_size", def.batch_size, 1, 1 << 20);
   o.patience = t.get_int("patience", def.patience, 1, 1000000);
+  o.warmup_steps = t.get_int("warmup_steps", def.warmup_steps, 0, int64_t(1) << 40);
+  o.schedule = t.get_choice("schedule", def.schedule, {"constant", "cosine"});
+  o.validate_every = t.get_int("validate_every", def.validate_every, 0, int64_t(1) << 40);
   o.adam = read_adam_options(t, def.adam);
+  o.min_learning_rate = t.get_double("min_learning_rate", def.min_learning_rate, 0.0, o.adam.learning_rate);
   return o;
 }
+
+double scheduled_learning_rate(const TrainOptions& opt, int64_t step, int64_t total, int64_t epoch) {
+  double lr = opt.adam.learning_rate * std::pow(opt.adam.lr_decay, double(epoch - 1));
+  const int64_t w = opt.warmup_steps;
+  if (w > 0 && step < w) lr *= double(step + 1) / double(w);
+  if (opt.schedule == "cosine" && step >= w) {
+    const double r = opt.adam.learning_rate > 0 ? opt.min_learning_rate / opt.adam.learning_rate : 0.0;
+    const double span = double(std::max<int64_t>(1, total - w));
+    const double progress = std::min(1.0, double(step - w) / span);
+    lr *= r + (1.0 - r) * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
+  }
+  return lr;
+}
+
+namespace {
+
+constexpr const char* kLoop = "minibatch";
+
+// What one minibatch run keeps between minibatches; a checkpoint is exactly
+// this plus the current parameters, the optimiser state and the RNG state.
+struct LoopState {
+  int64_t epoch = 1;     // the current epoch (1-based)
+  size_t batch = 0;      // the next minibatch of this epoch; perm holds this epoch's order
+  int64_t step = 0;      // minibatches done (the global step given to begin_step)
+  int64_t since_best = 0;
+  double epoch_loss = 0;  // NLL summed over this epoch's minibatches so far
+  size_t epoch_rows = 0;
+  double part_loss = 0;   // the same since the last evaluation (validate_every)
+  size_t part_rows = 0;
+  int64_t best_step = 0;
+  double best_nll = std::numeric_limits<double>::infinity();
+};
+
+const json& counter(const TrainState& s, const char* key) {
+  if (!s.counters.contains(key) || !s.counters.at(key).is_number_integer())
+    throw FormatError(std::string("training state has no counter '") + key + "'");
+  return s.counters.at(key);
+}
+
+template <typename T>
+const std::vector<T>& array(const std::map<std::string, std::vector<T>>& m, const char* key, size_t size) {
+  auto it = m.find(key);
+  if (it == m.end()) throw FormatError(std::string("training state has no array '") + key + "'");
+  if (it->second.size() != size)
+    throw FormatError(std::string("training state array '") + key + "' has " + std::to_string(it->second.size()) +
+                      " elements, expected " + std::to_string(size));
+  return it->second;
+}
+
+}  // namespace
 
 TrainResult train_minibatch(Trainable& model, const Dataset& train, const Dataset* validation,
                             const FitContext& ctx, const TrainOptions& opt) {
@@ -41,24 +97,165 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
   adam.set_active(model.active_ranges());
+  adam.set_decay(model.decay_ranges());
+  const int64_t total_steps = opt.epochs * int64_t(batches);
 
   TrainResult res;
   res.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
-  double best_nll = std::numeric_limits<double>::infinity();
-  int64_t since_best = 0, step = 0;
+  LoopState st;
   auto stopped = [&] { return ctx.stop && ctx.stop->load(); };
-
-  for (int64_t epoch = 1; epoch <= opt.epochs; ++epoch) {
-    adam.set_epoch(epoch);
+  auto shuffle = [&] {
     std::iota(perm.begin(), perm.end(), size_t(0));
     for (size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[ctx.rng->below(i)]);
-    double epoch_loss = 0;
-    size_t epoch_rows = 0;
-    for (size_t b = 0; b < batches; ++b) {
-      if (stopped()) break;
-      const size_t b0 = b * B, bn = std::min(n, b0 + B) - b0;
+  };
+
+  if (ctx.resume) {
+    const TrainState& s = *ctx.resume;
+    if (s.loop != kLoop)
+      throw FormatError("training state was written by the '" + s.loop + "' loop, not the minibatch loop");
+    if (counter(s, "train_rows").get<uint64_t>() != n || counter(s, "params").get<uint64_t>() != P)
+      throw FormatError("training state is for " + counter(s, "train_rows").dump() + " training samples and " +
+                        counter(s, "params").dump() + " parameters, not " + std::to_string(n) + " and " +
+                        std::to_string(P));
+    st.epoch = counter(s, "epoch").get<int64_t>();
+    st.batch = counter(s, "batch").get<size_t>();
+    st.step = counter(s, "step").get<int64_t>();
+    st.since_best = counter(s, "since_best").get<int64_t>();
+    st.epoch_rows = counter(s, "epoch_rows").get<size_t>();
+    st.part_rows = counter(s, "part_rows").get<size_t>();
+    st.best_step = counter(s, "best_step").get<int64_t>();
+    res.best_step = st.best_step;
+    res.epochs_run = counter(s, "epochs_run").get<int64_t>();
+    res.best_epoch = counter(s, "best_epoch").get<int64_t>();
+    if (st.epoch < 1 || st.epoch > opt.epochs || st.batch >= batches)
+      throw FormatError("training state is at epoch " + std::to_string(st.epoch) + ", minibatch " +
+                        std::to_string(st.batch + 1) + ": outside this run");
+    const auto& sums = array(s.f64, "sums", 5);
+    st.epoch_loss = sums[0];
+    st.best_nll = sums[1];
+    res.best_valid_nll = sums[2];
+    res.last_train_nll = sums[3];
+    st.part_loss = sums[4];
+    const auto& cur = array(s.f32, "params", P);
+    std::copy(cur.begin(), cur.end(), model.params());
+    best = array(s.f32, "best", P);
+    adam.restore(counter(s, "adam_steps").get<int64_t>(), array(s.f32, "adam_m", P), array(s.f32, "adam_v", P));
+    const auto& order = array(s.u64, "order", n);
+    for (size_t i = 0; i < n; ++i) {
+      if (order[i] >= n) throw FormatError("training state has a data order entry out of range");
+      perm[i] = size_t(order[i]);
+    }
+    const auto& r = array(s.u64, "rng", 4);
+    ctx.rng->set_state({r[0], r[1], r[2], r[3]});
+  }
+
+  // The checkpoint at the current position (before minibatch st.batch of
+  // st.epoch). The model holds its best parameters during the save.
+  auto checkpoint = [&] {
+    TrainState s;
+    s.loop = kLoop;
+    s.steps_done = st.epoch - 1;
+    s.position = "epoch " + std::to_string(st.epoch) +
+                 (st.batch > 0 ? ", minibatch " + std::to_string(st.batch + 1) + " of " + std::to_string(batches)
+                               : std::string(" (its start)"));
+    s.counters = {{"epoch", st.epoch},           {"batch", st.batch},
+                  {"step", st.step},             {"since_best", st.since_best},
+                  {"epoch_rows", st.epoch_rows}, {"epochs_run", res.epochs_run},
+                  {"best_epoch", res.best_epoch}, {"adam_steps", adam.steps()},
+                  {"part_rows", st.part_rows},   {"best_step", st.best_step},
+                  {"train_rows", n},             {"params", P}};
+    s.f64["sums"] = {st.epoch_loss, st.best_nll, res.best_valid_nll, res.last_train_nll, st.part_loss};
+    s.f32["params"].assign(model.params(), model.params() + P);
+    s.f32["best"] = best;
+    s.f32["adam_m"] = adam.first_moment();
+    s.f32["adam_v"] = adam.second_moment();
+    s.u64["order"].assign(perm.begin(), perm.end());
+    const auto r = ctx.rng->state();
+    s.u64["rng"].assign(r.begin(), r.end());
+    // The model shows its best parameters (the current ones before any epoch
+    // finished) while the checkpoint is saved, then gets the current ones back.
+    if (res.best_epoch > 0) std::copy(best.begin(), best.end(), model.params());
+    struct Restore {
+      const std::vector<float>& cur;
+      float* dst;
+      ~Restore() { std::copy(cur.begin(), cur.end(), dst); }
+    } restore{s.f32["params"], model.params()};
+    ctx.checkpoint->save(s);
+  };
+
+  // With validate_every, evaluations come every that many minibatches (and at
+  // the end of each epoch) and are reported per step; patience counts them.
+  const bool by_step = opt.validate_every > 0;
+  const char* unit = by_step ? "step" : "epoch";
+  // Validation, best-parameter bookkeeping and progress after `rows` rows of
+  // mean NLL loss / rows; true when early stopping ends training.
+  auto evaluate = [&](int64_t epoch, double loss, size_t rows) {
+    TrainProgress p;
+    p.unit = unit;
+    p.step = by_step ? st.step : epoch;
+    p.total = by_step ? total_steps : opt.epochs;
+    p.learning_rate = adam.learning_rate();
+    p.train_nll = rows ? loss / double(rows) : p.train_nll;
+    res.last_train_nll = p.train_nll;
+    if (has_valid) {
+      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
+      p.best = p.valid_nll < st.best_nll;
+    } else {
+      p.best = true;
+    }
+    if (p.best) {
+      st.best_nll = has_valid ? p.valid_nll : p.train_nll;
+      std::copy(model.params(), model.params() + P, best.begin());
+      res.best_epoch = epoch;
+      res.best_step = st.best_step = st.step;
+      res.best_valid_nll = has_valid ? p.valid_nll : res.best_valid_nll;
+      st.since_best = 0;
+    } else {
+      ++st.since_best;
+    }
+    if (ctx.monitor) ctx.monitor->on_step(p);
+    if (has_valid && st.since_best >= opt.patience) {
+      if (ctx.monitor)
+        ctx.monitor->message("early stopping at " + std::string(unit) + " " + std::to_string(p.step) +
+                             ": no better validation NLL for " + std::to_string(opt.patience) +
+                             (by_step ? " evaluations" : " epochs") + "; keeping " + std::string(unit) + " " +
+                             std::to_string(by_step ? res.best_step : res.best_epoch));
+      return true;
+    }
+    return false;
+  };
+
+  if (ctx.monitor) {
+    TrainProgress p;
+    p.unit = unit;
+    p.step = by_step ? st.step : st.epoch - 1;
+    p.total = by_step ? total_steps : opt.epochs;
+    p.learning_rate = opt.adam.learning_rate;
+    ctx.monitor->on_start(p);
+  }
+  // A resumed run continues at the saved position, whose data order is
+  // restored (checkpoints are taken after an epoch's shuffle), and does not
+  // save the checkpoint it was resumed from again.
+  bool resumed = ctx.resume != nullptr, early = false;
+  for (; st.epoch <= opt.epochs; ++st.epoch, st.batch = 0) {
+    if (!resumed) {
+      shuffle();
+      st.epoch_loss = 0;
+      st.epoch_rows = 0;
+      st.part_loss = 0;
+      st.part_rows = 0;
+    }
+    for (; st.batch < batches; ++st.batch) {
+      // Every minibatch boundary is a point to resume from.
+      const bool stop_now = stopped();
+      if (ctx.checkpoint && (stop_now || (!resumed && ctx.checkpoint->due(st.epoch - 1, st.batch == 0))))
+        checkpoint();
+      resumed = false;
+      if (stop_now) break;
+      const size_t b0 = st.batch * B, bn = std::min(n, b0 + B) - b0;
       const size_t nc = num_chunks(bn, C);
-      model.begin_step(step++);
+      adam.set_learning_rate(scheduled_learning_rate(opt, st.step, total_steps, st.epoch));
+      model.begin_step(st.step++);
       pool.run(nc, [&](size_t c) {
         FloatBuffer& g = chunk_grads[c];  // zero: allocated so, and cleared by Adam after use
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
@@ -68,48 +265,35 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       for (size_t c = 0; c < nc; ++c) loss += chunk_loss[c];
       if (!std::isfinite(loss))
         throw DataError("training diverged: minibatch NLL is " + std::to_string(loss) + " at epoch " +
-                        std::to_string(epoch) + "; lower train.learning_rate or set train.clip_norm");
-      epoch_loss += loss;
-      epoch_rows += bn;
+                        std::to_string(st.epoch) + "; lower train.learning_rate or set train.clip_norm");
+      st.epoch_loss += loss;
+      st.epoch_rows += bn;
+      st.part_loss += loss;
+      st.part_rows += bn;
       // Adam sums the chunk gradients in chunk order as it updates.
       std::vector<float*> parts(nc);
       for (size_t c = 0; c < nc; ++c) parts[c] = chunk_grads[c].data();
       adam.step(model.params(), parts, 1.0f / float(bn), pool, /*clear_grads=*/true);
-      if (ctx.monitor) ctx.monitor->on_work(int64_t(b + 1), int64_t(batches));
+      if (ctx.monitor) ctx.monitor->on_work(int64_t(st.batch + 1), int64_t(batches));
+      if (by_step && st.step % opt.validate_every == 0 && st.batch + 1 < batches) {
+        early = evaluate(st.epoch, st.part_loss, st.part_rows);
+        st.part_loss = 0;
+        st.part_rows = 0;
+        if (early) break;
+      }
     }
-    if (stopped()) {
+    if (early) {
+      res.epochs_run = st.epoch;
+      break;
+    }
+    if (st.batch < batches) {  // stopped before the epoch's end
       res.interrupted = true;
       break;
     }
-    res.epochs_run = epoch;
-    TrainProgress p;
-    p.unit = "epoch";
-    p.step = epoch;
-    p.total = opt.epochs;
-    p.train_nll = epoch_rows ? epoch_loss / double(epoch_rows) : p.train_nll;
-    res.last_train_nll = p.train_nll;
-    if (has_valid) {
-      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
-      p.best = p.valid_nll < best_nll;
-    } else {
-      p.best = true;
-    }
-    if (p.best) {
-      best_nll = has_valid ? p.valid_nll : p.train_nll;
-      std::copy(model.params(), model.params() + P, best.begin());
-      res.best_epoch = epoch;
-      res.best_valid_nll = has_valid ? p.valid_nll : res.best_valid_nll;
-      since_best = 0;
-    } else {
-      ++since_best;
-    }
-    if (ctx.monitor) ctx.monitor->on_step(p);
-    if (has_valid && since_best >= opt.patience) {
-      if (ctx.monitor)
-        ctx.monitor->message("early stopping at epoch " + std::to_string(epoch) + ": no better validation NLL for " +
-                             std::to_string(opt.patience) + " epochs; keeping epoch " + std::to_string(res.best_epoch));
-      break;
-    }
+    res.epochs_run = st.epoch;
+    if (evaluate(st.epoch, by_step ? st.part_loss : st.epoch_loss, by_step ? st.part_rows : st.epoch_rows)) break;
+    st.part_loss = 0;
+    st.part_rows = 0;
   }
   // Keep the best parameters (an interruption before the first finished epoch
   // keeps the current ones).

@@ -299,5 +299,14 @@ if ! grep -q __asan_init "$dgm"; then
   if [ "$status" -eq 1 ] && grep -q 'cannot start 1000 threads' err.txt; then echo "ok   -t 1000 under ulimit -v: $(cat err.txt)"
   else echo "FAIL -t 1000 under ulimit -v: exit $status (124: hung), $(cat err.txt)"; fail=1; fi
 fi
+
+# ---- JSON: depth, duplicates, and the same key checks in stats as in train ----
+{ printf '{"space": {"shape": [5, 5], "levels": 2}, "model": '; head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; printf '}'; } > deep.json
+expect_error config-nested-deep 'deep.json: JSON nested more than 64 levels' "$dgm" train --config deep.json --quiet
+[ "$(wc -c < err.txt)" -lt 200 ] || { echo "FAIL config-nested-deep: a message of $(wc -c < err.txt) bytes"; fail=1; }
+sed 's/"type": "mixture"/"type": "mixture", "type": "independent"/' cfg.json > dupkey.json
+expect_error config-duplicate-key "dupkey.json: duplicate key 'model.type'" "$dgm" train --config dupkey.json --quiet
+sed 's/"model": *{/"modle": 1, "model": {/' cfg.json > typo.json
+expect_error stats-config-unknown-key "typo.json: unknown key 'modle'" "$dgm" stats --config typo.json
 echo "$cases cases"
 exit $fail

@@ -54,10 +54,13 @@ grep -q 'NLL' eval.txt || { echo "FAIL eval output"; cat eval.txt; fail=1; }
 "$dgm" info --json --model m.dgm > info.json; check info 0 $?
 grep -q '"kind"' info.json || { echo "FAIL info output"; fail=1; }
 
-# Reproducibility: the same config and seed give a byte-identical model file, whatever --threads.
-"$dgm" train --config cfg.json --output m1.dgm --quiet --threads 1
-"$dgm" train --config cfg.json --output m2.dgm --quiet --threads 2
+# Reproducibility: the same config and seed give a byte-identical model file,
+# whatever --threads, with --reproducible (the record then has no times).
+"$dgm" train --config cfg.json --output m1.dgm --quiet --threads 1 --reproducible
+"$dgm" train --config cfg.json --output m2.dgm --quiet --threads 2 --reproducible
 cmp -s m1.dgm m2.dgm || { echo "FAIL model files differ between 1 and 2 threads"; fail=1; }
+grep -q '"cpu_seconds"' info.json || { echo "FAIL the training record has no CPU time"; fail=1; }
+"$dgm" info --model m1.dgm --json | grep -q '"cpu_seconds"' && { echo "FAIL --reproducible recorded times"; fail=1; }
 
 # Errors: one line, exit 1 (runtime) or 2 (usage).
 echo '{"space": {"shape": [5,5], "levels": 2}, "data": {"train": "x"}, "model": {"type": "mixture", "componets": 3}}' > bad.json

@@ -1,6 +1,8 @@
 // contract_test.cc — the contract every registered model kind meets, run over
 // model_kinds() with each kind's test_config: probabilities sum to 1 on
-// enumerable spaces, sample frequencies match exp(log_prob) (chi-square),
+// enumerable spaces (fixed tensors, and every sequence of length 0..4 over 3
+// tokens for kinds that take variable-length spaces), sample frequencies
+// match exp(log_prob) (chi-square),
 // save -> load gives bit-identical scores, a seed gives an identical fit at any
 // thread count, and sampling is deterministic under a seed. A kind that does
 // not support a test space (create_model or fit throws ConfigError/DataError)
@@ -9,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "dgm/error.h"
 #include "dgm/model.h"
@@ -21,7 +24,9 @@ namespace {
 using testing_util::cell_of;
 using testing_util::chi_square;
 using testing_util::enumerate;
+using testing_util::enumerate_sequences;
 using testing_util::make_data;
+using testing_util::make_sequences;
 
 const ModelKind& kind_named(const std::string& name) {
   for (const auto& k : model_kinds())
@@ -49,8 +54,8 @@ class Contract : public ::testing::TestWithParam<std::string> {
     const json cfg = json::parse(k.test_config);
     try {
       auto m = create_model(space, cfg.value("model", json::object()), cfg.value("train", json::object()));
-      const Dataset train = make_data(space, n, 1);
-      const Dataset valid = make_data(space, n / 4, 2);
+      const Dataset train = space.variable_length() ? make_sequences(space, n, 1) : make_data(space, n, 1);
+      const Dataset valid = space.variable_length() ? make_sequences(space, n / 4, 2) : make_data(space, n / 4, 2);
       ThreadPool pool(threads);
       Rng rng(seed);
       m->fit(train, &valid, {&pool, &rng, nullptr, nullptr});
@@ -110,6 +115,31 @@ TEST_P(Contract, ProbabilitiesSumToOne) {
   for (int32_t y = 0; y < 3; ++y)
     EXPECT_NEAR(sum_exp(m->log_prob(enumerate(space, y), pool)), 1.0, 1e-9) << "P(x | y = " << y << ")";
   EXPECT_NEAR(sum_exp(m->log_prob(enumerate(space, -1), pool)), 1.0, 1e-9) << "marginal P(x)";
+}
+
+TEST_P(Contract, SequenceProbabilitiesSumToOne) {
+  // Lengths 0..4 over 3 tokens: the end marker's probability included.
+  ThreadPool pool(2);
+  const Space space = Space::sequence(4, 3);
+  std::string why;
+  auto m = fitted(space, &why);
+  if (!m) GTEST_SKIP() << why;
+  const Dataset all = enumerate_sequences(space);
+  ASSERT_EQ(all.size(), 1u + 3 + 9 + 27 + 81);
+  const std::vector<double> lp = m->log_prob(all, pool);
+  EXPECT_NEAR(sum_exp(lp), 1.0, 1e-9) << space.describe();
+  // Sampled sequences (lengths included) follow exp(log_prob).
+  std::map<std::vector<int32_t>, size_t> cell;
+  for (size_t i = 0; i < all.size(); ++i) cell[all.row(i)] = i;
+  Rng rng(99);
+  const size_t n = 20000;
+  const Dataset s = m->sample(n, rng);
+  ASSERT_EQ(s.size(), n);
+  std::vector<double> prob(all.size()), observed(all.size(), 0.0);
+  for (size_t i = 0; i < all.size(); ++i) prob[i] = std::exp(lp[i]);
+  for (size_t i = 0; i < n; ++i) observed[cell.at(s.row(i))] += 1;
+  const auto r = chi_square(observed, prob, double(n));
+  EXPECT_LT(r.statistic, r.critical) << space.describe() << ": chi2 " << r.statistic << " with " << r.dof << " dof";
 }
 
 TEST_P(Contract, SampleFrequenciesMatchLogProb) {
@@ -172,6 +202,86 @@ TEST_P(Contract, SamplingIsDeterministicUnderASeed) {
     EXPECT_EQ(x.raw(), y.raw());
     EXPECT_EQ(x.labels(), y.labels());
   }
+}
+
+// Saves every checkpoint offered (or, with stop_at > 0, sets the stop flag at
+// that due() call and saves only the checkpoint the stop asks for), each with
+// the model file the model gives during the save.
+struct RecordingCheckpointer : Checkpointer {
+  const Model* model = nullptr;
+  std::atomic<bool>* stop = nullptr;
+  int64_t stop_at = 0, calls = 0;
+  std::vector<TrainState> states;
+  std::vector<std::string> files;
+  bool due(int64_t, bool) override {
+    if (++calls == stop_at) stop->store(true);
+    return stop_at == 0;
+  }
+  void save(const TrainState& s) override {
+    states.push_back(s);
+    ModelWriter w;
+    model->save(w);
+    files.push_back(w.serialize());
+  }
+};
+
+// The contract of checkpoints, for every kind whose fit() has a loop to
+// resume: saving checkpoints does not change the fit; a fit resumed from any
+// checkpoint (through the model file's arrays) ends in the same bytes as the
+// uninterrupted one; a stop saves a checkpoint from which the same holds, and
+// the model saved with it is the one the stopped fit leaves.
+TEST_P(Contract, ResumeFromAnyCheckpointGivesTheSameFit) {
+  const ModelKind& k = kind_named(GetParam());
+  const json cfg = json::parse(k.test_config);
+  bool any = false;
+  for (const Space& space : {binary3x3(), labeled2x2()}) {
+    const Dataset train = make_data(space, 300, 1);
+    const Dataset valid = make_data(space, 75, 2);
+    // Fits a fresh model; returns its file bytes.
+    auto fit = [&](Checkpointer* ckpt, RecordingCheckpointer* rec, const TrainState* resume,
+                   std::atomic<bool>* stop) -> std::string {
+      auto m = create_model(space, cfg.value("model", json::object()), cfg.value("train", json::object()));
+      if (rec) rec->model = m.get();
+      ThreadPool pool(2);
+      Rng rng(7);
+      FitContext ctx{&pool, &rng, nullptr, stop, ckpt, resume};
+      m->fit(train, &valid, ctx);
+      ModelWriter w;
+      m->save(w);
+      return w.serialize();
+    };
+    std::string reference;
+    try {
+      reference = fit(nullptr, nullptr, nullptr, nullptr);
+    } catch (const ConfigError&) {
+      continue;
+    } catch (const DataError&) {
+      continue;
+    }
+    RecordingCheckpointer all;
+    EXPECT_EQ(fit(&all, &all, nullptr, nullptr), reference) << space.describe() << ": checkpoints changed the fit";
+    if (all.states.empty()) continue;  // no loop to resume
+    any = true;
+    for (size_t i : {size_t(0), all.states.size() / 2, all.states.size() - 1}) {
+      // Through the model file: the state as arrays and back.
+      ModelWriter w;
+      add_train_state(w, all.states[i]);
+      const TrainState back = read_train_state(ModelReader::parse(w.serialize(), "checkpoint.dgm"));
+      EXPECT_EQ(fit(nullptr, nullptr, &back, nullptr), reference)
+          << space.describe() << ": resumed from checkpoint " << i + 1 << " of " << all.states.size();
+    }
+    // A stop halfway: one checkpoint, and the stopped model is the one saved with it.
+    std::atomic<bool> stop{false};
+    RecordingCheckpointer halfway;
+    halfway.stop = &stop;
+    halfway.stop_at = std::max<int64_t>(1, all.calls / 2);
+    const std::string stopped = fit(&halfway, &halfway, nullptr, &stop);
+    ASSERT_EQ(halfway.states.size(), 1u) << space.describe();
+    EXPECT_EQ(halfway.files[0], stopped) << space.describe() << ": the checkpoint's model is not the stopped one";
+    EXPECT_EQ(fit(nullptr, nullptr, &halfway.states[0], nullptr), reference)
+        << space.describe() << ": resumed after a stop";
+  }
+  if (!any) GTEST_SKIP() << GetParam() << " has no training loop to resume";
 }
 
 // Sampling and completion spread over SampleOptions::pool draw the same bytes

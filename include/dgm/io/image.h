@@ -30,4 +30,8 @@ void write_image_file(const Dataset& data, size_t i, const std::string& path);
 // 1-D spaces are drawn as one row of pixels.
 void write_sheet_png(const Dataset& samples, const std::string& path, int64_t columns, int scale);
 
+// An RGB picture (height, width, 3) as a file by extension (.png, .bmp,
+// .ppm), written like the images above (e.g. training curves).
+void write_rgb_image(const uint8_t* rgb, int64_t width, int64_t height, const std::string& path);
+
 }  // namespace dgm
