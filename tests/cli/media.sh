@@ -4,7 +4,8 @@
 # on Moving Fashion-MNIST clips from configs; sample WAV files (one file, a
 # folder by label) and GIFs, sheets and frame folders; score clips (a line
 # per frame, then the clip: the sum), a recording at another rate and with
-# two channels, eval per clip, stats; continue a sound and a clip (--given).
+# two channels, eval per clip, stats; continue a sound and a clip (--given);
+# the transformer (a tensor model) on the same sound frames and clips.
 # Usage: media.sh DGM_BINARY SOURCE_DIR
 set -uo pipefail
 dgm=$1
@@ -85,4 +86,17 @@ JSON
 check "train independent on binary clips" "$dgm" train --config binary.json --quiet
 "$dgm" sample -m binary.dgm -n 1 -f gif -o b.gif
 check "binary GIF scores back" sh -c "[ \$('$dgm' score -m binary.dgm b.gif | wc -l) -eq 1 ]"
+
+# ---- the transformer on sound frames and on clips, as on any tensor space ----
+sed 's/"model": {[^}]*}/"model": {"type": "transformer", "layers": 1, "heads": 2, "width": 16, "context": 64, "stride": 32}/; s/sound.dgm/sound-tf.dgm/; s/"learning_rate": 0.01/"learning_rate": 0.01, "optimizer": "adamw"/' \
+  sound.json > sound-tf.json
+check "train transformer on sound frames" "$dgm" train --config sound-tf.json --quiet
+check "transformer: under 8 bits/sample on the unheard voice" sh -c "'$dgm' eval -m sound-tf.dgm -n 0 | awk '/^bits\/sample/ { b = \$2 } END { exit !(b > 0 && b < 7.5) }'"
+"$dgm" sample -m sound-tf.dgm -n 1 --label 0 -f wav -o tf.wav
+check "transformer: a WAV that scores back" sh -c "[ \"\$(head -c 4 tf.wav)\" = RIFF ] && [ \$('$dgm' score -m sound-tf.dgm --items tf.wav | wc -l) -eq 1 ]"
+sed 's/"model": {[^}]*}/"model": {"type": "transformer", "layers": 1, "heads": 2, "width": 16, "context": 64, "stride": 32}/; s/video.dgm/video-tf.dgm/' \
+  video.json > video-tf.json
+check "train transformer on clips" "$dgm" train --config video-tf.json --quiet
+"$dgm" sample -m video-tf.dgm --given "$first" -f frames -o tf-cont --seed 3
+check "transformer: --given FRAME continues the clip" sh -c "cmp -s '$first' \"\$(find tf-cont -name 00.png | head -1)\" && [ \$(find tf-cont -name '*.png' | wc -l) -eq 4 ]"
 exit $fail
