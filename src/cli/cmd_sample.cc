@@ -270,7 +270,9 @@ void add_sample(CLI::App& app, Action& action) {
   sub->add_option("-f,--format", opts->format,
                   "Output format: text (text models), lines (one sample a line, what 'dgm score -' reads), "
                   "grid (text art), jsonl, csv, or, into files with -o, image (one PNG a sample into a folder), "
-                  "idx, cifar [default: the model's codec's, else lines]");
+                  "idx, cifar, npy; sound models: wav, flac, ogg (one file for a path ending in the extension, "
+                  "else a folder of one file a sample); video models: gif (likewise), frames (a folder of PNGs a clip), "
+                  "sheet (one PNG, a row of frames a clip) [default: the model's codec's, else lines]");
   sub->add_option("-o,--output", opts->output, "Output file or folder, - for stdout")->capture_default_str();
   sub->add_option("--sheet", opts->sheet,
                   "Also write a contact sheet PNG of the samples (one row per label for labeled models)");
