@@ -173,7 +173,16 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
       if (codec) src["format"] = codec->formats().front();
       partial = read_dataset(src, space, codec);
     } else {
-      partial = read_partial(opts.given, space, &known);
+      // The start of a sample in the codec's own format (the first frames
+      // of a clip, the first samples of a sound), else '?' lines.
+      std::string given_format;
+      if (codec && opts.given != "-") {
+        given_format = detect_format(opts.given, codec->formats().front(), codec, &space);
+        const auto owned = codec->formats();
+        if (std::find(owned.begin(), owned.end(), given_format) == owned.end()) given_format.clear();
+      }
+      if (!given_format.empty()) partial = codec->read_partial(opts.given, given_format, space, &known);
+      else partial = read_partial(opts.given, space, &known);
     }
     Rng rng(uint64_t(opts.seed), 0);
     all = model->complete(partial, known, rng, so);
@@ -262,7 +271,9 @@ void add_sample(CLI::App& app, Action& action) {
   sub->add_option("-f,--format", opts->format,
                   "Output format: text (text models), lines (one sample a line, what 'dgm score -' reads), "
                   "grid (text art), jsonl, csv, or, into files with -o, image (one PNG a sample into a folder), "
-                  "idx, cifar [default: the model's codec's, else lines]");
+                  "idx, cifar, npy; sound models: wav, flac, ogg (one file for a path ending in the extension, "
+                  "else a folder of one file a sample); video models: gif (likewise), frames (a folder of PNGs a clip), "
+                  "sheet (one PNG, a row of frames a clip) [default: the model's codec's, else lines]");
   sub->add_option("-o,--output", opts->output, "Output file or folder, - for stdout")->capture_default_str();
   sub->add_option("--sheet", opts->sheet,
                   "Also write a contact sheet PNG of the samples (one row per label for labeled models)");
@@ -272,7 +283,8 @@ void add_sample(CLI::App& app, Action& action) {
       ->each([opts](const std::string&) { opts->prompt_given = true; });
   sub->add_option("--given", opts->given,
                   "Complete partial samples from this file (- for stdin): one a line, '?' for an unknown value, a "
-                  "short line leaves the rest unknown; for text models, lines of text to continue");
+                  "short line leaves the rest unknown; for text models, lines of text to continue; for sound and "
+                  "video models, a clip in their format whose first samples or frames are continued");
   sub->footer(
       "Examples:\n"
       "  dgm sample -n 10 --format grid\n"

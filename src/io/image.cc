@@ -1,5 +1,6 @@
-// image.cc — images through stb_image / stb_image_write (PNG, JPEG, BMP; the
-// implementations are compiled here and only here) plus a small netpbm codec
+// image.cc — images through stb_image / stb_image_write (PNG, JPEG, BMP, and
+// the frames of animated GIFs for the video codec; the implementations are
+// compiled here and only here) plus a small netpbm codec
 // (P1-P6: PBM, PGM, PPM in ASCII and binary form). A source is one file, a
 // directory (files sorted by name; subfolders are labels) or a list file
 // (.txt/.list: one path a line, optionally "path<TAB>label"). Writing puts one
@@ -9,6 +10,7 @@
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
 #define STBI_FAILURE_USERMSG
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -23,6 +25,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -430,111 +433,7 @@ Pixels to_pixels(const Dataset& data, size_t i, const Geometry& g) {
   return p;
 }
 
-bool is_image_name(const std::string& name) {
-  const std::string ext = io::lower(fs::path(name).extension().string());
-  for (const char* e : {".png", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".jpg", ".jpeg"})
-    if (ext == e) return true;
-  return false;
-}
-
-// Files of a directory (not starting with '.'), sorted by name.
-void list_dir(const std::string& dir, std::vector<std::string>* files, std::vector<std::string>* subdirs) {
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  if (ec) throw IoError(dir + ": cannot list the directory: " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) throw IoError(dir + ": cannot list the directory: " + ec.message());
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    if (it->is_directory(ec)) subdirs->push_back(name);
-    else files->push_back(name);
-  }
-  std::sort(files->begin(), files->end());
-  std::sort(subdirs->begin(), subdirs->end());
-}
-
-struct Item {
-  std::string path;
-  int32_t label;
-};
-
-std::vector<Item> list_directory_source(const std::string& dir, const Space& space) {
-  std::vector<std::string> files, subdirs;
-  list_dir(dir, &files, &subdirs);
-  std::vector<Item> items;
-  auto add_files = [&](const std::string& folder, const std::vector<std::string>& names, int32_t label) {
-    for (const auto& n : names) {
-      const std::string p = (fs::path(folder) / n).string();
-      if (!is_image_name(n))
-        throw FormatError(p + ": not an image file by its extension (.png .jpg .jpeg .bmp .pgm .ppm .pbm .pnm); "
-                              "move it out of the data directory");
-      items.push_back({p, label});
-    }
-  };
-  if (!subdirs.empty() && !files.empty())
-    throw FormatError(dir + ": mixes files (" + files[0] + ") and label subfolders (" + subdirs[0] +
-                      "); put every image in a label subfolder or none");
-  if (subdirs.empty()) {
-    add_files(dir, files, -1);
-  } else {
-    if (!space.has_labels())
-      throw ConfigError(dir + ": has label subfolders (" + subdirs[0] +
-                        ", ...) but the space has no labels; add \"labels\": " + std::to_string(subdirs.size()) +
-                        " to the space");
-    bool numeric = true;
-    for (const auto& s : subdirs) {
-      int64_t v;
-      bool big;
-      if (!io::parse_int(s, &v, &big) || big || v < 0 || !std::isdigit((unsigned char)s[0])) numeric = false;
-    }
-    if (!numeric && int64_t(subdirs.size()) != space.labels())
-      throw DataError(dir + ": " + std::to_string(subdirs.size()) + " label subfolders, the space has " +
-                      std::to_string(space.labels()) + " labels");
-    std::vector<std::pair<int32_t, std::string>> order;
-    for (size_t k = 0; k < subdirs.size(); ++k) {
-      const int32_t label = numeric ? int32_t(std::stol(subdirs[k])) : int32_t(k);
-      if (label >= space.labels())
-        throw DataError(dir + "/" + subdirs[k] + ": label " + std::to_string(label) + " outside {0.." +
-                        std::to_string(space.labels() - 1) + "}");
-      order.push_back({label, subdirs[k]});
-    }
-    std::sort(order.begin(), order.end());
-    for (const auto& [label, name] : order) {
-      const std::string folder = (fs::path(dir) / name).string();
-      std::vector<std::string> f, sub;
-      list_dir(folder, &f, &sub);
-      if (!sub.empty())
-        throw FormatError(folder + "/" + sub[0] + ": nested folders inside a label folder are not read");
-      add_files(folder, f, label);
-    }
-  }
-  if (items.empty()) throw FormatError(dir + ": no images in the directory");
-  return items;
-}
-
-std::vector<Item> list_file_source(const std::string& list, const Space& space) {
-  const io::TextFile f = io::read_text(list, "image list");
-  const fs::path base = fs::path(list).parent_path();
-  std::vector<Item> items;
-  io::LineReader lines(f.text);
-  std::string_view line;
-  while (lines.next(&line)) {
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    const std::string where = io::at_line(f.name, lines.line_number());
-    int32_t label = -1;
-    const size_t tab = line.find('\t');
-    if (tab != std::string_view::npos) {
-      label = io::parse_value(line.substr(tab + 1), where, "label", true);
-      io::with_context(where, [&] { space.check_label(label); });
-      line = line.substr(0, tab);
-    }
-    fs::path p{std::string(line)};
-    if (p.is_relative()) p = base / p;
-    items.push_back({p.string(), label});
-  }
-  if (items.empty()) throw FormatError(f.name + ": the image list names no files");
-  return items;
-}
+const io::FileKind kImageFiles{"image", "an", {".png", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".jpg", ".jpeg"}};
 
 std::vector<int32_t> to_sample(const Pixels& p, const Geometry& g, int threshold) {
   const size_t hw = size_t(g.h * g.w);
@@ -615,25 +514,35 @@ void write_sheet_png(const Dataset& samples, const std::string& path, int64_t co
 
 namespace io {
 
+std::vector<uint8_t> decode_gif_frames(const std::string& bytes, const std::string& path, int64_t* w, int64_t* h,
+                                       int64_t* frames) {
+  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
+  int* delays = nullptr;
+  int x = 0, y = 0, z = 0, comp = 0;
+  stbi_uc* pixels = stbi_load_gif_from_memory(buf, len, &delays, &x, &y, &z, &comp, 4);
+  std::free(delays);
+  if (!pixels) throw FormatError(path + ": cannot decode the GIF (" + stbi_failure_reason() + ")");
+  std::vector<uint8_t> out(pixels, pixels + size_t(x) * size_t(y) * size_t(z) * 4);
+  stbi_image_free(pixels);
+  *w = x;
+  *h = y;
+  *frames = z;
+  return out;
+}
+
 void check_image_space(const Space& space, const std::string& name) { (void)geometry(space, name); }
 
 void read_images(const std::string& path, ConfigSection& opts, Records& out) {
   const Space& space = out.data.space();
   const Geometry g = geometry(space, path);
   const int t = checked_threshold(space, read_threshold(opts), path);
-  std::vector<Item> items;
   bool single = false;
-  if (is_directory(path)) {
-    items = list_directory_source(path, space);
-  } else {
-    const std::string ext = lower(fs::path(path).extension().string());
-    if (ext == ".txt" || ext == ".list") items = list_file_source(path, space);
-    else items.push_back({path, -1}), single = true;
-  }
+  const std::vector<FileItem> items = list_source_files(path, space, kImageFiles, &single);
   out.set_by_line(false);
   with_context(path, [&] { out.data.reserve(items.size()); });
   for (size_t k = 0; k < items.size(); ++k) {
-    const Item& item = items[k];
+    const FileItem& item = items[k];
     out.record(k + 1, [&] {
       const std::vector<int32_t> x = to_sample(decode(item.path, g), g, t);
       with_context(item.path, [&] { out.push(x, item.label); });
@@ -706,30 +615,10 @@ SpaceHint probe_images(const std::string& path, ConfigSection& opts) {
 
 void write_images(const Dataset& data, const std::string& dir) {
   const Geometry g = geometry(data.space(), dir);
-  size_t known = 0;
-  for (size_t i = 0; i < data.size(); ++i) known += data.label(i) >= 0;
-  if (known != 0 && known != data.size())
-    throw DataError(dir + ": some samples have labels and some do not; label folders need all or none");
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) throw IoError(dir + ": exists and is not a directory");
-    if (!fs::is_empty(dir, ec)) throw IoError(dir + ": directory is not empty; choose a new one or empty it");
-  }
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError(dir + ": cannot create the directory: " + ec.message());
-  int digits = 6;
-  for (size_t n = data.size(); n >= 1000000; n /= 10) ++digits;
-  for (size_t i = 0; i < data.size(); ++i) {
-    fs::path folder(dir);
-    if (known) {
-      folder /= std::to_string(data.label(i));
-      fs::create_directories(folder, ec);
-      if (ec) throw IoError(folder.string() + ": cannot create the directory: " + ec.message());
-    }
-    std::string name = std::to_string(i);
-    name = std::string(size_t(std::max(0, digits - int(name.size()))), '0') + name + ".png";
-    encode(to_pixels(data, i, g), (folder / name).string(), false);
-  }
+  const bool labeled = labels_all_or_none(data, dir);
+  prepare_output_dir(dir);
+  for (size_t i = 0; i < data.size(); ++i)
+    encode(to_pixels(data, i, g), sample_file_path(dir, i, data.size(), labeled ? data.label(i) : -1, ".png"), false);
 }
 
 }  // namespace io
