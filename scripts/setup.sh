@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — installs dgm's build dependencies and data packages from Debian
-# (apt-get, as root or through sudo), then configures and builds dgm in build/.
+# (apt-get, as root or through sudo), then configures and builds dgm in build/
+# (with the Python module: pybind11, NumPy and pytest for its tests).
 #   scripts/setup.sh              install, then build
 #   scripts/setup.sh --no-build   install only
 #   scripts/setup.sh --dev        also clang + libFuzzer + llvm-symbolizer (for
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config man-db python3-numpy
+  pybind11-dev python3-dev python3-pytest
   libeigen3-dev libcli11-dev nlohmann-json3-dev libstb-dev libgtest-dev zlib1g-dev
   libplplot-dev plplot-driver-cairo
   dataset-fashion-mnist bible-kjv bible-kjv-text
