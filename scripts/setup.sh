@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh — installs dgm's build dependencies and data packages from Debian
-# (apt-get, as root or through sudo), then configures and builds dgm in build/.
+# (apt-get, as root or through sudo), then configures and builds dgm in build/
+# (with the Python module: pybind11, NumPy and pytest for its tests).
 # The data packages include what the dataset scripts use: espeak-ng and sox
 # (scripts/make_spoken_digits.sh), python3-numpy (scripts/make_moving_fmnist.py),
 # flac (the audio codec comparison in bench/); the tests need none of them.
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config man-db python3-numpy
+  pybind11-dev python3-dev python3-pytest
   libeigen3-dev libcli11-dev nlohmann-json3-dev libstb-dev libgtest-dev zlib1g-dev
   libsndfile1-dev libsamplerate0-dev libgif-dev
   libplplot-dev plplot-driver-cairo
