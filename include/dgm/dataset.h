@@ -37,6 +37,19 @@ class Dataset {
 
   Dataset() = default;
   explicit Dataset(Space space);
+  // A dataset over n fixed-length samples held elsewhere (a NumPy array):
+  // row-major, width() bytes a value, not copied, so `values` must outlive
+  // it. Every value is checked against the space first (DataError
+  // "<name>[i]: position ...: value v outside {0..L-1}"), and the labels
+  // (n of them, -1 = unknown, or none). Reading it is as for any dataset; a
+  // copy of it owns its values, and so does it once anything is added.
+  static Dataset borrow(Space space, const uint8_t* values, size_t n, std::vector<int32_t> labels = {},
+                        const std::string& name = "data");
+  bool borrowed() const { return borrowed_ != nullptr; }
+  Dataset(const Dataset& other);
+  Dataset& operator=(const Dataset& other);
+  Dataset(Dataset&&) = default;
+  Dataset& operator=(Dataset&&) = default;
 
   const Space& space() const { return space_; }
   size_t size() const { return num_samples_; }
@@ -53,16 +66,16 @@ class Dataset {
   int32_t at(size_t i, int64_t d) const {
     const size_t k = start(i) + size_t(d);
     switch (width_) {
-      case 1: return values_[k];
-      case 2: { uint16_t v; std::memcpy(&v, &values_[2 * k], 2); return v; }
-      default: { int32_t v; std::memcpy(&v, &values_[4 * k], 4); return v; }
+      case 1: return base()[k];
+      case 2: { uint16_t v; std::memcpy(&v, base() + 2 * k, 2); return v; }
+      default: { int32_t v; std::memcpy(&v, base() + 4 * k, 4); return v; }
     }
   }
   // Copies sample i into out[0..length(i)).
   void get(size_t i, int32_t* out) const;
   std::vector<int32_t> row(size_t i) const;
   // Direct pointer to a row of bytes; only when width() == 1.
-  const uint8_t* row_u8(size_t i) const { return values_.data() + start(i); }
+  const uint8_t* row_u8(size_t i) const { return base() + start(i); }
   int32_t label(size_t i) const { return labels_.empty() ? -1 : labels_[i]; }
   const std::vector<int32_t>& labels() const { return labels_; }
 
@@ -102,12 +115,19 @@ class Dataset {
   uint64_t fingerprint_part(uint64_t first_index) const;
   static uint64_t fingerprint_of(const Space& space, uint64_t n, uint64_t part_sum);
 
-  // Raw storage, little-endian, width() bytes a value.
-  const std::vector<uint8_t>& raw() const { return values_; }
+  // Raw storage, little-endian, width() bytes a value. A borrowed dataset
+  // has none of its own: raw() throws DataError (bytes() has its values).
+  const std::vector<uint8_t>& raw() const;
+  // The values, own or borrowed: value_bytes() bytes from bytes().
+  const uint8_t* bytes() const { return base(); }
+  size_t value_bytes() const;
 
  private:
   size_t start(size_t i) const { return offsets_.empty() ? i * size_t(space_.dims()) : offsets_[i]; }
   void put_value(size_t k, int32_t v);
+  const uint8_t* base() const { return borrowed_ ? borrowed_ : values_.data(); }
+  // Copies borrowed values into values_, before anything changes them.
+  void own();
   void make_room(size_t bytes);  // before appending `bytes` of values
 
   Space space_;
@@ -116,6 +136,7 @@ class Dataset {
   std::vector<uint8_t> values_;    // (N * D * width) or (sum of lengths * width)
   std::vector<int32_t> labels_;    // (N) when the space has labels
   std::vector<uint64_t> offsets_;  // (N + 1) for variable-length spaces
+  const uint8_t* borrowed_ = nullptr;  // the values when borrowed (values_ is then empty)
 };
 
 // Rows [begin, end) of a dataset, without copying. The dataset must outlive it.

@@ -17,6 +17,87 @@ Dataset::Dataset(Space space) : space_(std::move(space)), width_(space_.value_wi
   if (space_.variable_length()) offsets_.push_back(0);
 }
 
+Dataset Dataset::borrow(Space space, const uint8_t* values, size_t n, std::vector<int32_t> labels,
+                        const std::string& name) {
+  Dataset d(std::move(space));
+  if (d.space_.variable_length()) throw DataError(name + ": only fixed-length samples can be borrowed");
+  if (!d.space_.has_labels() && !labels.empty())
+    throw DataError(name + ": labels given, but the space " + d.space_.describe() + " has no labels");
+  if (!labels.empty() && labels.size() != n)
+    throw DataError(name + ": " + std::to_string(labels.size()) + " labels for " + std::to_string(n) + " samples");
+  const size_t D = size_t(d.space_.dims());
+  if (n > kMaxValues / std::max<size_t>(D, 1))
+    throw DataError(name + ": " + std::to_string(n) + " samples would hold more than " + std::to_string(kMaxValues) +
+                    " values");
+  const int64_t levels = d.space_.levels();
+  if (d.width_ == 1 && levels < 256) {
+    // A branch-free scan for the largest byte; the first bad one is looked
+    // for only when there is one, for its message.
+    uint8_t worst = 0;
+    for (size_t k = 0; k < n * D; ++k) worst = std::max(worst, values[k]);
+    if (worst >= levels)
+      for (size_t k = 0; k < n * D; ++k)
+        if (values[k] >= levels)
+          throw DataError(name + "[" + std::to_string(k / D) + "]: position " + d.space_.position(int64_t(k % D)) +
+                          ": value " + std::to_string(values[k]) + " outside {0.." + std::to_string(levels - 1) + "}");
+  } else if (d.width_ != 1) {
+    std::vector<int32_t> x(D);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t t = 0; t < D; ++t) {
+        const uint8_t* p = values + size_t(d.width_) * (i * D + t);
+        if (d.width_ == 2) {
+          uint16_t v;
+          std::memcpy(&v, p, 2);
+          x[t] = v;
+        } else {
+          std::memcpy(&x[t], p, 4);
+        }
+      }
+      try {
+        d.space_.validate(x.data(), int64_t(D), -1);
+      } catch (const DataError& e) {
+        throw DataError(name + "[" + std::to_string(i) + "]: " + e.what());
+      }
+    }
+  }
+  for (size_t i = 0; i < labels.size(); ++i) {
+    try {
+      d.space_.check_label(labels[i]);
+    } catch (const DataError& e) {
+      throw DataError(name + "[" + std::to_string(i) + "]: " + e.what());
+    }
+  }
+  if (d.space_.has_labels()) d.labels_ = labels.empty() ? std::vector<int32_t>(n, -1) : std::move(labels);
+  d.borrowed_ = values;
+  d.num_samples_ = n;
+  return d;
+}
+
+Dataset::Dataset(const Dataset& o)
+    : space_(o.space_), width_(o.width_), num_samples_(o.num_samples_),
+      values_(o.borrowed_ ? std::vector<uint8_t>(o.borrowed_, o.borrowed_ + o.value_bytes()) : o.values_),
+      labels_(o.labels_), offsets_(o.offsets_) {}
+
+Dataset& Dataset::operator=(const Dataset& o) {
+  if (this != &o) *this = Dataset(o);
+  return *this;
+}
+
+const std::vector<uint8_t>& Dataset::raw() const {
+  if (borrowed_) throw DataError("raw(): the dataset borrows its values (bytes() has them)");
+  return values_;
+}
+
+size_t Dataset::value_bytes() const {
+  return borrowed_ ? num_samples_ * size_t(space_.dims()) * size_t(width_) : values_.size();
+}
+
+void Dataset::own() {
+  if (!borrowed_) return;
+  values_.assign(borrowed_, borrowed_ + value_bytes());
+  borrowed_ = nullptr;
+}
+
 void Dataset::get(size_t i, int32_t* out) const {
   const int64_t n = length(i);
   if (width_ == 1) {
@@ -43,6 +124,7 @@ void Dataset::put_value(size_t k, int32_t v) {
 
 void Dataset::push_back(const int32_t* x, int64_t length, int32_t label) {
   space_.validate(x, length, label);
+  own();
   const size_t k0 = values_.size() / size_t(width_);
   if (k0 + size_t(length) > kMaxValues)
     throw DataError("dataset would hold more than " + std::to_string(kMaxValues) + " values");
@@ -66,6 +148,7 @@ void Dataset::push_back_u8(const uint8_t* x, int32_t label) {
                         std::to_string(levels - 1) + "}");
   }
   space_.check_label(label);
+  own();
   if (values_.size() + size_t(D) > values_.capacity()) make_room(size_t(D));
   values_.insert(values_.end(), x, x + D);
   if (space_.has_labels()) labels_.push_back(label);
@@ -144,6 +227,7 @@ void Dataset::reserve(size_t n, size_t total_values) {
   const uint64_t budget = memory_budget();
   if (bytes > budget)
     throw DataError("dataset of " + std::to_string(n) + " samples " + over_budget(bytes, budget));
+  own();
   values_.reserve(size_t(values) * size_t(width_));
   if (space_.has_labels()) labels_.reserve(n);
   if (space_.variable_length()) offsets_.reserve(n + 1);
@@ -152,8 +236,9 @@ void Dataset::reserve(size_t n, size_t total_values) {
 void Dataset::append(const Dataset& other) {
   if (other.space_ != space_)
     throw DataError("cannot append a dataset of space " + other.space_.describe() + " to one of " + space_.describe());
+  own();
   const size_t k0 = values_.size() / size_t(width_);
-  values_.insert(values_.end(), other.values_.begin(), other.values_.end());
+  values_.insert(values_.end(), other.base(), other.base() + other.value_bytes());
   labels_.insert(labels_.end(), other.labels_.begin(), other.labels_.end());
   if (space_.variable_length())
     for (size_t i = 1; i < other.offsets_.size(); ++i) offsets_.push_back(k0 + other.offsets_[i]);
@@ -182,7 +267,7 @@ Dataset Dataset::subset(const std::vector<size_t>& rows) const {
   for (size_t i : rows) {
     const size_t a = start(i) * size_t(width_);
     const size_t b = a + size_t(length(i)) * size_t(width_);
-    out.values_.insert(out.values_.end(), values_.begin() + long(a), values_.begin() + long(b));
+    out.values_.insert(out.values_.end(), base() + a, base() + b);
     if (has_labels()) out.labels_.push_back(labels_[i]);
     if (space_.variable_length()) out.offsets_.push_back(out.values_.size() / size_t(width_));
   }
@@ -236,7 +321,7 @@ uint64_t Dataset::fingerprint_part(uint64_t first_index) const {
   uint64_t sum = 0;
   for (size_t i = 0; i < num_samples_; ++i) {
     const uint64_t len = uint64_t(length(i));
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, values_.data() + start(i) * w, size_t(len) * w);
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, base() + start(i) * w, size_t(len) * w);
     const int32_t l = label(i);
     h = fnv1a(h, &l, sizeof l);
     if (!offsets_.empty()) h = fnv1a(h, &len, sizeof len);

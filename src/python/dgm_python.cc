@@ -171,8 +171,12 @@ py::array integer_array(py::handle h, const std::string& name) {
 // fixed-shape spaces, a list of 1-D integer arrays for variable-length ones,
 // str or a list of str through the codec of a text model. Each row is checked
 // against the space; errors name the row ("x[3]: position [1,2]: ...").
+// With `borrow`, a C-contiguous array whose dtype is the dataset's own
+// storage (uint8 up to 256 levels, uint16 up to 65536, int32 beyond, native
+// byte order) is not copied: the dataset reads the array's memory, which the
+// caller keeps alive (and unchanged) while it is used.
 Dataset to_dataset(py::handle h, py::handle labels_h, const Space& space, const Codec* codec,
-                   const std::string& name) {
+                   const std::string& name, bool borrow = false) {
   Dataset d(space);
   // Labels: an integer array (N,), -1 for unknown; checked against N below.
   std::vector<int32_t> labels;
@@ -270,8 +274,12 @@ Dataset to_dataset(py::handle h, py::handle labels_h, const Space& space, const 
   check_count(n);
   const int64_t D = space.dims();
   d.reserve(n);
-  if (a.dtype().kind() == 'u' && a.itemsize() == 1 && d.width() == 1 &&
-      (a.flags() & py::array::c_style)) {
+  const char kind = a.dtype().kind(), order = a.dtype().attr("byteorder").cast<std::string>()[0];
+  const bool native = order == '=' || order == '|' || (order == '<' && py::module_::import("sys").attr("byteorder").cast<std::string>() == "little");
+  const bool storage = native && (a.flags() & py::array::c_style) && a.itemsize() == d.width() &&
+                       (d.width() < 4 ? kind == 'u' : kind == 'i');
+  if (borrow && storage && a.ptr() == h.ptr()) return Dataset::borrow(space, static_cast<const uint8_t*>(a.data()), n, labels, name);
+  if (kind == 'u' && a.itemsize() == 1 && d.width() == 1 && (a.flags() & py::array::c_style)) {
     // Contiguous bytes: checked and appended row by row.
     const uint8_t* p = static_cast<const uint8_t*>(a.data());
     for (size_t i = 0; i < n; ++i) {
@@ -283,18 +291,25 @@ Dataset to_dataset(py::handle h, py::handle labels_h, const Space& space, const 
     }
     return d;
   }
-  py::array_t<int64_t, py::array::c_style | py::array::forcecast> v(a);
-  const int64_t* p = v.data();
+  // Other dtypes and layouts: converted a block of rows at a time (at most
+  // 8 MB of int64 beside the dataset).
+  const size_t block = std::max<size_t>(1, (size_t(1) << 20) / size_t(std::max<int64_t>(D, 1)));
   std::vector<int32_t> x(static_cast<size_t>(D));
-  for (size_t i = 0; i < n; ++i) {
-    for (int64_t t = 0; t < D; ++t) {
-      const int64_t val = p[i * size_t(D) + size_t(t)];
-      if (val < 0 || val >= space.levels())
-        throw DataError(name + "[" + std::to_string(i) + "]: position " + space.position(t) + ": value " +
-                        std::to_string(val) + " outside {0.." + std::to_string(space.levels() - 1) + "}");
-      x[size_t(t)] = int32_t(val);
+  for (size_t first = 0; first < n; first += block) {
+    const size_t last = std::min(n, first + block);
+    py::array rows = a[py::slice(py::ssize_t(first), py::ssize_t(last), 1)];
+    py::array_t<int64_t, py::array::c_style | py::array::forcecast> v(rows);
+    const int64_t* p = v.data();
+    for (size_t i = first; i < last; ++i) {
+      for (int64_t t = 0; t < D; ++t) {
+        const int64_t val = p[(i - first) * size_t(D) + size_t(t)];
+        if (val < 0 || val >= space.levels())
+          throw DataError(name + "[" + std::to_string(i) + "]: position " + space.position(t) + ": value " +
+                          std::to_string(val) + " outside {0.." + std::to_string(space.levels() - 1) + "}");
+        x[size_t(t)] = int32_t(val);
+      }
+      push(i, x.data(), D);
     }
-    push(i, x.data(), D);
   }
   return d;
 }
@@ -401,7 +416,8 @@ class PyModel {
   const std::string& source() const { return source_; }
 
   py::array log_prob(py::handle x, py::handle labels, int threads) const {
-    const Dataset d = to_dataset(x, labels, space(), model_->codec(), "x");
+    // `x` (the caller's array) outlives the call: a dataset borrowing it is safe.
+    const Dataset d = to_dataset(x, labels, space(), model_->codec(), "x", true);
     py::array_t<double> out(py::ssize_t(d.size()));
     double* p = out.mutable_data();
     {
@@ -493,6 +509,16 @@ class PyModel {
     return std::move(a);
   }
 
+  // The model file's bytes (what save() writes), for pickle and copies.
+  py::bytes to_bytes() const {
+    std::string b;
+    {
+      py::gil_scoped_release release;
+      b = model_writer(*model_, info_).serialize();
+    }
+    return py::bytes(b);
+  }
+
   std::string repr() const {
     std::string r = "<dgm.Model " + model_->kind() + " on " + space().describe();
     if (model_->codec()) r += ", " + model_->codec()->describe();
@@ -506,14 +532,9 @@ class PyModel {
   std::string source_;
 };
 
-PyModel load(py::handle path) {
-  const std::string p = path_of(path, "path");
-  json header;
-  std::unique_ptr<Model> model;
-  {
-    py::gil_scoped_release release;
-    model = load_model(p, &header);
-  }
+// A model from its file's header and the model itself: `info` keeps the
+// header's fields besides those the model gives back.
+PyModel from_header(std::unique_ptr<Model> model, const json& header, const std::string& source) {
   // Keep what the file says besides what the model itself gives back.
   json info = json::object();
   for (auto it = header.begin(); it != header.end(); ++it) {
@@ -523,7 +544,30 @@ PyModel load(py::handle path) {
       continue;
     info[k] = it.value();
   }
-  return PyModel(std::move(model), std::move(info), p);
+  return PyModel(std::move(model), std::move(info), source);
+}
+
+PyModel load(py::handle path) {
+  const std::string p = path_of(path, "path");
+  json header;
+  std::unique_ptr<Model> model;
+  {
+    py::gil_scoped_release release;
+    model = load_model(p, &header);
+  }
+  return from_header(std::move(model), header, p);
+}
+
+PyModel from_bytes(const std::string& bytes, const std::string& name) {
+  std::unique_ptr<Model> model;
+  json header;
+  {
+    py::gil_scoped_release release;
+    const ModelReader r = ModelReader::parse(bytes, name);
+    header = r.header();
+    model = load_model(r);
+  }
+  return from_header(std::move(model), header, "");
 }
 
 // ---- training ----
@@ -902,11 +946,21 @@ void define_module(py::module_& m) {
            "config, metrics, training record, 'describe': hyperparameters and sizes).")
       .def("label_log_prior", &PyModel::label_log_prior,
            "label_log_prior() -> float64 array (L,): log P(y) of every label (labeled models).")
+      .def("to_bytes", &PyModel::to_bytes,
+           "to_bytes() -> bytes: the model file save() writes (dgm.from_bytes reads it back).")
+      .def(py::pickle([](const PyModel& p) { return py::make_tuple(p.to_bytes()); },
+                      [](py::tuple t) {
+                        if (t.size() != 1) throw FormatError("pickle: not the state of a dgm.Model");
+                        return from_bytes(t[0].cast<std::string>(), "<pickle>");
+                      }))
       .def("__repr__", &PyModel::repr);
 
   m.def("load", &load, py::arg("path"),
         "load(path) -> Model: reads a model file written by `dgm train` or Model.save (or an ARPA file).\n"
         "dgm.IoError (an OSError) when it cannot be read, dgm.FormatError when it is not a dgm model.");
+  m.def(
+      "from_bytes", [](py::bytes b) { return from_bytes(std::string(b), "<bytes>"); }, py::arg("data"),
+      "from_bytes(data) -> Model: a model from the bytes of a model file (Model.to_bytes, open(f).read()).");
   m.def("train", &train, py::arg("config"), py::arg("callback") = py::none(), py::kw_only(),
         py::arg("data") = py::none(), py::arg("labels") = py::none(), py::arg("validation") = py::none(),
         py::arg("validation_labels") = py::none(), py::arg("threads") = 0,

@@ -106,5 +106,50 @@ TEST(Dataset, FingerprintSeesValuesAndLabels) {
   EXPECT_EQ(a.fingerprint_hex().size(), 16u);
 }
 
+// Dataset::borrow (the Python module's zero-copy scoring): reads another
+// buffer in place, checks every value and label, and owns its values once
+// copied or grown.
+TEST(Dataset, BorrowReadsInPlaceAndChecks) {
+  const Space space = Space::tensor({2, 2}, 3, 2);
+  std::vector<uint8_t> buf = {0, 1, 2, 0, 2, 2, 1, 1};
+  Dataset d = Dataset::borrow(space, buf.data(), 2, {1, -1}, "x");
+  EXPECT_TRUE(d.borrowed());
+  EXPECT_EQ(d.row_u8(1), buf.data() + 4);  // no copy
+  EXPECT_EQ(d.row(1), (std::vector<int32_t>{2, 2, 1, 1}));
+  EXPECT_EQ(d.label(0), 1);
+  EXPECT_EQ(d.label(1), -1);
+  EXPECT_THROW(d.raw(), DataError);
+  Dataset owned(space);
+  owned.push_back({0, 1, 2, 0}, 1);
+  owned.push_back({2, 2, 1, 1}, -1);
+  EXPECT_EQ(d.fingerprint(), owned.fingerprint());
+  Dataset copy = d;  // owns its values
+  EXPECT_FALSE(copy.borrowed());
+  EXPECT_EQ(copy.raw(), owned.raw());
+  EXPECT_EQ(d.slice(1, 2).raw(), owned.slice(1, 2).raw());
+  d.push_back({1, 1, 1, 1}, 0);  // grows: owns its values
+  EXPECT_FALSE(d.borrowed());
+  buf[0] = 2;
+  EXPECT_EQ(d.at(0, 0), 0);
+  EXPECT_EQ(d.size(), 3u);
+
+  buf[5] = 3;
+  try {
+    Dataset::borrow(space, buf.data(), 2, {}, "x");
+    FAIL() << "a value past the levels was borrowed";
+  } catch (const DataError& e) {
+    EXPECT_STREQ(e.what(), "x[1]: position [0,1]: value 3 outside {0..2}");
+  }
+  buf[5] = 2;
+  EXPECT_THROW(Dataset::borrow(space, buf.data(), 2, {0, 2}, "x"), DataError);   // label 2 of 2
+  EXPECT_THROW(Dataset::borrow(space, buf.data(), 2, {0}, "x"), DataError);      // 1 label for 2 samples
+  EXPECT_THROW(Dataset::borrow(Space::tensor({4}, 2), buf.data(), 2, {0, 1}), DataError);  // no labels
+  const std::vector<uint16_t> wide = {999, 0, 1000};
+  EXPECT_THROW(Dataset::borrow(Space::tensor({3}, 1000), reinterpret_cast<const uint8_t*>(wide.data()), 1),
+               DataError);
+  EXPECT_EQ(Dataset::borrow(Space::tensor({3}, 1001), reinterpret_cast<const uint8_t*>(wide.data()), 1).at(0, 2),
+            1000);
+}
+
 }  // namespace
 }  // namespace dgm

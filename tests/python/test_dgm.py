@@ -280,3 +280,99 @@ def test_space_and_help():
               dgm.Model.save, dgm.Model.describe):
         assert f.__doc__ and len(f.__doc__) > 60
     assert "log-likelihoods" in dgm.__doc__
+
+
+def digits_model(cli, source_dir, tmp_path, *extra):
+    path = tmp_path / "digits.dgm"
+    cli("train", "-c", source_dir / "configs/digits.json", "-o", path, "-q", *extra)
+    return dgm.load(path)
+
+
+def test_pickle_and_bytes(cli, source_dir, tmp_path):
+    import pickle
+
+    model = digits_model(cli, source_dir, tmp_path, "--set", "train.max_iterations=5")
+    x = dgm.read(source_dir / DIGITS / "test.txt", model.space)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.log_prob(x).tolist() == model.log_prob(x).tolist()
+    assert again.sample(20, seed=3).tolist() == model.sample(20, seed=3).tolist()
+    assert model.to_bytes() == (tmp_path / "digits.dgm").read_bytes()
+    assert dgm.from_bytes(model.to_bytes()).describe() == model.describe()
+    with pytest.raises(ValueError, match="<bytes>"):
+        dgm.from_bytes(b"dgm-model-v0001\n" + b"\0" * 40)
+
+
+def test_uint8_arrays_are_not_copied_and_still_checked(cli, source_dir, tmp_path):
+    model = digits_model(cli, source_dir, tmp_path, "--set", "train.max_iterations=5")
+    x = dgm.read(source_dir / DIGITS / "test.txt", model.space)
+    big = np.ascontiguousarray(np.tile(x, (1000, 1, 1)))  # 100,000 x 25 bytes
+    lp = model.log_prob(big)
+    # The same numbers as through a copy. (The same rows, not the same row
+    # alone: a mixture's score of a row can differ in its last bits with the
+    # rows scored beside it, so both paths score the same batches.)
+    assert lp.tolist() == model.log_prob(big.astype(np.int32)).tolist()
+    big[12345, 4, 4] = 7
+    with pytest.raises(ValueError, match=r"x\[12345\]: position \[4,4\]: value 7 outside \{0\.\.1\}"):
+        model.log_prob(big)
+    # A non-contiguous view is read through a copy, with the same numbers.
+    assert model.log_prob(big[:2000:2]).tolist() == model.log_prob(np.ascontiguousarray(big[:2000:2])).tolist()
+
+
+def test_gil_is_released_while_scoring(cli, source_dir, tmp_path):
+    import threading
+    import time
+
+    model = digits_model(cli, source_dir, tmp_path, "--set", "train.max_iterations=5")
+    x = np.ascontiguousarray(np.tile(dgm.read(source_dir / DIGITS / "test.txt", model.space), (20000, 1, 1)))
+    span = {}
+
+    def score():
+        span["start"] = time.perf_counter()
+        span["lp"] = model.log_prob(x, threads=1)
+        span["end"] = time.perf_counter()
+
+    t = threading.Thread(target=score)
+    ticks = []
+    t.start()
+    while t.is_alive():
+        ticks.append(time.perf_counter())
+        time.sleep(0.001)
+    t.join()
+    # This thread ran while the other one was inside dgm.
+    assert any(span["start"] < s < span["end"] for s in ticks)
+    # Two threads scoring at once give the serial numbers.
+    results = [None, None]
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, model.log_prob(x[:50000]))) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results[0].tolist() == results[1].tolist() == model.log_prob(x[:50000], threads=1).tolist()
+
+
+def test_ctrl_c_stops_training(source_dir):
+    import _thread
+    import threading
+
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dgm.train(source_dir / "configs/digits-nade.json", train__epochs=100000, train__patience=100000)
+    finally:
+        timer.cancel()
+
+
+def test_wide_levels_round_trip():
+    # 1000 levels: two bytes a value; uint16 arrays are read in place, others converted.
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 1000, size=(300, 4), dtype=np.uint16)
+    model = dgm.train({"space": {"shape": [4], "levels": 1000}, "model": {"type": "independent"}}, data=x)
+    lp = model.log_prob(x)
+    assert lp.tolist() == model.log_prob(x.astype(np.int64)).tolist() == model.log_prob(x.astype(">u2")).tolist()
+    s = model.sample(5, seed=1)
+    assert s.dtype == np.uint16 and s.shape == (5, 4)
+    bad = x.copy()
+    bad[7, 2] = 1000
+    with pytest.raises(ValueError, match=r"x\[7\]: position \[2\]: value 1000 outside \{0\.\.999\}"):
+        model.log_prob(bad)
