@@ -336,7 +336,7 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
   }
   if (cfg.is_null()) {
     cfg = load_config(opts.config, opts.overrides);
-    config_name = opts.config == "-" ? "<stdin>" : opts.config;
+    config_name = shown_name(opts.config);
   }
   ConfigSection top(cfg, config_name);
   top.allow({"space", "data", "model", "train"});
