@@ -7,6 +7,7 @@
 #                                 scripts/fuzz.sh and CI); combines with --no-build
 #   scripts/setup.sh --mpi        also Open MPI (libopenmpi-dev, openmpi-bin), for
 #                                 `mpirun -np P dgm train`; the build then enables it
+#                                 (-DDGM_MPI=ON, also in an existing build folder)
 #   scripts/setup.sh --no-plot    without PLplot (no 'dgm plot'; it pulls in Qt and
 #                                 gfortran); builds with -DDGM_PLOT=OFF
 # Environment: BUILD_DIR (default build), DGM_NATIVE=OFF for a portable binary.
@@ -22,11 +23,12 @@ packages=(
 
 no_build=0
 plot=ON
+mpi_args=()
 for arg in "$@"; do
   case "$arg" in
     --no-build) no_build=1 ;;
     --dev) packages+=(clang libclang-rt-14-dev llvm) ;;
-    --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
+    --mpi) packages+=(libopenmpi-dev openmpi-bin); mpi_args=(-DDGM_MPI=ON) ;;  # on even in an existing build
     --no-plot) plot=OFF ;;
     *) echo "setup: unknown option $arg (known: --no-build, --dev, --mpi, --no-plot)" >&2; exit 2 ;;
   esac
@@ -52,6 +54,6 @@ fi
 
 [ "$no_build" -eq 1 ] && exit 0
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" -DDGM_PLOT="$plot" >&2
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" -DDGM_PLOT="$plot" "${mpi_args[@]}" >&2
 cmake --build "$build" -j"$(nproc)" >&2
 echo "setup: built $build/dgm" >&2
