@@ -23,6 +23,11 @@ class DataView;
 // allocating: the physical memory, or less under `ulimit -v` / `ulimit -d`, or
 // the environment variable DGM_MEMORY_LIMIT_MB when set.
 uint64_t memory_budget();
+// A size for messages: "512 bytes", "12.5 KiB", "245.3 MiB", "1.50 GiB".
+std::string byte_size(uint64_t bytes);
+// "needs <need>, more than the <budget> of memory available": the two sizes
+// with as many digits as it takes to tell them apart.
+std::string over_budget(uint64_t need, uint64_t budget);
 
 class Dataset {
  public:
@@ -103,6 +108,7 @@ class Dataset {
  private:
   size_t start(size_t i) const { return offsets_.empty() ? i * size_t(space_.dims()) : offsets_[i]; }
   void put_value(size_t k, int32_t v);
+  void make_room(size_t bytes);  // before appending `bytes` of values
 
   Space space_;
   int width_ = 1;

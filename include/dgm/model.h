@@ -173,6 +173,15 @@ class Model {
   // Hyperparameters and sizes as JSON (e.g. {"components": 10, "parameters": 260}).
   virtual json describe() const = 0;
 
+  // The memory, in bytes, that holding and training this model needs, from
+  // its hyperparameters and space alone: parameters, their working copies,
+  // optimiser state and statistics (not the training data, whose readers
+  // check it). create_model refuses a configuration past memory_budget()
+  // before fit() allocates it (and so does loading one). The default counts
+  // describe()'s "parameters" as doubles with one working copy; models whose
+  // training needs more say so.
+  virtual uint64_t memory_bytes() const;
+
   // Optional capability of labeled models: log P(y) for every label y, the
   // prior that marginalises log P(x) = log sum_y P(y) P(x | y) and gives the
   // joint log P(x, y) = log P(y) + log P(x | y). The default has none.

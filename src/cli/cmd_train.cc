@@ -26,6 +26,7 @@
 #include "dgm/comm.h"
 #include "dgm/distributed.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/logmath.h"
 #include "dgm/metrics.h"
@@ -336,7 +337,7 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
   }
   if (cfg.is_null()) {
     cfg = load_config(opts.config, opts.overrides);
-    config_name = shown_name(opts.config);
+    config_name = input_name(opts.config);
   }
   ConfigSection top(cfg, config_name);
   top.allow({"space", "data", "model", "train"});
@@ -521,9 +522,12 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
     print_summary(log, "train", train_s);
     print_summary(log, "validation", valid_s);
     print_summary(log, "test", test_s);
-    if (codec && test_s.samples)
+    // Sequences: perplexity per position, the end marker counted (for text, OOVs as <unk>).
+    if (codec && space.variable_length() && test_s.samples)
       log << "  test perplexity " << format_number(std::exp(test_s.bits_per_dim * kLn2), 6) << " per " << codec->unit()
-          << " (</s> included, OOVs as <unk>; see 'dgm eval' for the KenLM-style figures)\n";
+          << " (the end marker included; see 'dgm eval' for the codec's figures)\n";
+    else if (codec && test_s.samples && codec->unit() != "value")
+      log << "  test " << format_number(test_s.bits_per_dim, 6) << " bits/" << codec->unit() << "\n";
     log << "dgm: model written to " << (path == "-" ? std::string("<stdout>") : path) << (interrupted ? " (partial)" : "")
         << "\n";
     if (removed) log << "dgm: removed the checkpoint " << partial << " (the run is complete)\n";

@@ -6,8 +6,10 @@
 
 #include "dgm/comm.h"
 #include "dgm/error.h"
+#include "dgm/io/audio.h"
 #include "dgm/io/read.h"
 #include "dgm/io/text.h"
+#include "dgm/io/video.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
@@ -16,9 +18,23 @@ std::vector<int32_t> Codec::encode_prompt(const std::string&) const {
   throw DataError("the " + type() + " codec has no text form for a prompt; give known values with --given");
 }
 
+bool Codec::streams(const std::string&) const { return true; }
+
+void Codec::write_file(const Dataset&, const std::string& format, const std::string& path) const {
+  throw ConfigError(path + ": the " + type() + " codec writes " + format + " to a stream, not to files");
+}
+
+Dataset Codec::read_partial(const std::string& path, const std::string& format, const Space&,
+                            std::vector<uint8_t>*) const {
+  throw DataError(path + ": the " + type() + " codec reads no partial samples in " + format +
+                  "; give known values as '?' lines");
+}
+
 const std::vector<CodecKind>& codec_kinds() {
   static const std::vector<CodecKind> kinds = {
       {"text", {"text"}, &TextCodec::fit, &TextCodec::load},
+      {"audio", {"wav", "flac", "ogg"}, &AudioCodec::fit, &AudioCodec::load},
+      {"video", {"gif", "frames"}, &VideoCodec::fit, &VideoCodec::load},
   };
   return kinds;
 }

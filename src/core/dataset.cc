@@ -46,6 +46,7 @@ void Dataset::push_back(const int32_t* x, int64_t length, int32_t label) {
   const size_t k0 = values_.size() / size_t(width_);
   if (k0 + size_t(length) > kMaxValues)
     throw DataError("dataset would hold more than " + std::to_string(kMaxValues) + " values");
+  make_room(size_t(length) * size_t(width_));
   values_.resize(values_.size() + size_t(length) * size_t(width_));
   for (int64_t d = 0; d < length; ++d) put_value(k0 + size_t(d), x[d]);
   if (space_.has_labels()) labels_.push_back(label);
@@ -65,6 +66,7 @@ void Dataset::push_back_u8(const uint8_t* x, int32_t label) {
                         std::to_string(levels - 1) + "}");
   }
   space_.check_label(label);
+  if (values_.size() + size_t(D) > values_.capacity()) make_room(size_t(D));
   values_.insert(values_.end(), x, x + D);
   if (space_.has_labels()) labels_.push_back(label);
   ++num_samples_;
@@ -88,13 +90,47 @@ uint64_t memory_budget() {
 
 namespace {
 
-std::string gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(uint64_t(1) << 30));
+std::string size_with(uint64_t bytes, int digits) {
+  static const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double v = double(bytes) / 1024;
+  int u = 0;
+  while (v >= 1024 && u < 3) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f %s", digits, v, units[u]);
   return buf;
 }
 
 }  // namespace
+
+std::string byte_size(uint64_t bytes) { return size_with(bytes, bytes >= (uint64_t(1) << 30) ? 2 : 1); }
+
+std::string over_budget(uint64_t need, uint64_t budget) {
+  std::string a = byte_size(need), b = byte_size(budget);
+  for (int digits = 2; a == b && digits <= 9; ++digits) {
+    a = size_with(need, digits);
+    b = size_with(budget, digits);
+  }
+  if (a == b) {
+    a = std::to_string(need) + " bytes";
+    b = std::to_string(budget) + " bytes";
+  }
+  return "needs " + a + ", more than the " + b + " of memory available";
+}
+
+// Grows the values geometrically but never past the memory budget (the
+// vector's own doubling would first ask for up to twice it): a DataError
+// with the sizes instead.
+void Dataset::make_room(size_t bytes) {
+  const uint64_t need = uint64_t(values_.size()) + bytes;
+  if (need <= values_.capacity()) return;
+  const uint64_t budget = memory_budget();
+  if (need > budget) throw DataError("dataset of " + std::to_string(num_samples_ + 1) + " samples " + over_budget(need, budget));
+  values_.reserve(size_t(std::min<uint64_t>(std::max<uint64_t>(need, 2 * uint64_t(values_.capacity())), budget)));
+}
 
 void Dataset::reserve(size_t n, size_t total_values) {
   const uint64_t values = space_.variable_length() ? uint64_t(total_values) : uint64_t(n) * uint64_t(space_.dims());
@@ -107,8 +143,7 @@ void Dataset::reserve(size_t n, size_t total_values) {
                          (space_.variable_length() ? 8 * uint64_t(n) : 0);
   const uint64_t budget = memory_budget();
   if (bytes > budget)
-    throw DataError("dataset of " + std::to_string(n) + " samples needs " + gib(bytes) + ", more than the " +
-                    gib(budget) + " of memory available");
+    throw DataError("dataset of " + std::to_string(n) + " samples " + over_budget(bytes, budget));
   values_.reserve(size_t(values) * size_t(width_));
   if (space_.has_labels()) labels_.reserve(n);
   if (space_.variable_length()) offsets_.reserve(n + 1);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm::io {
@@ -117,7 +118,7 @@ void write_cifar(const Dataset& data, const std::string& path) {
     if (data.has_labels() && (data.label(i) < 0 || data.label(i) > 9))
       throw DataError(path + ": sample " + std::to_string(i + 1) + " has label " + std::to_string(data.label(i)) +
                       "; CIFAR-10 labels are 0..9");
-  write_text_atomically(path, [&](std::ostream& out) {
+  write_file_atomically(path, [&](std::ostream& out) {
     const size_t D = size_t(data.dims());
     std::string rec(D + 1, '\0');
     for (size_t i = 0; i < data.size(); ++i) {

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/atomic_file.h"
 #include "formats.h"
 
@@ -36,43 +37,35 @@ std::string lower(std::string s) {
   return s;
 }
 
-void require_file(const std::string& path) {
-  std::error_code ec;
-  auto st = fs::status(path, ec);
-  if (ec || st.type() == fs::file_type::not_found)
-    throw IoError(path + ": cannot open (no such file)");
-  if (st.type() == fs::file_type::directory) throw IoError(path + ": is a directory, expected a file");
-}
+void require_file(const std::string& path) { require_readable(path); }
 
 const std::string& stdin_bytes() {
   // Read once, so that the format can be detected from the content before a
   // reader reads it; read again only when stdin has new data (a caller that
   // swapped std::cin's buffer, as the in-process tests do).
   static std::string cache;
-  if (std::cin.peek() != std::char_traits<char>::eof()) {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    cache = ss.str();
-  }
+  if (std::cin.peek() != std::char_traits<char>::eof()) cache = read_whole_input("-", {memory_budget() / 4});
   std::cin.clear();
   return cache;
 }
 
 TextFile read_text(const std::string& path, const std::string& format) {
   TextFile f;
-  std::ostringstream ss;
+  f.name = input_name(path);
+  const std::string what = format == "text" ? "a text file" : "a " + format + " text file";
   if (path == "-") {
-    f.name = shown_name(path);
-    ss << stdin_bytes();
+    f.text = stdin_bytes();
+    const size_t nul = f.text.find('\0');
+    if (nul != std::string::npos) {
+      const size_t line = 1 + size_t(std::count(f.text.begin(), f.text.begin() + long(nul), '\n'));
+      throw FormatError(at_line(f.name, line) + ": binary data (a NUL byte) in " + what + "; is the format right?");
+    }
+    if (f.text.compare(0, 3, "\xEF\xBB\xBF") == 0) f.text.erase(0, 3);
   } else {
-    f.name = path;
-    require_file(path);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError(path + ": cannot open: " + std::strerror(errno));
-    ss << in.rdbuf();
-    if (in.bad()) throw IoError(path + ": read error");
+    // A quarter of the budget: the text, the samples parsed from it and
+    // their temporaries must all fit.
+    f.text = read_whole_input(path, {memory_budget() / 4, what.c_str(), (format + " text").c_str()});
   }
-  f.text = ss.str();
   if (f.text.empty()) throw FormatError(f.name + ": empty file, expected " + format + " data");
   check_text(f, format);
   return f;
@@ -227,8 +220,9 @@ int32_t parse_value(std::string_view token, const std::string& where, const char
   std::string shown(token.substr(0, 40));
   if (token.size() > 40) shown += "...";
   if (!parse_int(token, &v, &big)) throw FormatError(where + ": " + what + " '" + shown + "' is not an integer");
-  if (big) throw DataError(where + ": " + what + " " + shown + " is too large");
+  // A negative value is reported as negative, however large its magnitude.
   if (v < 0 && !allow_negative) throw DataError(where + ": " + what + " " + shown + " is negative");
+  if (big) throw DataError(where + ": " + what + " " + shown + " is too " + (v < 0 ? "small" : "large"));
   return int32_t(v);
 }
 
@@ -243,10 +237,6 @@ void with_context(const std::string& where, const std::function<void()>& fn) {
 }
 
 std::string at_line(const std::string& name, size_t line) { return name + ":" + std::to_string(line); }
-
-void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn) {
-  write_file_atomically(path, fn);
-}
 
 int read_threshold(ConfigSection& opts) { return int(opts.get_int("threshold", -1, 0, 256)); }
 

@@ -16,7 +16,8 @@ int32_t json_value(const json& v, const std::string& where) {
   }
   if (v.is_number_integer()) {
     const int64_t i = v.get<int64_t>();
-    if (i > INT32_MAX || i < INT32_MIN) throw DataError(where + ": value " + v.dump() + " is too large");
+    if (i < INT32_MIN) throw DataError(where + ": value " + v.dump() + " is negative");
+    if (i > INT32_MAX) throw DataError(where + ": value " + v.dump() + " is too large");
     return int32_t(i);
   }
   throw FormatError(where + ": expected an integer, got " + v.dump().substr(0, 40));

@@ -38,6 +38,9 @@ void parse_line(std::string_view line, const Space& space, const std::string& wh
                           "': with levels <= 10 a sample is one digit a value" +
                           (space_sep ? ", without spaces (e.g. 0110)" : ""));
       }
+      if (int64_t(x.size()) == D)  // checked as it goes: a 100 MB line costs nothing
+        throw FormatError(where + ": " + std::to_string(line.size()) + " values, " + (fixed ? "expected " : "at most ") +
+                          std::to_string(D));
       x.push_back(ch - '0');
     }
   } else {

@@ -5,6 +5,7 @@
 // one row in kFormats; its source keys pass through load_data untouched and
 // are checked by the ConfigSection its reader gets.
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "dgm/comm.h"
 #include "dgm/distributed.h"
 #include "dgm/rng.h"
+#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm {
@@ -28,6 +30,7 @@ namespace dgm {
 Records::Records(const Space& space, std::string n) : data(space), name(std::move(n)) {}
 
 std::string Records::source(size_t i) const {
+  if (!item.empty()) return items[item[i]] + "#" + std::to_string(i - item_first_[item[i]] + 1);
   if (!own_.empty() && !own_[i].empty()) return own_[i];
   if (!by_line_ && data.size() == 1) return name;
   return name + (by_line_ ? ":" : "#") + std::to_string(record_[i]);
@@ -35,16 +38,19 @@ std::string Records::source(size_t i) const {
 
 void Records::record(uint64_t number, const std::function<void()>& parse) {
   current_ = number;
-  const size_t before = data.size();
+  const size_t before = data.size(), items_before = items.size();
   try {
     parse();
   } catch (const Error& e) {
     if (!dynamic_cast<const DataError*>(&e) && !dynamic_cast<const FormatError*>(&e)) throw;
     if (max_errors == 0) throw;
-    // The record's samples are dropped; the policy decides whether to go on.
+    // The record's samples (and items) are dropped; the policy decides whether to go on.
     if (data.size() > before) data = data.slice(0, before);
     record_.resize(before);
     if (!own_.empty()) own_.resize(before);
+    if (!item.empty()) item.resize(before);
+    items.resize(items_before);
+    item_first_.resize(items_before);
     ++errors_;
     if (on_error) on_error(e.what());
     if (errors_ >= max_errors)
@@ -56,6 +62,18 @@ void Records::record(uint64_t number, const std::function<void()>& parse) {
 void Records::push(const int32_t* x, int64_t length, int32_t label) {
   data.push_back(x, length, label);
   record_.push_back(current_);
+  if (!items.empty()) item.push_back(uint32_t(items.size() - 1));
+}
+
+void Records::begin_item(const std::string& name) {
+  if (items.empty() && !data.empty())
+    throw std::logic_error("Records::begin_item: samples were pushed outside any item");
+  items.push_back(name);
+  item_first_.push_back(data.size());
+}
+
+std::pair<size_t, size_t> Records::item_range(size_t k) const {
+  return {item_first_[k], k + 1 < item_first_.size() ? item_first_[k + 1] : data.size()};
 }
 
 void Records::set_source(size_t i, const std::string& source) {
@@ -245,8 +263,17 @@ void read_into(const json& source, const std::string& where, const Codec* codec,
     opts.finish();
   }
   auto read = [&] {
-    if (format) format->read(path, opts, out);
-    else codec->read(path, name, opts, out);
+    // Memory the budget did not foresee runs out here as a line naming the input.
+    try {
+      if (format) format->read(path, opts, out);
+      else codec->read(path, name, opts, out);
+    } catch (const std::bad_alloc&) {
+      throw DataError(out.name + ": out of memory reading it (after " + std::to_string(out.data.size()) + " samples)");
+    } catch (const DataError& e) {
+      // The dataset's own size checks name no file.
+      if (std::string(e.what()).rfind("dataset ", 0) == 0) throw DataError(out.name + ": " + e.what());
+      throw;
+    }
   };
   if (!out.part_of) {
     read();
@@ -310,7 +337,7 @@ std::string format_problem(const std::string& format, const Space& space, const 
 }
 
 bool is_stream_format(const std::string& format, const Codec* codec) {
-  if (codec_owns(codec, format)) return true;
+  if (codec_owns(codec, format)) return codec->streams(format);
   const Format* f = find_plain(format);
   return f && f->write_text;
 }
@@ -334,13 +361,21 @@ std::string infer_format(const std::string& path) {
 
 std::string detect_format(const std::string& path, const std::string& preferred, const Codec* codec,
                           const Space* space) {
-  if (path != "-" && io::is_directory(path)) return "image";
+  // A folder: of the model's own files (a codec's format), else of images.
+  if (path != "-" && io::is_directory(path)) return codec_owns(codec, preferred) ? preferred : "image";
   const std::string head = path == "-" ? io::stdin_bytes().substr(0, 4096) : head_of(path);
   const std::string sniffed = sniff(head, space);
   if (!preferred.empty() && fits(preferred, head, sniffed, codec)) return preferred;
+  // A name ending in one of the codec's formats (clip.wav, clip.gif) is read in it, whatever its bytes.
+  if (codec) {
+    const std::string ext = io::lower(std::filesystem::path(path).extension().string());
+    if (ext.size() > 1 && codec_owns(codec, ext.substr(1))) return ext.substr(1);
+  }
   if (codec) {
     const std::string c = codec->recognise(head);
-    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv")) return c;
+    // The codec's reading wins over the plain reading of the same bytes (text
+    // a text codec tokenizes, an image a video codec takes as a frame).
+    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv" || sniffed == "image")) return c;
   }
   if (!sniffed.empty()) return sniffed;
   if (path == "-") return !preferred.empty() ? preferred : codec ? codec->formats().front() : "lines";
@@ -352,7 +387,7 @@ Records read_records(const json& source, const Space& space, const Codec* codec,
   std::string path;
   if (source.is_string()) path = source.get<std::string>();
   else if (source.is_object() && source.contains("path") && source["path"].is_string()) path = source["path"].get<std::string>();
-  Records out(space, shown_name(path));
+  Records out(space, input_name(path));
   if (policy) policy(out);
   read_into(source, "data", codec, out);
   return out;
@@ -375,6 +410,7 @@ Dataset read_dataset(const json& source, const Space& space, const Codec* codec)
 void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec) {
   check_format(format, "write", codec);
   if (codec_owns(codec, format)) {
+    if (!codec->streams(format)) throw ConfigError("write: the " + format + " format is written to files, not to a stream");
     codec->write(data, format, out);
   } else {
     const Format& f = *find_plain(format);
@@ -388,7 +424,10 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
   const std::string name = format.empty() ? infer_format(path) : format;
   check_format(name, "write " + path, codec);
   if (is_stream_format(name, codec)) {
-    io::write_text_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
+    write_file_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
+  } else if (codec_owns(codec, name)) {
+    if (path == "-") throw ConfigError("-: the " + name + " format cannot be written to stdout");
+    codec->write_file(data, name, path);
   } else {
     const Format& f = *find_plain(name);
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
@@ -441,7 +480,7 @@ Records read_split_in(const json& data_section, const std::string& split, const 
   if (labels.empty()) labels = str(split + "_labels");
   if (!labels.empty()) src["labels"] = labels;
   const std::string path = src.contains("path") && src["path"].is_string() ? src["path"].get<std::string>() : "";
-  Records r(space, shown_name(path));
+  Records r(space, input_name(path));
   r.part_of = comm;
   read_into(src, "data." + split, codec, r);
   return r;

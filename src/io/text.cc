@@ -13,6 +13,7 @@
 
 #include "dgm/comm.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/model_file.h"
 #include "formats.h"
@@ -394,7 +395,7 @@ TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t 
     try {
       tok.tokenize(lines[i], toks);
     } catch (const DataError& e) {
-      throw DataError(shown_name(path) + ":" + std::to_string(first_line + i + 1) + ": " + e.what());
+      throw DataError(input_name(path) + ":" + std::to_string(first_line + i + 1) + ": " + e.what());
     }
     for (const auto& t : toks) {
       auto it = index.find(t);

@@ -66,6 +66,7 @@ class IndependentModel : public CategoricalMixtureBase {
           log_table_[table_index(g, d, v)] =
               denom > 0 ? std::log((counts[size_t((g * D_ + d) * L_ + v)] + alpha_) / denom) : -std::log(double(L_));
     }
+    tables_changed();
     if (ctx.monitor) {
       TrainProgress p;
       p.unit = "iteration";

@@ -256,13 +256,22 @@ class EStep {
 }  // namespace
 
 MixtureModel::MixtureModel(const Space& space, const Options& options)
-    : CategoricalMixtureBase(space, options.components, "mixture"), opt_(options) {}
+    : CategoricalMixtureBase(space, options.components, "mixture", options.float32), opt_(options) {}
 
 double MixtureModel::log_prior() const {
-  double s = 0;
+  double s = table_sum();
   for (double v : log_weight_) s += v;
-  for (double v : log_table_) s += v;
   return opt_.alpha * s;
+}
+
+uint64_t MixtureModel::memory_bytes() const {
+  // The model's table in its precision (every label group); EM fits one group
+  // at a time: a run's current and best parameters, the best over restarts
+  // and the expected counts in double, the E-step's table in its scalar type;
+  // the log-probabilities and responsibilities of a chunk of samples.
+  const double s = opt_.float32 ? 4 : 8;
+  const double group = double(K_) * double(D_) * double(L_);
+  return uint64_t(double(G_) * group * s + group * (8 * 4 + s) + 2.0 * double(kChunk) * double(K_) * s);
 }
 
 json MixtureModel::describe() const {
@@ -441,7 +450,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
   };
   auto install = [&](int64_t g, const GroupParams& p) {
     std::copy(p.log_weight.begin(), p.log_weight.end(), &log_weight_[size_t(g * K_)]);
-    std::copy(p.log_table.begin(), p.log_table.end(), &log_table_[table_index(g, 0, 0)]);
+    set_group_table(g, p.log_table.data());  // in the storage precision
   };
 
   // Checkpoints are taken at the top of an iteration (after a restart's

@@ -21,6 +21,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dgm/config.h"
@@ -51,6 +52,18 @@ class Records {
   // outside text of each sample, its newline included. Empty when not known.
   std::vector<uint8_t> unknown;
   std::vector<int64_t> chars;
+
+  // Outside items that become several samples (a sound clip cut into
+  // frames), for figures per item (`dgm score`, `dgm eval`): (N) the item
+  // of each sample, an index into `items` (their names: the clip's file);
+  // each item's samples are consecutive. Empty when every sample is its own
+  // item. Readers call begin_item() before pushing an item's samples; the
+  // sources of its samples are then "ITEM#K" (K from 1 within the item).
+  std::vector<uint32_t> item;
+  std::vector<std::string> items;
+  void begin_item(const std::string& name);
+  // The samples [first, end) of item k.
+  std::pair<size_t, size_t> item_range(size_t k) const;
 
   // The error policy. With max_errors == 0 (the default) the first bad
   // record throws. Otherwise each bad record is given to on_error and
@@ -92,6 +105,7 @@ class Records {
 
  private:
   std::vector<uint64_t> record_;  // (N) the record number of each sample
+  std::vector<size_t> item_first_;  // (items) the first sample of each item
   std::vector<std::string> own_;  // (N) or empty: each sample's own source
   uint64_t current_ = 0;
   bool by_line_ = true;
@@ -105,7 +119,8 @@ Records read_records(const json& source, const Space& space, const Codec* codec 
 Dataset read_dataset(const json& source, const Space& space, const Codec* codec = nullptr);
 
 // Writes a dataset to `path` in `format` (any format that writes; "image"
-// writes one PNG per sample into the directory `path`). Written to a
+// writes one PNG per sample into the directory `path`; a codec's file
+// formats write as the codec says). Written to a
 // temporary name and renamed into place. "-" writes the text formats to
 // stdout. An empty format is inferred from the name.
 void write_dataset(const Dataset& data, const std::string& path, const std::string& format,
@@ -114,10 +129,13 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
 void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec = nullptr);
 
 // The format of a source, in this order: `preferred` (the model's own format)
-// when the content fits it; else what the content says (PNG/JPEG/BMP/PNM
+// when the content fits it; else a codec's format the name ends in (.wav,
+// .gif); else what the content says (PNG/JPEG/BMP/PNM
 // magic, IDX and gzip, '#'/'.' grids, digit lines — grids when their length
 // is a grid row of `space` —, JSON lines, commas, the codec's formats); else
-// the file name (infer_format). "-" is stdin, read once and kept for the reader.
+// the file name (infer_format). A folder is of `preferred` when the codec
+// owns it (a folder of sound clips), else of images. "-" is stdin, read once
+// and kept for the reader.
 std::string detect_format(const std::string& path, const std::string& preferred = "", const Codec* codec = nullptr,
                           const Space* space = nullptr);
 // The format read_dataset infers from a name alone: image for .png .pgm .ppm
@@ -131,7 +149,8 @@ std::vector<std::string> format_names(const Codec* codec = nullptr);
 // "" when it can.
 std::string format_problem(const std::string& format, const Space& space, const Codec* codec = nullptr);
 // Whether `format` is written as text to a stream (grid, lines, csv, jsonl,
-// a codec's text formats) rather than to files.
+// a codec's text formats) rather than to files (image, idx, cifar, a codec's
+// file formats such as wav and gif).
 bool is_stream_format(const std::string& format, const Codec* codec = nullptr);
 // Where write_dataset(..., "idx") puts the labels of a labeled dataset:
 // "train-images-idx3-ubyte.gz" -> "train-labels-idx1-ubyte.gz",
