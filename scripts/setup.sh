@@ -11,6 +11,7 @@
 #                                 scripts/fuzz.sh and CI); combines with --no-build
 #   scripts/setup.sh --mpi        also Open MPI (libopenmpi-dev, openmpi-bin), for
 #                                 `mpirun -np P dgm train`; the build then enables it
+#                                 (-DDGM_MPI=ON, also in an existing build folder)
 #   scripts/setup.sh --no-plot    without PLplot (no 'dgm plot'; it pulls in Qt and
 #                                 gfortran); builds with -DDGM_PLOT=OFF
 #   scripts/setup.sh --no-media-data  without espeak-ng, sox and flac (about 15 MB:
@@ -31,12 +32,13 @@ packages=(
 
 no_build=0
 plot=ON
+mpi_args=()
 media_data=1
 for arg in "$@"; do
   case "$arg" in
     --no-build) no_build=1 ;;
     --dev) packages+=(clang libclang-rt-14-dev llvm) ;;
-    --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
+    --mpi) packages+=(libopenmpi-dev openmpi-bin); mpi_args=(-DDGM_MPI=ON) ;;  # on even in an existing build
     --no-plot) plot=OFF ;;
     --no-media-data) media_data=0 ;;
     *) echo "setup: unknown option $arg (known: --no-build, --dev, --mpi, --no-plot, --no-media-data)" >&2; exit 2 ;;
@@ -67,6 +69,6 @@ fi
 
 [ "$no_build" -eq 1 ] && exit 0
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" -DDGM_PLOT="$plot" >&2
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_NATIVE="${DGM_NATIVE:-ON}" -DDGM_PLOT="$plot" "${mpi_args[@]}" >&2
 cmake --build "$build" -j"$(nproc)" >&2
 echo "setup: built $build/dgm" >&2

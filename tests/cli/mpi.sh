@@ -32,7 +32,10 @@ cat > digits.json <<JSON
  "model": {"type": "mixture", "components": 10, "alpha": 0.01},
  "train": {"seed": 1, "max_iterations": 200}}
 JSON
-if "${mpi[@]}" -np 2 "$dgm" train -c digits.json -o probe.dgm -q 2>&1 | grep -q "built without MPI"; then
+# (The output is kept first: under pipefail, grep -q's early exit would make
+# the pipeline fail and the skip be missed.)
+probe=$("${mpi[@]}" -np 2 "$dgm" train -c digits.json -o probe.dgm -q 2>&1)
+if grep -q "built without MPI" <<< "$probe"; then
   echo "skip: this dgm was built without MPI (-DDGM_MPI=ON)"
   exit 0
 fi
