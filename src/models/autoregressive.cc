@@ -19,21 +19,6 @@
 
 namespace dgm {
 
-namespace {
-
-// Index drawn from unnormalised log weights.
-size_t draw_log(const std::vector<double>& lw, Rng& rng) {
-  const double z = log_sum_exp(lw.data(), lw.size());
-  double u = rng.uniform(), c = 0;
-  for (size_t i = 0; i < lw.size(); ++i) {
-    c += std::exp(lw[i] - z);
-    if (u < c) return i;
-  }
-  return lw.size() - 1;
-}
-
-}  // namespace
-
 AutoregressiveModel::AutoregressiveModel(const Space& space, std::string kind, ConfigSection& model,
                                          ConfigSection& train, const TrainOptions& train_defaults)
     : Model(space), kind_(std::move(kind)) {
@@ -93,20 +78,12 @@ void AutoregressiveModel::binary_log_probs(const float* z, const float* t, long 
   if (dz) Eigen::Map<Eigen::ArrayXf>(dz, m) = Z.logistic() - T;
 }
 
-int32_t AutoregressiveModel::sample_ref(const float* z, double temperature, Rng& rng) const {
-  const double inv_t = 1.0 / temperature;
-  double m = 0;
-  for (int64_t k = 0; k < Km1_; ++k) m = std::max(m, double(z[k]) * inv_t);
-  double total = std::exp(-m);
-  for (int64_t k = 0; k < Km1_; ++k) total += std::exp(double(z[k]) * inv_t - m);
-  double u = rng.uniform() * total;
-  double c = std::exp(-m);
-  if (u < c) return 0;
-  for (int64_t k = 0; k < Km1_; ++k) {
-    c += std::exp(double(z[k]) * inv_t - m);
-    if (u < c) return int32_t(k + 1);
-  }
-  return int32_t(K_ - 1);
+int32_t AutoregressiveModel::sample_ref(const float* z, double temperature, Rng& rng, SampleScratch& sc) const {
+  // Level 0 is the reference (logit 0).
+  sc.lw.resize(size_t(K_));
+  sc.lw[0] = 0.0;
+  for (int64_t k = 0; k < Km1_; ++k) sc.lw[size_t(k + 1)] = double(z[k]);
+  return int32_t(rng.categorical_log(sc.lw.data(), size_t(K_), temperature, sc.w));
 }
 
 void AutoregressiveModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
@@ -295,11 +272,11 @@ Dataset AutoregressiveModel::complete(const Dataset& partial, const std::vector<
     }
   if (opts.label >= 0) space_.check_label(opts.label);
   const uint64_t base = rng.next();
-  const size_t C = score_chunk_rows();
+  const size_t C = sample_chunk_rows();
   std::vector<int32_t> xs(n * D), ys(n, 0);
   for (size_t i = 0; i < n; ++i) partial.get(i, xs.data() + i * D);
   // One RNG stream a fixed-size chunk: results do not depend on threads.
-  for (size_t c = 0; c < num_chunks(n, C); ++c) {
+  auto chunk = [&](size_t c) {
     Rng crng(base, c);
     const size_t r0 = c * C, m = std::min(n, r0 + C) - r0;
     int32_t* x = xs.data() + r0 * D;
@@ -310,23 +287,26 @@ Dataset AutoregressiveModel::complete(const Dataset& partial, const std::vector<
     const size_t Ly = L_ > 0 ? size_t(L_) : 1;
     std::vector<double> lw(Ly * size_t(S) * m);
     std::vector<int32_t> yy(m);
+    // With nothing known (plain sampling) every prefix has log-probability 0.
+    const bool none_known = std::none_of(kn, kn + m * D, [](uint8_t f) { return f != 0; });
     for (size_t k = 0; k < Ly; ++k) {
       std::fill(yy.begin(), yy.end(), int32_t(k));
       for (int s = 0; s < S; ++s) {
         double* dst = lw.data() + (k * size_t(S) + size_t(s)) * m;
-        if (Ly == 1 && S == 1) std::fill(dst, dst + m, 0.0);
+        if ((Ly == 1 && S == 1) || none_known) std::fill(dst, dst + m, 0.0);
         else log_prob_rows(x, yy.data(), m, s, kn, dst);
       }
     }
+    std::vector<double> w(Ly * size_t(S)), buf;
     for (size_t i = 0; i < m; ++i) {
       const int32_t given = L_ > 0 ? (opts.label >= 0 ? opts.label : partial.label(r0 + i)) : 0;
-      std::vector<double> w(Ly * size_t(S), kNegInf);
+      std::fill(w.begin(), w.end(), kNegInf);
       for (size_t k = 0; k < Ly; ++k) {
         if (L_ > 0 && given >= 0 && int32_t(k) != given) continue;
         for (int s = 0; s < S; ++s)
           w[k * size_t(S) + size_t(s)] = (L_ > 0 ? log_prior_[k] : 0.0) + lw[(k * size_t(S) + size_t(s)) * m + i];
       }
-      const size_t pick = draw_log(w, crng);
+      const size_t pick = crng.categorical_log(w.data(), w.size(), 1.0, buf);
       y[i] = int32_t(pick / size_t(S));
       member[i] = int(pick % size_t(S));
     }
@@ -346,7 +326,11 @@ Dataset AutoregressiveModel::complete(const Dataset& partial, const std::vector<
       for (size_t j = 0; j < idx.size(); ++j) std::copy(sx.begin() + long(j * D), sx.begin() + long((j + 1) * D), x + idx[j] * D);
     }
     for (size_t i = 0; i < m; ++i) ys[r0 + i] = y[i];
-  }
+  };
+  const size_t nc = num_chunks(n, C);
+  if (opts.pool) opts.pool->run(nc, chunk);
+  else
+    for (size_t c = 0; c < nc; ++c) chunk(c);
   Dataset out(space_);
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) out.push_back(xs.data() + i * D, D_, L_ > 0 ? ys[i] : -1);

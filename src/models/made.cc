@@ -193,6 +193,7 @@ class Made : public AutoregressiveModel {
     act[0] = MatR::Zero(long(n), long(F_));
     for (size_t l = 1; l < nl; ++l) act[l] = MatR::Zero(long(n), long(layers_[l - 1].out));
     MatR z(static_cast<long>(n), static_cast<long>(Km1_));
+    SampleScratch sc;
     for (int64_t t = 1; t <= D_; ++t) {
       if (t >= 2) {
         // Finalise the hidden units of degree t-1 (their inputs are all known now).
@@ -217,7 +218,7 @@ class Made : public AutoregressiveModel {
       const int64_t d = mk.order[size_t(t - 1)];
       for (size_t i = 0; i < n; ++i) {
         int32_t& v = x[i * size_t(D_) + size_t(d)];
-        if (!known || !known[i * size_t(D_) + size_t(d)]) v = sample_ref(z.data() + i * size_t(Km1_), temperature, rng);
+        if (!known || !known[i * size_t(D_) + size_t(d)]) v = sample_ref(z.data() + i * size_t(Km1_), temperature, rng, sc);
         int64_t col;
         float val;
         if (feature(t - 1, v, &col, &val)) act[0](long(i), long(col)) = val;

@@ -203,13 +203,14 @@ class Nade : public AutoregressiveModel {
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int, double temperature,
                    Rng& rng) const override {
     MatR A, Hd, Z;
+    SampleScratch sc;
     init_state(y, n, A);
     for (int64_t d = 0; d < D_; ++d) {
       Hd.resize(A.rows(), A.cols());
       hidden_and_logits(A, Hd.data(), y, n, d, Z);
       for (size_t i = 0; i < n; ++i)
         if (!known || !known[i * size_t(D_) + size_t(d)])
-          x[i * size_t(D_) + size_t(d)] = sample_ref(Z.data() + i * size_t(Km1_), temperature, rng);
+          x[i * size_t(D_) + size_t(d)] = sample_ref(Z.data() + i * size_t(Km1_), temperature, rng, sc);
       advance(x, n, d, A);
     }
   }

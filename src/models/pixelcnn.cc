@@ -1,13 +1,16 @@
-// pixelcnn.cc — PixelCNN (van den Oord et al. 2016, sec. 3.5) on Eigen:
-// masked convolutions as im2col over only the taps the mask allows (rows above
-// and pixels to the left, plus the centre with channel masking: mask A
-// connects input group g to output groups > g, mask B to groups >= g), residual
-// layers h <- h + conv_B(relu(h)), two 1x1 masked layers, and per sub-pixel a
-// discretized logistic mixture (Salimans et al. 2017, eq. 2; exact CDF
-// differences with open edges at 0 and K-1, evaluated stably in double) or a
-// K-way softmax. Labels add a learned bias per layer and label. The network
-// math is templated on the scalar (float for training, double for the
-// gradient check) with a hand-written backward pass.
+// pixelcnn.cc — PixelCNN (van den Oord et al. 2016, sec. 3.5) on the shared
+// kernels of src/nn: masked convolutions over only the taps the mask allows
+// (rows above and pixels to the left, plus the centre with channel masking:
+// mask A connects input group g to output groups > g, mask B to groups >= g),
+// without im2col (nn/conv.h), residual layers h <- h + conv_B(relu(h)), two
+// 1x1 masked layers, and per sub-pixel a discretized logistic mixture
+// (Salimans et al. 2017, eq. 2; exact CDF differences with open edges at 0 and
+// K-1, in double) or a K-way softmax (nn/head.h). Labels add a learned bias
+// per layer and label. Every buffer lives in the thread's workspace (no
+// allocation per call). The network is templated on the scalar (float for
+// training, double for the gradient check) with a hand-written backward pass.
+// Sampling caches activations (Ramachandran et al. 2017, "Fast Generation for
+// Convolutional Autoregressive Models"), one pixel of every layer a sub-pixel.
 #include "dgm/models/pixelcnn.h"
 
 #include <algorithm>
@@ -16,38 +19,24 @@
 #include <string>
 #include <utility>
 
-// GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Dense>
-
 #include "dgm/error.h"
 #include "dgm/models/autoregressive.h"
 #include "dgm/train/params.h"
+#include "nn/conv.h"
+#include "nn/head.h"
+#include "nn/workspace.h"
 
 namespace dgm {
 namespace {
 
-template <typename T>
-using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-constexpr double kMinLogScale = -7.0;  // PixelCNN++ clamps log s from below
-
-// Per-thread im2col buffers (64-byte aligned, grown, never shrunk): a fresh
-// multi-megabyte matrix a layer costs page faults comparable to its product.
-template <typename T>
-T* scratch(int slot, size_t n) {
-  thread_local std::vector<T, Aligned64<T>> buf[2];
-  if (buf[slot].size() < n) buf[slot].resize(n);
-  return buf[slot].data();
-}
-
-// One masked convolution: output (rows, fout) = im2col(input) (rows, T*fin) * W (T*fin, fout) + b + q[y].
+// One masked convolution: out (pixel, fout) = b + q[y] + sum over the taps'
+// columns of in (pixel + tap, fin) * W (T*fin, fout).
 struct Layer {
   int64_t fin = 0, fout = 0;
-  std::vector<std::pair<int, int>> taps;  // (dy, dx) with dy < 0, or dy = 0 and dx <= 0
-  size_t w = 0, b = 0, q = 0;             // parameter offsets: w (T*fin, fout), b (fout), q (L, fout)
-  std::vector<float> mask;                // (T*fin, fout): 1 where the connection exists
-  bool identity_cols() const { return taps.size() == 1 && taps[0].first == 0 && taps[0].second == 0; }
+  nn::Taps taps;              // (dy, dx) with dy < 0, or dy = 0 and dx <= 0
+  size_t w = 0, b = 0, q = 0; // parameter offsets: w (T*fin, fout), b (fout), q (L, fout)
+  std::vector<float> mask;    // (T*fin, fout): 1 where the connection exists
+  int64_t J() const { return int64_t(taps.size()) * fin; }
 };
 
 struct Arch {
@@ -55,6 +44,8 @@ struct Arch {
   bool dlm = true;
   int64_t up = 0;             // rows above a pixel that can reach it (the receptive field's height - 1)
   std::vector<Layer> layers;  // [0] mask A input, [1..R] residual, [R+1] 1x1 hidden, [R+2] 1x1 output
+  nn::Margins margins;        // of every hidden grid: the taps forward and (layers >= 1) backward
+  nn::DlmHead head() const { return nn::DlmHead{K, M}; }
 };
 
 // Builds a masked layer; gin / gout give the channel group of each input / output feature.
@@ -85,253 +76,202 @@ Layer make_layer(int64_t k, bool mask_a, const std::vector<int64_t>& gin, const 
   return ly;
 }
 
-// col (n*H*W, T*fin) from in (n*H*W, fin); zero outside the image.
-template <typename T>
-void im2col(const Layer& ly, const T* in, int64_t n, int64_t H, int64_t W, T* col) {
-  const int64_t fin = ly.fin, nt = int64_t(ly.taps.size());
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t r = 0; r < H; ++r)
-      for (int64_t c = 0; c < W; ++c) {
-        T* dst = col + ((i * H + r) * W + c) * nt * fin;
-        for (int64_t t = 0; t < nt; ++t, dst += fin) {
-          const int64_t rr = r + ly.taps[size_t(t)].first, cc = c + ly.taps[size_t(t)].second;
-          if (rr < 0 || cc < 0 || cc >= W) {
-            std::fill(dst, dst + fin, T(0));
-          } else {
-            const T* src = in + ((i * H + rr) * W + cc) * fin;
-            std::copy(src, src + fin, dst);
-          }
-        }
-      }
-}
-
-// din (n*H*W, fin) = the adjoint of im2col applied to dcol.
-template <typename T>
-void col2im(const Layer& ly, const T* dcol, int64_t n, int64_t H, int64_t W, T* din) {
-  const int64_t fin = ly.fin, nt = int64_t(ly.taps.size());
-  std::fill(din, din + n * H * W * fin, T(0));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t r = 0; r < H; ++r)
-      for (int64_t c = 0; c < W; ++c) {
-        const T* src = dcol + ((i * H + r) * W + c) * nt * fin;
-        for (int64_t t = 0; t < nt; ++t, src += fin) {
-          const int64_t rr = r + ly.taps[size_t(t)].first, cc = c + ly.taps[size_t(t)].second;
-          if (rr < 0 || cc < 0 || cc >= W) continue;
-          T* dst = din + ((i * H + rr) * W + cc) * fin;
-          for (int64_t f = 0; f < fin; ++f) dst[f] += src[f];
-        }
-      }
-}
-
-double softplus(double u) { return std::max(u, 0.0) + std::log1p(std::exp(-std::abs(u))); }
-double sigmoid(double u) { return u >= 0 ? 1.0 / (1.0 + std::exp(-u)) : std::exp(u) / (1.0 + std::exp(u)); }
-
-// log P(v) of one sub-pixel from its P network outputs o. When d_o is non-null,
-// writes w * d(-log P(v)) / d o into it (P values).
-template <typename T>
-double head_log_prob(const Arch& a, const T* o, int32_t v, double w, T* d_o) {
-  if (!a.dlm) {
-    double m = -std::numeric_limits<double>::infinity();
-    for (int64_t k = 0; k < a.K; ++k) m = std::max(m, double(o[k]));
-    double s = 0;
-    for (int64_t k = 0; k < a.K; ++k) s += std::exp(double(o[k]) - m);
-    const double lse = m + std::log(s);
-    if (d_o) {
-      for (int64_t k = 0; k < a.K; ++k) d_o[k] = T(w * std::exp(double(o[k]) - lse));
-      d_o[v] -= T(w);
-    }
-    return double(o[v]) - lse;
-  }
-  // P(v) = sum_m pi_m [sigma((c_v + h - mu_m)/s_m) - sigma((c_v - h - mu_m)/s_m)] over
-  // bins of half-width h = 1/(K-1) centred at c_v = 2v/(K-1) - 1 in [-1, 1]; the first
-  // bin extends to -inf and the last to +inf, so the K probabilities sum to 1.
-  const int64_t M = a.M;
-  double lt[64], da[64], db[64], aa[64], bb[64], lpi[64];
-  double m = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < M; ++j) m = std::max(m, double(o[j]));
-  double s = 0;
-  for (int64_t j = 0; j < M; ++j) s += std::exp(double(o[j]) - m);
-  const double lse_pi = m + std::log(s);
-  const double h = 1.0 / double(a.K - 1), c = 2.0 * double(v) * h - 1.0;
-  double tmax = -std::numeric_limits<double>::infinity();
-  for (int64_t j = 0; j < M; ++j) {
-    lpi[j] = double(o[j]) - lse_pi;
-    const double mu = double(o[M + j]), ls = std::max(double(o[2 * M + j]), kMinLogScale);
-    const double inv_s = std::exp(-ls);
-    double L;
-    aa[j] = (c + h - mu) * inv_s;
-    bb[j] = (c - h - mu) * inv_s;
-    if (v == 0) {
-      L = -softplus(-aa[j]);
-      da[j] = sigmoid(-aa[j]);
-      db[j] = 0;
-    } else if (v == a.K - 1) {
-      L = -softplus(bb[j]);
-      da[j] = 0;
-      db[j] = -sigmoid(bb[j]);
-    } else {
-      // sigma(a) - sigma(b) = sigma(a) sigma(-b) (1 - e^(b-a)), every factor stable.
-      const double gap = aa[j] - bb[j];
-      L = -softplus(-aa[j]) - softplus(bb[j]) + std::log(-std::expm1(-gap));
-      const double r = 1.0 / std::expm1(gap);
-      da[j] = sigmoid(-aa[j]) + r;
-      db[j] = -sigmoid(bb[j]) - r;
-    }
-    lt[j] = lpi[j] + L;
-    tmax = std::max(tmax, lt[j]);
-  }
-  double z = 0;
-  for (int64_t j = 0; j < M; ++j) z += std::exp(lt[j] - tmax);
-  const double lp = tmax + std::log(z);
-  if (d_o) {
-    for (int64_t j = 0; j < M; ++j) {
-      const double post = std::exp(lt[j] - lp), pi = std::exp(lpi[j]);
-      const double inv_s = std::exp(-std::max(double(o[2 * M + j]), kMinLogScale));
-      d_o[j] = T(w * (pi - post));
-      // dL/dmu = -(da + db) / s; dL/dlog s = -(da a + db b); the loss is -log P.
-      d_o[M + j] = T(w * post * (da[j] + db[j]) * inv_s);
-      d_o[2 * M + j] = double(o[2 * M + j]) > kMinLogScale ? T(w * post * (da[j] * aa[j] + db[j] * bb[j])) : T(0);
-    }
-  }
-  return lp;
-}
-
-// The network on n images of H rows (x (n, C*H*W) channel-major, y (n)).
+// The network on n images of H rows (x (n, C*H*W) channel-major, y (n) labels),
+// every buffer a zero-margined grid in the caller's thread workspace (the
+// caller holds the Frame). Grids: in0 (C) inputs scaled to [-1, 1]; h[r] (F)
+// the residual stream and a[r] = relu(h[r]), r = 0..R; o1 / a1 (F) the hidden
+// 1x1 layer; out (C*P, no margins) the outputs, pixel-major.
 template <typename T>
 struct Net {
   const Arch& a;
   const T* p;  // parameters
   int64_t n, H;
-  Mat<T> in0;             // (n*H*W, C) inputs scaled to [-1, 1]
-  std::vector<Mat<T>> h;  // (R+1) of (n*H*W, F): h[0] = layer 0, h[r] after residual r
-  Mat<T> o1, out;         // (n*H*W, F) hidden 1x1, (n*H*W, C*P) outputs
+  const int32_t* ylabel;  // (n) labels, in [0, L) on a labeled space
+  nn::Grid g, gout;  // hidden geometry (F = a.F; in0 uses F = C), outputs
+  T *in0 = nullptr, *o1 = nullptr, *a1 = nullptr, *out = nullptr;
+  std::vector<T*> h, act;  // (R+1) each
+  // Per layer: masked weights, their adjoint, column offsets, per-image start values.
+  struct Prep {
+    T *w = nullptr, *wt = nullptr, *init = nullptr;
+    int64_t *col = nullptr, *colt = nullptr;
+  };
+  std::vector<Prep> prep;
 
-  Net(const Arch& arch, const T* params, int64_t n_, int64_t H_) : a(arch), p(params), n(n_), H(H_) {}
-
-  int64_t rows() const { return n * H * a.W; }
-
-  // W (T*fin, fout) times the mask: masked weights never act, whatever is stored.
-  Mat<T> masked_weights(const Layer& ly) const {
-    const long TF = long(ly.taps.size()) * long(ly.fin);
-    Eigen::Map<const Mat<T>> Wm(p + ly.w, TF, long(ly.fout));
-    Eigen::Map<const Mat<float>> mk(ly.mask.data(), TF, long(ly.fout));
-    return Wm.cwiseProduct(mk.template cast<T>());
-  }
-
-  void conv(const Layer& ly, const Mat<T>& in, const int32_t* y, Mat<T>& res) const {
-    const Mat<T> Wm = masked_weights(ly);
-    if (ly.identity_cols()) {
-      res.noalias() = in * Wm;
-    } else {
-      const long TF = long(ly.taps.size()) * long(ly.fin);
-      Eigen::Map<Mat<T>> col(scratch<T>(0, size_t(rows()) * size_t(TF)), long(rows()), TF);
-      im2col(ly, in.data(), n, H, a.W, col.data());
-      res.noalias() = col * Wm;
-    }
-    Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> b(p + ly.b, long(ly.fout));
-    res.rowwise() += b;
-    if (a.L > 0) {
-      const long hw = long(H * a.W);
-      for (int64_t i = 0; i < n; ++i) {
-        Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> q(p + ly.q + size_t(y[i]) * size_t(ly.fout), long(ly.fout));
-        res.middleRows(long(i) * hw, hw).rowwise() += q;
+  Net(const Arch& arch, const T* params, int64_t n_, int64_t H_, const int32_t* y, bool backward)
+      : a(arch), p(params), n(n_), H(H_), ylabel(y) {
+    nn::Workspace& ws = nn::thread_workspace();
+    g.n = n, g.H = H, g.W = a.W, g.F = a.F;
+    g.top = a.margins.top, g.bottom = a.margins.bottom, g.left = a.margins.left, g.right = a.margins.right;
+    gout.n = n, gout.H = H, gout.W = a.W, gout.F = a.C * a.P;
+    in0 = grid(g.with_channels(a.C));
+    h.resize(size_t(a.R + 1));
+    act.resize(size_t(a.R + 1));
+    for (int64_t r = 0; r <= a.R; ++r) h[size_t(r)] = grid(g), act[size_t(r)] = grid(g);
+    o1 = grid(g);
+    a1 = grid(g);
+    out = ws.take<T>(gout.size());
+    prep.resize(a.layers.size());
+    for (size_t l = 0; l < a.layers.size(); ++l) {
+      const Layer& ly = a.layers[l];
+      Prep& pr = prep[l];
+      const int64_t J = ly.J(), T_ = int64_t(ly.taps.size());
+      // Masked weights never act, whatever is stored.
+      pr.w = ws.take<T>(size_t(J * ly.fout));
+      for (int64_t e = 0; e < J * ly.fout; ++e) pr.w[e] = p[ly.w + size_t(e)] * T(ly.mask[size_t(e)]);
+      pr.col = ws.take<int64_t>(size_t(J));
+      nn::column_offsets(ly.taps, in_grid(l), pr.col);
+      pr.init = ws.take<T>(size_t(n * ly.fout));
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t o = 0; o < ly.fout; ++o)
+          pr.init[i * ly.fout + o] = p[ly.b + size_t(o)] + (a.L > 0 ? p[ly.q + size_t(y[i]) * size_t(ly.fout) + size_t(o)] : T(0));
+      if (backward && l > 0) {
+        pr.wt = ws.take<T>(size_t(J * ly.fout));
+        nn::transpose_columns(T_, ly.fin, ly.fout, pr.w, pr.wt);
+        pr.colt = ws.take<int64_t>(size_t(T_ * ly.fout));
+        nn::column_offsets(nn::negate(ly.taps), out_grid(l), pr.colt);
       }
     }
   }
 
-  void forward(const int32_t* x, const int32_t* y) {
+  // A grid of the workspace with zeroed margins (the interior is written before it is read).
+  T* grid(const nn::Grid& gg) const {
+    T* d = nn::thread_workspace().take<T>(gg.size());
+    nn::zero_margins(gg, d);
+    return d;
+  }
+  nn::Grid in_grid(size_t l) const { return l == 0 ? g.with_channels(a.C) : g; }
+  nn::Grid out_grid(size_t l) const { return l + 1 == a.layers.size() ? gout : g; }
+
+  void conv(size_t l, const T* in, T* res, const nn::Region& rg, const T* add, T* relu) const {
+    const Layer& ly = a.layers[l];
+    nn::Epilogue<T> ep;
+    ep.init = prep[l].init;
+    ep.add = add;
+    ep.relu = relu;
+    nn::conv_forward<T>(ly.J(), prep[l].col, prep[l].w, in_grid(l), in, out_grid(l), res, rg, ep);
+  }
+
+  // in0 over the rows of `rg` from x (n, C*H*W).
+  void set_inputs(const int32_t* x, const nn::Region& rg) {
     const int64_t C = a.C, HW = H * a.W, D = C * HW;
-    in0.resize(rows(), long(C));
     const T scale = T(2.0 / double(a.K - 1));
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t q = 0; q < HW; ++q) in0(long(i * HW + q), long(c)) = T(x[i * D + c * HW + q]) * scale - T(1);
-    h.assign(size_t(a.R + 1), Mat<T>());
-    conv(a.layers[0], in0, y, h[0]);
-    Mat<T> t;
-    for (int64_t r = 1; r <= a.R; ++r) {
-      conv(a.layers[size_t(r)], h[size_t(r - 1)].cwiseMax(T(0)), y, t);
-      h[size_t(r)] = h[size_t(r - 1)] + t;
-    }
-    conv(a.layers[size_t(a.R + 1)], h[size_t(a.R)].cwiseMax(T(0)), y, o1);
-    conv(a.layers[size_t(a.R + 2)], o1.cwiseMax(T(0)), y, out);
+    const nn::Grid gi = g.with_channels(C);
+    for (int64_t i = rg.i0; i < rg.i1; ++i)
+      for (int64_t r = rg.r0; r < rg.r1; ++r)
+        for (int64_t c = rg.c0; c < rg.c1; ++c)
+          for (int64_t ch = 0; ch < C; ++ch)
+            in0[gi.at(i, r, c) + ch] = T(x[i * D + ch * HW + r * a.W + c]) * scale - T(1);
+  }
+
+  // Every layer over the region (inputs set there and at every earlier pixel).
+  void forward(const nn::Region& rg) {
+    const int64_t R = a.R;
+    conv(0, in0, h[0], rg, nullptr, act[0]);
+    for (int64_t r = 1; r <= R; ++r) conv(size_t(r), act[size_t(r - 1)], h[size_t(r)], rg, h[size_t(r - 1)], act[size_t(r)]);
+    conv(size_t(R + 1), act[size_t(R)], o1, rg, nullptr, a1);
+    conv(size_t(R + 2), a1, out, rg, nullptr, nullptr);
   }
 
   // Outputs of sub-pixel (image i, channel c, pixel q).
-  const T* outputs(int64_t i, int64_t c, int64_t q) const { return out.data() + (i * H * a.W + q) * a.C * a.P + c * a.P; }
+  const T* outputs(int64_t i, int64_t c, int64_t q) const { return out + (i * H * a.W + q) * a.C * a.P + c * a.P; }
 
-  // Adds the parameter gradient of a layer given its input `in` (activated) and
-  // dres; writes din when non-null.
-  void conv_back(const Layer& ly, const Mat<T>& in, const int32_t* y, const Mat<T>& dres, T* g, Mat<T>* din) const {
-    const long TF = long(ly.taps.size()) * long(ly.fin);
-    Mat<T> gw;
-    if (ly.identity_cols()) {
-      gw.noalias() = in.transpose() * dres;
-    } else {
-      Eigen::Map<Mat<T>> col(scratch<T>(0, size_t(rows()) * size_t(TF)), long(rows()), TF);
-      im2col(ly, in.data(), n, H, a.W, col.data());
-      gw.noalias() = col.transpose() * dres;
-    }
-    Eigen::Map<const Mat<float>> mk(ly.mask.data(), TF, long(ly.fout));
-    Eigen::Map<Mat<T>>(g + ly.w, TF, long(ly.fout)) += gw.cwiseProduct(mk.template cast<T>());
-    Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(g + ly.b, long(ly.fout)) += dres.colwise().sum();
-    if (a.L > 0) {
-      const long hw = long(H * a.W);
+  // Adds the gradient of layer l's parameters given its input `in` and the
+  // gradient dres of its output (both over every pixel).
+  void layer_grads(size_t l, const T* in, const T* dres, T* gr) const {
+    const Layer& ly = a.layers[l];
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    const int64_t J = ly.J(), fo = ly.fout;
+    T* dw = ws.take_zero<T>(size_t(J * fo));
+    nn::conv_backward_weights<T>(J, prep[l].col, in_grid(l), in, out_grid(l), dres, nn::Region::all(g), dw);
+    // Masked entries get no gradient: their weights never act.
+    for (int64_t e = 0; e < J * fo; ++e) gr[ly.w + size_t(e)] += dw[e] * T(ly.mask[size_t(e)]);
+    T* s = ws.take<T>(size_t(n * fo));
+    nn::sum_pixels(out_grid(l), dres, nn::Region::all(g), s);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t o = 0; o < fo; ++o) gr[ly.b + size_t(o)] += s[i * fo + o];
+    if (a.L > 0)
       for (int64_t i = 0; i < n; ++i)
-        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(g + ly.q + size_t(y[i]) * size_t(ly.fout), long(ly.fout)) +=
-            dres.middleRows(long(i) * hw, hw).colwise().sum();
-    }
-    if (!din) return;
-    const Mat<T> Wm = masked_weights(ly);
-    if (ly.identity_cols()) {
-      din->noalias() = dres * Wm.transpose();
-    } else {
-      Eigen::Map<Mat<T>> dcol(scratch<T>(1, size_t(rows()) * size_t(TF)), long(rows()), TF);
-      dcol.noalias() = dres * Wm.transpose();
-      din->resize(rows(), long(ly.fin));
-      col2im(ly, dcol.data(), n, H, a.W, din->data());
-    }
+        for (int64_t o = 0; o < fo; ++o) gr[ly.q + size_t(ylabel[i]) * size_t(fo) + size_t(o)] += s[i * fo + o];
   }
 
-  // Given dout (n*H*W, C*P), adds the parameter gradient to g.
-  void backward(const int32_t* y, const Mat<T>& dout, T* g) const {
+  // d in = conv_l^T(dres), zeroed where gate <= 0, plus add (null: nothing).
+  void layer_adjoint(size_t l, const T* dres, const T* gate, const T* add, T* din) const {
+    const Layer& ly = a.layers[l];
+    nn::Epilogue<T> ep;
+    ep.gate = gate;
+    ep.add = add;
+    nn::conv_forward<T>(int64_t(ly.taps.size()) * ly.fout, prep[l].colt, prep[l].wt, out_grid(l), dres, in_grid(l), din,
+                        nn::Region::all(g), ep);
+  }
+
+  // Given dout (outputs' gradient, laid out as out), adds the parameter gradient to gr.
+  void backward(const T* dout, T* gr) const {
     const int64_t R = a.R;
-    Mat<T> da1, da, dt;
-    conv_back(a.layers[size_t(R + 2)], o1.cwiseMax(T(0)), y, dout, g, &da1);
-    const Mat<T> do1 = da1.cwiseProduct((o1.array() > T(0)).template cast<T>().matrix());
-    conv_back(a.layers[size_t(R + 1)], h[size_t(R)].cwiseMax(T(0)), y, do1, g, &da);
-    Mat<T> dh = da.cwiseProduct((h[size_t(R)].array() > T(0)).template cast<T>().matrix());
+    T* d1 = grid(g);
+    T* dh = grid(g);
+    T* dh2 = grid(g);
+    layer_grads(size_t(R + 2), a1, dout, gr);
+    layer_adjoint(size_t(R + 2), dout, o1, nullptr, d1);  // d o1
+    layer_grads(size_t(R + 1), act[size_t(R)], d1, gr);
+    layer_adjoint(size_t(R + 1), d1, h[size_t(R)], nullptr, dh);  // d h[R]
     for (int64_t r = R; r >= 1; --r) {
-      // h[r] = h[r-1] + conv(relu(h[r-1])).
-      conv_back(a.layers[size_t(r)], h[size_t(r - 1)].cwiseMax(T(0)), y, dh, g, &dt);
-      dh += dt.cwiseProduct((h[size_t(r - 1)].array() > T(0)).template cast<T>().matrix());
+      // h[r] = h[r-1] + conv_r(relu(h[r-1])).
+      layer_grads(size_t(r), act[size_t(r - 1)], dh, gr);
+      layer_adjoint(size_t(r), dh, h[size_t(r - 1)], dh, dh2);
+      std::swap(dh, dh2);
     }
-    conv_back(a.layers[0], in0, y, dh, g, nullptr);
+    layer_grads(0, in0, dh, gr);
   }
 };
+
+// Sum of -log P over the known positions (all when known is null) of n
+// images of H rows from the network's outputs; nll[i] per image; when dout is
+// non-null, writes w[i] d nll[i] / d out into it (w null: 1).
+template <typename T>
+void head_loss(const Arch& a, const Net<T>& net, const int32_t* x, const uint8_t* known, const float* w, double* nll,
+               T* dout) {
+  const int64_t C = a.C, HW = net.H * a.W, D = C * HW, P = a.P, n = net.n;
+  nn::Workspace& ws = nn::thread_workspace();
+  nn::Workspace::Frame frame(ws);
+  double* lp = ws.take<double>(size_t(HW));
+  double* ws_w = ws.take<double>(size_t(HW));
+  const nn::DlmHead head = a.head();
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    const double wi = w ? double(w[i]) : 1.0;
+    std::fill(ws_w, ws_w + HW, wi);
+    for (int64_t c = 0; c < C; ++c) {
+      const int32_t* v = x + i * D + c * HW;
+      const T* o = net.outputs(i, c, 0);
+      T* d = dout ? dout + (o - net.out) : nullptr;
+      if (a.dlm) {
+        head.log_prob<T>(HW, o, C * P, v, lp, ws_w, d);
+      } else {
+        for (int64_t q = 0; q < HW; ++q)
+          lp[q] = nn::softmax_log_prob<T>(o + q * C * P, a.K, v[q], wi, d ? d + q * C * P : nullptr);
+      }
+      for (int64_t q = 0; q < HW; ++q)
+        if (!known || known[i * D + c * HW + q]) s -= lp[q];
+    }
+    nll[i] = s;
+  }
+}
 
 // Sum of -log P over the known positions of n full images; nll[i] per image;
 // adds sum_i w[i] d nll[i] / d params to g when g is non-null.
 template <typename T>
 void nll_and_grad(const Arch& a, const T* p, const int32_t* x, const int32_t* y, const float* w, size_t n,
                   const uint8_t* known, double* nll, T* g) {
-  Net<T> net(a, p, int64_t(n), a.H);
-  net.forward(x, y);
-  const int64_t HW = a.H * a.W, D = a.C * HW;
-  Mat<T> dout;
-  if (g) dout.setZero(net.out.rows(), net.out.cols());
-  for (size_t i = 0; i < n; ++i) {
-    double s = 0;
-    for (int64_t c = 0; c < a.C; ++c)
-      for (int64_t q = 0; q < HW; ++q) {
-        const int64_t d = c * HW + q;
-        if (known && !known[i * size_t(D) + size_t(d)]) continue;
-        T* dd = g ? dout.data() + (int64_t(i) * HW + q) * a.C * a.P + c * a.P : nullptr;
-        s -= head_log_prob<T>(a, net.outputs(int64_t(i), c, q), x[i * size_t(D) + size_t(d)], w ? double(w[i]) : 1.0, dd);
-      }
-    nll[i] = s;
-  }
-  if (g) net.backward(y, dout, g);
+  nn::Workspace& ws = nn::thread_workspace();
+  nn::Workspace::Frame frame(ws);
+  Net<T> net(a, p, int64_t(n), a.H, y, g != nullptr);
+  const nn::Region all = nn::Region::all(net.g);
+  net.set_inputs(x, all);
+  net.forward(all);
+  T* dout = g ? ws.take<T>(net.gout.size()) : nullptr;
+  head_loss(a, net, x, known, w, nll, dout);
+  if (g) net.backward(dout, g);
 }
 
 class PixelCnn : public AutoregressiveModel {
@@ -372,6 +312,10 @@ class PixelCnn : public AutoregressiveModel {
       ly.w = params_.add(name + ".w", {uint64_t(ly.taps.size() * size_t(ly.fin)), uint64_t(ly.fout)});
       ly.b = params_.add(name + ".b", {uint64_t(ly.fout)});
       if (L_ > 0) ly.q = params_.add(name + ".q", {uint64_t(L_), uint64_t(ly.fout)});
+      // Hidden grids are read through every layer's taps, and (layers after
+      // the first) through their adjoint's in the backward pass.
+      a_.margins = nn::max_margins(a_.margins, nn::margins_for(ly.taps));
+      if (j > 0) a_.margins = nn::max_margins(a_.margins, nn::margins_for(nn::negate(ly.taps)));
     }
     params_.allocate();
     order_.resize(size_t(D_));
@@ -389,6 +333,7 @@ class PixelCnn : public AutoregressiveModel {
 
   size_t chunk_rows() const override { return 8; }
   const Arch& arch() const { return a_; }
+  void use_plain_sampler() { plain_sampler_ = true; }
 
   void loss_grad_rows(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad,
                       double* nll) const override {
@@ -401,6 +346,8 @@ class PixelCnn : public AutoregressiveModel {
     return order_;
   }
   size_t score_chunk_rows() const override { return 16; }
+  // Tiles of the cached sampler are 8 images of one pixel.
+  size_t sample_chunk_rows() const override { return 8; }
 
   void init_parameters(Rng& rng) override {
     float* p = params_.data();
@@ -435,47 +382,70 @@ class PixelCnn : public AutoregressiveModel {
     for (size_t i = 0; i < n; ++i) out[i] = -nll[i];
   }
 
-  // Ancestral sampling in the model's order: for each sub-pixel, one forward
-  // pass over the rows that can reach it (a.up rows above and its own row).
+  // Ancestral sampling in the model's order with cached activations
+  // (Ramachandran et al. 2017): a layer's value at a pixel depends only on the
+  // layer below at that pixel and earlier ones in raster order, so once the
+  // inputs before a pixel are drawn its values are final. Each sub-pixel then
+  // costs one pixel of every layer (for the chunk's images at once) and a draw
+  // from the head; with channel masking a pixel's layers are recomputed for each
+  // of its C channels (group c of a layer sees input channels < c only).
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int, double temperature,
                    Rng& rng) const override {
-    const int64_t C = a_.C, W = a_.W, HW = a_.H * W, D = D_;
-    std::vector<int32_t> xw;
-    std::vector<double> lp(static_cast<size_t>(K_));
+    if (plain_sampler_) {
+      sample_rows_plain(x, known, y, n, temperature, rng);
+      return;
+    }
+    const int64_t C = a_.C, W = a_.W, HW = a_.H * W, D = D_, N = int64_t(n);
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    Net<float> net(a_, params_.data(), N, a_.H, y, false);
+    net.set_inputs(x, nn::Region::all(net.g));
+    for (int64_t q = 0; q < HW; ++q) {
+      const nn::Region px = nn::Region::pixel(0, N, q / W, q % W);
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t d = c * HW + q;
+        bool any = false;
+        for (int64_t i = 0; i < N && !any; ++i) any = !known || !known[i * D + d];
+        // The last channel's pass leaves the pixel's final values for later pixels.
+        if (!any && c + 1 < C) continue;
+        net.forward(px);
+        if (!any) continue;
+        for (int64_t i = 0; i < N; ++i) {
+          if (known && known[i * D + d]) continue;
+          x[i * D + d] = draw(net.outputs(i, c, q), temperature, rng);
+          net.set_inputs(x, {i, i + 1, q / W, q / W + 1, q % W, q % W + 1});
+        }
+      }
+    }
+  }
+
+  int32_t draw(const float* o, double temperature, Rng& rng) const {
+    return a_.dlm ? a_.head().sample<float>(o, temperature, rng) : nn::softmax_sample<float>(o, K_, temperature, rng);
+  }
+
+  // The plain sampler (what the cached one must equal draw for draw): for
+  // every sub-pixel, a forward pass over the a.up rows above it and its own.
+  void sample_rows_plain(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, double temperature,
+                         Rng& rng) const {
+    const int64_t C = a_.C, W = a_.W, HW = a_.H * W, D = D_, N = int64_t(n);
     for (int64_t t = 0; t < D; ++t) {
       const int64_t d = order_[size_t(t)], c = d / HW, q = d % HW, r = q / W, col = q % W;
       bool any = false;
-      for (size_t i = 0; i < n && !any; ++i) any = !known || !known[i * size_t(D) + size_t(d)];
+      for (int64_t i = 0; i < N && !any; ++i) any = !known || !known[i * D + d];
       if (!any) continue;
       const int64_t r0 = std::max<int64_t>(0, r - a_.up), Hw = r - r0 + 1, Dw = C * Hw * W;
-      xw.assign(n * size_t(Dw), 0);
-      for (size_t i = 0; i < n; ++i)
+      nn::Workspace& ws = nn::thread_workspace();
+      nn::Workspace::Frame frame(ws);
+      int32_t* xw = ws.take<int32_t>(size_t(N * Dw));
+      for (int64_t i = 0; i < N; ++i)
         for (int64_t cc = 0; cc < C; ++cc)
-          std::copy(x + i * size_t(D) + size_t(cc * HW + r0 * W), x + i * size_t(D) + size_t(cc * HW + (r + 1) * W),
-                    xw.begin() + long(i * size_t(Dw) + size_t(cc * Hw * W)));
-      Net<float> net(a_, params_.data(), int64_t(n), Hw);
-      net.forward(xw.data(), y);
-      for (size_t i = 0; i < n; ++i) {
-        if (known && known[i * size_t(D) + size_t(d)]) continue;
-        const float* o = net.outputs(int64_t(i), c, (r - r0) * W + col);
-        double m = -std::numeric_limits<double>::infinity();
-        for (int64_t v = 0; v < K_; ++v) {
-          lp[size_t(v)] = head_log_prob<float>(a_, o, int32_t(v), 0.0, nullptr) / temperature;
-          m = std::max(m, lp[size_t(v)]);
-        }
-        double total = 0;
-        for (int64_t v = 0; v < K_; ++v) total += std::exp(lp[size_t(v)] - m);
-        double u = rng.uniform() * total, cum = 0;
-        int32_t pick = int32_t(K_ - 1);
-        for (int64_t v = 0; v < K_; ++v) {
-          cum += std::exp(lp[size_t(v)] - m);
-          if (u < cum) {
-            pick = int32_t(v);
-            break;
-          }
-        }
-        x[i * size_t(D) + size_t(d)] = pick;
-      }
+          std::copy(x + i * D + cc * HW + r0 * W, x + i * D + cc * HW + (r + 1) * W, xw + i * Dw + cc * Hw * W);
+      Net<float> net(a_, params_.data(), N, Hw, y, false);
+      const nn::Region all = nn::Region::all(net.g);
+      net.set_inputs(xw, all);
+      net.forward(all);
+      for (int64_t i = 0; i < N; ++i)
+        if (!known || !known[i * D + d]) x[i * D + d] = draw(net.outputs(i, c, (r - r0) * W + col), temperature, rng);
     }
   }
 
@@ -494,6 +464,7 @@ class PixelCnn : public AutoregressiveModel {
  private:
   Arch a_;
   int64_t kernel_ = 3, first_kernel_ = 7;
+  bool plain_sampler_ = false;  // pixelcnn_testing::sample_plain
   std::vector<int64_t> order_;  // (D) positions in raster order, channels of a pixel consecutive
 };
 
@@ -515,9 +486,19 @@ std::vector<double> network_outputs(const Model& m, const std::vector<int32_t>& 
   const PixelCnn& pc = as_pixelcnn(m);
   const Arch& a = pc.arch();
   const int32_t yy = std::max(0, y);
-  Net<float> net(a, pc.param_store().data(), 1, a.H);
-  net.forward(x.data(), &yy);
-  return std::vector<double>(net.out.data(), net.out.data() + net.out.size());
+  nn::Workspace& ws = nn::thread_workspace();
+  nn::Workspace::Frame frame(ws);
+  Net<float> net(a, pc.param_store().data(), 1, a.H, &yy, false);
+  const nn::Region all = nn::Region::all(net.g);
+  net.set_inputs(x.data(), all);
+  net.forward(all);
+  return std::vector<double>(net.out, net.out + net.gout.size());
+}
+
+std::unique_ptr<Model> with_plain_sampler(const Model& m) {
+  auto plain = std::make_unique<PixelCnn>(as_pixelcnn(m));
+  plain->use_plain_sampler();
+  return plain;
 }
 
 int64_t outputs_per_subpixel(const Model& m) { return as_pixelcnn(m).arch().P; }

@@ -8,6 +8,7 @@
 #include "dgm/models/mixture.h"
 #include "dgm/models/ngram.h"
 #include "dgm/models/pixelcnn.h"
+#include "dgm/models/transformer.h"
 
 namespace dgm {
 
@@ -32,6 +33,9 @@ const std::vector<ModelKind>& model_kinds() {
       {"pixelcnn", "PixelCNN (van den Oord et al. 2016): masked convolutions, RGB channel masks, logistic-mixture or softmax outputs",
        create_pixelcnn,
        R"({"model": {"type": "pixelcnn", "channels": 6, "layers": 1, "kernel": 3, "first_kernel": 3, "mixtures": 2}, "train": {"epochs": 3, "batch_size": 16, "learning_rate": 0.02}})"},
+      {"transformer", "decoder-only transformer (GPT-2 / Image GPT): any space in raster order, KV-cached sampling",
+       create_transformer,
+       R"({"model": {"type": "transformer", "layers": 1, "heads": 2, "width": 8, "context": 3, "stride": 2}, "train": {"epochs": 2, "batch_size": 32, "learning_rate": 0.02, "optimizer": "adamw", "weight_decay": 0.01, "warmup_steps": 5, "schedule": "cosine"}})"},
   };
   return kinds;
 }

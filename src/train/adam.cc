@@ -1,5 +1,6 @@
-// adam.cc — Adam with L2 weight decay, global-norm clipping and per-epoch
-// learning-rate decay (Kingma & Ba, 2015, Algorithm 1).
+// adam.cc — Adam with L2 or decoupled (AdamW) weight decay, global-norm
+// clipping and a caller-set learning rate (Kingma & Ba, 2015, Algorithm 1;
+// Loshchilov & Hutter, 2019, Algorithm 2).
 #include "dgm/train/adam.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@ namespace dgm {
 
 AdamOptions read_adam_options(ConfigSection& t, const AdamOptions& def) {
   AdamOptions o;
+  o.decoupled = t.get_choice("optimizer", def.decoupled ? "adamw" : "adam", {"adam", "adamw"}) == "adamw";
   o.learning_rate = t.get_double("learning_rate", def.learning_rate, 1e-12, 10.0);
   o.beta1 = t.get_double("beta1", def.beta1, 0.0, 0.999999);
   o.beta2 = t.get_double("beta2", def.beta2, 0.0, 0.99999999);
@@ -28,12 +30,36 @@ Adam::Adam(size_t n, const AdamOptions& opt) : opt_(opt), lr_(opt.learning_rate)
 }
 
 void Adam::set_active(const std::vector<std::pair<size_t, size_t>>& ranges) {
+  active_ = ranges;
+  build_work();
+}
+
+void Adam::set_decay(const std::vector<std::pair<size_t, size_t>>& ranges) {
+  decay_ = ranges;
+  build_work();
+}
+
+void Adam::build_work() {
   work_.clear();
-  auto add = [&](size_t b, size_t e) {
-    for (; b < e; b += kParamSlice) work_.emplace_back(b, std::min(e, b + kParamSlice));
+  // Slices of at most kParamSlice within each active range, also cut where
+  // decay starts or stops (each slice is decayed or not as a whole).
+  auto add = [&](size_t b, size_t e, bool decay) {
+    for (; b < e; b += kParamSlice) work_.push_back({b, std::min(e, b + kParamSlice), decay});
   };
-  if (ranges.empty()) add(0, m_.size());
-  for (const auto& r : ranges) add(r.first, std::min(r.second, m_.size()));
+  auto add_range = [&](size_t b, size_t e) {
+    if (decay_.empty()) return add(b, e, true);
+    size_t at = b;
+    for (const auto& d : decay_) {
+      const size_t db = std::max(d.first, b), de = std::min(d.second, e);
+      if (db >= de) continue;
+      if (at < db) add(at, db, false);
+      add(db, de, true);
+      at = de;
+    }
+    if (at < e) add(at, e, false);
+  };
+  if (active_.empty()) add_range(0, m_.size());
+  for (const auto& r : active_) add_range(r.first, std::min(r.second, m_.size()));
 }
 
 void Adam::restore(int64_t steps, const std::vector<float>& m, const std::vector<float>& v) {
@@ -51,9 +77,9 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
                   bool clear_grads) {
   const size_t chunks = work_.size();
   const size_t nc = grads.size();
-  const float wd = float(opt_.weight_decay);
-  // g_i = scale * sum_c grads[c][i] + wd * theta_i, summed in a fixed order.
-  auto grad_at = [&](size_t i) {
+  const float wd_all = opt_.decoupled ? 0.0f : float(opt_.weight_decay);
+  // g_i = scale * sum_c grads[c][i] + wd * theta_i (L2), summed in a fixed order.
+  auto grad_at = [&](size_t i, float wd) {
     float sum = grads[0][i];
     for (size_t c = 1; c < nc; ++c) {
       sum += grads[c][i];
@@ -68,10 +94,11 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
     // Pass 1: the summed gradient into grads[0] and its squared norm per slice.
     std::vector<double> sq(chunks, 0.0);
     pool.run(chunks, [&](size_t c) {
-      const size_t b = work_[c].first, e = work_[c].second;
+      const size_t b = work_[c].begin, e = work_[c].end;
+      const float wd = work_[c].decay ? wd_all : 0.0f;
       double s = 0;
       for (size_t i = b; i < e; ++i) {
-        const float g = grad_at(i);
+        const float g = grad_at(i, wd);
         grads[0][i] = g;
         s += double(g) * g;
       }
@@ -91,8 +118,12 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
   // form up to rounding): lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2)).
   const float step = float(lr_ * std::sqrt(bc2) / bc1);
   const float eps_hat = float(opt_.epsilon * std::sqrt(bc2));
+  // Decoupled decay: theta <- theta (1 - lr wd) before the Adam step, as torch.optim.AdamW.
+  const float shrink_all = opt_.decoupled ? float(1.0 - lr_ * opt_.weight_decay) : 1.0f;
   pool.run(chunks, [&](size_t c) {
-    const size_t b = work_[c].first, e = work_[c].second;
+    const size_t b = work_[c].begin, e = work_[c].end;
+    const float wd = work_[c].decay ? wd_all : 0.0f;
+    const float shrink = work_[c].decay ? shrink_all : 1.0f;
     // Restrict-qualified locals let the compiler vectorise (the lambda's
     // captures alias as far as it knows).
     float* __restrict g0 = grads[0];
@@ -107,6 +138,8 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
       }
       for (size_t i = b; i < e; ++i) g0[i] = g0[i] * scale + wd * p[i];
     }
+    if (shrink != 1.0f)
+      for (size_t i = b; i < e; ++i) p[i] *= shrink;
     for (size_t i = b; i < e; ++i) {
       const float g = g0[i] * clip;
       m[i] = b1 * m[i] + (1.0f - b1) * g;

@@ -1,6 +1,7 @@
 // trainer.cc — the minibatch epoch loop shared by the neural models: seeded
 // shuffles from ctx.rng, fixed-size gradient chunks reduced in chunk order,
-// Adam, validation after each epoch, early stopping that restores the best
+// Adam / AdamW under a learning-rate schedule, validation after each epoch (or
+// every validate_every minibatches), early stopping that restores the best
 // parameters, SIGINT (ctx.stop) handled between minibatches, and checkpoints
 // (ctx.checkpoint) from which ctx.resume continues bit for bit.
 #include "dgm/train/trainer.h"
@@ -20,8 +21,25 @@ TrainOptions read_train_options(ConfigSection& t, const TrainOptions& def) {
   o.epochs = t.get_int("epochs", def.epochs, 1, 1000000);
   o.batch_size = t.get_int("batch_size", def.batch_size, 1, 1 << 20);
   o.patience = t.get_int("patience", def.patience, 1, 1000000);
+  o.warmup_steps = t.get_int("warmup_steps", def.warmup_steps, 0, int64_t(1) << 40);
+  o.schedule = t.get_choice("schedule", def.schedule, {"constant", "cosine"});
+  o.validate_every = t.get_int("validate_every", def.validate_every, 0, int64_t(1) << 40);
   o.adam = read_adam_options(t, def.adam);
+  o.min_learning_rate = t.get_double("min_learning_rate", def.min_learning_rate, 0.0, o.adam.learning_rate);
   return o;
+}
+
+double scheduled_learning_rate(const TrainOptions& opt, int64_t step, int64_t total, int64_t epoch) {
+  double lr = opt.adam.learning_rate * std::pow(opt.adam.lr_decay, double(epoch - 1));
+  const int64_t w = opt.warmup_steps;
+  if (w > 0 && step < w) lr *= double(step + 1) / double(w);
+  if (opt.schedule == "cosine" && step >= w) {
+    const double r = opt.adam.learning_rate > 0 ? opt.min_learning_rate / opt.adam.learning_rate : 0.0;
+    const double span = double(std::max<int64_t>(1, total - w));
+    const double progress = std::min(1.0, double(step - w) / span);
+    lr *= r + (1.0 - r) * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
+  }
+  return lr;
 }
 
 namespace {
@@ -37,6 +55,9 @@ struct LoopState {
   int64_t since_best = 0;
   double epoch_loss = 0;  // NLL summed over this epoch's minibatches so far
   size_t epoch_rows = 0;
+  double part_loss = 0;   // the same since the last evaluation (validate_every)
+  size_t part_rows = 0;
+  int64_t best_step = 0;
   double best_nll = std::numeric_limits<double>::infinity();
 };
 
@@ -76,6 +97,8 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
   adam.set_active(model.active_ranges());
+  adam.set_decay(model.decay_ranges());
+  const int64_t total_steps = opt.epochs * int64_t(batches);
 
   TrainResult res;
   res.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
@@ -99,16 +122,20 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     st.step = counter(s, "step").get<int64_t>();
     st.since_best = counter(s, "since_best").get<int64_t>();
     st.epoch_rows = counter(s, "epoch_rows").get<size_t>();
+    st.part_rows = counter(s, "part_rows").get<size_t>();
+    st.best_step = counter(s, "best_step").get<int64_t>();
+    res.best_step = st.best_step;
     res.epochs_run = counter(s, "epochs_run").get<int64_t>();
     res.best_epoch = counter(s, "best_epoch").get<int64_t>();
     if (st.epoch < 1 || st.epoch > opt.epochs || st.batch >= batches)
       throw FormatError("training state is at epoch " + std::to_string(st.epoch) + ", minibatch " +
                         std::to_string(st.batch + 1) + ": outside this run");
-    const auto& sums = array(s.f64, "sums", 4);
+    const auto& sums = array(s.f64, "sums", 5);
     st.epoch_loss = sums[0];
     st.best_nll = sums[1];
     res.best_valid_nll = sums[2];
     res.last_train_nll = sums[3];
+    st.part_loss = sums[4];
     const auto& cur = array(s.f32, "params", P);
     std::copy(cur.begin(), cur.end(), model.params());
     best = array(s.f32, "best", P);
@@ -132,8 +159,9 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
                   {"step", st.step},             {"since_best", st.since_best},
                   {"epoch_rows", st.epoch_rows}, {"epochs_run", res.epochs_run},
                   {"best_epoch", res.best_epoch}, {"adam_steps", adam.steps()},
+                  {"part_rows", st.part_rows},   {"best_step", st.best_step},
                   {"train_rows", n},             {"params", P}};
-    s.f64["sums"] = {st.epoch_loss, st.best_nll, res.best_valid_nll, res.last_train_nll};
+    s.f64["sums"] = {st.epoch_loss, st.best_nll, res.best_valid_nll, res.last_train_nll, st.part_loss};
     s.f32["params"].assign(model.params(), model.params() + P);
     s.f32["best"] = best;
     s.f32["adam_m"] = adam.first_moment();
@@ -152,16 +180,59 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     ctx.checkpoint->save(s);
   };
 
+  // With validate_every, evaluations come every that many minibatches (and at
+  // the end of each epoch) and are reported per step; patience counts them.
+  const bool by_step = opt.validate_every > 0;
+  const char* unit = by_step ? "step" : "epoch";
+  // Validation, best-parameter bookkeeping and progress after `rows` rows of
+  // mean NLL loss / rows; true when early stopping ends training.
+  auto evaluate = [&](int64_t epoch, double loss, size_t rows) {
+    TrainProgress p;
+    p.unit = unit;
+    p.step = by_step ? st.step : epoch;
+    p.total = by_step ? total_steps : opt.epochs;
+    p.learning_rate = adam.learning_rate();
+    p.train_nll = rows ? loss / double(rows) : p.train_nll;
+    res.last_train_nll = p.train_nll;
+    if (has_valid) {
+      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
+      p.best = p.valid_nll < st.best_nll;
+    } else {
+      p.best = true;
+    }
+    if (p.best) {
+      st.best_nll = has_valid ? p.valid_nll : p.train_nll;
+      std::copy(model.params(), model.params() + P, best.begin());
+      res.best_epoch = epoch;
+      res.best_step = st.best_step = st.step;
+      res.best_valid_nll = has_valid ? p.valid_nll : res.best_valid_nll;
+      st.since_best = 0;
+    } else {
+      ++st.since_best;
+    }
+    if (ctx.monitor) ctx.monitor->on_step(p);
+    if (has_valid && st.since_best >= opt.patience) {
+      if (ctx.monitor)
+        ctx.monitor->message("early stopping at " + std::string(unit) + " " + std::to_string(p.step) +
+                             ": no better validation NLL for " + std::to_string(opt.patience) +
+                             (by_step ? " evaluations" : " epochs") + "; keeping " + std::string(unit) + " " +
+                             std::to_string(by_step ? res.best_step : res.best_epoch));
+      return true;
+    }
+    return false;
+  };
+
   // A resumed run continues at the saved position, whose data order is
   // restored (checkpoints are taken after an epoch's shuffle), and does not
   // save the checkpoint it was resumed from again.
-  bool resumed = ctx.resume != nullptr;
+  bool resumed = ctx.resume != nullptr, early = false;
   for (; st.epoch <= opt.epochs; ++st.epoch, st.batch = 0) {
-    adam.set_epoch(st.epoch);
     if (!resumed) {
       shuffle();
       st.epoch_loss = 0;
       st.epoch_rows = 0;
+      st.part_loss = 0;
+      st.part_rows = 0;
     }
     for (; st.batch < batches; ++st.batch) {
       // Every minibatch boundary is a point to resume from.
@@ -172,6 +243,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       if (stop_now) break;
       const size_t b0 = st.batch * B, bn = std::min(n, b0 + B) - b0;
       const size_t nc = num_chunks(bn, C);
+      adam.set_learning_rate(scheduled_learning_rate(opt, st.step, total_steps, st.epoch));
       model.begin_step(st.step++);
       pool.run(nc, [&](size_t c) {
         FloatBuffer& g = chunk_grads[c];  // zero: allocated so, and cleared by Adam after use
@@ -185,47 +257,32 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
                         std::to_string(st.epoch) + "; lower train.learning_rate or set train.clip_norm");
       st.epoch_loss += loss;
       st.epoch_rows += bn;
+      st.part_loss += loss;
+      st.part_rows += bn;
       // Adam sums the chunk gradients in chunk order as it updates.
       std::vector<float*> parts(nc);
       for (size_t c = 0; c < nc; ++c) parts[c] = chunk_grads[c].data();
       adam.step(model.params(), parts, 1.0f / float(bn), pool, /*clear_grads=*/true);
       if (ctx.monitor) ctx.monitor->on_work(int64_t(st.batch + 1), int64_t(batches));
+      if (by_step && st.step % opt.validate_every == 0 && st.batch + 1 < batches) {
+        early = evaluate(st.epoch, st.part_loss, st.part_rows);
+        st.part_loss = 0;
+        st.part_rows = 0;
+        if (early) break;
+      }
+    }
+    if (early) {
+      res.epochs_run = st.epoch;
+      break;
     }
     if (st.batch < batches) {  // stopped before the epoch's end
       res.interrupted = true;
       break;
     }
-    const int64_t epoch = st.epoch;
-    res.epochs_run = epoch;
-    TrainProgress p;
-    p.unit = "epoch";
-    p.step = epoch;
-    p.total = opt.epochs;
-    p.learning_rate = adam.learning_rate();
-    p.train_nll = st.epoch_rows ? st.epoch_loss / double(st.epoch_rows) : p.train_nll;
-    res.last_train_nll = p.train_nll;
-    if (has_valid) {
-      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
-      p.best = p.valid_nll < st.best_nll;
-    } else {
-      p.best = true;
-    }
-    if (p.best) {
-      st.best_nll = has_valid ? p.valid_nll : p.train_nll;
-      std::copy(model.params(), model.params() + P, best.begin());
-      res.best_epoch = epoch;
-      res.best_valid_nll = has_valid ? p.valid_nll : res.best_valid_nll;
-      st.since_best = 0;
-    } else {
-      ++st.since_best;
-    }
-    if (ctx.monitor) ctx.monitor->on_step(p);
-    if (has_valid && st.since_best >= opt.patience) {
-      if (ctx.monitor)
-        ctx.monitor->message("early stopping at epoch " + std::to_string(epoch) + ": no better validation NLL for " +
-                             std::to_string(opt.patience) + " epochs; keeping epoch " + std::to_string(res.best_epoch));
-      break;
-    }
+    res.epochs_run = st.epoch;
+    if (evaluate(st.epoch, by_step ? st.part_loss : st.epoch_loss, by_step ? st.part_rows : st.epoch_rows)) break;
+    st.part_loss = 0;
+    st.part_rows = 0;
   }
   // Keep the best parameters (an interruption before the first finished epoch
   // keeps the current ones).

@@ -1,6 +1,8 @@
 // contract_test.cc — the contract every registered model kind meets, run over
 // model_kinds() with each kind's test_config: probabilities sum to 1 on
-// enumerable spaces, sample frequencies match exp(log_prob) (chi-square),
+// enumerable spaces (fixed tensors, and every sequence of length 0..4 over 3
+// tokens for kinds that take variable-length spaces), sample frequencies
+// match exp(log_prob) (chi-square),
 // save -> load gives bit-identical scores, a seed gives an identical fit at any
 // thread count, and sampling is deterministic under a seed. A kind that does
 // not support a test space (create_model or fit throws ConfigError/DataError)
@@ -9,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "dgm/error.h"
 #include "dgm/model.h"
@@ -21,7 +24,9 @@ namespace {
 using testing_util::cell_of;
 using testing_util::chi_square;
 using testing_util::enumerate;
+using testing_util::enumerate_sequences;
 using testing_util::make_data;
+using testing_util::make_sequences;
 
 const ModelKind& kind_named(const std::string& name) {
   for (const auto& k : model_kinds())
@@ -49,8 +54,8 @@ class Contract : public ::testing::TestWithParam<std::string> {
     const json cfg = json::parse(k.test_config);
     try {
       auto m = create_model(space, cfg.value("model", json::object()), cfg.value("train", json::object()));
-      const Dataset train = make_data(space, n, 1);
-      const Dataset valid = make_data(space, n / 4, 2);
+      const Dataset train = space.variable_length() ? make_sequences(space, n, 1) : make_data(space, n, 1);
+      const Dataset valid = space.variable_length() ? make_sequences(space, n / 4, 2) : make_data(space, n / 4, 2);
       ThreadPool pool(threads);
       Rng rng(seed);
       m->fit(train, &valid, {&pool, &rng, nullptr, nullptr});
@@ -110,6 +115,31 @@ TEST_P(Contract, ProbabilitiesSumToOne) {
   for (int32_t y = 0; y < 3; ++y)
     EXPECT_NEAR(sum_exp(m->log_prob(enumerate(space, y), pool)), 1.0, 1e-9) << "P(x | y = " << y << ")";
   EXPECT_NEAR(sum_exp(m->log_prob(enumerate(space, -1), pool)), 1.0, 1e-9) << "marginal P(x)";
+}
+
+TEST_P(Contract, SequenceProbabilitiesSumToOne) {
+  // Lengths 0..4 over 3 tokens: the end marker's probability included.
+  ThreadPool pool(2);
+  const Space space = Space::sequence(4, 3);
+  std::string why;
+  auto m = fitted(space, &why);
+  if (!m) GTEST_SKIP() << why;
+  const Dataset all = enumerate_sequences(space);
+  ASSERT_EQ(all.size(), 1u + 3 + 9 + 27 + 81);
+  const std::vector<double> lp = m->log_prob(all, pool);
+  EXPECT_NEAR(sum_exp(lp), 1.0, 1e-9) << space.describe();
+  // Sampled sequences (lengths included) follow exp(log_prob).
+  std::map<std::vector<int32_t>, size_t> cell;
+  for (size_t i = 0; i < all.size(); ++i) cell[all.row(i)] = i;
+  Rng rng(99);
+  const size_t n = 20000;
+  const Dataset s = m->sample(n, rng);
+  ASSERT_EQ(s.size(), n);
+  std::vector<double> prob(all.size()), observed(all.size(), 0.0);
+  for (size_t i = 0; i < all.size(); ++i) prob[i] = std::exp(lp[i]);
+  for (size_t i = 0; i < n; ++i) observed[cell.at(s.row(i))] += 1;
+  const auto r = chi_square(observed, prob, double(n));
+  EXPECT_LT(r.statistic, r.critical) << space.describe() << ": chi2 " << r.statistic << " with " << r.dof << " dof";
 }
 
 TEST_P(Contract, SampleFrequenciesMatchLogProb) {
@@ -252,6 +282,37 @@ TEST_P(Contract, ResumeFromAnyCheckpointGivesTheSameFit) {
         << space.describe() << ": resumed after a stop";
   }
   if (!any) GTEST_SKIP() << GetParam() << " has no training loop to resume";
+}
+
+// Sampling and completion spread over SampleOptions::pool draw the same bytes
+// with 1 and 3 threads (fixed chunks, one RNG stream a chunk). Completion
+// keeps the first position of every sample and is skipped for a kind that
+// cannot complete that mask.
+TEST_P(Contract, SamplingAndCompletionDoNotDependOnThreads) {
+  for (const Space& space : {binary3x3(), labeled2x2()}) {
+    std::string why;
+    auto m = fitted(space, &why);
+    if (!m) GTEST_SKIP() << why;
+    ThreadPool one(1), three(3);
+    SampleOptions o1, o3;
+    o1.pool = &one;
+    o3.pool = &three;
+    Rng a(5), b(5);
+    const size_t n = 700;  // several chunks of every model
+    const Dataset x = m->sample(n, a, o1), y = m->sample(n, b, o3);
+    EXPECT_EQ(x.raw(), y.raw()) << space.describe();
+    EXPECT_EQ(x.labels(), y.labels()) << space.describe();
+    std::vector<uint8_t> known(n * size_t(space.dims()), 0);
+    for (size_t i = 0; i < n; ++i) known[i * size_t(space.dims())] = 1;
+    try {
+      Rng c(6), d(6);
+      const Dataset u = m->complete(x, known, c, o1), v = m->complete(x, known, d, o3);
+      EXPECT_EQ(u.raw(), v.raw()) << space.describe();
+      EXPECT_EQ(u.labels(), v.labels()) << space.describe();
+    } catch (const DataError& e) {
+      std::cerr << GetParam() << " does not complete a first-position mask: " << e.what() << "\n";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, Contract, ::testing::ValuesIn(kind_names()),

@@ -1,4 +1,4 @@
-// neural_configs_test.cc — the shipped NADE/MADE/FVSBN configs parse: space,
+// neural_configs_test.cc — the shipped NADE/MADE/FVSBN/transformer configs parse: space,
 // model and train sections are accepted (unknown keys would be errors) and
 // give models of the expected kind and size.
 #include <gtest/gtest.h>
@@ -20,6 +20,11 @@ TEST(NeuralConfigs, ShippedConfigsCreateTheirModels) {
       {"configs/fmnist-made.json", "made", 500 * 784 + 500 + 500 * 10 + 784 * 500 + 784 + 784 * 10},
       {"configs/fmnist-fvsbn.json", "fvsbn", 784 * 784 + 784 + 784 * 10},
       {"configs/digits-nade.json", "nade", 25 * 50 + 50 + 25 * 50 + 25},
+      // Transformer, 4 layers of width 128 (MLP 512), tied head: token (2 + 1 + 10 rows) and 784
+      // position embeddings, per layer 2 LayerNorms, qkv, proj, fc, out; the final LayerNorm.
+      {"configs/fmnist-transformer.json", "transformer",
+       13 * 128 + 784 * 128 + 4 * (4 * 128 + 128 * 384 + 384 + 128 * 128 + 128 + 128 * 512 + 512 + 512 * 128 + 128) +
+           2 * 128},
   };
   for (const auto& c : cases) {
     const json cfg = load_config_file(std::string(DGM_SOURCE_DIR) + "/" + c.file);

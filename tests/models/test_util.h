@@ -2,6 +2,7 @@
 // distribution, enumeration of tiny spaces, and a chi-square goodness-of-fit check.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -44,6 +45,43 @@ inline Dataset enumerate(const Space& s, int32_t label = -1) {
     int64_t r = i;
     for (int64_t d = D - 1; d >= 0; --d) x[size_t(d)] = int32_t(r % L), r /= L;
     ds.push_back(x, label);
+  }
+  return ds;
+}
+
+// n variable-length samples: a length drawn from 0..D (biased to the middle),
+// then values as make_data draws them from two prototypes.
+inline Dataset make_sequences(const Space& s, size_t n, uint64_t seed) {
+  Rng proto_rng(54321);
+  const int64_t D = s.dims(), L = s.levels();
+  std::vector<int32_t> proto(size_t(2 * D));
+  for (auto& p : proto) p = int32_t(proto_rng.below(uint64_t(L)));
+  Rng rng(seed);
+  Dataset ds(s);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t len = std::min<int64_t>(int64_t(rng.below(uint64_t(D + 1))), int64_t(rng.below(uint64_t(D + 1))) + 1);
+    const int64_t c = int64_t(rng.below(2));
+    std::vector<int32_t> x(static_cast<size_t>(len));
+    for (int64_t d = 0; d < len; ++d)
+      x[size_t(d)] = rng.uniform() < 0.7 ? proto[size_t(c * D + d)] : int32_t(rng.below(uint64_t(L)));
+    ds.push_back(x);
+  }
+  return ds;
+}
+
+// Every sequence of length 0..D of a small variable-length space, shortest first.
+inline Dataset enumerate_sequences(const Space& s) {
+  Dataset ds(s);
+  const int64_t L = s.levels();
+  for (int64_t len = 0; len <= s.dims(); ++len) {
+    int64_t total = 1;
+    for (int64_t d = 0; d < len; ++d) total *= L;
+    std::vector<int32_t> x(static_cast<size_t>(len));
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t r = i;
+      for (int64_t d = len - 1; d >= 0; --d) x[size_t(d)] = int32_t(r % L), r /= L;
+      ds.push_back(x);
+    }
   }
   return ds;
 }

@@ -1,10 +1,11 @@
 // adam_test.cc — one Adam step by hand, clipping by global norm, weight decay
-// and learning-rate decay.
+// (L2 and decoupled), learning-rate decay and the warmup / cosine schedule.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "dgm/train/adam.h"
+#include "dgm/train/trainer.h"
 
 namespace dgm {
 namespace {
@@ -42,6 +43,38 @@ TEST(Adam, ClipsWeightDecaysAndDecaysRate) {
   EXPECT_NEAR(norm, 3.0, 1e-6);  // 2 + 0.5 * 2
   EXPECT_NEAR(p[0], 1.75f, 1e-5);
   EXPECT_EQ(p[1], 0.0f);
+}
+
+TEST(Adam, DecoupledWeightDecayShrinksOnlyTheDecayRanges) {
+  AdamOptions o;
+  o.learning_rate = 0.1;
+  o.weight_decay = 0.5;
+  o.decoupled = true;
+  Adam a(3, o);
+  a.set_decay({{0, 2}});
+  ThreadPool pool(1);
+  std::vector<float> p{2.0f, -4.0f, 2.0f}, g{1.0f, 1.0f, 1.0f};
+  a.step(p.data(), g.data(), pool);
+  // torch.optim.AdamW: theta (1 - lr wd) - lr sign(g) on the first step; the
+  // decay does not enter the moments (the gradient is unchanged).
+  EXPECT_NEAR(p[0], 2.0 * 0.95 - 0.1, 1e-6);
+  EXPECT_NEAR(p[1], -4.0 * 0.95 - 0.1, 1e-6);
+  EXPECT_NEAR(p[2], 2.0 - 0.1, 1e-6);  // outside the decay ranges
+}
+
+TEST(Schedule, WarmupThenCosineToTheMinimum) {
+  TrainOptions o;
+  o.adam.learning_rate = 1.0;
+  o.warmup_steps = 4;
+  o.schedule = "cosine";
+  o.min_learning_rate = 0.1;
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(o, 0, 14, 1), 0.25);
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(o, 3, 14, 1), 1.0);
+  EXPECT_NEAR(scheduled_learning_rate(o, 9, 14, 1), 0.1 + 0.9 * 0.5, 1e-12);  // halfway through the decay
+  EXPECT_NEAR(scheduled_learning_rate(o, 14, 14, 1), 0.1, 1e-12);
+  o.schedule = "constant";
+  o.adam.lr_decay = 0.5;
+  EXPECT_DOUBLE_EQ(scheduled_learning_rate(o, 10, 14, 3), 0.25);
 }
 
 TEST(Adam, SumsChunkGradientsWithScale) {

@@ -96,13 +96,20 @@ class AutoregressiveModel : public Model, public Trainable {
   virtual void save_extra(ModelWriter& w) const { (void)w; }
   virtual void load_extra(const ModelReader& r) { (void)r; }
   virtual void describe_extra(json& j) const { (void)j; }
-  // Rows a scoring / sampling chunk.
+  // Rows a scoring chunk, and a sampling / completion chunk (each chunk draws
+  // from its own RNG stream; model constants, never from the thread count).
   virtual size_t score_chunk_rows() const { return 64; }
+  virtual size_t sample_chunk_rows() const { return score_chunk_rows(); }
 
   // Softmax helpers over the K-1 logits z (level 0 has logit 0).
   // log P(v); when dz is non-null, writes w * d(-log P(v))/dz = w * (p - onehot(v)).
   double log_softmax_ref(const float* z, int32_t v, float w, float* dz) const;
-  int32_t sample_ref(const float* z, double temperature, Rng& rng) const;
+  // A level drawn from the K-1 logits z at a temperature (Rng::categorical_log);
+  // sc is scratch reused across calls.
+  struct SampleScratch {
+    std::vector<double> lw, w;
+  };
+  int32_t sample_ref(const float* z, double temperature, Rng& rng, SampleScratch& sc) const;
   // Binary case, vectorised over m logits: lp[j] = log P(t_j | z_j) with
   // t_j in {0, 1}; when dz is non-null, dz[j] = sigmoid(z_j) - t_j.
   static void binary_log_probs(const float* z, const float* t, long m, double* lp, float* dz);

@@ -9,9 +9,10 @@
 // raster order with the channels of a pixel consecutive: t = (r*W + x)*C + c.
 // log P(x | y) = sum_t log P(x_t | x_<t, y), exact (the logistic mixture's K
 // bin probabilities telescope to 1); label -1 marginalises over y with the
-// label-count prior. Sampling is ancestral, one forward pass a sub-pixel over
-// only the rows that can reach it; temperature T draws each sub-pixel from
-// P(v | x_<t, y)^(1/T), renormalised over the K levels.
+// label-count prior. Sampling is ancestral with cached activations
+// (Ramachandran et al. 2017): each sub-pixel costs every layer at its pixel
+// only; temperature T draws each sub-pixel from P(v | x_<t, y)^(1/T),
+// renormalised over the K levels.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,10 @@ namespace pixelcnn_testing {
 // The raw network outputs (H*W, C*P) of one sample, P outputs a sub-pixel,
 // pixel-major: out[(r*W + x)*C*P + c*P + j].
 std::vector<double> network_outputs(const Model& m, const std::vector<int32_t>& x, int32_t y);
+// A copy of the model whose sample() and complete() use the plain sampler (a
+// forward pass over the receptive rows for every sub-pixel) instead of the
+// cached one: the same draws, bit for bit.
+std::unique_ptr<Model> with_plain_sampler(const Model& m);
 // Outputs a sub-pixel (P) and the model's order (D positions).
 int64_t outputs_per_subpixel(const Model& m);
 std::vector<int64_t> order(const Model& m);

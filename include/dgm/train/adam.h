@@ -1,10 +1,12 @@
 // adam.h — the Adam optimiser (Kingma & Ba, 2015) over one flat float32
-// parameter buffer, with L2 weight decay added to the gradient (as
-// torch.optim.Adam does), gradient clipping by global norm, and a per-epoch
-// multiplicative learning-rate decay applied by the caller through set_epoch().
+// parameter buffer, with weight decay either added to the gradient as L2 (as
+// torch.optim.Adam does) or decoupled from it (AdamW, Loshchilov & Hutter
+// 2019, as torch.optim.AdamW does), gradient clipping by global norm, and a
+// learning rate set by the caller (set_epoch() for the per-epoch decay,
+// set_learning_rate() for schedules).
 //
 //   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2
-//   theta <- theta - lr_t * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+//   theta <- theta (1 - lr_t wd [decoupled]) - lr_t * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
 #pragma once
 
 #include <cstddef>
@@ -23,12 +25,13 @@ struct AdamOptions {
   double beta2 = 0.999;
   double epsilon = 1e-8;
   double lr_decay = 1.0;      // learning rate of epoch e (1-based) = learning_rate * lr_decay^(e-1)
-  double weight_decay = 0.0;  // L2 coefficient added to the gradient
+  double weight_decay = 0.0;  // L2 coefficient added to the gradient, or the decoupled rate (adamw)
+  bool decoupled = false;     // "optimizer": "adamw" (decoupled weight decay) instead of "adam"
   double clip_norm = 0.0;     // clip the minibatch gradient to this global L2 norm; 0 = off
 };
 
-// Reads learning_rate, beta1, beta2, epsilon, lr_decay, weight_decay and
-// clip_norm from a "train" section (defaults from `def`).
+// Reads optimizer ("adam" or "adamw"), learning_rate, beta1, beta2, epsilon,
+// lr_decay, weight_decay and clip_norm from a "train" section (defaults from `def`).
 AdamOptions read_adam_options(ConfigSection& train, const AdamOptions& def = {});
 
 class Adam {
@@ -38,9 +41,13 @@ class Adam {
   // Restricts updates (and gradient reads, decay, norm, clearing) to these
   // sorted, disjoint [begin, end) ranges; empty = the whole buffer.
   void set_active(const std::vector<std::pair<size_t, size_t>>& ranges);
+  // Restricts weight decay to these sorted, disjoint ranges (e.g. weight
+  // matrices, not gains and biases); empty = every parameter. Call after set_active().
+  void set_decay(const std::vector<std::pair<size_t, size_t>>& ranges);
 
   // Learning rate for the given 1-based epoch.
   void set_epoch(int64_t epoch);
+  void set_learning_rate(double lr) { lr_ = lr; }
   double learning_rate() const { return lr_; }
 
   // One update of params (n) with the gradient g = scale * sum_c grads[c]
@@ -68,7 +75,13 @@ class Adam {
   double lr_;
   int64_t t_ = 0;
   std::vector<float> m_, v_;  // (n) first and second moments
-  std::vector<std::pair<size_t, size_t>> work_;  // ranges of at most kParamSlice, the parallel work items
+  struct Slice {
+    size_t begin, end;
+    bool decay;
+  };
+  void build_work();
+  std::vector<std::pair<size_t, size_t>> active_, decay_;
+  std::vector<Slice> work_;  // ranges of at most kParamSlice, the parallel work items
 };
 
 // Fixed slice size for elementwise passes over parameter buffers.

@@ -1,0 +1,381 @@
+// conv.cc — the column-table convolution of conv.h. The float kernels under
+// AVX-512 keep a tile of up to 8 pixels x 48 outputs in 24 registers and
+// stream the weight rows (forward), or a tile of 8 columns x 48 outputs over
+// blocks of pixels (weight gradient); each output value is one chain of fused
+// multiply-adds in column order, so which pixels share a tile never changes it.
+#include "nn/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+// GCC 12 flags its own AVX-512 intrinsics (_mm512_undefined_ps) as
+// maybe-uninitialized: a known false positive (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#endif
+
+#include "nn/workspace.h"
+
+namespace dgm::nn {
+
+Margins margins_for(const Taps& taps) {
+  Margins m;
+  for (const auto& [dy, dx] : taps) {
+    m.top = std::max<int64_t>(m.top, -dy);
+    m.bottom = std::max<int64_t>(m.bottom, dy);
+    m.left = std::max<int64_t>(m.left, -dx);
+    m.right = std::max<int64_t>(m.right, dx);
+  }
+  return m;
+}
+
+Margins max_margins(const Margins& a, const Margins& b) {
+  return {std::max(a.top, b.top), std::max(a.bottom, b.bottom), std::max(a.left, b.left), std::max(a.right, b.right)};
+}
+
+void column_offsets(const Taps& taps, const Grid& g, int64_t* offsets) {
+  for (size_t t = 0; t < taps.size(); ++t)
+    for (int64_t k = 0; k < g.F; ++k)
+      offsets[int64_t(t) * g.F + k] = int64_t(taps[t].first) * g.row_stride() + int64_t(taps[t].second) * g.F + k;
+}
+
+Taps negate(const Taps& taps) {
+  Taps r(taps.size());
+  for (size_t t = 0; t < taps.size(); ++t) r[t] = {-taps[t].first, -taps[t].second};
+  return r;
+}
+
+template <typename T>
+void transpose_columns(int64_t taps, int64_t fin, int64_t fout, const T* w, T* wt) {
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t k = 0; k < fin; ++k)
+      for (int64_t o = 0; o < fout; ++o) wt[(t * fout + o) * fin + k] = w[(t * fin + k) * fout + o];
+}
+
+template <typename T>
+void zero_margins(const Grid& g, T* data) {
+  const int64_t rs = g.row_stride(), F = g.F;
+  for (int64_t i = 0; i < g.n; ++i) {
+    T* img = data + i * g.image_stride();
+    std::fill(img, img + g.top * rs, T(0));
+    std::fill(img + (g.top + g.H) * rs, img + (g.top + g.H + g.bottom) * rs, T(0));
+    for (int64_t r = 0; r < g.H; ++r) {
+      T* row = img + (g.top + r) * rs;
+      std::fill(row, row + g.left * F, T(0));
+      std::fill(row + (g.left + g.W) * F, row + rs, T(0));
+    }
+  }
+}
+
+template <typename T>
+void sum_pixels(const Grid& g, const T* v, const Region& rg, T* s) {
+  for (int64_t i = rg.i0; i < rg.i1; ++i) {
+    T* si = s + (i - rg.i0) * g.F;
+    std::fill(si, si + g.F, T(0));
+    for (int64_t r = rg.r0; r < rg.r1; ++r)
+      for (int64_t c = rg.c0; c < rg.c1; ++c) {
+        const T* p = v + g.at(i, r, c);
+        for (int64_t o = 0; o < g.F; ++o) si[o] += p[o];
+      }
+  }
+}
+
+namespace {
+
+// Pixels of a region in (image, row, column) order, handed out in runs of up
+// to `cap`: offsets into x's and y's grids and the image index.
+struct PixelRun {
+  int64_t n = 0;
+  int64_t xo[8], yo[8], img[8];
+};
+
+class PixelWalk {
+ public:
+  PixelWalk(const Grid& gx, const Grid& gy, const Region& rg) : gx_(gx), gy_(gy), rg_(rg), i_(rg.i0), r_(rg.r0), c_(rg.c0) {}
+  // Fills up to cap pixels (cap <= 8); false when none are left.
+  bool next(PixelRun& run, int64_t cap) {
+    run.n = 0;
+    while (run.n < cap && i_ < rg_.i1) {
+      run.xo[run.n] = gx_.at(i_, r_, c_);
+      run.yo[run.n] = gy_.at(i_, r_, c_);
+      run.img[run.n] = i_;
+      ++run.n;
+      if (++c_ == rg_.c1) {
+        c_ = rg_.c0;
+        if (++r_ == rg_.r1) {
+          r_ = rg_.r0;
+          ++i_;
+        }
+      }
+    }
+    return run.n > 0;
+  }
+
+ private:
+  const Grid &gx_, &gy_;
+  Region rg_;
+  int64_t i_, r_, c_;
+};
+
+// Plain loops, the same accumulation order (init, then columns in order) for
+// every pixel; used for double and for builds without AVX-512.
+template <typename T>
+void forward_generic(int64_t J, const int64_t* col, const T* w, const Grid& gx, const T* x, const Grid& gy, T* y,
+                     const Region& rg, const Epilogue<T>& ep) {
+  const int64_t F = gy.F;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  T* acc = ws.take<T>(size_t(F));
+  PixelWalk walk(gx, gy, rg);
+  PixelRun run;
+  while (walk.next(run, 1)) {
+    const T* xp = x + run.xo[0];
+    if (ep.init) std::copy(ep.init + run.img[0] * F, ep.init + (run.img[0] + 1) * F, acc);
+    else std::fill(acc, acc + F, T(0));
+    for (int64_t j = 0; j < J; ++j) {
+      const T xv = xp[col[j]];
+      const T* wr = w + j * F;
+      for (int64_t o = 0; o < F; ++o) acc[o] += xv * wr[o];
+    }
+    const int64_t yo = run.yo[0];
+    for (int64_t o = 0; o < F; ++o) {
+      T v = acc[o];
+      if (ep.gate && !(ep.gate[yo + o] > T(0))) v = T(0);
+      if (ep.add) v = ep.add[yo + o] + v;
+      y[yo + o] = v;
+      if (ep.relu) ep.relu[yo + o] = std::max(v, T(0));
+    }
+  }
+}
+
+template <typename T>
+void backward_weights_generic(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
+                              const Region& rg, T* dw) {
+  const int64_t F = gy.F;
+  PixelWalk walk(gx, gy, rg);
+  PixelRun run;
+  while (walk.next(run, 1)) {
+    const T* xp = x + run.xo[0];
+    const T* d = dy + run.yo[0];
+    for (int64_t j = 0; j < J; ++j) {
+      const T xv = xp[col[j]];
+      T* wr = dw + j * F;
+      for (int64_t o = 0; o < F; ++o) wr[o] += xv * d[o];
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+
+constexpr int kTilePixels = 8;
+constexpr int kBlockVectors = 3;  // outputs a block: 3 x 16
+
+inline __mmask16 lane_mask(int64_t remaining) {
+  return remaining >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << remaining) - 1u);
+}
+
+// One tile: P pixels x V vectors of outputs starting at o0 (masks per vector).
+template <int P, int V>
+void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
+                  const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep) {
+  __m512 acc[P][V];
+  #pragma GCC unroll 16
+  for (int j = 0; j < P; ++j)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v)
+      acc[j][v] = ep.init ? _mm512_maskz_loadu_ps(mask[v], ep.init + run.img[j] * F + o0 + 16 * v) : _mm512_setzero_ps();
+  const float* xp[P];
+  #pragma GCC unroll 16
+  for (int j = 0; j < P; ++j) xp[j] = x + run.xo[j];
+  const float* wr = w + o0;
+  for (int64_t c = 0; c < J; ++c, wr += F) {
+    const int64_t off = col[c];
+    __m512 wv[V];
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) wv[v] = _mm512_maskz_loadu_ps(mask[v], wr + 16 * v);
+    #pragma GCC unroll 16
+    for (int j = 0; j < P; ++j) {
+      const __m512 xb = _mm512_set1_ps(xp[j][off]);
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[j][v] = _mm512_fmadd_ps(xb, wv[v], acc[j][v]);
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  #pragma GCC unroll 16
+  for (int j = 0; j < P; ++j)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) {
+      const int64_t at = run.yo[j] + o0 + 16 * v;
+      __m512 val = acc[j][v];
+      if (ep.gate) {
+        const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mask[v], ep.gate + at), zero, _CMP_GT_OQ);
+        val = _mm512_maskz_mov_ps(pos, val);
+      }
+      if (ep.add) val = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ep.add + at), val);
+      _mm512_mask_storeu_ps(y + at, mask[v], val);
+      if (ep.relu) _mm512_mask_storeu_ps(ep.relu + at, mask[v], _mm512_max_ps(val, zero));
+    }
+}
+
+template <int V>
+void forward_run(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
+                 const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep) {
+  switch (run.n) {
+    case 8: forward_tile<8, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 7: forward_tile<7, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 6: forward_tile<6, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 5: forward_tile<5, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 4: forward_tile<4, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 3: forward_tile<3, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 2: forward_tile<2, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    default: forward_tile<1, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+  }
+}
+
+void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& gx, const float* x, const Grid& gy,
+                    float* y, const Region& rg, const Epilogue<float>& ep) {
+  const int64_t F = gy.F;
+  for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
+    const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
+    const int V = int((width + 15) / 16);
+    __mmask16 mask[kBlockVectors];
+    for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
+    PixelWalk walk(gx, gy, rg);
+    PixelRun run;
+    while (walk.next(run, kTilePixels)) {
+      if (V == 3) forward_run<3>(J, col, w, F, o0, mask, x, run, y, ep);
+      else if (V == 2) forward_run<2>(J, col, w, F, o0, mask, x, run, y, ep);
+      else forward_run<1>(J, col, w, F, o0, mask, x, run, y, ep);
+    }
+  }
+}
+
+// dw rows [j0, j0 + KB) x V output vectors from o0 += sum over the listed
+// pixels of x[xo + col[j]] * dy[yo].
+template <int KB, int V>
+void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
+                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
+  __m512 acc[KB][V];
+  #pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
+  int64_t off[KB];
+  #pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k) off[k] = col[k];
+  for (int64_t p = 0; p < np; ++p) {
+    const float* xp = x + xo[p];
+    const float* d = dy + yo[p] + o0;
+    __m512 dv[V];
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) dv[v] = _mm512_maskz_loadu_ps(mask[v], d + 16 * v);
+    #pragma GCC unroll 16
+    for (int k = 0; k < KB; ++k) {
+      const __m512 xb = _mm512_set1_ps(xp[off[k]]);
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[k][v] = _mm512_fmadd_ps(xb, dv[v], acc[k][v]);
+    }
+  }
+  #pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) {
+      float* at = dw + k * F + o0 + 16 * v;
+      _mm512_mask_storeu_ps(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
+    }
+}
+
+template <int V>
+void weights_cols(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
+                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
+  switch (kb) {
+    case 8: weights_tile<8, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 7: weights_tile<7, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 6: weights_tile<6, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 5: weights_tile<5, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 4: weights_tile<4, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 3: weights_tile<3, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 2: weights_tile<2, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    default: weights_tile<1, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+  }
+}
+
+void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, const float* x, const Grid& gy,
+                             const float* dy, const Region& rg, float* dw) {
+  // Pixels in blocks small enough that their dy and x stay in cache while
+  // every column tile passes over them.
+  constexpr int64_t kBlockPixels = 128;
+  const int64_t F = gy.F;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  int64_t* xo = ws.take<int64_t>(kBlockPixels);
+  int64_t* yo = ws.take<int64_t>(kBlockPixels);
+  PixelWalk walk(gx, gy, rg);
+  PixelRun run;
+  bool more = true;
+  while (more) {
+    int64_t np = 0;
+    while (np + kTilePixels <= kBlockPixels && (more = walk.next(run, kTilePixels)))
+      for (int64_t j = 0; j < run.n; ++j, ++np) xo[np] = run.xo[j], yo[np] = run.yo[j];
+    if (np == 0) break;
+    for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
+      const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
+      const int V = int((width + 15) / 16);
+      __mmask16 mask[kBlockVectors];
+      for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
+      for (int64_t j0 = 0; j0 < J; j0 += 8) {
+        const int64_t kb = std::min<int64_t>(8, J - j0);
+        float* d = dw + j0 * F;
+        if (V == 3) weights_cols<3>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else if (V == 2) weights_cols<2>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else weights_cols<1>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+      }
+    }
+  }
+}
+
+#endif  // __AVX512F__
+
+}  // namespace
+
+template <typename T>
+void conv_forward(int64_t J, const int64_t* col, const T* w, const Grid& gx, const T* x, const Grid& gy, T* y,
+                  const Region& region, const Epilogue<T>& ep) {
+  if (region.pixels() <= 0) return;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    forward_avx512(J, col, w, gx, x, gy, y, region, ep);
+    return;
+  }
+#endif
+  forward_generic(J, col, w, gx, x, gy, y, region, ep);
+}
+
+template <typename T>
+void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
+                           const Region& region, T* dw) {
+  if (region.pixels() <= 0) return;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw);
+    return;
+  }
+#endif
+  backward_weights_generic(J, col, gx, x, gy, dy, region, dw);
+}
+
+#define DGM_NN_CONV(T)                                                                                         \
+  template void zero_margins<T>(const Grid&, T*);                                                              \
+  template void transpose_columns<T>(int64_t, int64_t, int64_t, const T*, T*);                                 \
+  template void sum_pixels<T>(const Grid&, const T*, const Region&, T*);                                       \
+  template void conv_forward<T>(int64_t, const int64_t*, const T*, const Grid&, const T*, const Grid&, T*,      \
+                                const Region&, const Epilogue<T>&);                                            \
+  template void conv_backward_weights<T>(int64_t, const int64_t*, const Grid&, const T*, const Grid&, const T*, \
+                                         const Region&, T*);
+DGM_NN_CONV(float)
+DGM_NN_CONV(double)
+#undef DGM_NN_CONV
+
+}  // namespace dgm::nn
