@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
-all=(grid lines csv jsonl image idx idx_gz cifar text arpa config model)
+all=(grid lines csv jsonl image idx idx_gz cifar npy text arpa config model)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 build=${BUILD_DIR:-build-fuzz}

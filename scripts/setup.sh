@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config man-db python3-numpy
   libeigen3-dev libcli11-dev nlohmann-json3-dev libstb-dev libgtest-dev zlib1g-dev
   libplplot-dev plplot-driver-cairo
   dataset-fashion-mnist bible-kjv bible-kjv-text

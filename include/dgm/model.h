@@ -52,6 +52,9 @@ class TrainMonitor {
  public:
   virtual ~TrainMonitor() = default;
   virtual void on_step(const TrainProgress& p) = 0;
+  // Before the first step (of this fit, resumed or not): the unit, the
+  // maximum number of steps and, in `step`, the steps already done.
+  virtual void on_start(const TrainProgress& p) { (void)p; }
   // Within a step: `done` of `total` units of work (e.g. minibatches).
   virtual void on_work(int64_t done, int64_t total) { (void)done; (void)total; }
   // A one-line note for the user (fallbacks, warnings, restarts).
@@ -68,6 +71,7 @@ class TrainMonitor {
 struct TrainState {
   std::string loop;                                  // the writer, e.g. "minibatch" or "em"
   int64_t steps_done = 0;                            // epochs or EM iterations finished (for messages)
+  std::string position;                              // where it stands, for messages ("epoch 3, minibatch 5 of 40")
   json counters = json::object();                    // integers and flags, by name
   std::map<std::string, std::vector<double>> f64;    // exact doubles (sums, scores; infinities allowed)
   std::map<std::string, std::vector<float>> f32;     // float buffers (parameters, optimiser moments)

@@ -145,9 +145,13 @@ void print_summary(const json& h, const Model& model, const std::string& path, s
   if (h.contains("seed")) out << "seed         " << h["seed"].dump() << "\n";
   if (h.contains("data_fingerprint")) out << "fingerprint  " << h["data_fingerprint"].get<std::string>() << " (training data)\n";
   if (h.value("partial", false)) {
-    if (h.contains("train_state"))
-      out << "partial      yes: a checkpoint (the best parameters so far); continue with 'dgm train --resume " << path
-          << "'\n";
+    if (h.contains("train_state")) {
+      const json& ts = h["train_state"];
+      const std::string at = ts.contains("position") && ts["position"].is_string()
+                                 ? " at " + ts["position"].get<std::string>() : std::string();
+      out << "partial      yes: a checkpoint" << at << " (the best parameters so far); continue with "
+          << "'dgm train --resume " << path << "'\n";
+    }
     else
       out << "partial      yes: training was interrupted; the best parameters so far\n";
   }

@@ -151,12 +151,13 @@ class CliCheckpointer : public Checkpointer {
     last_steps_ = state.steps_done;
     saved_ = true;
     stop_saved_ = stop_saved_ || g_interrupted.load();
+    position_ = state.position;
     ++count_;
     // Said at most once a minute (step-based checkpoints can come faster).
     const auto now = std::chrono::steady_clock::now();
     if (!quiet_ && !g_interrupted.load() &&
         (count_ == 1 || std::chrono::duration<double>(now - last_said_).count() >= 60)) {
-      monitor_.message("checkpoint at " + monitor_.position() + " written to " + path_);
+      monitor_.message("checkpoint at " + state.position + " written to " + path_);
       last_said_ = now;
     }
   }
@@ -164,12 +165,14 @@ class CliCheckpointer : public Checkpointer {
   bool saved() const { return saved_; }
   // A checkpoint was saved because of Ctrl-C.
   bool saved_on_stop() const { return stop_saved_; }
+  // Where the last checkpoint was taken.
+  const std::string& position() const { return position_; }
 
  private:
   const Model& model_;
   CliMonitor& monitor_;
   CheckpointPolicy policy_;
-  std::string path_;
+  std::string path_, position_;
   json info_;
   bool quiet_;
   std::chrono::steady_clock::time_point last_, last_said_;
@@ -283,6 +286,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
       create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
   model->set_codec(codec);
   effective_train["seed"] = seed;
+  // When to checkpoint changes nothing in the model: not part of its config.
+  effective_train.erase("checkpoint_every");
 
   json effective = cfg;
   effective["model"] = effective_model;
@@ -348,7 +353,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   CliCheckpointer checkpointer(*model, monitor, policy, partial, ck_info, opts.quiet);
   if (!opts.quiet) {
     if (ckpt)
-      log << "dgm: resuming from " << opts.resume << " at " << monitor.position() << "; the model goes to "
+      log << "dgm: resuming from " << opts.resume << " at " << resume_state.position << "; the model goes to "
           << output << "\n";
     else if (file_exists(partial))
       log << "dgm: note: " << partial << " (a checkpoint of an earlier run) will be replaced by this run's; to "
@@ -374,7 +379,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   if (stopped && checkpointer.saved_on_stop()) {
     monitor.finish();
     if (!opts.quiet)
-      log << "dgm: interrupted at " << monitor.position() << "; checkpoint written to " << partial
+      log << "dgm: interrupted at " << checkpointer.position() << "; checkpoint written to " << partial
           << " (a usable model with the best parameters so far)\n"
           << "dgm: continue with: dgm train --resume " << partial << "\n";
     return 130;

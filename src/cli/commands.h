@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <iosfwd>
 
 #include <CLI/CLI.hpp>
 
@@ -21,6 +22,12 @@ void add_info(CLI::App& app, Action& action);
 void add_stats(CLI::App& app, Action& action);
 void add_export(CLI::App& app, Action& action);
 void add_plot(CLI::App& app, Action& action);
+void add_convert(CLI::App& app, Action& action);
+// Hidden `dgm _doc man|bash`: the manual page and the bash completion, made
+// from the app's own subcommands and options (cmd_doc.cc); registered last.
+void add_doc(CLI::App& app, Action& action);
+void write_man_page(const CLI::App& app, std::ostream& out);
+void write_bash_completion(const CLI::App& app, std::ostream& out);
 
 // Builds the whole command line and runs it: what main() does, callable from
 // tests. Usage errors give 2, runtime errors 1 with "dgm: error: ..." on err.

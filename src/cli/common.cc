@@ -216,6 +216,8 @@ int run_main(int argc, const char* const* argv) {
   add_stats(app, action);
   add_export(app, action);
   add_plot(app, action);
+  add_convert(app, action);
+  add_doc(app, action);
   auto usage = [](const std::string& what) {
     std::cerr << "dgm: usage error: " << what << "\n"
               << "Run 'dgm --help' or 'dgm <command> --help' for usage.\n";

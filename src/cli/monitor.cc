@@ -114,6 +114,15 @@ void CliMonitor::write_log_line(const TrainProgress& p, double seconds) {
   log_->write(j.dump() + "\n");
 }
 
+void CliMonitor::on_start(const TrainProgress& p) {
+  // The unit and the maximum, for progress lines before the first step ends;
+  // the figures stay those of the last recorded step (none yet: NaN).
+  last_.unit = p.unit;
+  last_.total = p.total;
+  last_.step = p.step;
+  session_first_step_ = p.step;
+}
+
 void CliMonitor::on_step(const TrainProgress& p) {
   last_ = p;
   work_done_ = work_total_ = 0;
@@ -122,7 +131,8 @@ void CliMonitor::on_step(const TrainProgress& p) {
   step_seconds_.push_back(s);
   write_log_line(p, s);
   redraw_plot(false);
-  draw(tty_);
+  // The bar redraws at every step; plain lines also come for the last step.
+  draw(tty_ || (p.total > 0 && p.step >= p.total));
 }
 
 void CliMonitor::on_work(int64_t done, int64_t total) {
@@ -141,10 +151,7 @@ void CliMonitor::message(const std::string& text) {
 void CliMonitor::draw(bool force) {
   if (opt_.quiet) return;
   const auto now = std::chrono::steady_clock::now();
-  const double since = seconds_between(last_draw_, now);
-  const bool last_step = last_.total > 0 && last_.step >= last_.total && work_total_ == 0;
-  if (!force && since < (tty_ ? 0.2 : opt_.progress_seconds) && !(last_step && !tty_)) return;
-  if (last_step && !tty_ && !force && last_draw_ > start_ && since < 1e-9) return;
+  if (!force && seconds_between(last_draw_, now) < (tty_ ? 0.2 : opt_.progress_seconds)) return;
   last_draw_ = now;
   // Progress of this session: steps done since it started, and the fraction of
   // the current step.
@@ -209,21 +216,13 @@ void CliMonitor::finish() {
   redraw_plot(true);
 }
 
-std::string CliMonitor::position() const {
-  const std::string unit = last_.unit.empty() ? "step" : last_.unit;
-  if (work_total_ > 0 && work_done_ < work_total_)
-    return unit + " " + std::to_string(last_.step + 1) + " (minibatch " + std::to_string(work_done_ + 1) + " of " +
-           std::to_string(work_total_) + ")";
-  if (last_.step == 0) return "the start";
-  return "the end of " + unit + " " + std::to_string(last_.step);
-}
-
 json CliMonitor::record(bool with_run) const {
   json r;
   const TrainProgress* last = history_.empty() ? nullptr : &history_.back();
-  r["unit"] = last ? last->unit : "step";
+  // Before the first step ends, on_start gave the unit and the maximum.
+  r["unit"] = last ? last->unit : last_.unit.empty() ? "step" : last_.unit;
   r["steps"] = history_.size();
-  r["max_steps"] = last ? last->total : 0;
+  r["max_steps"] = last ? last->total : last_.total;
   int64_t best = 0;
   bool any_valid = false, any_lr = false, any_restart = false;
   for (const auto& p : history_) {

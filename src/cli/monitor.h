@@ -37,6 +37,7 @@ class CliMonitor : public TrainMonitor {
   // are written to the log first, its sessions' times are carried on.
   void resume_from(const json& record);
 
+  void on_start(const TrainProgress& p) override;
   void on_step(const TrainProgress& p) override;
   void on_work(int64_t done, int64_t total) override;
   void message(const std::string& text) override;
@@ -44,8 +45,6 @@ class CliMonitor : public TrainMonitor {
   void finish();
   // Seconds since this session started.
   double seconds() const;
-  // Where training is, e.g. "epoch 3 (minibatch 120 of 1563)" or "iteration 15".
-  std::string position() const;
   // Steps recorded (earlier sessions' included).
   int64_t steps() const { return int64_t(history_.size()); }
 

@@ -171,7 +171,8 @@ void draw_series(const TrainCurve& c, const std::vector<double>& y, bool log10y)
 // The y range of the NLL panel: every finite value, except that the first
 // steps of a curve (often far above the rest, e.g. EM's first iteration) may
 // go off the top when later steps would otherwise be squeezed flat.
-Range nll_range(const std::vector<TrainCurve>& curves) {
+Range nll_range(const std::vector<TrainCurve>& curves, bool* clipped) {
+  *clipped = false;
   Range all, tail;
   for (const auto& c : curves)
     for (size_t i = 0; i < c.step.size(); ++i) {
@@ -186,6 +187,7 @@ Range nll_range(const std::vector<TrainCurve>& curves) {
   // Clip the head only when it stretches the range more than threefold.
   if (!all.empty() && all.hi - all.lo > 3 * (tail.hi - tail.lo) && tail.hi > tail.lo) {
     tail.hi += 0.5 * (tail.hi - tail.lo);
+    *clipped = true;
     return tail;
   }
   return all;
@@ -224,7 +226,9 @@ void plot_curves(const std::vector<TrainCurve>& curves, const std::string& png_p
   if (lr_log) lr.lo = std::log10(lr.lo), lr.hi = std::log10(lr.hi);
   if (x.lo == x.hi) x.lo -= 1, x.hi += 1;
   x.lo = std::min(x.lo, 0.0);
-  Range y = nll_range(curves);
+  x.hi += 0.02 * (x.hi - x.lo);  // room for the last step's marker
+  bool clipped = false;
+  Range y = nll_range(curves, &clipped);
   y.pad(0.04);
   const bool has_lr = !lr.empty();
   if (!lr_log && has_lr && lr.hi - lr.lo < 0.1 * lr.hi) {
@@ -271,6 +275,12 @@ void plot_curves(const std::vector<TrainCurve>& curves, const std::string& png_p
   if (title.size() > 90) title = "..." + title.substr(title.size() - 87);
   plmtex("t", 1.2, 0.5, 0.5, title.c_str());
 
+  if (clipped) {
+    // Bottom left: where falling curves leave room.
+    plschr(0, 0.7);
+    plmtex("b", -1.3, 0.015, 0.0, "(the first steps are above the top)");
+    plschr(0, 0.85);
+  }
   std::vector<std::string> labels;
   std::vector<PLINT> colors, styles;
   for (size_t r = 0; r < curves.size(); ++r) {

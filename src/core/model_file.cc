@@ -379,7 +379,8 @@ void add_train_state(ModelWriter& w, const TrainState& s) {
     arrays[name] = "u64";
   }
   w.header()["train_state"] = {
-      {"loop", s.loop}, {"steps_done", s.steps_done}, {"counters", s.counters}, {"arrays", arrays}};
+      {"loop", s.loop}, {"steps_done", s.steps_done}, {"position", s.position}, {"counters", s.counters},
+      {"arrays", arrays}};
 }
 
 bool has_train_state(const ModelReader& r) { return r.header().contains("train_state"); }
@@ -398,6 +399,7 @@ TrainState read_train_state(const ModelReader& r) {
   s.loop = j.at("loop").get<std::string>();
   s.steps_done = j.at("steps_done").get<int64_t>();
   s.counters = j.at("counters");
+  if (j.contains("position") && j.at("position").is_string()) s.position = j.at("position").get<std::string>();
   const uint64_t max_elements = kMaxModelFileBytes / 4;
   for (auto it = j.at("arrays").begin(); it != j.at("arrays").end(); ++it) {
     const std::string name = "state." + it.key();

@@ -79,6 +79,28 @@ void read_cifar(const std::string& path, ConfigSection&, Records& out) {
   out.mark_bulk(first);
 }
 
+SpaceHint probe_cifar(const std::string& path, ConfigSection&) {
+  require_file(path);
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw IoError(path + ": cannot read its size: " + ec.message());
+  SpaceHint hint;
+  // The records carry no shape; whole CIFAR-10 records are taken as CIFAR-10.
+  constexpr uint64_t kCifar10Record = 1 + 3 * 32 * 32;
+  if (size > 0 && size % kCifar10Record == 0) {
+    const std::string why = "CIFAR-10 records (" + path + " holds " + std::to_string(size / kCifar10Record) +
+                            " records of 3073 bytes)";
+    hint.shape = {3, 32, 32};
+    hint.levels = 256;
+    hint.labels = 10;
+    hint.shape_from = hint.levels_from = hint.labels_from = why;
+  } else {
+    hint.levels = 256;
+    hint.levels_from = "the CIFAR format (bytes)";
+  }
+  return hint;
+}
+
 void write_cifar(const Dataset& data, const std::string& path) {
   check_byte_space(data.space(), path);
   for (size_t i = 0; i < data.size(); ++i)

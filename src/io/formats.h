@@ -27,6 +27,8 @@ namespace dgm::io {
 using Reader = void (*)(const std::string& path, ConfigSection& opts, Records& out);
 using TextWriter = void (*)(const Dataset& data, std::ostream& out);
 using FileWriter = void (*)(const Dataset& data, const std::string& path);
+// What the file's header says about the space (probe_space in dgm/io/read.h).
+using Prober = SpaceHint (*)(const std::string& path, ConfigSection& opts);
 
 // Each format's space check (ConfigError naming `name` and saying why the
 // format cannot hold samples of `space`); null in the table: any space.
@@ -49,6 +51,13 @@ void read_idx(const std::string& path, ConfigSection& opts, Records& out);
 void write_idx(const Dataset& data, const std::string& path);
 void read_cifar(const std::string& path, ConfigSection& opts, Records& out);
 void write_cifar(const Dataset& data, const std::string& path);
+void check_npy_space(const Space& space, const std::string& name);
+void read_npy(const std::string& path, ConfigSection& opts, Records& out);
+void write_npy(const Dataset& data, const std::string& path);
+SpaceHint probe_images(const std::string& path, ConfigSection& opts);
+SpaceHint probe_idx(const std::string& path, ConfigSection& opts);
+SpaceHint probe_cifar(const std::string& path, ConfigSection& opts);
+SpaceHint probe_npy(const std::string& path, ConfigSection& opts);
 
 // ---- shared helpers (io_util.cc) ----
 

@@ -320,6 +320,42 @@ void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
   out.mark_bulk(first);
 }
 
+SpaceHint probe_idx(const std::string& path, ConfigSection& opts) {
+  const std::string labels_path = opts.get_string("labels", "");
+  (void)read_threshold(opts);
+  require_file(path);
+  SpaceHint hint;
+  {
+    GzFile in(path, "rb");
+    const IdxHeader h = read_header(in, path);
+    if (h.ndim < 2)
+      throw FormatError(path + ": " + std::to_string(h.ndim) +
+                        "-dimensional IDX file; images have at least 2 dimensions (is this the labels file?)");
+    for (int i = 1; i < h.ndim; ++i) hint.shape.push_back(int64_t(std::min<uint64_t>(h.dims[size_t(i)], 1u << 31)));
+    hint.shape_from = "the IDX header of " + path;
+    hint.levels = 256;
+    hint.levels_from = hint.shape_from;  // unsigned bytes
+  }
+  if (!labels_path.empty()) {
+    require_file(labels_path);
+    GzFile in(labels_path, "rb");
+    const IdxHeader h = read_header(in, labels_path);
+    if (h.ndim != 1)
+      throw FormatError(labels_path + ": a labels IDX file has 1 dimension (magic 0x00000801), this one has " +
+                        std::to_string(h.ndim));
+    check_claim(in, labels_path, h.ndim, h.dims[0], h.dims[0], "labels");
+    int top = -1;
+    std::vector<uint8_t> buf(1 << 16);
+    for (size_t got; (got = in.read(buf.data(), buf.size())) > 0;)
+      top = std::max<int>(top, *std::max_element(buf.begin(), buf.begin() + long(got)));
+    if (top >= 1) {
+      hint.labels = top + 1;
+      hint.labels_from = "the largest label in " + labels_path + " + 1";
+    }
+  }
+  return hint;
+}
+
 void write_idx(const Dataset& data, const std::string& path) {
   const Space& space = data.space();
   if (space.variable_length() || space.levels() > 256)

@@ -74,6 +74,18 @@ class PnmParser {
  public:
   PnmParser(const std::string& path, const std::string& bytes) : path_(path), b_(bytes) {}
 
+  // Width, height and channels from the header, nothing decoded.
+  Pixels info() {
+    const char kind = b_[1];
+    pos_ = 2;
+    Pixels p;
+    p.channels = (kind == '3' || kind == '6') ? 3 : 1;
+    p.w = header_int("width");
+    p.h = header_int("height");
+    if (p.w <= 0 || p.h <= 0) fail("width and height must be positive");
+    return p;
+  }
+
   Pixels parse(const Geometry& g) {
     const char kind = b_[1];
     pos_ = 2;
@@ -337,6 +349,27 @@ Pixels decode(const std::string& path, const Geometry& g) {
   stbi_image_free(pixels);
   return p;
 }
+
+// The size and channels of an image from its header (data left empty), and
+// whether it is bilevel (PBM).
+Pixels image_info(const std::string& path, bool* bilevel) {
+  const std::string bytes = read_bytes(path);
+  *bilevel = false;
+  if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6') {
+    *bilevel = bytes[1] == '1' || bytes[1] == '4';
+    return PnmParser(path, bytes).info();
+  }
+  int w, h, comp;
+  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(std::min<size_t>(bytes.size(), INT32_MAX)),
+                             &w, &h, &comp))
+    throw FormatError(path + ": not a PNG, JPEG, BMP or netpbm image (" + stbi_failure_reason() + ")");
+  Pixels p;
+  p.w = w;
+  p.h = h;
+  p.channels = comp <= 2 ? 1 : 3;
+  return p;
+}
+
 
 void append_bytes(void* context, void* data, int size) {
   static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
@@ -607,6 +640,68 @@ void read_images(const std::string& path, ConfigSection& opts, Records& out) {
       if (!single) out.set_source(out.data.size() - 1, item.path);
     });
   }
+}
+
+SpaceHint probe_images(const std::string& path, ConfigSection& opts) {
+  (void)read_threshold(opts);
+  std::string first;
+  SpaceHint hint;
+  if (is_directory(path)) {
+    std::vector<std::string> files, subdirs;
+    list_dir(path, &files, &subdirs);
+    if (!subdirs.empty()) {
+      // As list_directory_source: numeric folders give their number, others their rank.
+      int64_t top = int64_t(subdirs.size()) - 1;
+      bool numeric = true;
+      for (const auto& d : subdirs) {
+        int64_t v;
+        bool big;
+        if (!parse_int(d, &v, &big) || big || v < 0 || !std::isdigit((unsigned char)d[0])) numeric = false;
+      }
+      if (numeric) {
+        top = 0;
+        for (const auto& d : subdirs) top = std::max<int64_t>(top, std::stol(d));
+      }
+      hint.labels = std::max<int64_t>(2, top + 1);
+      hint.labels_from = numeric ? "the largest label folder in " + path + " + 1"
+                                 : "the " + std::to_string(subdirs.size()) + " label folders in " + path;
+      for (const auto& d : subdirs) {
+        std::vector<std::string> f, sub;
+        list_dir((fs::path(path) / d).string(), &f, &sub);
+        if (!f.empty()) {
+          first = (fs::path(path) / d / f[0]).string();
+          break;
+        }
+      }
+    } else if (!files.empty()) {
+      first = (fs::path(path) / files[0]).string();
+    }
+    if (first.empty()) throw FormatError(path + ": no images in the directory");
+  } else {
+    const std::string ext = lower(fs::path(path).extension().string());
+    if (ext == ".txt" || ext == ".list") {
+      const TextFile f = read_text(path, "image list");
+      LineReader lines(f.text);
+      std::string_view line;
+      while (first.empty() && lines.next(&line)) {
+        if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+        fs::path p{std::string(line.substr(0, line.find('\t')))};
+        if (p.is_relative()) p = fs::path(path).parent_path() / p;
+        first = p.string();
+      }
+      if (first.empty()) throw FormatError(f.name + ": the image list names no files");
+    } else {
+      first = path;
+    }
+  }
+  bool bilevel;
+  const Pixels p = image_info(first, &bilevel);
+  if (p.channels == 3) hint.shape = {3, p.h, p.w};
+  else hint.shape = {p.h, p.w};
+  hint.shape_from = "the image " + first;
+  hint.levels = bilevel ? 2 : 256;
+  hint.levels_from = hint.shape_from;  // 8-bit, or bilevel PBM
+  return hint;
 }
 
 void write_images(const Dataset& data, const std::string& dir) {

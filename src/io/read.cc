@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <utility>
 
 #include "dgm/codec.h"
 #include "dgm/rng.h"
@@ -73,6 +74,7 @@ struct Format {
   io::FileWriter write_file;  // binary files and image directories
   std::vector<std::string> keys;  // source keys the reader understands
   io::SpaceCheck check;           // the spaces it holds (null: any)
+  io::Prober probe = nullptr;     // formats whose header defines the space
 };
 
 const Format kFormats[] = {
@@ -80,9 +82,10 @@ const Format kFormats[] = {
     {"lines", io::read_lines, io::write_lines, nullptr, {}, nullptr},
     {"csv", io::read_csv, io::write_csv, nullptr, {"label_column"}, nullptr},
     {"jsonl", io::read_jsonl, io::write_jsonl, nullptr, {}, nullptr},
-    {"image", io::read_images, nullptr, io::write_images, {"threshold"}, io::check_image_space},
-    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}, io::check_byte_space},
-    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}, io::check_byte_space},
+    {"image", io::read_images, nullptr, io::write_images, {"threshold"}, io::check_image_space, io::probe_images},
+    {"idx", io::read_idx, nullptr, io::write_idx, {"labels", "threshold"}, io::check_byte_space, io::probe_idx},
+    {"cifar", io::read_cifar, nullptr, io::write_cifar, {}, io::check_byte_space, io::probe_cifar},
+    {"npy", io::read_npy, nullptr, io::write_npy, {"labels", "threshold"}, io::check_npy_space, io::probe_npy},
 };
 
 const Format* find_plain(const std::string& name) {
@@ -134,6 +137,7 @@ std::string sniff(const std::string& head, const Space* space) {
   if (starts(head, "\x89PNG\r\n\x1a\n", 8) || starts(head, "\xff\xd8\xff", 3) || starts(head, "BM", 2) ||
       (head.size() >= 3 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6' && std::isspace((unsigned char)head[2])))
     return "image";
+  if (starts(head, "\x93NUMPY", 6)) return "npy";
   if (starts(head, "\x1f\x8b", 2)) return "idx";  // gzip: the only compressed format dgm reads
   if (head.size() >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08 && head[3] >= 1 && head[3] <= 8) return "idx";
   if (head.find('\0') != std::string::npos) return "";
@@ -190,18 +194,30 @@ bool fits(const std::string& f, const std::string& head, const std::string& snif
   return sniffed == f;
 }
 
-void read_into(const json& source, const std::string& where, const Codec* codec, Records& out) {
+json source_object(const json& source, const std::string& where) {
   json src = source.is_string() ? json{{"path", source}} : source;
   if (!src.is_object())
     throw ConfigError(where + ": expected a path or an object {\"path\": ..., \"format\": ...}, got " + source.dump());
-  ConfigSection opts(src, where);
+  return src;
+}
+
+// A source's path, and its format: the one given, else detected; checked.
+std::pair<std::string, std::string> path_and_format(ConfigSection& opts, const std::string& where,
+                                                    const Codec* codec, const Space* space) {
   const json path_json = opts.get_json("path");
   if (!path_json.is_string() || path_json.get<std::string>().empty())
     throw ConfigError(where + ".path: missing (a file name, a directory, or - for stdin)");
   const std::string path = path_json.get<std::string>();
   std::string name = opts.get_string("format", "");
-  if (name.empty()) name = detect_format(path, "", codec, &out.data.space());
+  if (name.empty()) name = detect_format(path, "", codec, space);
   check_format(name, where + ".format", codec);
+  return {path, name};
+}
+
+void read_into(const json& source, const std::string& where, const Codec* codec, Records& out) {
+  const json src = source_object(source, where);
+  ConfigSection opts(src, where);
+  const auto [path, name] = path_and_format(opts, where, codec, &out.data.space());
   // Memory the budget did not foresee runs out here as a line naming the input.
   try {
     if (codec_owns(codec, name)) {
@@ -261,7 +277,8 @@ bool is_stream_format(const std::string& format, const Codec* codec) {
 }
 
 std::string infer_format(const std::string& path) {
-  if (path != "-" && io::is_directory(path)) return "image";
+  // A folder, or a name that ends in '/' (a folder to be written), holds images.
+  if (path != "-" && (io::is_directory(path) || path.back() == '/')) return "image";
   const std::string p = io::lower(path);
   for (const char* e : {".png", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".jpg", ".jpeg"})
     if (io::ends_with(p, e)) return "image";
@@ -269,6 +286,7 @@ std::string infer_format(const std::string& path) {
   const size_t idx = stem.find("-idx");
   if (io::ends_with(stem, ".idx") || (idx != std::string::npos && io::ends_with(stem, "-ubyte"))) return "idx";
   if (io::ends_with(p, ".bin")) return "cifar";
+  if (io::ends_with(p, ".npy")) return "npy";
   if (io::ends_with(p, ".csv")) return "csv";
   if (io::ends_with(p, ".jsonl")) return "jsonl";
   if (io::ends_with(p, ".grid")) return "grid";
@@ -301,6 +319,16 @@ Records read_records(const json& source, const Space& space, const Codec* codec,
   return out;
 }
 
+SpaceHint probe_space(const json& source) {
+  const json src = source_object(source, "data");
+  ConfigSection opts(src, "data");
+  const auto [path, name] = path_and_format(opts, "data", nullptr, nullptr);
+  const Format& format = *find_plain(name);
+  opts.allow(format.keys);
+  opts.finish();
+  return format.probe && path != "-" ? format.probe(path, opts) : SpaceHint{};
+}
+
 Dataset read_dataset(const json& source, const Space& space, const Codec* codec) {
   return std::move(read_records(source, space, codec).data);
 }
@@ -327,6 +355,12 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
     f.write_file(data, path);
   }
+}
+
+std::string labels_path(const std::string& path, const std::string& format) {
+  if (format == "idx") return idx_labels_path(path);
+  if (format == "npy") return npy_labels_path(path);
+  return "";
 }
 
 Records read_split(const json& data_section, const std::string& split, const Space& space, const Codec* codec) {

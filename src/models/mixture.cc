@@ -335,6 +335,9 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
     TrainState s;
     s.loop = "em";
     s.steps_done = step;
+    s.position = (opt_.restarts > 1 ? "restart " + std::to_string(restart + 1) + " of " +
+                                          std::to_string(opt_.restarts) + ", " : std::string()) +
+                 "iteration " + std::to_string(it);
     s.counters = {{"restart", restart}, {"iteration", it}, {"step", step}, {"groups", G_}};
     const auto r = ctx.rng->state();
     s.u64["rng"].assign(r.begin(), r.end());
@@ -411,6 +414,13 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
     }
   };
   if (resume) restore(*resume);
+  if (ctx.monitor) {
+    TrainProgress p;
+    p.unit = "iteration";
+    p.step = step;
+    p.total = total_steps;
+    ctx.monitor->on_start(p);
+  }
 
   for (int64_t restart = restart0; restart < opt_.restarts && !stopped; ++restart) {
     if (resume && restart == restart0) {

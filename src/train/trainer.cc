@@ -155,6 +155,9 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     TrainState s;
     s.loop = kLoop;
     s.steps_done = st.epoch - 1;
+    s.position = "epoch " + std::to_string(st.epoch) +
+                 (st.batch > 0 ? ", minibatch " + std::to_string(st.batch + 1) + " of " + std::to_string(batches)
+                               : std::string(" (its start)"));
     s.counters = {{"epoch", st.epoch},           {"batch", st.batch},
                   {"step", st.step},             {"since_best", st.since_best},
                   {"epoch_rows", st.epoch_rows}, {"epochs_run", res.epochs_run},
@@ -222,6 +225,14 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     return false;
   };
 
+  if (ctx.monitor) {
+    TrainProgress p;
+    p.unit = unit;
+    p.step = by_step ? st.step : st.epoch - 1;
+    p.total = by_step ? total_steps : opt.epochs;
+    p.learning_rate = opt.adam.learning_rate;
+    ctx.monitor->on_start(p);
+  }
   // A resumed run continues at the saved position, whose data order is
   // restored (checkpoints are taken after an epoch's shuffle), and does not
   // save the checkpoint it was resumed from again.

@@ -37,7 +37,9 @@ Result run(std::vector<std::string> args, const std::string& input = "") {
 class Commands : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::string(DGM_TEST_TMP) + "/commands";
+    // One folder a test: ctest runs the tests of this fixture in parallel.
+    dir_ = std::string(DGM_TEST_TMP) + "/commands-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::create_directories(dir_);
     // The shipped config, whose data paths are relative to its folder.
     config_ = std::string(DGM_SOURCE_DIR) + "/configs/digits.json";

@@ -58,7 +58,9 @@ void fix_checksum(std::string& b) {
 class Resume : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::string(DGM_TEST_TMP) + "/resume";
+    // One folder a test: ctest runs the tests of this fixture in parallel.
+    dir_ = std::string(DGM_TEST_TMP) + "/resume-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     data_ = dir_ + "/train.txt";

@@ -160,6 +160,28 @@ inline void fuzz_cifar(const std::string& b) {
   read_as(path, "cifar", Space::tensor({3}, 5, 3));
 }
 
+// npy: the bytes as an array file read into a few spaces (its own shape
+// probed first, as dgm convert does), and as the labels file of a valid
+// 3-sample array.
+inline void fuzz_npy(const std::string& b) {
+  const std::string path = put_file("input.npy", b);
+  read_as(path, "npy", Space::tensor({2, 2}, 256));
+  read_as(path, "npy", Space::tensor({4}, 3));
+  read_as(path, "npy", Space::tensor({5, 5}, 2), {{"threshold", 1}});
+  read_as(path, "npy", Space::tensor({1}, 70000, 3));
+  guarded([&] {
+    const SpaceHint h = probe_space(json{{"path", path}, {"format", "npy"}});
+    if (!h.shape.empty() && h.levels > 0) read_as(path, "npy", Space::tensor(h.shape, h.levels));
+  });
+  std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (3, 2), }";
+  dict += std::string((10 + dict.size() + 64) / 64 * 64 - 10 - dict.size() - 1, ' ') + "\n";
+  const std::string array = put_file("three.npy", std::string("\x93NUMPY\x01\x00", 8) + char(dict.size()) + '\0' + dict +
+                                                      std::string(6, '\x01'));
+  const std::string labels = put_file("three-labels.npy", b);
+  read_as(array, "npy", Space::tensor({2}, 2, 10), {{"labels", labels}});
+  guarded([&] { (void)probe_space(json{{"path", array}, {"format", "npy"}, {"labels", labels}}); });
+}
+
 // A text corpus: tokenized by the word and the char rules, as train and test.
 inline void fuzz_text(const std::string& b) {
   const std::string path = put_file("input.txt", b);
@@ -286,6 +308,7 @@ inline const std::map<std::string, Target>& targets() {
       {"grid", fuzz_grid},   {"lines", fuzz_lines},   {"csv", fuzz_csv},     {"jsonl", fuzz_jsonl},
       {"image", fuzz_image}, {"idx", fuzz_idx},       {"idx_gz", fuzz_idx_gz}, {"cifar", fuzz_cifar},
       {"text", fuzz_text},   {"arpa", fuzz_arpa},     {"config", fuzz_config}, {"model", fuzz_model},
+      {"npy", fuzz_npy},
   };
   return t;
 }

@@ -125,6 +125,31 @@ int main(int argc, char** argv) {
     put("cifar", "small.bin", slurp(dir + "/c3.bin"));
   }
 
+  // npy: dgm's own files (u1, i2, i4 and <i8 labels) and what NumPy also
+  // writes: big-endian and bool items, format 2.0, a flat N x D array.
+  {
+    const std::string dir = fuzz::scratch_dir();
+    for (const auto& [name, space] : {std::pair<std::string, Space>{"u1", Space::tensor({2, 2}, 256, 10)},
+                                      {"i2", Space::tensor({4}, 3000)}, {"i4", Space::tensor({1}, 70000, 3)}}) {
+      write_dataset(make_data(space, 3, 14), dir + "/" + name + ".npy", "npy");
+      put("npy", name + ".npy", slurp(dir + "/" + name + ".npy"));
+      if (space.has_labels()) put("npy", name + "-labels.npy", slurp(dir + "/" + name + "-labels.npy"));
+    }
+    auto npy = [](const std::string& dict, const std::string& items, int major) {
+      const size_t prefix = major == 1 ? 10 : 12;
+      std::string d = dict + std::string((prefix + dict.size() + 64) / 64 * 64 - prefix - dict.size() - 1, ' ') + "\n";
+      std::string out("\x93NUMPY", 6);
+      out += char(major);
+      out += char(0);
+      for (size_t b = 0; b < prefix - 8; ++b) out += char((d.size() >> (8 * b)) & 0xff);
+      return out + d + items;
+    };
+    put("npy", "be-u2.npy", npy("{'descr': '>u2', 'fortran_order': False, 'shape': (3, 2, 2), }", std::string(24, '\x01'), 1));
+    put("npy", "bool.npy", npy("{'descr': '|b1', 'fortran_order': False, 'shape': (2, 25), }", std::string(50, '\x01'), 1));
+    put("npy", "v2-i8.npy", npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3, 4), }", std::string(96, '\0'), 2));
+    put("npy", "labels-i4.npy", npy("{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", std::string("\1\0\0\0\0\0\0\0\xff\xff\xff\xff", 12), 1), false);
+  }
+
   // Text corpora, ARPA files and models.
   const std::string corpus =
       "in the beginning god created the heaven and the earth .\n"

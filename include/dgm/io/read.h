@@ -6,12 +6,13 @@
 //    "format": "idx", "threshold": 128}
 // Formats: grid, lines, csv, jsonl, image (PNG, PGM/PPM/PBM, BMP, JPEG; a file,
 // a directory with one subfolder per label, or a list file), idx (plain or
-// .gz), cifar, plus the formats of a codec (codec.h: "text"). Each format has
-// one name for reading and writing. Without a format, detect_format() decides
-// from the content, then the file name. Every error names the file, the record
-// or line, and the reason; sizes from headers are checked before allocating;
-// nothing is silently truncated, padded or resized. Source keys besides "path"
-// and "format": "label_column" (csv), "threshold" (image, idx), "labels" (idx),
+// .gz), cifar, npy (NumPy integer arrays), plus the formats of a codec
+// (codec.h: "text"). Each format has one name for reading and writing.
+// Without a format, detect_format() decides from the content, then the file
+// name. Every error names the file, the record or line, and the reason; sizes
+// from headers are checked before allocating; nothing is silently truncated,
+// padded or resized. Source keys besides "path" and "format": "label_column"
+// (csv), "threshold" (image, idx, npy), "labels" (idx, npy: the labels file),
 // a codec's keys; a key the format does not read is a ConfigError.
 // docs/formats.md describes every format.
 #pragma once
@@ -104,8 +105,9 @@ void write_dataset(const Dataset& data, std::ostream& out, const std::string& fo
 std::string detect_format(const std::string& path, const std::string& preferred = "", const Codec* codec = nullptr,
                           const Space* space = nullptr);
 // The format read_dataset infers from a name alone: image for .png .pgm .ppm
-// .pbm .pnm .bmp .jpg .jpeg and directories, idx for *-idx*-ubyte[.gz] and
-// *.idx[.gz], cifar for .bin, csv, jsonl, grid for .grid, else lines.
+// .pbm .pnm .bmp .jpg .jpeg, directories and names ending in '/', idx for *-idx*-ubyte[.gz] and
+// *.idx[.gz], cifar for .bin, npy for .npy, csv, jsonl, grid for .grid, else
+// lines.
 std::string infer_format(const std::string& path);
 // Every format name dgm reads and writes (with the codec's), for --help and errors.
 std::vector<std::string> format_names(const Codec* codec = nullptr);
@@ -119,6 +121,34 @@ bool is_stream_format(const std::string& format, const Codec* codec = nullptr);
 // "train-images-idx3-ubyte.gz" -> "train-labels-idx1-ubyte.gz",
 // "x.idx" -> "x-labels.idx", "x.idx.gz" -> "x-labels.idx.gz", else "<path>-labels".
 std::string idx_labels_path(const std::string& images_path);
+// Where write_dataset(..., "npy") puts the labels: "x.npy" -> "x-labels.npy",
+// else "<path>-labels.npy".
+std::string npy_labels_path(const std::string& path);
+// Where write_dataset(data, path, format) puts the labels: the second file of
+// idx and npy, "" for the formats that hold them inline.
+std::string labels_path(const std::string& path, const std::string& format);
+
+// What a file itself says about the space of its samples, for the formats
+// whose headers define it (probe_space). A field the file does not define is
+// empty or 0; each *_from says where the value came from, for messages.
+//   idx    shape from the header, levels 256 (bytes)
+//   npy    shape from the header, levels 256 for u1, 2 for b1 (other dtypes
+//          do not define them)
+//   cifar  {3,32,32}, 256 levels, 10 labels when the file is whole CIFAR-10
+//          records (3073 bytes each)
+//   image  {H,W} or {3,H,W} and 256 levels (2 for PBM) from the first image;
+//          labels: the number of label subfolders (the largest + 1 when they
+//          are numbers)
+// With a "labels" file (idx, npy) the labels are its largest value + 1.
+struct SpaceHint {
+  std::vector<int64_t> shape;
+  int64_t levels = 0;
+  int64_t labels = 0;
+  std::string shape_from, levels_from, labels_from;
+};
+// The source as for read_dataset; formats without a header (grid, lines,
+// csv, jsonl) give an empty hint. Errors as read_dataset's.
+SpaceHint probe_space(const json& source);
 
 // The train / validation / test sets described by a config's "data" section:
 //   "train", "validation", "test": a path (or a source object as above);

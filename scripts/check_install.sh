@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# check_install.sh — installs a built dgm to a scratch prefix and uses it as an
+# outside project would: every public header compiles on its own with only the
+# installed include folder (and the system's), examples/score builds with
+# find_package(dgm) against libdgm.so and libdgm.a and once with
+# `pkg-config --cflags --libs dgm`, and each build's scores of the shipped
+# digits equal `dgm score`'s, byte for byte. The installed manual page must
+# render without warnings.
+#   scripts/check_install.sh [BUILD_DIR]     # default build (already built)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-${BUILD_DIR:-build}}
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/dgm-install.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+prefix=$scratch/prefix
+fail() { echo "check_install: $*" >&2; exit 1; }
+
+cmake --install "$build" --prefix "$prefix" > "$scratch/install.log"
+for f in bin/dgm lib/libdgm.a lib/libdgm.so lib/cmake/dgm/dgmConfig.cmake lib/cmake/dgm/dgmConfigVersion.cmake \
+         lib/pkgconfig/dgm.pc share/man/man1/dgm.1 share/bash-completion/completions/dgm include/dgm/model.h; do
+  [ -e "$prefix/$f" ] || fail "$f was not installed"
+done
+
+# Each public header on its own: nothing it includes may be missing from the
+# install (private headers under src/, or Eigen, which is private).
+n=0
+while IFS= read -r h; do
+  echo "#include <${h#"$prefix"/include/}>" | ${CXX:-c++} -std=c++17 -fsyntax-only -Wall -Wextra -Werror \
+    -I"$prefix/include" -x c++ - || fail "public header ${h#"$prefix"/include/} does not compile on its own"
+  n=$((n + 1))
+done < <(find "$prefix/include/dgm" -name '*.h' | sort)
+echo "check_install: $n public headers compile on their own" >&2
+
+# The reference: the installed dgm trains the digits model and scores the test set.
+dgm=$prefix/bin/dgm
+"$dgm" train -c configs/digits.json -o "$scratch/digits.dgm" -q
+"$dgm" score data/digits/test.txt -f grid -m "$scratch/digits.dgm" > "$scratch/expected.txt"
+[ -s "$scratch/expected.txt" ] || fail "dgm score printed nothing"
+
+check() { # check NAME PROGRAM: its scores equal dgm's
+  "$2" "$scratch/digits.dgm" data/digits/test.txt grid > "$scratch/$1.txt" || fail "$1: the example failed"
+  cmp -s "$scratch/expected.txt" "$scratch/$1.txt" || {
+    diff "$scratch/expected.txt" "$scratch/$1.txt" | head >&2
+    fail "$1: scores differ from dgm score"
+  }
+  echo "check_install: $1: $(wc -l < "$scratch/$1.txt") scores equal dgm score's" >&2
+}
+
+for kind in shared static; do
+  static=OFF
+  [ "$kind" = static ] && static=ON
+  cmake -S examples/score -B "$scratch/example-$kind" -DCMAKE_PREFIX_PATH="$prefix" -DDGM_STATIC=$static \
+    -DCMAKE_BUILD_TYPE=Release > "$scratch/example-$kind.log" || { cat "$scratch/example-$kind.log" >&2; fail "find_package(dgm) failed"; }
+  cmake --build "$scratch/example-$kind" >> "$scratch/example-$kind.log" || { cat "$scratch/example-$kind.log" >&2; fail "example ($kind) does not build"; }
+  check "find_package(dgm), $kind" "$scratch/example-$kind/score"
+done
+if [ "$(ldd "$scratch/example-shared/score" | grep -c "$prefix/lib/libdgm.so")" -ne 1 ]; then
+  fail "the shared example does not load $prefix/lib/libdgm.so"
+fi
+
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+[ "$(pkg-config --modversion dgm)" = "$("$dgm" --version | sed 's/^dgm //')" ] || fail "dgm.pc's version is not dgm --version's"
+# shellcheck disable=SC2046
+${CXX:-c++} -std=c++17 -O2 examples/score/score.cc -o "$scratch/score-pc" $(pkg-config --cflags --libs dgm) \
+  -Wl,-rpath,"$(pkg-config --variable=libdir dgm)" || fail "the example does not build with pkg-config"
+check "pkg-config dgm" "$scratch/score-pc"
+
+warnings=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man1/dgm.1" 2>&1 > /dev/null)
+[ -z "$warnings" ] || fail "the manual page has warnings: $warnings"
+echo "check_install: installed to a scratch prefix and used from CMake and pkg-config: ok" >&2
