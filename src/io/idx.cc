@@ -326,7 +326,7 @@ SpaceHint probe_idx(const std::string& path, ConfigSection& opts) {
   require_file(path);
   SpaceHint hint;
   {
-    GzFile in(path, "rb");
+    IdxIn in(path);
     const IdxHeader h = read_header(in, path);
     if (h.ndim < 2)
       throw FormatError(path + ": " + std::to_string(h.ndim) +
@@ -338,7 +338,7 @@ SpaceHint probe_idx(const std::string& path, ConfigSection& opts) {
   }
   if (!labels_path.empty()) {
     require_file(labels_path);
-    GzFile in(labels_path, "rb");
+    IdxIn in(labels_path);
     const IdxHeader h = read_header(in, labels_path);
     if (h.ndim != 1)
       throw FormatError(labels_path + ": a labels IDX file has 1 dimension (magic 0x00000801), this one has " +

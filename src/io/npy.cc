@@ -18,6 +18,7 @@
 #include <memory>
 #include <ostream>
 
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/read.h"
 #include "formats.h"
 
@@ -381,7 +382,7 @@ void write_array(const std::string& path, const std::string& descr, const std::v
   std::string head(kMagic, 6);
   head += prefix == 10 ? std::string("\x01\x00", 2) : std::string("\x02\x00", 2);
   for (size_t b = 0; b < prefix - 8; ++b) head += char((dict.size() >> (8 * b)) & 0xff);
-  write_text_atomically(path, [&](std::ostream& out) {
+  write_file_atomically(path, [&](std::ostream& out) {
     out.write(head.data(), std::streamsize(head.size()));
     out.write(dict.data(), std::streamsize(dict.size()));
     items(out);
