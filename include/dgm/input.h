@@ -9,10 +9,9 @@
 #include <cstdint>
 #include <string>
 
-namespace dgm {
+#include "dgm/error.h"  // shown_name: how an input is named in messages
 
-// How `path` is named in messages: the path, or "<stdin>" for "-".
-std::string input_name(const std::string& path);
+namespace dgm {
 
 // IoError "<path>: cannot open: <reason>" unless path names something that
 // can be read as a file (a regular file, a device, a FIFO); "is a directory"
