@@ -9,9 +9,10 @@
 #include <cstdint>
 #include <string>
 
-#include "dgm/error.h"  // shown_name: how an input is named in messages
-
 namespace dgm {
+
+// How `path` is named in messages: the path, or "<stdin>" for "-".
+std::string input_name(const std::string& path);
 
 // IoError "<path>: cannot open: <reason>" unless path names something that
 // can be read as a file (a regular file, a device, a FIFO); "is a directory"

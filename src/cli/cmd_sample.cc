@@ -51,7 +51,7 @@ constexpr size_t kChunk = 4096;
 // unknown. Values are digits without separators when levels <= 10, else
 // whitespace-separated integers. "-" reads stdin.
 Dataset read_partial(const std::string& path, const Space& space, std::vector<uint8_t>* known) {
-  const std::string name = shown_name(path);
+  const std::string name = input_name(path);
   // Read whole (an endless input stops at the limit; NUL bytes are refused).
   std::istringstream file(read_whole_input(path, {memory_budget() / 4, "partial samples"}));
   std::istream* in = &file;

@@ -20,6 +20,7 @@
 #include "common.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/logmath.h"
 #include "dgm/metrics.h"
@@ -272,7 +273,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   }
   if (cfg.is_null()) {
     cfg = load_config(opts.config, opts.overrides);
-    config_name = shown_name(opts.config);
+    config_name = input_name(opts.config);
   }
   ConfigSection top(cfg, config_name);
   top.allow({"space", "data", "model", "train"});

@@ -103,7 +103,7 @@ json parse_json(std::string_view text, const std::string& name, size_t max_bytes
 
 json load_config_file(const std::string& file) {
   // "-" reads the config from stdin (named <stdin> in messages).
-  const std::string path = shown_name(file);
+  const std::string path = input_name(file);
   const std::string text = read_whole_input(file, {uint64_t(64) << 20, nullptr, "config"});
   if (text.empty()) throw ConfigError(path + ": empty config, expected a JSON object ({...})");
   json j;

@@ -14,6 +14,8 @@
 
 namespace dgm {
 
+std::string input_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
+
 void require_readable(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -26,7 +28,7 @@ void require_readable(const std::string& path) {
 }
 
 std::string read_whole_input(const std::string& path, const InputLimits& limits) {
-  const std::string name = shown_name(path);
+  const std::string name = input_name(path);
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {

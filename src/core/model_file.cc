@@ -508,7 +508,7 @@ std::unique_ptr<Model> load_model(const std::string& path, json* header) {
   try {
     return load_model_unchecked(path, header);
   } catch (const std::bad_alloc&) {
-    throw IoError(shown_name(path) + ": out of memory loading the model");
+    throw IoError(input_name(path) + ": out of memory loading the model");
   }
 }
 
@@ -518,7 +518,7 @@ std::unique_ptr<Model> load_model_unchecked(const std::string& path, json* heade
   // bytes; everything else is read as a dgm model file. "-" reads stdin.
   std::string bytes;
   std::string head;
-  const std::string name = shown_name(path);
+  const std::string name = input_name(path);
   if (path == "-") {
     bytes = read_whole_input("-", {std::min(kMaxModelFileBytes, memory_budget() / 2), nullptr, "model file"});
     head = bytes.substr(0, 4096);

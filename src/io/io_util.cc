@@ -47,7 +47,7 @@ const std::string& stdin_bytes() {
 
 TextFile read_text(const std::string& path, const std::string& format) {
   TextFile f;
-  f.name = shown_name(path);
+  f.name = input_name(path);
   const std::string what = format == "text" ? "a text file" : "a " + format + " text file";
   if (path == "-") {
     f.text = stdin_bytes();

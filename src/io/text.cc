@@ -10,6 +10,7 @@
 #include <map>
 
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/model_file.h"
 #include "formats.h"
@@ -357,7 +358,7 @@ TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t 
     try {
       tok.tokenize(lines[i], toks);
     } catch (const DataError& e) {
-      throw DataError(shown_name(path) + ":" + std::to_string(i + 1) + ": " + e.what());
+      throw DataError(input_name(path) + ":" + std::to_string(i + 1) + ": " + e.what());
     }
     for (const auto& t : toks) {
       auto it = index.find(t);
