@@ -3,6 +3,7 @@
 # in build-fuzz/ and runs each for a while on a scratch copy of its seed corpus
 # (tests/fuzz/corpus/<target>/ is never modified).
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     # default 60 s, all targets
+# The JSON targets (config, jsonl, model) get tests/fuzz/json.dict, npy gets tests/fuzz/npy.dict.
 # Prints, per target, the executions, the corpus size at the end and the
 # crashes (crash-*/leak-*/oom-*/timeout-* files, kept in build-fuzz/artifacts/<target>/).
 # A crash input, once fixed in the library, goes to tests/fuzz/regressions/<target>/.
@@ -41,9 +42,14 @@ for t in "${targets[@]}"; do
   log="$build/artifacts/$t.log"
   start=$(date +%s)
   set +e
+  dict=()
+  case $t in
+    config | jsonl | model) dict=(-dict=tests/fuzz/json.dict) ;;
+    npy) dict=(-dict=tests/fuzz/npy.dict) ;;
+  esac
   # shellcheck disable=SC2086
   "$build/tests/fuzz/${t}_fuzz" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} > "$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" ${FUZZ_ARGS:-} > "$log" 2>&1
   status=$?
   set -e
   elapsed=$(( $(date +%s) - start ))

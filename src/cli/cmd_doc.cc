@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/read.h"
 
 namespace dgm::cli {
@@ -288,15 +289,7 @@ void add_doc(CLI::App& app, Action& action) {
       std::ostringstream text;
       if (o->what == "man") write_man_page(*root, text);
       else write_bash_completion(*root, text);
-      if (o->output == "-") {
-        std::cout << text.str() << std::flush;
-        if (!std::cout) throw IoError("<stdout>: write error");
-        return 0;
-      }
-      std::ofstream f(o->output, std::ios::binary | std::ios::trunc);
-      f << text.str();
-      f.close();
-      if (!f) throw IoError(o->output + ": cannot write");
+      write_file_atomically(o->output, text.str());  // "-": stdout, checked
       return 0;
     };
   });

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -45,13 +46,26 @@ extern "C" void on_sigint(int) {
   }
 }
 
-// "digits.dgm" -> "digits.partial.dgm".
+// "digits.dgm" -> "digits.partial.dgm". Any output name the filesystem takes
+// has a checkpoint name: a stem too long for NAME_MAX with ".partial" added
+// is shortened (at a UTF-8 character boundary), and the log names the file.
 std::string partial_path(const std::string& path) {
   const size_t slash = path.find_last_of('/');
-  const size_t dot = path.find_last_of('.');
-  if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
-    return path.substr(0, dot) + ".partial" + path.substr(dot);
-  return path + ".partial";
+  const size_t base = slash == std::string::npos ? 0 : slash + 1;
+  size_t dot = path.find_last_of('.');
+  if (dot == std::string::npos || dot < base) dot = path.size();
+  std::string stem = path.substr(base, dot - base), ext = path.substr(dot);
+  constexpr size_t kNameMax = NAME_MAX, kInsert = 8;  // ".partial"
+  if (ext.size() + kInsert >= kNameMax) {            // an "extension" that long is part of the name
+    stem += ext;
+    ext.clear();
+  }
+  if (stem.size() + ext.size() + kInsert > kNameMax) {
+    stem.resize(kNameMax - ext.size() - kInsert);
+    while (!stem.empty() && (uint8_t(stem.back()) & 0xc0) == 0x80) stem.pop_back();  // continuation bytes
+    if (!stem.empty() && uint8_t(stem.back()) >= 0xc0) stem.pop_back();               // a lead byte
+  }
+  return path.substr(0, base) + stem + ".partial" + ext;
 }
 
 // The inverse: "digits.partial.dgm" -> "digits.dgm" (a checkpoint renamed

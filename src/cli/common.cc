@@ -224,32 +224,38 @@ int run_main(int argc, const char* const* argv) {
               << "Run 'dgm --help' or 'dgm <command> --help' for usage.\n";
     return 2;
   };
+  // An empty value ("-o ''") is never a file name, a number or a choice: a
+  // usage error rather than a silent fall back to the default (and named as
+  // such, not as a missing option, when a callback refused it first).
+  auto empty_value = [&app]() -> std::string {
+    for (const CLI::App* sub : app.get_subcommands())
+      for (const CLI::Option* opt : sub->get_options())
+        for (const std::string& value : opt->results())
+          if (value.empty() && opt->get_type_size() != 0)
+            return opt->get_name() + ": an empty value" +
+                   (opt->get_name().find("output") != std::string::npos ? " (give a file name, or - for stdout)" : "");
+    return "";
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));  // help and version are checked like any output
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));
   } catch (const CLI::ParseError& e) {
+    if (const std::string empty = empty_value(); !empty.empty()) return usage(empty);
     const std::string hint = suggestion(app, argc, argv);
     return usage(hint.empty() ? e.what() : hint);
   } catch (const UsageError& e) {
-    return usage(e.what());
+    const std::string empty = empty_value();
+    return usage(empty.empty() ? e.what() : empty);
   }
-  // An empty value ("-o ''") is never a file name, a number or a choice: a
-  // usage error rather than a silent fall back to the default.
-  for (const CLI::App* sub : app.get_subcommands())
-    for (const CLI::Option* opt : sub->get_options())
-      for (const std::string& value : opt->results())
-        if (value.empty() && opt->get_type_size() != 0) {
-          std::cerr << "dgm: usage error: " << opt->get_name() << ": an empty value"
-                    << (opt->get_name().find("output") != std::string::npos ? " (give a file name, or - for stdout)"
-                                                                            : "")
-                    << "\n";
-          return 2;
-        }
+  if (const std::string empty = empty_value(); !empty.empty()) {
+    std::cerr << "dgm: usage error: " << empty << "\n";
+    return 2;
+  }
   try {
     return finish_stdout(action ? action() : 0);
   } catch (const UsageError& e) {

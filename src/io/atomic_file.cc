@@ -157,6 +157,9 @@ struct AtomicFile::Impl : std::streambuf {
     folder = folder_of(target);
     struct stat st;
     existed = ::stat(target.c_str(), &st) == 0;
+    // A name the filesystem cannot hold fails now, before any byte is
+    // written (the unnamed file would only meet it when linked).
+    if (!existed && errno == ENAMETOOLONG) fail(path, "cannot create", ENAMETOOLONG);
     if (existed && S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory, expected a file name");
     if (existed && !S_ISREG(st.st_mode)) {  // a device, FIFO or socket: written, never replaced
       kind = Kind::kInPlace;

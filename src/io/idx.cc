@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 
 #include "dgm/io/atomic_file.h"
 #include "dgm/io/read.h"
@@ -411,11 +412,6 @@ void write_idx(const Dataset& data, const std::string& path) {
       for (int s = 24; s >= 0; s -= 8) h.push_back(uint8_t(d >> s));
     out.write(h.data(), h.size());
   };
-  auto write_file = [&](const std::string& target, const std::function<void(IdxOut&)>& body) {
-    IdxOut out(target, gz);
-    body(out);
-    out.commit();
-  };
 
   std::vector<uint64_t> dims = {data.size()};
   for (int64_t e : space.shape()) dims.push_back(uint64_t(e));
@@ -425,7 +421,13 @@ void write_idx(const Dataset& data, const std::string& path) {
         throw DataError(path + ": sample " + std::to_string(i) + " has label " + std::to_string(data.label(i)) +
                         "; IDX labels are bytes 0..255");
   }
-  write_file(path, [&](IdxOut& out) {
+  // Both files are written before either is put in place: a labels file that
+  // cannot be made (a name too long, a full disk) leaves the old pair.
+  std::unique_ptr<IdxOut> labels;
+  if (data.has_labels()) labels = std::make_unique<IdxOut>(idx_labels_path(path), gz);
+  auto images = std::make_unique<IdxOut>(path, gz);
+  {
+    IdxOut& out = *images;
     put_header(out, dims);
     if (!space.is_binary()) {
       out.write(data.raw().data(), data.raw().size());
@@ -437,14 +439,14 @@ void write_idx(const Dataset& data, const std::string& path) {
         out.write(row.data(), row.size());
       }
     }
-  });
-  if (data.has_labels()) {
-    write_file(idx_labels_path(path), [&](IdxOut& out) {
-      put_header(out, {data.size()});
-      std::vector<uint8_t> l(data.labels().begin(), data.labels().end());
-      out.write(l.data(), l.size());
-    });
   }
+  if (labels) {
+    put_header(*labels, {data.size()});
+    std::vector<uint8_t> l(data.labels().begin(), data.labels().end());
+    labels->write(l.data(), l.size());
+    labels->commit();
+  }
+  images->commit();
 }
 
 }  // namespace dgm::io

@@ -373,8 +373,9 @@ std::vector<int32_t> read_labels(const std::string& path, uint64_t n, const Spac
   return labels;
 }
 
-// Writes a header and items of `item` bytes (little-endian) through fn.
-void write_array(const std::string& path, const std::string& descr, const std::vector<uint64_t>& shape,
+// Writes a header and items of `item` bytes (little-endian) through fn, to
+// `file` (committed by the caller).
+void write_array(AtomicFile& file, const std::string& descr, const std::vector<uint64_t>& shape,
                  const std::function<void(std::ostream&)>& items) {
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
   for (size_t a = 0; a < shape.size(); ++a) dict += (a ? ", " : "") + std::to_string(shape[a]);
@@ -386,11 +387,10 @@ void write_array(const std::string& path, const std::string& descr, const std::v
   std::string head(kMagic, 6);
   head += prefix == 10 ? std::string("\x01\x00", 2) : std::string("\x02\x00", 2);
   for (size_t b = 0; b < prefix - 8; ++b) head += char((dict.size() >> (8 * b)) & 0xff);
-  write_file_atomically(path, [&](std::ostream& out) {
-    out.write(head.data(), std::streamsize(head.size()));
-    out.write(dict.data(), std::streamsize(dict.size()));
-    items(out);
-  });
+  std::ostream& out = file.stream();
+  out.write(head.data(), std::streamsize(head.size()));
+  out.write(dict.data(), std::streamsize(dict.size()));
+  items(out);
 }
 
 }  // namespace
@@ -516,7 +516,12 @@ void write_npy(const Dataset& data, const std::string& path) {
   std::vector<uint64_t> shape = {data.size()};
   for (int64_t e : space.shape()) shape.push_back(uint64_t(e));
   const size_t D = size_t(space.dims());
-  write_array(path, descr, shape, [&](std::ostream& out) {
+  // Both files are written before either is put in place: a labels file that
+  // cannot be made (a name too long, a full disk) leaves the old pair.
+  std::unique_ptr<AtomicFile> labels_file;
+  if (data.has_labels()) labels_file = std::make_unique<AtomicFile>(npy_labels_path(path));
+  AtomicFile file(path);
+  write_array(file, descr, shape, [&](std::ostream& out) {
     if (item == 1) {
       out.write(reinterpret_cast<const char*>(data.raw().data()), std::streamsize(data.raw().size()));
       return;
@@ -530,8 +535,8 @@ void write_npy(const Dataset& data, const std::string& path) {
       out.write(buf.data(), std::streamsize(buf.size()));
     }
   });
-  if (data.has_labels()) {
-    write_array(npy_labels_path(path), "<i8", {data.size()}, [&](std::ostream& out) {
+  if (labels_file) {
+    write_array(*labels_file, "<i8", {data.size()}, [&](std::ostream& out) {
       for (size_t i = 0; i < data.size(); ++i) {
         const uint64_t v = uint64_t(int64_t(data.label(i)));
         char b[8];
@@ -539,7 +544,9 @@ void write_npy(const Dataset& data, const std::string& path) {
         out.write(b, 8);
       }
     });
+    labels_file->commit();
   }
+  file.commit();
 }
 
 }  // namespace dgm::io

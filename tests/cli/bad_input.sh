@@ -291,6 +291,24 @@ status=$?
 if [ "$status" -eq 2 ] && grep -q 'empty value' err.txt && [ ! -e digits.dgm ]; then echo "ok   train -o '': usage error"
 else echo "FAIL train -o '': exit $status, $(cat err.txt)"; fail=1; fi
 
+cases=$((cases + 1))
+"$dgm" train --config '' --quiet 2> err.txt
+status=$?
+if [ "$status" -eq 2 ] && grep -q -- "--config: an empty value" err.txt; then echo "ok   train -c '': usage error naming the empty value"
+else echo "FAIL train -c '': exit $status, $(cat err.txt)"; fail=1; fi
+for args in "--help" "--version" "sample --help"; do
+  # shellcheck disable=SC2086
+  expect_error_full "stdout-full $args" '<stdout>: write error' "$dgm" $args
+done
+expect_error_full stdout-full-convert '<stdout>: write error' "$dgm" convert three.txt - --to lines -m m.dgm -q
+# A valid output name of 250 bytes has a checkpoint name too (shortened to fit NAME_MAX).
+cases=$((cases + 1))
+long=$(printf 'l%.0s' $(seq 246)).dgm
+if "$dgm" train --config cfg.json --output "$long" --set train.checkpoint_every=1 --quiet 2> err.txt && [ -s "$long" ] &&
+  [ -z "$(find . -name 'l*partial*')" ]; then echo "ok   train -o NAME_OF_250_BYTES with checkpoints"
+else echo "FAIL train -o NAME_OF_250_BYTES with checkpoints: $(cat err.txt)"; fail=1; fi
+rm -f "$long"
+
 # ---- threads the system refuses: an error, not a hang (not under ASan, which needs the address space) ----
 if ! grep -q __asan_init "$dgm"; then
   cases=$((cases + 1))

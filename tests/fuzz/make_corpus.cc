@@ -2,6 +2,7 @@
 // with dgm's own writers: small valid files of every format, models of every
 // kind, plus a truncated and a byte-flipped copy of each. Run once by hand
 // (build-fuzz/tests/fuzz/make_corpus SOURCE_DIR); the output is committed.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -183,7 +184,7 @@ int main(int argc, char** argv) {
     put("arpa", "char3.arpa", slurp(p));
     const ModelWriter w =
         model_writer(*m, {{"config", {{"model", {{"type", "ngram"}, {"order", 3}}}, {"train", json::object()}}}});
-    put("model", "ngram-char3.dgm", w.serialize());
+    put("model", "ngram-char3.model", w.serialize());
   }
   {
     json data = {{"train", src + "/data/digits/skewed.txt"}, {"format", "grid"}};
@@ -198,12 +199,94 @@ int main(int argc, char** argv) {
       ModelWriter w;
       w.header() = {{"kind", m->kind()}, {"space", space.to_json()}, {"config", {{"model", mj}, {"train", tj}}}};
       m->save(w);
-      put("model", mj["type"].get<std::string>() + ".dgm", w.serialize());
+      put("model", mj["type"].get<std::string>() + ".model", w.serialize());  // (*.dgm is gitignored)
     }
   }
 
+  // Hostile seeds (hardening round two): decompression bombs, broken gzip
+  // trailers and trailing data, top-down and truncated BMPs, JPEGs without
+  // scans, npy headers that claim too much, JSON at and past the nesting
+  // limit and with duplicate keys, a model header nested deep under a valid checksum.
+  {
+    auto be = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+    auto le = [](uint64_t v, int k) {
+      std::string s;
+      for (int i = 0; i < k; ++i) s.push_back(char((v >> (8 * i)) & 0xff));
+      return s;
+    };
+    const std::string idx3 = std::string("\0\0\x08\x03", 4);
+    // 4 MiB of 2x2 images in ~4 KB, at the ratio the reader's plausibility check allows.
+    const uint32_t n = 1u << 20;
+    put("idx_gz", "bomb-4mib.idx.gz", fuzz::gzip(idx3 + be(n) + be(2) + be(2) + std::string(size_t(n) * 4, '\0')), false);
+    // A header claiming 3 images in front of 16 MiB: the reader must stop after the 12 bytes it needs.
+    put("idx_gz", "bomb-behind-small-claim.idx.gz", fuzz::gzip(idx3 + be(3) + be(2) + be(2) + std::string(16 << 20, '\0')),
+        false);
+    // A header claiming 1 GiB, the stream cut at 4 KB.
+    put("idx_gz", "bomb-1gib-prefix.idx.gz", fuzz::gzip(idx3 + be(1u << 28) + be(2) + be(2) + std::string(1 << 20, '\0')).substr(0, 4096),
+        false);
+    const std::string good = slurp(root + "/idx_gz/images.idx.gz");
+    put("idx_gz", "trailer-cut.idx.gz", good.substr(0, good.size() - 8), false);
+    put("idx_gz", "trailing-junk.idx.gz", good + "junk", false);
+    put("idx_gz", "trailing-zeros.idx.gz", good + std::string(8, '\0'), false);
+    const std::string raw = idx3 + be(3) + be(2) + be(2) + std::string(12, '\x07');
+    put("idx_gz", "two-members.idx.gz", fuzz::gzip(raw.substr(0, 20)) + fuzz::gzip(raw.substr(20)), false);
+
+    std::string px;
+    for (int i = 0; i < 4 * 12; ++i) px.push_back(char(i * 5));  // 4x4 RGB, rows of 12 bytes
+    const std::string td = "BM" + le(54 + 48, 4) + le(0, 4) + le(54, 4) + le(40, 4) + le(4, 4) + le(uint32_t(-4), 4) +
+                           le(1, 2) + le(24, 2) + le(0, 4) + le(48, 4) + le(2835, 4) + le(2835, 4) + le(0, 4) + le(0, 4) + px;
+    put("image", "top-down.bmp", td, false);
+    put("image", "cut-pixels.bmp", td.substr(0, 54 + 20), false);
+    const std::string jpg = slurp(root + "/image/rgb.jpg");
+    const size_t sos = jpg.find("\xff\xda");
+    if (sos != std::string::npos) {
+      const size_t len = size_t(uint8_t(jpg[sos + 2])) << 8 | uint8_t(jpg[sos + 3]);
+      put("image", "no-scan-data.jpg", jpg.substr(0, sos + 2 + len) + "\xff\xd9", false);
+      put("image", "no-sos.jpg", jpg.substr(0, sos) + "\xff\xd9", false);
+    }
+
+    // npy headers: a shape claiming 2^40 items, Fortran order, a header length
+    // past the end of the file, extents whose product wraps 64 bits.
+    auto npy = [&](const std::string& dict, const std::string& items) {
+      std::string d = dict;
+      d += std::string((10 + d.size() + 1 + 63) / 64 * 64 - 10 - d.size() - 1, ' ') + "\n";
+      return std::string("\x93NUMPY\x01\x00", 8) + le(d.size(), 2) + d + items;
+    };
+    put("npy", "claims-2^40.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (1099511627776, 4), }", std::string(16, '\1')), false);
+    put("npy", "fortran.npy", npy("{'descr': '|u1', 'fortran_order': True, 'shape': (3, 2, 2), }", std::string(12, '\1')), false);
+    put("npy", "wrapping-shape.npy",
+        npy("{'descr': '<u8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }", std::string(64, '\1')), false);
+    put("npy", "header-past-eof.npy", std::string("\x93NUMPY\x01\x00\xff\xff", 10) + "{'descr': '|u1', ", false);
+
+    put("config", "depth-64.json", "{\"space\": " + std::string(63, '[') + std::string(63, ']') + "}", false);
+    put("config", "depth-65.json", "{\"model\": " + std::string(64, '[') + std::string(64, ']') + "}", false);
+    put("config", "duplicate-key.json", "{\"model\": {\"type\": \"mixture\", \"type\": \"ngram\"}}", false);
+    put("jsonl", "depth-65", "{\"x\": " + std::string(64, '[') + std::string(64, ']') + "}\n", false);
+    put("jsonl", "duplicate-x", "{\"x\": [0, 1], \"x\": [1, 0]}\n", false);
+    // The independent model with its header (8-byte length at byte 40) nested
+    // 1000 deep, resealed: only the depth limit stands between it and the parser's stack.
+    const std::string m = slurp(root + "/model/independent.model");
+    uint64_t hn = 0;
+    for (int i = 0; i < 8; ++i) hn |= uint64_t(uint8_t(m[40 + size_t(i)])) << (8 * i);
+    const std::string h = "{\"kind\": \"independent\", \"deep\": " + std::string(1000, '[') + std::string(1000, ']') + "}";
+    const std::string body = m.substr(0, 40) + le(h.size(), 8) + h + m.substr(48 + hn, m.size() - 16 - (48 + hn));
+    put("model", "deep-header.model", fuzz::seal_model(body), false);
+  }
+
   // Configs: the shipped ones and a few edge cases.
-  for (const auto& e : fs::directory_iterator(src + "/configs")) put("config", e.path().filename().string(), slurp(e.path()), false);
+  // A shipped config keeps its keys and hyperparameters, but a space past 64
+  // values gets extents of at most 4 (the target builds every model kind for
+  // it: CIFAR's 3x32x32 took 6 s a run, past the replay's limit).
+  for (const auto& e : fs::directory_iterator(src + "/configs")) {
+    json cfg = json::parse(slurp(e.path()));
+    if (cfg.contains("space") && cfg["space"].contains("shape")) {
+      int64_t dims = 1;
+      for (const auto& x : cfg["space"]["shape"]) dims *= x.get<int64_t>();
+      if (dims > 64)
+        for (auto& x : cfg["space"]["shape"]) x = std::min<int64_t>(x.get<int64_t>(), 4);
+    }
+    put("config", e.path().filename().string(), cfg.dump(1) + "\n", false);
+  }
   put("config", "labeled-idx.json",
       R"({"space": {"shape": [28, 28], "levels": 2, "labels": 10},
  "data": {"train": "train-images-idx3-ubyte.gz", "labels": "train-labels-idx1-ubyte.gz", "threshold": 100,

@@ -135,6 +135,15 @@ TEST_P(AtomicFileTest, LongestNameWorks) {
   EXPECT_EQ(names_in(dir).size(), 1u);
 }
 
+// A name the filesystem cannot hold is refused when the file is opened,
+// before a byte is written (the unnamed file would only meet it at commit).
+TEST_P(AtomicFileTest, NameTooLongFailsBeforeWriting) {
+  const std::string dir = tmp_dir();
+  const std::string path = dir + "/" + std::string(256, 'n');
+  test::expect_error<IoError>([&] { AtomicFile f(path); }, path + ": cannot create: File name too long");
+  EXPECT_TRUE(names_in(dir).empty());
+}
+
 TEST_P(AtomicFileTest, BadTargetsAreIoErrors) {
   const std::string dir = tmp_dir();
   test::expect_error<IoError>([&] { write_file_atomically(dir, "x"); }, dir + ": is a directory");

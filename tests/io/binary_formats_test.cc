@@ -57,6 +57,23 @@ TEST(Idx, RoundTripPlainAndGzipWithLabels) {
   EXPECT_EQ(idx_labels_path("c.idx.gz"), "c-labels.idx.gz");
 }
 
+// A two-file format (IDX, npy: images and labels) is written whole or not at
+// all: when the labels file cannot be made (here a name one byte past
+// NAME_MAX), the images file is not put in place either, and the old pair stays.
+TEST(Idx, LabelsThatCannotBeWrittenLeaveNoImagesFile) {
+  const std::string dir = tmp_dir();
+  const Dataset d = random_dataset(Space::tensor({2, 2}, 256, 10), 3, 5);
+  for (const std::string ext : {".idx", ".idx.gz", ".npy"}) {
+    SCOPED_TRACE(ext);
+    // The images name fits (255 bytes); "-labels" makes the labels name too long.
+    const std::string path = dir + "/" + std::string(255 - ext.size(), 'i') + ext;
+    const std::string labels = labels_path(path, ext == ".npy" ? "npy" : "idx");
+    expect_error<IoError>([&] { write_dataset(d, path, ext == ".npy" ? "npy" : "idx"); }, labels + ": cannot create: File name too long");
+    EXPECT_FALSE(std::filesystem::exists(path));
+    EXPECT_TRUE(std::filesystem::is_empty(dir));
+  }
+}
+
 TEST(Idx, HostileAndBrokenFiles) {
   const std::string dir = tmp_dir();
   const Space s = Space::tensor({2, 2}, 256, 10);
