@@ -120,6 +120,24 @@ void sigmoid_row(const float* a, float* h, long n) {
 #endif
 }
 
+// a += w, then h = sigmoid(a), over n floats in one pass (the same floats as
+// adding first and sigmoid_row after).
+void add_sigmoid_row(float* a, const float* w, float* h, long n) {
+#if defined(__AVX512F__)
+  for (long i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, w + i));
+    nn::simd::store(a + i, m, v);
+    nn::simd::store(h + i, m, sigmoid16(v));
+  }
+#else
+  for (long i = 0; i < n; ++i) {
+    a[i] += w[i];
+    h[i] = 1.0f / (1.0f + std::exp(-a[i]));
+  }
+#endif
+}
+
 // z[r] = v . rows[r] (n floats) for nr rows, 8 rows at a time sharing each
 // load of v; per row two accumulators (even and odd vectors) summed at the end,
 // so a row's value does not depend on the rows beside it.
@@ -189,6 +207,33 @@ void add_weighted_rows(float* dst, const float* const* rows, const float* c, int
     float acc = 0.0f;
     for (int64_t r = 0; r < nr; ++r) acc += c[r] * rows[r][j];
     dst[j] += acc;
+  }
+#endif
+}
+
+// dst[j] = (((src[j] + rows[0][j]) + rows[1][j]) + ...), j < n: a running sum
+// advanced over nr positions in registers, in the order the position-by-position
+// additions make (the same floats), with one store (the next checkpoint).
+void advance_rows(float* dst, const float* src, const float* const* rows, int64_t nr, long n) {
+  long j = 0;
+#if defined(__AVX512F__)
+  for (; j < n; j += 64) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; ++v) {
+      const long left = n - j - 16 * v;
+      m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
+    }
+    __m512 acc[4];
+    for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], src + j + 16 * v);
+    for (int64_t r = 0; r < nr; ++r)
+      for (int v = 0; v < 4; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v));
+    for (int v = 0; v < 4; ++v) nn::simd::store(dst + j + 16 * v, m[v], acc[v]);
+  }
+#else
+  for (; j < n; ++j) {
+    float acc = src[j];
+    for (int64_t r = 0; r < nr; ++r) acc += rows[r][j];
+    dst[j] = acc;
   }
 #endif
 }
@@ -492,11 +537,6 @@ class Nade : public AutoregressiveModel {
     const float* p = params_.data();
     return p[b_ + size_t(d)] + (L_ > 0 ? p[q_ + size_t(y[i]) * size_t(D_) + size_t(d)] : 0.0f);
   }
-  // a += W[d] (the row x_d = 1 adds).
-  void add_input(float* __restrict a, int64_t d) const {
-    const float* __restrict wr = params_.data() + w_ + size_t(d) * size_t(H_);
-    for (int64_t h = 0; h < H_; ++h) a[h] += wr[h];
-  }
 
   // Scoring (out != null: out[i] = sum of log P over the known positions) or
   // sampling (rng != null: draws the positions not known) of n rows.
@@ -518,8 +558,12 @@ class Nade : public AutoregressiveModel {
     const float** hrows = ws.take<const float*>(n);
     for (size_t i = 0; i < n; ++i) hrows[i] = Hh + i * size_t(Hp);
     for (int64_t d = 0; d < D; ++d) {
-      for (size_t i = 0; i < n; ++i)
-        if (d == 0 || x[i * size_t(D) + size_t(d - 1)] != 0) sigmoid_row(A + i * size_t(Hp), Hh + i * size_t(Hp), long(H_));
+      // A run starts after each one: a += W_{d-1} and h = sigmoid(a) in one pass.
+      const float* Wprev = d > 0 ? params_.data() + w_ + size_t(d - 1) * size_t(H_) : nullptr;
+      for (size_t i = 0; i < n; ++i) {
+        if (d == 0) sigmoid_row(A + i * size_t(Hp), Hh + i * size_t(Hp), long(H_));
+        else if (x[i * size_t(D) + size_t(d - 1)] != 0) add_sigmoid_row(A + i * size_t(Hp), Wprev, Hh + i * size_t(Hp), long(H_));
+      }
       dot_rows(V + size_t(d) * size_t(H_), hrows, int64_t(n), long(H_), z);
       for (size_t i = 0; i < n; ++i) z[i] += bias(y, i, d);
       if (out) {
@@ -531,8 +575,6 @@ class Nade : public AutoregressiveModel {
         for (size_t i = 0; i < n; ++i)
           if (!known || !known[i * size_t(D) + size_t(d)]) xs[i * size_t(D) + size_t(d)] = sample_ref(&z[i], temperature, *rng, sc);
       }
-      for (size_t i = 0; i < n; ++i)
-        if (x[i * size_t(D) + size_t(d)]) add_input(A + i * size_t(Hp), d);
     }
   }
 
@@ -541,7 +583,8 @@ class Nade : public AutoregressiveModel {
   // over a run of positions sharing a_d the sum of dz V is formed first (S)
   // and multiplied by sigma' once where the run starts; dW_d = x_d G_{d+1}.
   // Hidden states are recomputed a block of kBlock positions at a time from
-  // checkpoints of A (run starts only), as in the general case.
+  // checkpoints of A (run starts only), as in the general case; the forward
+  // pass forms only the checkpoints.
   void binary_grad(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad, double* nll) const {
     const int64_t Hp = padded_hidden(), D = D_, H = H_;
     const size_t row = size_t(Hp);
@@ -549,7 +592,6 @@ class Nade : public AutoregressiveModel {
     const float* p = params_.data();
     nn::Workspace& ws = nn::thread_workspace();
     nn::Workspace::Frame frame(ws);
-    float* A = ws.take<float>(n * row);
     float* ck = ws.take<float>(size_t(blocks) * n * row);   // (blocks, n, Hp) A at each block start
     float* G = ws.take_zero<float>(n * row);                 // dL/da at the current position
     float* S = ws.take_zero<float>(n * row);                 // sum of dz V over the open run
@@ -565,24 +607,37 @@ class Nade : public AutoregressiveModel {
     float* ones = ws.take<float>(n);
     std::fill(ones, ones + n, 1.0f);
     double* lp = ws.take<double>(n);
-    init_rows(y, n, A, Hp);
-    for (int64_t d = 0; d < D; ++d) {
-      if (d % kBlock == 0) std::copy(A, A + n * row, ck + size_t(d / kBlock) * n * row);
-      for (size_t i = 0; i < n; ++i)
-        if (x[i * size_t(D) + size_t(d)]) add_input(A + i * row, d);
+    // Forward: each block's start from the previous one, a row at a time
+    // (the input weights of its ones in order, summed in registers).
+    init_rows(y, n, ck, Hp);
+    const float* Wrows[kBlock];
+    for (int64_t k = 0; k + 1 < blocks; ++k) {
+      const int64_t d0 = k * kBlock;
+      for (size_t i = 0; i < n; ++i) {
+        int64_t nr = 0;
+        for (int64_t d = d0; d < d0 + kBlock; ++d)
+          if (x[i * size_t(D) + size_t(d)]) Wrows[nr++] = p + w_ + size_t(d) * size_t(H);
+        advance_rows(ck + (size_t(k + 1) * n + i) * row, ck + (size_t(k) * n + i) * row, Wrows, nr, long(H));
+      }
     }
     std::fill(nll, nll + n, 0.0);
     auto xat = [&](size_t i, int64_t d) { return x[i * size_t(D) + size_t(d)]; };
     for (int64_t k = blocks - 1; k >= 0; --k) {
       const int64_t d0 = k * kBlock, d1 = std::min(D, d0 + kBlock);
-      std::copy(ck + size_t(k) * n * row, ck + size_t(k + 1) * n * row, A);
+      // The block's running sums advance in its checkpoint, not read again.
+      float* const A = ck + size_t(k) * n * row;
       for (int64_t d = d0; d < d1; ++d) {
         const float* V = p + v_ + size_t(d) * size_t(H);
         const float** hd = hp + size_t(d - d0) * n;
+        // A run starts after each one: a += W_{d-1} and h = sigmoid(a) in one pass.
+        const float* Wprev = d > d0 ? p + w_ + size_t(d - 1) * size_t(H) : nullptr;
         for (size_t i = 0; i < n; ++i) {
-          if (d == d0 || xat(i, d - 1)) {
-            float* h = Hs + (size_t(d - d0) * n + i) * row;
+          float* h = Hs + (size_t(d - d0) * n + i) * row;
+          if (d == d0) {
             sigmoid_row(A + i * row, h, long(H));
+            hd[i] = h;
+          } else if (xat(i, d - 1)) {
+            add_sigmoid_row(A + i * row, Wprev, h, long(H));
             hd[i] = h;
           } else {
             hd[i] = hd[i - n];  // the previous position's state
@@ -590,10 +645,7 @@ class Nade : public AutoregressiveModel {
         }
         float* Zd = Z + size_t(d - d0) * n;
         dot_rows(V, hd, int64_t(n), long(H), Zd);
-        for (size_t i = 0; i < n; ++i) {
-          Zd[i] += bias(y, i, d);
-          if (d + 1 < d1 && xat(i, d)) add_input(A + i * row, d);
-        }
+        for (size_t i = 0; i < n; ++i) Zd[i] += bias(y, i, d);
       }
       // The block's output gradients, position by position: dz (kBlock, n).
       for (int64_t d = d0; d < d1; ++d) {
