@@ -26,6 +26,7 @@
 
 namespace dgm {
 
+class Communicator;
 class ModelWriter;
 class ModelReader;
 class Records;
@@ -88,7 +89,10 @@ class Codec {
 struct CodecKind {
   const char* type;
   std::vector<std::string> formats;
-  std::shared_ptr<const Codec> (*fit)(const json& data_section, const json& space_section, Space* space);
+  // With comm (a distributed run), each rank reads its part of the training
+  // data and the codec is fitted to what all ranks read (the same codec).
+  std::shared_ptr<const Codec> (*fit)(const json& data_section, const json& space_section, Space* space,
+                                      Communicator* comm);
   std::shared_ptr<const Codec> (*load)(const json& header, const ModelReader& r);
 };
 const std::vector<CodecKind>& codec_kinds();
@@ -96,7 +100,8 @@ const std::vector<CodecKind>& codec_kinds();
 // The codec a config's data section asks for, fitted to its training data, and
 // the space (from the codec where it defines it, else from space_section).
 // Null when the data are plain tensors (then *space = Space::from_json(space_section)).
-std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space);
+std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space,
+                                       Communicator* comm = nullptr);
 // The codec stored in a model file's header ("codec"), or null when it has none.
 std::shared_ptr<const Codec> load_codec(const ModelReader& r);
 

@@ -17,6 +17,7 @@
 #include "common.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "dgm/io/read.h"
@@ -50,14 +51,10 @@ constexpr size_t kChunk = 4096;
 // unknown. Values are digits without separators when levels <= 10, else
 // whitespace-separated integers. "-" reads stdin.
 Dataset read_partial(const std::string& path, const Space& space, std::vector<uint8_t>* known) {
-  const std::string name = path == "-" ? "<stdin>" : path;
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path);
-    if (!file) throw IoError(path + ": cannot open partial samples");
-    in = &file;
-  }
+  const std::string name = input_name(path);
+  // Read whole (an endless input stops at the limit; NUL bytes are refused).
+  std::istringstream file(read_whole_input(path, {memory_budget() / 4, "partial samples"}));
+  std::istream* in = &file;
   Dataset out(space);
   const int64_t D = space.dims();
   std::string line;
@@ -67,15 +64,19 @@ Dataset read_partial(const std::string& path, const Space& space, std::vector<ui
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const std::string where = name + ":" + std::to_string(lineno);
     std::vector<std::string> tokens;
+    // At most D + 1 tokens are kept: a longer line is an error whatever its length.
     if (space.levels() <= 10) {
-      for (char c : line) tokens.push_back(std::string(1, c));
+      for (char c : line) {
+        tokens.push_back(std::string(1, c));
+        if (int64_t(tokens.size()) > D) break;
+      }
     } else {
       std::istringstream ts(line);
       std::string t;
-      while (ts >> t) tokens.push_back(t);
+      while (int64_t(tokens.size()) <= D && ts >> t) tokens.push_back(t);
     }
     if (int64_t(tokens.size()) > D)
-      throw DataError(where + ": " + std::to_string(tokens.size()) + " values, the space has " + std::to_string(D));
+      throw DataError(where + ": more than " + std::to_string(D) + " values, the space has " + std::to_string(D));
     std::vector<int32_t> x(size_t(D), 0);
     for (size_t d = 0; d < size_t(D); ++d) {
       const bool is_known = d < tokens.size() && tokens[d] != "?";

@@ -152,11 +152,12 @@ std::string suggestion(CLI::App& app, int argc, const char* const* argv) {
   if (argc < 2) return "";
   const std::string first = argv[1];
   if (first.empty() || first[0] == '-') return "";
-  CLI::App* sub = app.get_subcommand_ptr(first).get();
-  if (!sub) {
+  // get_subcommand_ptr throws for a name it does not know.
+  if (std::find(commands.begin(), commands.end(), first) == commands.end()) {
     const std::string c = closest(first, commands);
     return c.empty() ? "" : "unknown command '" + first + "'; did you mean '" + c + "'?";
   }
+  CLI::App* sub = app.get_subcommand_ptr(first).get();
   std::vector<std::string> flags;
   for (const CLI::Option* o : sub->get_options()) {
     for (const auto& l : o->get_lnames()) flags.push_back("--" + l);
@@ -254,7 +255,12 @@ int run_main(int argc, const char* const* argv) {
   } catch (const UsageError& e) {
     return usage(e.what());
   } catch (const std::bad_alloc&) {
-    std::cerr << "dgm: error: out of memory\n";
+    // Readers and loaders name their input themselves; what is left (a fit,
+    // a sample) is named by the command line.
+    std::string command;
+    for (int i = 1; i < argc && command.size() < 200; ++i) command += std::string(i > 1 ? " " : "") + argv[i];
+    std::cerr << "dgm: error: out of memory in 'dgm " << command.substr(0, 200)
+              << "' (a smaller model or dataset, or more memory)\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "dgm: error: " << e.what() << "\n";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "dgm/comm.h"
 #include "dgm/error.h"
 #include "dgm/io/audio.h"
 #include "dgm/io/read.h"
@@ -52,11 +53,12 @@ std::string data_format(const json& data) {
 
 }  // namespace
 
-std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space) {
+std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space,
+                                       Communicator* comm) {
   const std::string format = data_format(data_section);
   for (const auto& k : codec_kinds())
     if (std::find(k.formats.begin(), k.formats.end(), format) != k.formats.end())
-      return k.fit(data_section, space_section, space);
+      return k.fit(data_section, space_section, space, comm && comm->size() > 1 ? comm : nullptr);
   *space = Space::from_json(space_section);
   return nullptr;
 }
@@ -80,9 +82,15 @@ std::shared_ptr<const Codec> load_codec(const ModelReader& r) {
 }
 
 TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed) {
+  LocalCommunicator one;
+  return load_training_data(data_section, space_section, seed, one);
+}
+
+TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed,
+                                Communicator& comm) {
   TrainingData td;
-  td.codec = fit_codec(data_section, space_section, &td.space);
-  DataSplits s = load_data(data_section, td.space, seed, td.codec.get());
+  td.codec = fit_codec(data_section, space_section, &td.space, &comm);
+  DataSplits s = load_data(data_section, td.space, seed, td.codec.get(), comm);
   td.train = std::move(s.train);
   td.validation = std::move(s.validation);
   td.test = std::move(s.test);

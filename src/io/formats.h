@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/error.h"
@@ -67,15 +68,34 @@ SpaceHint probe_npy(const std::string& path, ConfigSection& opts);
 struct TextFile {
   std::string name;  // the path, or "<stdin>"
   std::string text;
+  // For part of a file (read_text_part): the lines before it, and whether a
+  // later part holds more than blank lines. A part may be empty.
+  bool part = false;
+  size_t first_line = 0;
+  bool more_follows = false;
 };
 TextFile read_text(const std::string& path, const std::string& format);
+// The lines of part comm.rank() of a text file cut into comm.size() byte
+// ranges: those that start in this rank's range, read by offset (about
+// size / P bytes, plus the rest of the last line). Collective: every rank
+// calls it; an error on any rank is thrown on all (CollectiveError).
+TextFile read_text_part(const std::string& path, const std::string& format, Communicator& comm,
+                        bool allow_empty = false);
+// FormatError naming the line when the text holds a NUL byte (binary data).
+void check_text(const TextFile& f, const std::string& format);
+// The text a line-based reader parses: the whole file, or with out.part_of
+// this rank's part (read_text_part, NUL-checked; then out.part is set and the
+// reader numbers its records from f.first_line and skips its "no samples"
+// check, which read_records makes over all ranks).
+TextFile read_text_for(const std::string& path, const std::string& format, Records& out);
 // All of stdin, read once and kept (for format detection before reading).
 const std::string& stdin_bytes();
 
-// Iterates over lines (without '\n' and a trailing '\r'), counting from 1.
+// Iterates over lines (without '\n' and a trailing '\r'), counting from
+// first_line + 1.
 class LineReader {
  public:
-  explicit LineReader(const std::string& text) : text_(text) {}
+  explicit LineReader(const std::string& text, size_t first_line = 0) : text_(text), line_(first_line) {}
   bool next(std::string_view* line);
   size_t line_number() const { return line_; }
 
@@ -102,10 +122,6 @@ bool ends_with(const std::string& s, const std::string& suffix);
 std::string lower(std::string s);
 // Throws IoError unless `path` names an existing regular (or special) file.
 void require_file(const std::string& path);
-
-// write_file_atomically (dgm/io/atomic_file.h): fn's output is committed
-// when it returns, discarded on an exception. "-" writes stdout.
-void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn);
 
 // The frames of an animated GIF decoded by stb_image (compiled in image.cc
 // only), each composited onto the logical screen: (frames, h, w, 4) RGBA

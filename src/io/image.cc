@@ -21,6 +21,8 @@
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -190,18 +192,23 @@ std::string read_bytes(const std::string& path) {
   return bytes;
 }
 
-// stb_image 2.27 (Debian 12's libstb-dev) writes past a Huffman table when
-// the 16 code-length counts of a DHT table sum to more than 256 (fixed in stb
-// 2.28). Walks the JPEG's segments as stb does (lengths, then entropy-coded
-// data up to the next marker) and refuses such a table before stb sees it.
 // stb takes any run of 0xFF bytes before the SOI marker (0xFF 0xD8).
 bool at_jpeg_start(const std::string& b) { return uint8_t(b[0]) == 0xFF; }
 
-bool jpeg_huffman_tables_ok(const std::string& b) {
+// The JPEG's markers, walked as stb walks them (segment lengths, then
+// entropy-coded data up to the next marker), refusing before stb sees it:
+// a Huffman table whose 16 code-length counts sum to more than 256 (stb 2.27,
+// Debian 12's libstb-dev, writes past its table; fixed in 2.28); and what
+// stb would accept with made-up pixels: no frame header, no scan, a scan
+// with no entropy-coded data, a file cut off before its end-of-image marker
+// (stb decodes the missing part as zeros).
+void check_jpeg(const std::string& path, const std::string& b) {
   auto at = [&](size_t i) { return uint8_t(b[i]); };
-  size_t i = 0;
+  size_t i = 0, scan_bytes = 0;
+  bool frame = false, scan = false, end = false, in_scan = false;
   while (i + 1 < b.size()) {
     if (at(i) != 0xFF) {  // entropy-coded data: scan for the next marker
+      if (in_scan) ++scan_bytes;
       ++i;
       continue;
     }
@@ -211,54 +218,136 @@ bool jpeg_huffman_tables_ok(const std::string& b) {
       continue;
     }
     if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed byte, TEM, RSTn, SOI
+      if (in_scan && m != 0xD8) scan_bytes += 2;
       i += 2;
       continue;
     }
-    if (m == 0xD9 || i + 3 >= b.size()) break;  // EOI
+    in_scan = false;
+    if (m == 0xD9) {  // EOI
+      end = true;
+      break;
+    }
+    if (i + 3 >= b.size()) break;
     const size_t len = size_t(at(i + 2)) << 8 | at(i + 3);
     if (m == 0xC4) {
-      const size_t end = std::min(b.size(), i + 2 + len);
+      const size_t stop = std::min(b.size(), i + 2 + len);
       // stb reads a table that runs past the end of the file with zeros.
-      for (size_t p = i + 4; p < end;) {
+      for (size_t p = i + 4; p < stop;) {
         size_t n = 0;
         for (size_t k = 1; k <= 16 && p + k < b.size(); ++k) n += at(p + k);
-        if (n > 256) return false;
+        if (n > 256) throw FormatError(path + ": corrupt JPEG (a Huffman table with more than 256 codes)");
         p += 17 + n;
       }
     }
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) frame = true;
+    if (m == 0xDA) {  // SOS: entropy-coded data follows its header
+      scan = in_scan = true;
+      scan_bytes = 0;
+    }
     i += 2 + len;
   }
-  return true;
+  if (!frame) throw FormatError(path + ": corrupt JPEG (no frame header)");
+  if (!scan || (scan_bytes == 0 && end)) throw FormatError(path + ": JPEG without scan data (no pixels in the file)");
+  if (!end) throw FormatError(path + ": truncated JPEG (the file ends before its end-of-image marker)");
+}
+
+uint32_t be32(const std::string& b, size_t i) {
+  return uint32_t(uint8_t(b[i])) << 24 | uint32_t(uint8_t(b[i + 1])) << 16 | uint32_t(uint8_t(b[i + 2])) << 8 |
+         uint32_t(uint8_t(b[i + 3]));
+}
+uint32_t le32(const std::string& b, size_t i) {
+  return uint32_t(uint8_t(b[i])) | uint32_t(uint8_t(b[i + 1])) << 8 | uint32_t(uint8_t(b[i + 2])) << 16 |
+         uint32_t(uint8_t(b[i + 3])) << 24;
+}
+
+bool is_png(const std::string& b) { return b.size() >= 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0; }
+bool is_bmp(const std::string& b) { return b.size() >= 2 && b[0] == 'B' && b[1] == 'M'; }
+
+// Every chunk whole and its CRC right (stb checks neither), IHDR first, image
+// data present, IEND last and nothing after it.
+void check_png(const std::string& path, const std::string& b) {
+  size_t i = 8;
+  bool idat = false, iend = false;
+  for (int n = 0; i < b.size(); ++n) {
+    if (b.size() - i < 12) throw FormatError(path + ": truncated PNG (a chunk is cut off)");
+    const uint32_t len = be32(b, i);
+    if (len > b.size() - i - 12) throw FormatError(path + ": truncated PNG (a chunk is cut off)");
+    const std::string type = b.substr(i + 4, 4);
+    const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(b.data() + i + 4), uInt(len + 4));
+    if (crc != be32(b, i + 8 + len)) throw FormatError(path + ": corrupt PNG (bad CRC in chunk '" + type + "')");
+    if (n == 0 && type != "IHDR") throw FormatError(path + ": corrupt PNG (the first chunk is not IHDR)");
+    idat |= type == "IDAT";
+    i += 12 + len;
+    if (type == "IEND") {
+      iend = true;
+      break;
+    }
+  }
+  if (!iend) throw FormatError(path + ": truncated PNG (no IEND chunk)");
+  if (!idat) throw FormatError(path + ": PNG without image data (no IDAT chunk)");
+  if (i != b.size()) throw FormatError(path + ": " + std::to_string(b.size() - i) + " bytes after the end of the PNG");
+}
+
+// An uncompressed BMP must hold every row it declares (stb fills missing rows with zeros).
+void check_bmp(const std::string& path, const std::string& b) {
+  if (b.size() < 34) throw FormatError(path + ": truncated BMP header");
+  const uint32_t offset = le32(b, 10), dib = le32(b, 14);
+  if (dib < 40) return;  // OS/2 headers: stb's own checks
+  const int64_t w = int32_t(le32(b, 18)), h = std::abs(int64_t(int32_t(le32(b, 22))));
+  const uint32_t bpp = uint32_t(uint8_t(b[28])) | uint32_t(uint8_t(b[29])) << 8, compression = le32(b, 30);
+  if (compression != 0 && compression != 3) return;  // RLE: stb refuses it
+  const uint64_t row = (uint64_t(std::max<int64_t>(w, 0)) * bpp + 31) / 32 * 4;
+  const uint64_t need = uint64_t(offset) + row * uint64_t(h);
+  if (row && b.size() < need)
+    throw FormatError(path + ": truncated BMP: " + std::to_string(b.size() < offset ? 0 : b.size() - offset) + " of " +
+                      std::to_string(row * uint64_t(h)) + " bytes of pixel data");
+}
+
+const char* kind_of(const std::string& b) {
+  if (is_png(b)) return "PNG";
+  if (is_bmp(b)) return "BMP";
+  if (b.size() >= 2 && at_jpeg_start(b)) return "JPEG";
+  return nullptr;
 }
 
 Pixels decode(const std::string& path, const Geometry& g) {
   const std::string bytes = read_bytes(path);
   if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6')
     return PnmParser(path, bytes).parse(g);
-  if (bytes.size() >= 2 && at_jpeg_start(bytes) && !jpeg_huffman_tables_ok(bytes))
-    throw FormatError(path + ": corrupt JPEG (a Huffman table with more than 256 codes)");
+  const char* kind = kind_of(bytes);
+  if (!kind) throw FormatError(path + ": not a PNG, JPEG, BMP or netpbm image");
+  if (is_png(bytes)) check_png(path, bytes);
+  else if (is_bmp(bytes)) check_bmp(path, bytes);
+  else check_jpeg(path, bytes);
+  // stb's reason names the last decoder it tried; only the file's own kind is told.
+  auto reason = [&] {
+    const std::string r = stbi_failure_reason() ? stbi_failure_reason() : "";
+    for (const char* other : {"PNG", "JPEG", "BMP"})
+      if (std::string(other) != kind && r.find(other) != std::string::npos) return std::string();
+    return r.empty() ? r : " (" + r + ")";
+  };
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
   int w, h, comp;
   if (!stbi_info_from_memory(buf, len, &w, &h, &comp)) {
     // stb refuses PNGs past 2^30 bytes from the header; name the size then.
-    if (bytes.size() >= 24 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && bytes.compare(12, 4, "IHDR") == 0) {
-      auto be32 = [&](size_t i) {
-        return int64_t(uint8_t(bytes[i])) << 24 | int64_t(uint8_t(bytes[i + 1])) << 16 |
-               int64_t(uint8_t(bytes[i + 2])) << 8 | int64_t(uint8_t(bytes[i + 3]));
-      };
-      check_size(path, be32(16), be32(20), g);
-    }
-    throw FormatError(path + ": not a PNG, JPEG, BMP or netpbm image (" + stbi_failure_reason() + ")");
+    if (is_png(bytes) && bytes.size() >= 24 && bytes.compare(12, 4, "IHDR") == 0)
+      check_size(path, be32(bytes, 16), be32(bytes, 20), g);
+    throw FormatError(path + ": corrupt " + kind + " image" + reason());
   }
+  h = std::abs(h);  // a top-down BMP has a negative height
   check_size(path, w, h, g);  // before decoding anything
+  // stb decodes into up to 4 channels, with a second buffer to convert them.
+  const uint64_t need = uint64_t(w) * uint64_t(h) * 4 * 2;
+  if (need > memory_budget())
+    throw DataError(path + ": decoding a " + dims_string(w, h) + " image " + over_budget(need, memory_budget()));
   Pixels p;
   p.w = w;
   p.h = h;
   p.channels = comp <= 2 ? 1 : 3;  // alpha is dropped
   int got;
   stbi_uc* pixels = stbi_load_from_memory(buf, len, &w, &h, &got, p.channels);
-  if (!pixels) throw FormatError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  if (!pixels) throw FormatError(path + ": cannot decode the " + kind + " image" + reason());
   p.data.assign(pixels, pixels + size_t(p.w * p.h * p.channels));
   stbi_image_free(pixels);
   return p;
@@ -451,7 +540,7 @@ void read_images(const std::string& path, ConfigSection& opts, Records& out) {
   bool single = false;
   const std::vector<FileItem> items = list_source_files(path, space, kImageFiles, &single);
   out.set_by_line(false);
-  out.data.reserve(items.size());
+  with_context(path, [&] { out.data.reserve(items.size()); });
   for (size_t k = 0; k < items.size(); ++k) {
     const FileItem& item = items[k];
     out.record(k + 1, [&] {

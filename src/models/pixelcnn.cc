@@ -515,8 +515,8 @@ class PixelCnn : public AutoregressiveModel {
     }
   }
 
-  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
-                     double* out) const override {
+  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
+                     const Derived*) const override {
     std::vector<double> nll(n);
     nll_and_grad<float>(a_, params_.data(), x, y, nullptr, n, known, nll.data(), nullptr);
     for (size_t i = 0; i < n; ++i) out[i] = -nll[i];

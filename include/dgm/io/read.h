@@ -30,6 +30,7 @@
 namespace dgm {
 
 class Codec;
+class Communicator;
 
 // Samples read from one source, each with the record it came from, and the
 // policy for a bad record. Readers fill it through record() and push().
@@ -86,6 +87,21 @@ class Records {
   void set_source(size_t i, const std::string& source);
   // Records of a bulk read: samples [first, data.size()) are records first+1.. (no names stored).
   void mark_bulk(size_t first);
+
+  // --- distributed reading (comm.h) ---
+  // Set part_of before reading to read part part_of->rank() of
+  // part_of->size() of the file. Readers that can read only their part by
+  // offset (idx, cifar: samples [total r / P, total (r+1) / P); lines, csv,
+  // jsonl, text: the lines that start in the r-th of P byte ranges) and set
+  // `part`, and `counted` when they also know `total` (samples in the whole
+  // file) and `first` (the global index of their first sample); read_records
+  // counts the others. A reader that cannot reads the whole file; then
+  // read_records keeps the part.
+  Communicator* part_of = nullptr;
+  bool part = false, counted = false;
+  uint64_t first = 0, total = 0;
+  // Keeps samples [begin, end) (read_records, for the readers that read all).
+  void keep(size_t begin, size_t end);
 
  private:
   std::vector<uint64_t> record_;  // (N) the record number of each sample
@@ -184,6 +200,13 @@ struct DataSplits {
   Dataset train, validation, test;  // validation / test may be empty
 };
 DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec = nullptr);
+// The same splits for a distributed run: each rank gets its shard of each
+// (shard_range of the split's size, comm.h), reading only its part of each
+// file (Records::part_of; formats that cannot are read whole by every rank,
+// which keeps its part), the rows then moving to their shard owners.
+// Collective; with one rank, load_data above.
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec,
+                     Communicator& comm);
 // One split ("train", "validation" or "test") of a data section read as its
 // own source, with its records (for per-record figures), before any split-off.
 Records read_split(const json& data_section, const std::string& split, const Space& space,
@@ -199,6 +222,9 @@ struct TrainingData {
   Dataset train, validation, test;
 };
 TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed);
+// Distributed: the codec fitted to what all ranks read, each rank's shards.
+TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed,
+                                Communicator& comm);
 
 // Data paths of a config's "data" section (train, validation, test, the
 // label files, and "path"/"labels" of source objects) made absolute against
