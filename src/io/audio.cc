@@ -475,7 +475,8 @@ Dataset AudioCodec::read_partial(const std::string& path, const std::string&, co
   return out;
 }
 
-std::shared_ptr<const Codec> AudioCodec::fit(const json& data_section, const json& space_section, Space* space) {
+std::shared_ptr<const Codec> AudioCodec::fit(const json& data_section, const json& space_section, Space* space,
+                                         Communicator*) {
   ConfigSection s(data_section, "data");
   const AudioOptions o = AudioOptions::from_section(s);
   if (!space_section.is_null() && !space_section.is_object())

@@ -490,7 +490,8 @@ Dataset VideoCodec::read_partial(const std::string& path, const std::string& for
   return out;
 }
 
-std::shared_ptr<const Codec> VideoCodec::fit(const json& data_section, const json& space_section, Space* space) {
+std::shared_ptr<const Codec> VideoCodec::fit(const json& data_section, const json& space_section, Space* space,
+                                         Communicator*) {
   ConfigSection s(data_section, "data");
   const int64_t fps = s.get_int("fps", 8, 1, 100);
   *space = Space::from_json(space_section);

@@ -405,8 +405,8 @@ class WaveNet : public AutoregressiveModel {
     uniform(a_.out2.w, size_t(a_.Q * K_), 0.1 * std::sqrt(3.0 / double(a_.Q)));
   }
 
-  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
-                     double* out) const override {
+  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
+                     const Derived*) const override {
     std::vector<double> nll(n);
     nll_and_grad<float>(a_, params_.data(), x, y, nullptr, n, known, nll.data(), nullptr);
     for (size_t i = 0; i < n; ++i) out[i] = -nll[i];

@@ -100,7 +100,9 @@ class AudioCodec : public Codec {
   // above; the space section gives "labels" (frames), or {"shape":
   // [max_length], "variable_length": true} (sequences); "shape" and "levels",
   // when given for frames, must be [F] and 256.
-  static std::shared_ptr<const Codec> fit(const json& data_section, const json& space_section, Space* space);
+  // Fitted from the config alone (no data read): the same on every MPI rank.
+  static std::shared_ptr<const Codec> fit(const json& data_section, const json& space_section, Space* space,
+                                          Communicator* comm = nullptr);
   static std::shared_ptr<const Codec> load(const json& header, const ModelReader& r);
 
  private:

@@ -58,7 +58,9 @@ class VideoCodec : public Codec {
                        std::vector<uint8_t>* known) const override;
   std::string item_unit() const override { return "clip"; }
 
-  static std::shared_ptr<const Codec> fit(const json& data_section, const json& space_section, Space* space);
+  // Fitted from the config alone (no data read): the same on every MPI rank.
+  static std::shared_ptr<const Codec> fit(const json& data_section, const json& space_section, Space* space,
+                                          Communicator* comm = nullptr);
   static std::shared_ptr<const Codec> load(const json& header, const ModelReader& r);
 
  private:
