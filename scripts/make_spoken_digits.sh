@@ -12,7 +12,7 @@
 # TEST_VARIANTS (in every accent), which the training set never has, so the
 # test voices are unheard. Needs espeak-ng and sox (scripts/setup.sh installs them).
 #
-#   scripts/make_spoken_digits.sh                 # data/spoken-digits, 2400 clips (~3 min)
+#   scripts/make_spoken_digits.sh                 # data/spoken-digits, 2400 clips (~20 s of CPU)
 #   scripts/make_spoken_digits.sh OUT
 # The lists can be narrowed from the environment, e.g. the test fixtures:
 #   ACCENTS="en-us" VARIANTS="m1 f2" TEST_VARIANTS="m3" DIGITS="0 1" SPEEDS=200 PITCHES=50 BITS=8 \

@@ -159,7 +159,7 @@ void add_convert(CLI::App& app, Action& action) {
   sub->add_option("--to", o->to, "Output format [default: from the output's name; lines for stdout]")
       ->type_name("FORMAT");
   auto* model = sub->add_option("-m,--model", o->model,
-                                "Take the space, and the codec of text models, from this model file");
+                                "Take the space, and the codec (text, sound, video), from this model file");
   auto* shape = sub->add_option("--shape", o->shape_text,
                                 "Shape of a sample, e.g. 28x28, 5,5 or 1x28x28 [default: from the input's header]");
   auto* levels = sub->add_option("--levels", o->levels, "Values per position, e.g. 2 for binary [default: from the input]")

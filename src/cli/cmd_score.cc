@@ -178,7 +178,8 @@ void add_score(CLI::App& app, Action& action) {
                   "format); - for stdin [default: -]");
   sub->add_option("-m,--model", opts->model, "Model file, or - for stdin [default: $DGM_MODEL, else model.dgm]");
   sub->add_option("-f,--format", opts->format,
-                  "Input format (text, lines, grid, csv, jsonl, image, idx, cifar) [default: the model's when the "
+                  "Input format (text, lines, grid, csv, jsonl, image, idx, cifar, npy; sound models: wav, flac, ogg; "
+                  "video models: gif, frames) [default: the model's when the "
                   "content fits it, else what the content shows, else the file name]");
   sub->add_flag("--json", opts->json, "One JSON object per sample instead of tab-separated columns");
   sub->add_flag("--items", opts->items,
@@ -201,7 +202,7 @@ void add_score(CLI::App& app, Action& action) {
       "  dgm sample -n 100 | dgm score -\n"
       "  dgm score image.png --model fmnist.dgm\n"
       "  dgm score data/digits/test.txt --json\n"
-      "  dgm score recording.wav --model digits-wavenet.dgm --items");
+      "  dgm score recording.wav --model spoken-digits-wavenet.dgm --items");
   sub->callback([opts, &action] { action = [opts] { return run_score(*opts, std::cout, std::cerr); }; });
 }
 

@@ -303,12 +303,44 @@ inline void fuzz_model(const std::string& b) {
 }
 
 using Target = void (*)(const std::string&);
+// Sound: the bytes as a sound file (libsndfile goes by the content: WAV,
+// FLAC, Ogg) read by the audio codec as frames at the file's rate and
+// resampled, and as whole-clip sequences with resampling off.
+inline void fuzz_sound(const std::string& b) {
+  const std::string path = put_file("input.wav", b);
+  for (const json& keys : {json{{"frame", 64}, {"hop", 32}, {"rate", 8000}},
+                           json{{"frame", 0}, {"rate", 8000}, {"resample", "off"}, {"companding", "linear"}}}) {
+    guarded([&] {
+      json data = keys;
+      data["format"] = "wav";
+      data["train"] = path;
+      const json space = keys["frame"] == 0 ? json{{"shape", {4096}}, {"variable_length", true}} : json::object();
+      TrainingData td = load_training_data(data, space, 1);
+      (void)td.train.fingerprint();
+    });
+  }
+}
+
+// GIF: the bytes as an animated GIF, read into a 4-frame 12x12 gray clip,
+// a binary one and an RGB one.
+inline void fuzz_gif(const std::string& b) {
+  const std::string path = put_file("input.gif", b);
+  for (const json& space : {json{{"shape", {4, 1, 12, 12}}, {"levels", 256}},
+                            json{{"shape", {4, 1, 12, 12}}, {"levels", 2}},
+                            json{{"shape", {2, 3, 8, 8}}, {"levels", 256}}}) {
+    guarded([&] {
+      TrainingData td = load_training_data(json{{"format", "gif"}, {"train", path}}, space, 1);
+      (void)td.train.fingerprint();
+    });
+  }
+}
+
 inline const std::map<std::string, Target>& targets() {
   static const std::map<std::string, Target> t = {
       {"grid", fuzz_grid},   {"lines", fuzz_lines},   {"csv", fuzz_csv},     {"jsonl", fuzz_jsonl},
       {"image", fuzz_image}, {"idx", fuzz_idx},       {"idx_gz", fuzz_idx_gz}, {"cifar", fuzz_cifar},
       {"text", fuzz_text},   {"arpa", fuzz_arpa},     {"config", fuzz_config}, {"model", fuzz_model},
-      {"npy", fuzz_npy},
+      {"npy", fuzz_npy},     {"sound", fuzz_sound},   {"gif", fuzz_gif},
   };
   return t;
 }
