@@ -196,7 +196,7 @@ int run_eval(const EvalOptions& opts, std::ostream& out, std::ostream& log) {
     return 0;
   }
   char buf[512];
-  out << "model        " << path << " (" << model->kind() << ", " << space.describe() << ")\n";
+  out << "model        " << shown_name(path) << " (" << model->kind() << ", " << space.describe() << ")\n";
   const std::string data_name = test.name.empty() ? test_name : test.name;
   auto line = [&](const char* what, const NllSummary& s) {
     std::snprintf(buf, sizeof buf, "%-12s %zu samples: NLL %s nats/sample, %s bits/dim%s\n", test_name.c_str(), s.samples,

@@ -50,7 +50,7 @@ constexpr size_t kChunk = 4096;
 // unknown. Values are digits without separators when levels <= 10, else
 // whitespace-separated integers. "-" reads stdin.
 Dataset read_partial(const std::string& path, const Space& space, std::vector<uint8_t>* known) {
-  const std::string name = path == "-" ? "<stdin>" : path;
+  const std::string name = shown_name(path);
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {

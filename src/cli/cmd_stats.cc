@@ -165,7 +165,7 @@ int run_stats(const StatsOptions& o, std::ostream& out, std::ostream& log) {
   std::vector<Split> order;
   if (!o.config.empty()) {
     json cfg = load_config(o.config, o.overrides);
-    const std::string name = o.config == "-" ? "<stdin>" : o.config;
+    const std::string name = shown_name(o.config);
     // The same sections and keys as `dgm train` reads (an unknown one is an error).
     ConfigSection top(cfg, name);
     top.allow({"space", "data", "model", "train", "output"});

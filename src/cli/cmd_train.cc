@@ -258,7 +258,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   }
   if (cfg.is_null()) {
     cfg = load_config(opts.config, opts.overrides);
-    config_name = opts.config == "-" ? "<stdin>" : opts.config;
+    config_name = shown_name(opts.config);
   }
   ConfigSection top(cfg, config_name);
   top.allow({"space", "data", "model", "train"});

@@ -152,11 +152,12 @@ std::string suggestion(CLI::App& app, int argc, const char* const* argv) {
   if (argc < 2) return "";
   const std::string first = argv[1];
   if (first.empty() || first[0] == '-') return "";
-  CLI::App* sub = app.get_subcommand_ptr(first).get();
-  if (!sub) {
+  // get_subcommand_ptr throws for a name it does not know.
+  if (std::find(commands.begin(), commands.end(), first) == commands.end()) {
     const std::string c = closest(first, commands);
     return c.empty() ? "" : "unknown command '" + first + "'; did you mean '" + c + "'?";
   }
+  CLI::App* sub = app.get_subcommand_ptr(first).get();
   std::vector<std::string> flags;
   for (const CLI::Option* o : sub->get_options()) {
     for (const auto& l : o->get_lnames()) flags.push_back("--" + l);

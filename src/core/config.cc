@@ -102,7 +102,7 @@ json parse_json(std::string_view text, const std::string& name, size_t max_bytes
 
 json load_config_file(const std::string& file) {
   // "-" reads the config from stdin (named <stdin> in messages).
-  const std::string path = file == "-" ? "<stdin>" : file;
+  const std::string path = shown_name(file);
   std::stringstream ss;
   if (file == "-") {
     ss << std::cin.rdbuf();

@@ -739,7 +739,7 @@ std::unique_ptr<Model> load_model(const std::string& path, json* header) {
   // bytes; everything else is read as a dgm model file. "-" reads stdin.
   std::string bytes;
   std::string head;
-  const std::string name = path == "-" ? "<stdin>" : path;
+  const std::string name = shown_name(path);
   if (path == "-") {
     std::ostringstream ss;
     ss << std::cin.rdbuf();

@@ -66,7 +66,7 @@ void check_grid_space(const Space& space, const std::string& name) {
 
 void read_grid(const std::string& path, ConfigSection&, Records& out) {
   const Space& space = out.data.space();
-  const std::string shown = path == "-" ? "<stdin>" : path;
+  const std::string shown = shown_name(path);
   int64_t rows, cols;
   grid_extent(space, shown, &rows, &cols);
   const TextFile f = read_text(path, "grid");

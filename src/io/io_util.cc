@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "dgm/error.h"
 #include "dgm/io/atomic_file.h"
 #include "formats.h"
 
@@ -58,7 +59,7 @@ TextFile read_text(const std::string& path, const std::string& format) {
   TextFile f;
   std::ostringstream ss;
   if (path == "-") {
-    f.name = "<stdin>";
+    f.name = shown_name(path);
     ss << stdin_bytes();
   } else {
     f.name = path;

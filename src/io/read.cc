@@ -4,6 +4,7 @@
 // "data" section. Adding a format is one file with its reader and writer plus
 // one row in kFormats; its source keys pass through load_data untouched and
 // are checked by the ConfigSection its reader gets.
+#include "dgm/error.h"
 #include "dgm/io/read.h"
 
 #include <algorithm>
@@ -303,7 +304,7 @@ Records read_records(const json& source, const Space& space, const Codec* codec,
   std::string path;
   if (source.is_string()) path = source.get<std::string>();
   else if (source.is_object() && source.contains("path") && source["path"].is_string()) path = source["path"].get<std::string>();
-  Records out(space, path == "-" ? "<stdin>" : path);
+  Records out(space, shown_name(path));
   if (policy) policy(out);
   read_into(source, "data", codec, out);
   return out;
@@ -377,7 +378,7 @@ Records read_split(const json& data_section, const std::string& split, const Spa
   if (labels.empty()) labels = str(split + "_labels");
   if (!labels.empty()) src["labels"] = labels;
   const std::string path = src.contains("path") && src["path"].is_string() ? src["path"].get<std::string>() : "";
-  Records r(space, path == "-" ? "<stdin>" : path);
+  Records r(space, shown_name(path));
   read_into(src, "data." + split, codec, r);
   return r;
 }

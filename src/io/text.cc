@@ -357,7 +357,7 @@ TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t 
     try {
       tok.tokenize(lines[i], toks);
     } catch (const DataError& e) {
-      throw DataError((path == "-" ? std::string("<stdin>") : path) + ":" + std::to_string(i + 1) + ": " + e.what());
+      throw DataError(shown_name(path) + ":" + std::to_string(i + 1) + ": " + e.what());
     }
     for (const auto& t : toks) {
       auto it = index.find(t);
