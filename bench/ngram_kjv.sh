@@ -13,7 +13,8 @@
 #
 # Output (stable, parsed by bench/run.sh): the line "load average: ...", a
 # table whose first line starts with "model" (column names) and one row per
-# model, the line "sampling word5 words/s 1t X 2t Y identical yes|no", and
+# model (query_tok/s per wall second, query_cpu_tok/s per CPU second of the
+# scoring thread: quote the latter on a shared machine), the line "sampling word5 words/s 1t X 2t Y identical yes|no", and
 # the ARPA round trip line. Every figure is also in $BUILD/bench-ngram/NAME.json.
 #
 #   bench/ngram_kjv.sh [BUILD_DIR]     # default build; run from the repo root
@@ -42,7 +43,7 @@ c++ -O2 -march=native -std=c++17 -Wall -Wextra -I"$root/include" bench/ngram_too
   -lz -lpthread -o "$out/ngram_tool"
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s %8s %8s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char load_ms check_ms
+printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s %8s %8s %15s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char load_ms check_ms query_cpu_tok/s
 for name in word3 word5 char8; do
   cfg="configs/kjv-$name.json"
   model="$out/kjv-$name.dgm"
@@ -59,9 +60,10 @@ for name in word3 word5 char8; do
 import json, sys
 d = json.load(open(sys.argv[1]))
 t = d["test"]
-print("%-10s %9s %9s %9s %10s %12.0f %11.5f %11.5f %9.5f %8.2f %8.2f" % (sys.argv[2], sys.argv[3], sys.argv[4],
-      sys.argv[5], sys.argv[6], d["query_tokens_per_second"], t["perplexity"], t["perplexity_excluding_oov"],
-      t["bits_per_char"], 1000 * d["model_load_seconds"], 1000 * d["first_use_seconds"]))
+print("%-10s %9s %9s %9s %10s %12.0f %11.5f %11.5f %9.5f %8.2f %8.2f %15.0f" % (sys.argv[2], sys.argv[3], sys.argv[4],
+      sys.argv[5], sys.argv[6], d["query_tokens_per_second"], t["perplexity"], t["perplexity_excluding_unknown"],
+      t["bits_per_char"], 1000 * d["model_load_seconds"], 1000 * d["first_use_seconds"],
+      d["query_tokens_per_cpu_second"]))
 EOF
 done
 /usr/bin/python3 - "$out/word5.json" <<'EOF'

@@ -1,5 +1,5 @@
 // model_file.cc — writing and verifying .dgm files (layout in model_file.h).
-// Verification order: size, end marker, a newer version, the structure and the
+// Verification order: size, end marker, a newer version (of an intact file), the structure and the
 // directory checksum, magic, sanity, header, array checksums — so that any
 // changed byte is reported as corruption, a foreign file as "not a dgm model
 // file", and a newer file as needing a newer dgm.
@@ -431,9 +431,22 @@ ModelReader ModelReader::parse_bytes(std::shared_ptr<const Bytes> file, const st
   const size_t end = n - 16;
   const uint64_t stored = get_le<uint64_t>(std::string(b + end, 8), 0);
   uint32_t version = magic_version(b, n);
-  if (version > kModelFormatVersion)
+  if (version > kModelFormatVersion) {
+    // Newer only if the file is intact under a rule this dgm knows (a
+    // version 1 or 2 trailer); otherwise a changed digit is corruption.
+    bool intact = stored == fnv1a64(b, end);
+    if (!intact) {
+      try {
+        intact = stored == directory_checksum(b, end, walk(b, end, 2, name));
+      } catch (const FormatError&) {
+      }
+    }
+    if (!intact)
+      throw FormatError(name + ": corrupted model file (checksum mismatch; its magic says format version " +
+                        std::to_string(version) + ")");
     throw FormatError(name + ": model format version " + std::to_string(version) + " is newer than this dgm reads (" +
                       std::to_string(kModelFormatVersion) + "): upgrade dgm");
+  }
   // Version 1 (or an unreadable magic on a file sealed whole): every byte checksummed.
   Layout L;
   bool whole = false;
