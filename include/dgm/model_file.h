@@ -143,6 +143,9 @@ class ModelReader {
 
   const json& header() const { return header_; }
   const std::string& name() const { return name_; }
+  // Verifies every array's data now (one pass over the file; nothing when
+  // parsed from memory): FormatError "corrupted" naming the first bad array.
+  void verify() const;
   bool has(const std::string& array) const { return arrays_.count(array) > 0; }
   std::vector<uint64_t> shape(const std::string& array) const;
 

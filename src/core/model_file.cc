@@ -514,6 +514,13 @@ void ModelReader::read_raw(const std::string& array, DType dt, size_t elem, void
   if (a.size) std::memcpy(out, p, a.size);
 }
 
+void ModelReader::verify() const {
+  if (arrays_verified_) return;
+  for (const auto& [array, a] : arrays_)
+    if (checksum64(bytes_->data + a.offset, a.size) != a.checksum)
+      throw FormatError(name_ + ": corrupted model file (checksum of array '" + array + "' does not match)");
+}
+
 MappedArray ModelReader::map(const std::string& array, DType dt, const std::vector<uint64_t>& shape) const {
   const Array& a = find(array, dt, shape);
   MappedArray m;

@@ -128,8 +128,17 @@ TEST(ModelFile, OpenedFilesVerifyArraysWhenUsed) {
     }
     EXPECT_NE(msg.find("corrupted"), std::string::npos) << "byte " << k << ": '" << msg << "'";
   }
+  // verify(): every array at once (dgm info).
+  {
+    std::string bad = good;
+    bad[good.size() - 17] = char(bad[good.size() - 17] ^ 1);  // the last array's last byte
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
+    const ModelReader r = ModelReader::open(path);
+    EXPECT_THROW(r.verify(), FormatError);
+  }
   std::ofstream(path, std::ios::binary | std::ios::trunc) << good;
   const ModelReader r = ModelReader::open(path);
+  EXPECT_NO_THROW(r.verify());
   const MappedArray d = r.map("d", DType::kF64, {2});
   EXPECT_FALSE(d.verified());
   EXPECT_NO_THROW(d.verify());
