@@ -5,14 +5,27 @@
 # file size, single-thread query throughput (tokens/s over the encoded test
 # set, </s> included), test perplexity (incl./excl. OOVs) and bits per char,
 # and an ARPA round trip of the 5-gram (write, read back, same perplexity).
+# Also, per model: load_ms, the wall time of load_model (the tables are
+# mapped, not read), and check_ms, the one-time check of the mapped tables at
+# their first use (checksums and ids); and for the 5-gram, sampling words/s at
+# 1 and 2 threads (4096 sentences each, </s> not counted) and whether the two
+# draws are identical (they must be).
+#
+# Output (stable, parsed by bench/run.sh): the line "load average: ...", a
+# table whose first line starts with "model" (column names) and one row per
+# model (query_tok/s per wall second, query_cpu_tok/s per CPU second of the
+# scoring thread: quote the latter on a shared machine), the line "sampling word5 words/s 1t X 2t Y identical yes|no", and
+# the ARPA round trip line. Every figure is also in $BUILD/bench-ngram/NAME.json.
 #
 #   bench/ngram_kjv.sh [BUILD_DIR]     # default build; run from the repo root
 #
 # KenLM is not packaged by Debian (apt-cache policy kenlm python3-kenlm shows
-# nothing), so the KenLM side is the reference figures from the issue:
-#   word 3-gram: perplexity 45.568 incl. OOVs, 43.557 excl.
-#   word 5-gram: 38.087 / 36.387; lmplz 0.9 s CPU, 230 MB peak
-#   419 OOV tokens of 95,381 scored tokens; query ~4 million tokens/s/core.
+# nothing), so the KenLM side is the reference figures from the issues:
+#   word 3-gram: perplexity 45.568 incl. OOVs, 43.557 excl. (issue 5)
+#   word 5-gram: 38.087 / 36.387; lmplz 0.9 s CPU, 230 MB peak (issue 5)
+#   419 OOV tokens of 95,381 scored tokens.
+#   issue 13: KenLM probing query 8.65 M tokens/s (KJV 5-gram, one thread),
+#   load 0.004 s (mmap); lmplz 28.3 s, 1.2 GB on a 25 M-word corpus.
 # Timings are only meaningful on an otherwise idle machine.
 set -euo pipefail
 
@@ -30,13 +43,15 @@ c++ -O2 -march=native -std=c++17 -Wall -Wextra -I"$root/include" bench/ngram_too
   -lz -lpthread -o "$out/ngram_tool"
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char
+printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s %8s %8s %15s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char load_ms check_ms query_cpu_tok/s
 for name in word3 word5 char8; do
   cfg="configs/kjv-$name.json"
   model="$out/kjv-$name.dgm"
   /usr/bin/time -v -o "$out/$name.time" "$out/ngram_tool" "$cfg" --save "$model" --build-only 1 \
     > "$out/$name.build.json" 2> "$out/$name.build.log"
-  "$out/ngram_tool" "$cfg" --load "$model" > "$out/$name.json" 2>/dev/null
+  samples=0
+  [ "$name" = word5 ] && samples=4096
+  "$out/ngram_tool" "$cfg" --load "$model" --sample "$samples" > "$out/$name.json" 2>/dev/null
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' "$out/$name.time")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); t = 0; for (i = 1; i <= n; ++i) t = t * 60 + p[i]; printf "%.2f", t}' "$out/$name.time")
   peak=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$out/$name.time")
@@ -45,10 +60,18 @@ for name in word3 word5 char8; do
 import json, sys
 d = json.load(open(sys.argv[1]))
 t = d["test"]
-print("%-10s %9s %9s %9s %10s %12.0f %11.5f %11.5f %9.5f" % (sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
-      sys.argv[6], d["query_tokens_per_second"], t["perplexity"], t["perplexity_excluding_oov"], t["bits_per_char"]))
+print("%-10s %9s %9s %9s %10s %12.0f %11.5f %11.5f %9.5f %8.2f %8.2f %15.0f" % (sys.argv[2], sys.argv[3], sys.argv[4],
+      sys.argv[5], sys.argv[6], d["query_tokens_per_second"], t["perplexity"], t["perplexity_excluding_unknown"],
+      t["bits_per_char"], 1000 * d["model_load_seconds"], 1000 * d["first_use_seconds"],
+      d["query_tokens_per_cpu_second"]))
 EOF
 done
+/usr/bin/python3 - "$out/word5.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("sampling word5 words/s 1t %.0f 2t %.0f identical %s" % (d["sample_words_per_second_1t"],
+      d["sample_words_per_second_2t"], "yes" if d["sample_identical_across_threads"] else "no"))
+EOF
 grep -h "cannot estimate" "$out"/*.build.log | sed 's/^/note: /' || true
 
 # ARPA round trip of the 5-gram.

@@ -172,10 +172,13 @@ void print_summary(const json& h, const Model& model, const std::string& path, s
 
 int run_info(const InfoOptions& opts, std::ostream& out, std::ostream&) {
   const std::string path = resolve_model_path(opts.model);
-  // Loading the whole model (not just the header) also verifies its arrays.
-  // An imported model (an ARPA file) has no header: it is described by its model.
+  // Loading the whole model (not just the header) verifies the arrays it
+  // reads; arrays a model maps (n-gram tables) are verified here too, as they
+  // would be at its first score. An imported model (an ARPA file) has no
+  // header: it is described by its model.
   json header;
   std::unique_ptr<Model> model = open_model(path, &header);
+  if (!header.empty() && path != "-") ModelReader::open(path).verify();
   if (opts.json) {
     if (header.empty()) {
       header = {{"kind", model->kind()}, {"space", model->space().to_json()}, {"describe", model->describe()}};

@@ -1,9 +1,12 @@
 // model_file.cc — writing and verifying .dgm files (layout in model_file.h).
-// Verification order: size, checksum trailer, magic, version, sanity, header,
-// arrays — so that any changed byte is reported as corruption, a foreign file
-// as "not a dgm model file", and a newer file as needing a newer dgm.
+// Verification order: size, end marker, a newer version (of an intact file), the structure and the
+// directory checksum, magic, sanity, header, array checksums — so that any
+// changed byte is reported as corruption, a foreign file as "not a dgm model
+// file", and a newer file as needing a newer dgm.
 #include "dgm/model_file.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -39,8 +43,10 @@ std::string magic_for(uint32_t version) {
   return std::string(buf, kMagicSize);
 }
 
-uint64_t fnv1a64(const char* p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ULL;
+constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ULL;
+constexpr size_t kAlign = 64;  // array data starts at a multiple of this (version 2)
+
+uint64_t fnv1a64(const char* p, size_t n, uint64_t h = kFnvBasis) {
   for (size_t i = 0; i < n; ++i) {
     h ^= uint8_t(p[i]);
     h *= 0x100000001b3ULL;
@@ -117,8 +123,18 @@ void ModelWriter::add_raw(const std::string& name, DType dt, size_t elem, const 
   if (name.empty() || name.size() > 1024) throw Error("model array name must have 1..1024 characters");
   uint64_t n = 1;
   for (auto e : shape) n *= e;
-  Array a{name, dt, std::move(shape), std::string(static_cast<const char*>(p), size_t(n) * elem)};
+  Array a{name, dt, std::move(shape), std::string(static_cast<const char*>(p), size_t(n) * elem), nullptr, 0};
   arrays_.push_back(std::move(a));
+}
+
+void ModelWriter::add_external(const std::string& name, const uint64_t* p, std::vector<uint64_t> shape) {
+  add_raw(name, DType::kU64, 8, p, {0});
+  uint64_t n = 1;
+  for (auto e : shape) n *= e;
+  Array& a = arrays_.back();
+  a.shape = std::move(shape);
+  a.external = reinterpret_cast<const char*>(p);
+  a.external_size = size_t(n) * 8;
 }
 
 #define DGM_WRITER_ADD(T, DT) \
@@ -135,28 +151,233 @@ DGM_WRITER_ADD(float, DType::kF32)
 DGM_WRITER_ADD(double, DType::kF64)
 #undef DGM_WRITER_ADD
 
-std::string ModelWriter::serialize() const {
+void ModelWriter::emit(const std::function<void(const char*, size_t)>& sink) const {
+  // The directory bytes are gathered in `out` and handed on before each
+  // array's data, which is handed on from where it lies.
   std::string out = magic_for(kModelFormatVersion);
   out += sanity_block();
   const std::string header = header_.dump();
   put_le<uint64_t>(out, header.size());
   out += header;
   put_le<uint32_t>(out, uint32_t(arrays_.size()));
+  // The trailer's FNV-1a covers every byte that is not array data.
+  uint64_t h = kFnvBasis;
+  uint64_t at = 0;  // bytes handed on so far
   for (const auto& a : arrays_) {
+    const char* data = a.external ? a.external : a.bytes.data();
+    const size_t size = a.external ? a.external_size : a.bytes.size();
     put_le<uint16_t>(out, uint16_t(a.name.size()));
     out += a.name;
     out.push_back(char(a.dtype));
     out.push_back(char(a.shape.size()));
     for (auto e : a.shape) put_le<uint64_t>(out, e);
-    out += a.bytes;
+    put_le<uint64_t>(out, checksum64(data, size));
+    const size_t pad = (kAlign - (at + out.size() + 1) % kAlign) % kAlign;
+    out.push_back(char(pad));
+    out.append(pad, '\0');
+    h = fnv1a64(out.data(), out.size(), h);
+    sink(out.data(), out.size());
+    at += out.size();
+    out.clear();
+    if (size) sink(data, size);
+    at += size;
   }
-  put_le<uint64_t>(out, fnv1a64(out.data(), out.size()));
+  put_le<uint64_t>(out, fnv1a64(out.data(), out.size(), h));
   out += std::string(kTrailer, 8);
+  sink(out.data(), out.size());
+}
+
+std::string ModelWriter::serialize() const {
+  std::string out;
+  emit([&](const char* p, size_t n) { out.append(p, n); });
   return out;
 }
 
 // The one atomic writer (atomic_file.h): unnamed temporary, fsync, link, rename.
-void ModelWriter::write(const std::string& path) const { write_file_atomically(path, serialize()); }
+// The file is streamed to it, never held whole in memory.
+void ModelWriter::write(const std::string& path) const {
+  AtomicFile f(path);
+  emit([&](const char* p, size_t n) { f.write(p, n); });
+  f.commit();
+}
+
+uint64_t checksum64(const void* data, size_t n) {
+  constexpr uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL, P3 = 0x165667B19E3779F9ULL;
+  auto rotl = [](uint64_t x, int r) { return (x << r) | (x >> (64 - r)); };
+  auto round = [&](uint64_t v, uint64_t w) { return rotl(v + w * P2, 31) * P1; };
+  const char* p = static_cast<const char*>(data);
+  uint64_t v0 = P1 + P2, v1 = P2, v2 = 0, v3 = 0 - P1;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    uint64_t w[4];
+    std::memcpy(w, p + i, 32);
+    v0 = round(v0, w[0]);
+    v1 = round(v1, w[1]);
+    v2 = round(v2, w[2]);
+    v3 = round(v3, w[3]);
+  }
+  // Each lane enters through a bijection, so the result is injective in each lane.
+  uint64_t h = uint64_t(n) * P3;
+  for (uint64_t v : {v0, v1, v2, v3}) h = rotl(h ^ round(0, v), 27) * P1 + P3;
+  for (; i < n; ++i) h = rotl(h ^ (uint64_t(uint8_t(p[i])) * P3), 11) * P1;
+  h ^= h >> 33;
+  h *= P2;
+  h ^= h >> 29;
+  h *= P3;
+  h ^= h >> 32;
+  return h;
+}
+
+struct ModelReader::Bytes {
+  const char* data = nullptr;
+  size_t size = 0;
+  std::string owned;
+  void* map = nullptr;
+  size_t map_size = 0;
+  Bytes() = default;
+  Bytes(const Bytes&) = delete;
+  Bytes& operator=(const Bytes&) = delete;
+  ~Bytes() {
+    if (map) ::munmap(map, map_size);
+  }
+};
+
+namespace {
+
+// One array's place in a file.
+struct ArrayPlace {
+  std::string name;
+  DType dtype;
+  std::vector<uint64_t> shape;
+  size_t checksum_pos = 0;  // v2: where its checksum is stored
+  uint64_t checksum = 0;
+  size_t data_pos = 0, data_size = 0;
+};
+
+// Where the header and arrays of a file body b[0, end) lie, for format
+// `version` (1: no checksums, no padding). Every claim is checked against the
+// bytes there; FormatError "corrupted model file (...)" otherwise.
+struct Layout {
+  size_t header_pos = 0;
+  uint64_t header_len = 0;
+  std::vector<ArrayPlace> arrays;
+};
+
+Layout walk(const char* b, size_t end, uint32_t version, const std::string& name) {
+  Layout L;
+  size_t pos = kMagicSize + kSanitySize;
+  auto need = [&](uint64_t k, const char* what) {
+    if (pos > end || k > end - pos) throw FormatError(name + ": corrupted model file (" + what + " runs past the end)");
+  };
+  auto le = [&](size_t at, int bytes) {
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= uint64_t(uint8_t(b[at + size_t(i)])) << (8 * i);
+    return v;
+  };
+  need(8, "header length");
+  L.header_len = le(pos, 8);
+  pos += 8;
+  if (L.header_len > kMaxHeaderBytes)
+    throw FormatError(name + ": corrupted model file (header of " + std::to_string(L.header_len) + " bytes)");
+  need(L.header_len, "header");
+  L.header_pos = pos;
+  pos += size_t(L.header_len);
+  need(4, "array count");
+  const uint32_t count = uint32_t(le(pos, 4));
+  pos += 4;
+  if (count > kMaxArrays) throw FormatError(name + ": corrupted model file (" + std::to_string(count) + " arrays)");
+  for (uint32_t a = 0; a < count; ++a) {
+    ArrayPlace p;
+    need(2, "array name");
+    const size_t len = size_t(le(pos, 2));
+    pos += 2;
+    need(len + 2u, "array name");
+    p.name.assign(b + pos, len);
+    pos += len;
+    p.dtype = DType(uint8_t(b[pos]));
+    const uint8_t rank = uint8_t(b[pos + 1]);
+    pos += 2;
+    if (dtype_size(p.dtype) == 0 || rank > 8)
+      throw FormatError(name + ": corrupted model file (array '" + p.name + "' has a bad type or rank)");
+    need(8u * rank, "array shape");
+    p.shape.resize(rank);
+    uint64_t elems = 1;
+    for (auto& e : p.shape) {
+      e = le(pos, 8);
+      pos += 8;
+      if (e != 0 && elems > (uint64_t(1) << 62) / e)
+        throw FormatError(name + ": corrupted model file (array '" + p.name + "' is too large)");
+      elems *= e;
+    }
+    if (version >= 2) {
+      need(9, "array checksum");
+      p.checksum_pos = pos;
+      p.checksum = le(pos, 8);
+      const size_t pad = uint8_t(b[pos + 8]);
+      pos += 9;
+      if (pad >= kAlign) throw FormatError(name + ": corrupted model file (array '" + p.name + "' has bad padding)");
+      need(pad, "array padding");
+      pos += pad;
+    }
+    if (pos > end || elems > (end - pos) / dtype_size(p.dtype))
+      throw FormatError(name + ": corrupted model file (array '" + p.name + "' runs past the end)");
+    p.data_pos = pos;
+    p.data_size = size_t(elems) * dtype_size(p.dtype);
+    pos += p.data_size;
+    L.arrays.push_back(std::move(p));
+  }
+  if (pos != end) throw FormatError(name + ": corrupted model file (" + std::to_string(end - pos) + " stray bytes)");
+  return L;
+}
+
+// FNV-1a-64 of b[0, end) without the arrays' data.
+uint64_t directory_checksum(const char* b, size_t end, const Layout& L) {
+  uint64_t h = kFnvBasis;
+  size_t at = 0;
+  for (const auto& a : L.arrays) {
+    h = fnv1a64(b + at, a.data_pos - at, h);
+    at = a.data_pos + a.data_size;
+  }
+  return fnv1a64(b + at, end - at, h);
+}
+
+// The version in the magic, or 0 when the magic is not a dgm model's.
+uint32_t magic_version(const char* b, size_t n) {
+  if (n < kMagicSize || std::memcmp(b, kMagicPrefix, 11) != 0 || b[15] != '\n') return 0;
+  uint32_t v = 0;
+  for (int i = 11; i < 15; ++i) {
+    if (b[i] < '0' || b[i] > '9') return 0;
+    v = v * 10 + uint32_t(b[i] - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string seal_model_file(const std::string& body) {
+  std::string out = body;
+  uint64_t h = fnv1a64(out.data(), out.size());
+  if (magic_version(out.data(), out.size()) != 1) {
+    try {
+      const Layout L = walk(out.data(), out.size(), 2, "seal");
+      for (const auto& a : L.arrays) {
+        const uint64_t c = checksum64(out.data() + a.data_pos, a.data_size);
+        for (int i = 0; i < 8; ++i) out[a.checksum_pos + size_t(i)] = char((c >> (8 * i)) & 0xff);
+      }
+      h = directory_checksum(out.data(), out.size(), L);
+    } catch (const FormatError&) {
+      // Not walkable: the reader reports the structure before the checksum.
+    }
+  }
+  put_le<uint64_t>(out, h);
+  return out + std::string(kTrailer, 8);
+}
+
+void MappedArray::verify() const {
+  if (verified_) return;
+  if (checksum64(data_, bytes_) != checksum_)
+    throw FormatError(file_ + ": corrupted model file (checksum of array '" + name_ + "' does not match)");
+}
 
 ModelReader ModelReader::open(const std::string& path) {
   struct stat st;
@@ -169,95 +390,93 @@ ModelReader ModelReader::open(const std::string& path) {
   if (uint64_t(st.st_size) > memory_budget() / 2)
     throw IoError(path + ": a model file of " + byte_size(uint64_t(st.st_size)) + " to load " +
                   over_budget(2 * uint64_t(st.st_size), memory_budget()));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open model file: " + std::strerror(errno));
-  std::string bytes(size_t(st.st_size), '\0');
-  in.read(&bytes[0], std::streamsize(bytes.size()));
-  if (size_t(in.gcount()) != bytes.size()) throw IoError(path + ": cannot read model file");
-  return parse(bytes, path);
+  auto bytes = std::make_shared<Bytes>();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError(path + ": cannot open model file: " + std::strerror(errno));
+  const size_t size = size_t(st.st_size);
+  if (size > 0) {
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int err = errno;
+    ::close(fd);
+    if (p == MAP_FAILED) throw IoError(path + ": cannot map model file: " + std::strerror(err));
+    bytes->map = p;
+    bytes->map_size = size;
+    bytes->data = static_cast<const char*>(p);
+    bytes->size = size;
+  } else {
+    ::close(fd);
+  }
+  return parse_bytes(std::move(bytes), path, false);
 }
 
-ModelReader ModelReader::parse(const std::string& bytes, const std::string& name) {
-  const size_t n = bytes.size();
+ModelReader ModelReader::parse(const std::string& data, const std::string& name) {
+  auto bytes = std::make_shared<Bytes>();
+  bytes->owned = data;
+  bytes->data = bytes->owned.data();
+  bytes->size = bytes->owned.size();
+  return parse_bytes(std::move(bytes), name, true);
+}
+
+ModelReader ModelReader::parse_bytes(std::shared_ptr<const Bytes> file, const std::string& name, bool verify_arrays) {
+  const char* b = file->data;
+  const size_t n = file->size;
+  auto starts = [&](size_t at, const char* s, size_t len) { return n >= at + len && std::memcmp(b + at, s, len) == 0; };
   const size_t min_size = kMagicSize + kSanitySize + 8 + 4 + 16;
-  const bool dgm_prefix = n >= 4 && bytes.compare(0, 4, "dgm-") == 0;
   // A file that neither starts like a dgm model nor ends like one is foreign.
-  const bool dgm_trailer = n >= 8 && bytes.compare(n - 8, 8, kTrailer, 8) == 0;
+  const bool dgm_trailer = n >= 8 && std::memcmp(b + n - 8, kTrailer, 8) == 0;
   size_t prefix_match = 0;
-  for (size_t i = 0; i < std::min<size_t>(n, 11); ++i) prefix_match += bytes[i] == kMagicPrefix[i];
-  if (!dgm_trailer && prefix_match < 10)
-    throw FormatError(name + ": not a dgm model file");
+  for (size_t i = 0; i < std::min<size_t>(n, 11); ++i) prefix_match += b[i] == kMagicPrefix[i];
+  if (!dgm_trailer && prefix_match < 10) throw FormatError(name + ": not a dgm model file");
   if (n < min_size) throw FormatError(name + ": truncated model file (" + std::to_string(n) + " bytes)");
   if (!dgm_trailer) throw FormatError(name + ": truncated or corrupted model file (no end marker)");
-  const uint64_t stored = get_le<uint64_t>(bytes, n - 16);
-  if (stored != fnv1a64(bytes.data(), n - 16))
-    throw FormatError(name + ": corrupted model file (checksum mismatch)");
-  (void)dgm_prefix;
-  if (bytes.compare(0, 11, kMagicPrefix) != 0 || bytes[15] != '\n') throw FormatError(name + ": not a dgm model file");
-  uint32_t version = 0;
-  for (int i = 11; i < 15; ++i) {
-    if (bytes[size_t(i)] < '0' || bytes[size_t(i)] > '9') throw FormatError(name + ": not a dgm model file");
-    version = version * 10 + uint32_t(bytes[size_t(i)] - '0');
-  }
-  if (version > kModelFormatVersion)
+  const size_t end = n - 16;
+  const uint64_t stored = get_le<uint64_t>(std::string(b + end, 8), 0);
+  uint32_t version = magic_version(b, n);
+  if (version > kModelFormatVersion) {
+    // Newer only if the file is intact under a rule this dgm knows (a
+    // version 1 or 2 trailer); otherwise a changed digit is corruption.
+    bool intact = stored == fnv1a64(b, end);
+    if (!intact) {
+      try {
+        intact = stored == directory_checksum(b, end, walk(b, end, 2, name));
+      } catch (const FormatError&) {
+      }
+    }
+    if (!intact)
+      throw FormatError(name + ": corrupted model file (checksum mismatch; its magic says format version " +
+                        std::to_string(version) + ")");
     throw FormatError(name + ": model format version " + std::to_string(version) + " is newer than this dgm reads (" +
                       std::to_string(kModelFormatVersion) + "): upgrade dgm");
-  if (version < 1) throw FormatError(name + ": model format version 0 is no longer readable: retrain the model");
-  if (bytes.compare(kMagicSize, kSanitySize, sanity_block()) != 0)
+  }
+  // Version 1 (or an unreadable magic on a file sealed whole): every byte checksummed.
+  Layout L;
+  bool whole = false;
+  if (version == 1 || version == 0) whole = stored == fnv1a64(b, end);
+  if (version == 1 && !whole) throw FormatError(name + ": corrupted model file (checksum mismatch)");
+  if (!whole) {
+    L = walk(b, end, 2, name);
+    if (stored != directory_checksum(b, end, L)) throw FormatError(name + ": corrupted model file (checksum mismatch)");
+  }
+  if (version == 0) throw FormatError(name + ": not a dgm model file");
+  if (!starts(kMagicSize, sanity_block().data(), kSanitySize))
     throw FormatError(name + ": model file written on a machine with another byte order or float format");
+  if (whole) L = walk(b, end, 1, name);
 
   ModelReader r;
   r.name_ = name;
-  const size_t end = n - 16;
-  size_t pos = kMagicSize + kSanitySize;
-  auto need = [&](uint64_t k, const char* what) {
-    if (k > end - pos) throw FormatError(name + ": corrupted model file (" + what + " runs past the end)");
-  };
-  need(8, "header length");
-  const uint64_t hlen = get_le<uint64_t>(bytes, pos);
-  pos += 8;
-  if (hlen > kMaxHeaderBytes) throw FormatError(name + ": corrupted model file (header of " + std::to_string(hlen) + " bytes)");
-  need(hlen, "header");
+  r.version_ = version;
   // The checksum held, yet the header may be made to crash a parser (nested
   // 100,000 deep) or to mislead (a key twice): parse_json refuses both.
-  r.header_ = parse_json(std::string_view(bytes).substr(pos, size_t(hlen)), name + ": bad model header");
+  r.header_ = parse_json(std::string_view(b + L.header_pos, size_t(L.header_len)), name + ": bad model header");
   if (!r.header_.is_object()) throw FormatError(name + ": corrupted model file (header is not an object)");
-  pos += hlen;
-  need(4, "array count");
-  const uint32_t count = get_le<uint32_t>(bytes, pos);
-  pos += 4;
-  if (count > kMaxArrays) throw FormatError(name + ": corrupted model file (" + std::to_string(count) + " arrays)");
-  for (uint32_t a = 0; a < count; ++a) {
-    need(2, "array name");
-    const uint16_t len = get_le<uint16_t>(bytes, pos);
-    pos += 2;
-    need(len + 2u, "array name");
-    std::string aname = bytes.substr(pos, len);
-    pos += len;
-    const DType dt = DType(uint8_t(bytes[pos]));
-    const uint8_t rank = uint8_t(bytes[pos + 1]);
-    pos += 2;
-    if (dtype_size(dt) == 0 || rank > 8)
-      throw FormatError(name + ": corrupted model file (array '" + aname + "' has a bad type or rank)");
-    need(8u * rank, "array shape");
-    std::vector<uint64_t> shape(rank);
-    uint64_t elems = 1;
-    for (auto& e : shape) {
-      e = get_le<uint64_t>(bytes, pos);
-      pos += 8;
-      if (e != 0 && elems > (uint64_t(1) << 62) / e)
-        throw FormatError(name + ": corrupted model file (array '" + aname + "' is too large)");
-      elems *= e;
-    }
-    if (elems > (end - pos) / dtype_size(dt))
-      throw FormatError(name + ": corrupted model file (array '" + aname + "' runs past the end)");
-    const size_t size = size_t(elems) * dtype_size(dt);
-    if (!r.arrays_.emplace(aname, Array{dt, shape, pos, size}).second)
-      throw FormatError(name + ": corrupted model file (array '" + aname + "' appears twice)");
-    pos += size;
+  for (const auto& a : L.arrays) {
+    if (version >= 2 && verify_arrays && checksum64(b + a.data_pos, a.data_size) != a.checksum)
+      throw FormatError(name + ": corrupted model file (checksum of array '" + a.name + "' does not match)");
+    if (!r.arrays_.emplace(a.name, Array{a.dtype, a.shape, a.data_pos, a.data_size, a.checksum}).second)
+      throw FormatError(name + ": corrupted model file (array '" + a.name + "' appears twice)");
   }
-  if (pos != end) throw FormatError(name + ": corrupted model file (" + std::to_string(end - pos) + " stray bytes)");
-  r.bytes_ = std::make_shared<const std::string>(bytes);
+  r.arrays_verified_ = verify_arrays || version == 1;
+  r.bytes_ = std::move(file);
   return r;
 }
 
@@ -273,8 +492,7 @@ void ModelReader::check_count(const std::string& array, uint64_t n, uint64_t max
                       std::to_string(max_elements) + " expected");
 }
 
-void ModelReader::read_raw(const std::string& array, DType dt, size_t elem, void* out,
-                           const std::vector<uint64_t>& shape) const {
+const ModelReader::Array& ModelReader::find(const std::string& array, DType dt, const std::vector<uint64_t>& shape) const {
   auto it = arrays_.find(array);
   if (it == arrays_.end()) throw FormatError(name_ + ": model file has no array '" + array + "'");
   const Array& a = it->second;
@@ -283,8 +501,48 @@ void ModelReader::read_raw(const std::string& array, DType dt, size_t elem, void
   if (a.shape != shape)
     throw FormatError(name_ + ": array '" + array + "' has shape " + shape_str(a.shape) + ", expected " +
                       shape_str(shape));
+  return a;
+}
+
+void ModelReader::read_raw(const std::string& array, DType dt, size_t elem, void* out,
+                           const std::vector<uint64_t>& shape) const {
+  const Array& a = find(array, dt, shape);
   (void)elem;
-  if (a.size) std::memcpy(out, bytes_->data() + a.offset, a.size);
+  const char* p = bytes_->data + a.offset;
+  // Checked while copied (open() left the data unverified).
+  if (!arrays_verified_ && checksum64(p, a.size) != a.checksum)
+    throw FormatError(name_ + ": corrupted model file (checksum of array '" + array + "' does not match)");
+  if (a.size) std::memcpy(out, p, a.size);
+}
+
+void ModelReader::verify() const {
+  if (arrays_verified_) return;
+  for (const auto& [array, a] : arrays_)
+    if (checksum64(bytes_->data + a.offset, a.size) != a.checksum)
+      throw FormatError(name_ + ": corrupted model file (checksum of array '" + array + "' does not match)");
+}
+
+MappedArray ModelReader::map(const std::string& array, DType dt, const std::vector<uint64_t>& shape) const {
+  const Array& a = find(array, dt, shape);
+  MappedArray m;
+  m.file_ = name_;
+  m.name_ = array;
+  m.bytes_ = a.size;
+  m.checksum_ = a.checksum;
+  const char* p = bytes_->data + a.offset;
+  if (reinterpret_cast<uintptr_t>(p) % dtype_size(dt) == 0) {
+    m.data_ = p;
+    m.keep_ = bytes_;
+    m.verified_ = arrays_verified_;
+  } else {
+    // Unaligned (a version 1 file): an aligned copy, verified with the file.
+    auto copy = std::make_shared<std::vector<uint64_t>>((a.size + 7) / 8);
+    read_raw(array, dt, dtype_size(dt), copy->data(), shape);
+    m.data_ = copy->data();
+    m.keep_ = copy;
+    m.verified_ = true;
+  }
+  return m;
 }
 
 #define DGM_READER_READ(T, DT) \

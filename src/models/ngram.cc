@@ -173,26 +173,35 @@ void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTa
 // One order's n-grams in the form queried: slot -> (key, ln p, ln backoff).
 // The size is 1.5 times the count (KenLM's probing default) and need not be a
 // power of two: the home slot is the high half of hash * size (Lemire's
-// multiply-shift range reduction), as cheap as a mask.
+// multiply-shift range reduction), as cheap as a mask. The model file stores
+// the slots as they are (array "ngramN.table", u64 (S, 3): key and the bits
+// of the two doubles), so a loaded table is the file's bytes, mapped.
 struct NgramModel::Table {
   struct Entry {
     uint64_t key;         // make_key(context slot, word); kEmpty when free
     double log_prob;      // ln p(word | context), interpolated
     double log_backoff;   // ln gamma(this n-gram as a context); 0 when not a context
   };
-  std::vector<Entry> entries;  // (S)
+  static_assert(sizeof(Entry) == 24, "Entry is stored as three 64-bit words");
+  std::vector<Entry> own;          // (S) when built here
+  MappedArray mapped;              // (S) when loaded from a file
+  const Entry* entries = nullptr;  // own.data() or the mapping
   uint64_t count = 0;
   uint64_t size = 2;
 
   explicit Table(uint64_t n) : count(0), size(std::max<uint64_t>(2, n + n / 2 + 1)) {
-    entries.assign(size_t(size), Entry{kEmpty, 0.0, 0.0});
+    own.assign(size_t(size), Entry{kEmpty, 0.0, 0.0});
+    entries = own.data();
+  }
+  Table(MappedArray m, uint64_t slots, uint64_t n) : mapped(std::move(m)), count(n), size(slots) {
+    entries = mapped.as<Entry>();
   }
   size_t home(uint64_t key) const {
     return size_t((unsigned __int128)(key * 0x9E3779B97F4A7C15ULL) * size >> 64);
   }
   size_t next(size_t i) const { return i + 1 == size ? 0 : i + 1; }
-  uint32_t find(uint64_t key) const {
-    size_t i = home(key);
+  uint32_t find(uint64_t key) const { return find_from(home(key), key); }
+  uint32_t find_from(size_t i, uint64_t key) const {
     while (true) {
       const uint64_t k = entries[i].key;
       if (k == key) return uint32_t(i);
@@ -203,11 +212,11 @@ struct NgramModel::Table {
   // Inserts a new key; returns its slot, or kNone when it is already there.
   uint32_t insert(uint64_t key, double lp, double lb) {
     size_t i = home(key);
-    while (entries[i].key != kEmpty) {
-      if (entries[i].key == key) return kNone;
+    while (own[i].key != kEmpty) {
+      if (own[i].key == key) return kNone;
       i = next(i);
     }
-    entries[i] = Entry{key, lp, lb};
+    own[i] = Entry{key, lp, lb};
     ++count;
     return uint32_t(i);
   }
@@ -271,6 +280,37 @@ std::unique_ptr<Model> NgramModel::create(const Space& space, ConfigSection& mod
 
 void NgramModel::check_fitted(const char* what) const {
   if (!fitted_) throw DataError(std::string("ngram model: ") + what + " before fit() or load()");
+  check_tables();
+}
+
+// Tables mapped from a file are verified once, before their first use: the
+// checksums of their bytes (MappedArray::verify, one pass at memory speed),
+// and what probing relies on — every key's context and word in range, the
+// listed count, a free slot to end every probe (so a file with a valid
+// checksum but made-up tables is refused, not followed).
+void NgramModel::check_tables() const {
+  if (checked_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(check_mutex_);
+  if (checked_.load(std::memory_order_relaxed)) return;
+  const uint64_t U = uint64_t(space_.levels()) + 2;
+  for (size_t k = 0; k < tables_.size(); ++k) {
+    const Table& t = *tables_[k];
+    t.mapped.verify();
+    const uint64_t lower = k == 0 ? U : tables_[k - 1]->size;
+    uint64_t listed = 0;
+    for (uint64_t s = 0; s < t.size; ++s) {
+      const uint64_t key = t.entries[s].key;
+      if (key == kEmpty) continue;
+      ++listed;
+      if (key_context(key) >= lower || key_word(key) >= U)
+        throw FormatError(file_ + ": table 'ngram" + std::to_string(k + 2) + ".table' slot " + std::to_string(s) +
+                          " holds an id out of range");
+    }
+    if (listed != t.count)
+      throw FormatError(file_ + ": table 'ngram" + std::to_string(k + 2) + ".table' lists " + std::to_string(listed) +
+                        " n-grams, its header says " + std::to_string(t.count));
+  }
+  checked_.store(true, std::memory_order_release);
 }
 
 std::vector<uint64_t> NgramModel::ngram_counts() const {
@@ -350,6 +390,14 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
                     (unsigned long long)local, (unsigned long long)merged);
       ctx.monitor->message(buf);
     }
+  }
+  // The index served the counting only; the arrays lose their growth slack
+  // (up to half of their capacity), one at a time.
+  for (auto& t : ct) {
+    std::vector<uint32_t>().swap(t.index);
+    t.keys.shrink_to_fit();
+    t.count.shrink_to_fit();
+    t.suffix.shrink_to_fit();
   }
 
   // 2. Discounts from counts of counts (Chen & Goodman eq. 26), per order.
@@ -437,6 +485,10 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
       const double a = t.count[id];
       p[id] = (a - discount(n, t.count[id])) / denom[c] + g[c] * lower_prob[t.suffix[id]];
     }
+    // This order's counts and suffixes are used up (its keys make the table).
+    CountTable& done = ct[size_t(n - 2)];
+    std::vector<uint32_t>().swap(done.count);
+    std::vector<uint32_t>().swap(done.suffix);
   }
 
   // 4. The query tables: unigrams by token id, then each order with its
@@ -466,6 +518,7 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     tables_.push_back(std::move(table));
   }
   source_ = "trained";
+  checked_.store(true);
   fitted_ = true;
 }
 
@@ -500,6 +553,7 @@ double NgramModel::log_prob_next(const std::vector<int32_t>& context, int32_t w,
 }
 
 double NgramModel::log_prob_sequence(const int32_t* x, int64_t length, double* terms) const {
+  check_tables();
   const int N = order_;
   std::vector<const Table*> tp(tables_.size());
   for (size_t k = 0; k < tables_.size(); ++k) tp[k] = tables_[k].get();
@@ -537,20 +591,106 @@ double NgramModel::log_prob_sequence(const int32_t* x, int64_t length, double* t
   return total;
 }
 
+// Scores rows [begin, end) of x with kLanes sequences in lockstep: a lane's
+// probes for its next token are prefetched, and the other lanes take their
+// turn before it probes, so that the tables' cache misses (the tables are far
+// larger than the caches) overlap instead of waiting one after the other.
+// The arithmetic is log_prob_sequence's, in the same order: equal results.
+// out[i] gets row i's log probability (when out is not null); terms, when
+// not null, row i's per-position terms at terms + i * stride.
+void NgramModel::score_rows(const DataView& x, size_t begin, size_t end, double* out, double* terms,
+                            size_t stride) const {
+  constexpr int kLanes = 8;
+  const int N = order_;
+  const Table* tp[kMaxOrder];
+  for (size_t k = 0; k < tables_.size(); ++k) tp[k] = tables_[k].get();
+  const double* ulp = uni_log_prob_.data();
+  const double* ulb = uni_log_backoff_.data();
+  const int64_t D = space_.dims();
+  const bool eos_term = has_eos();
+  struct Lane {
+    std::vector<int32_t> row;
+    size_t i = 0;
+    int64_t t = 0, length = 0, T = 0;
+    double total = 0;
+    State st;
+    uint32_t w = 0;
+    uint64_t key[kMaxOrder];
+    size_t home[kMaxOrder];
+    bool idle = true;
+  };
+  Lane lanes[kLanes];
+  size_t next_row = begin;
+  auto prepare = [&](Lane& L) {
+    L.w = L.t < L.length ? uint32_t(L.row[size_t(L.t)]) : uint32_t(eos());
+    for (int k = 0; k < L.st.len; ++k) {
+      L.key[k] = make_key(L.st.hist[k], L.w);
+      L.home[k] = tp[k]->home(L.key[k]);
+      __builtin_prefetch(&tp[k]->entries[L.home[k]]);
+    }
+  };
+  auto start = [&](Lane& L) {
+    while (next_row < end) {
+      L.i = next_row++;
+      L.length = x.length(L.i);
+      L.row.resize(size_t(L.length));
+      x.get(L.i, L.row.data());
+      L.T = L.length + (eos_term && L.length < D ? 1 : 0);
+      L.t = 0;
+      L.total = 0;
+      L.st.len = N >= 2 ? 1 : 0;
+      L.st.hist[0] = uint32_t(bos());
+      // A full-length sequence ends with probability 1.
+      if (terms && eos_term && L.T == L.length) terms[L.i * stride + size_t(L.length)] = 0.0;
+      if (L.T == 0) {
+        if (out) out[L.i] = 0.0;
+        continue;
+      }
+      prepare(L);
+      L.idle = false;
+      return true;
+    }
+    L.idle = true;
+    return false;
+  };
+  int active = 0;
+  for (auto& L : lanes) active += start(L) ? 1 : 0;
+  uint32_t found[kMaxOrder];
+  while (active > 0) {
+    for (auto& L : lanes) {
+      if (L.idle) continue;
+      double lp = ulp[L.w];
+      int m = 0;
+      for (int k = 0; k < L.st.len; ++k) {
+        const uint32_t slot = tp[k]->find_from(L.home[k], L.key[k]);
+        if (slot == kNone) break;
+        lp = tp[k]->entries[slot].log_prob;
+        found[k] = slot;
+        m = k + 1;
+      }
+      for (int k = m; k < L.st.len; ++k) lp += k == 0 ? ulb[L.st.hist[0]] : tp[k - 1]->entries[L.st.hist[k]].log_backoff;
+      L.st.hist[0] = L.w;
+      for (int k = 0; k < m; ++k) L.st.hist[k + 1] = found[k];
+      L.st.len = N >= 2 ? std::min(m + 1, N - 1) : 0;
+      L.total += lp;
+      if (terms) terms[L.i * stride + size_t(L.t)] = lp;
+      if (++L.t < L.T) {
+        prepare(L);
+      } else {
+        if (out) out[L.i] = L.total;
+        if (!start(L)) --active;
+      }
+    }
+  }
+}
+
 void NgramModel::log_prob(const DataView& x, double* out, ThreadPool& pool) const {
   check_fitted("log_prob");
   if (x.space() != space_)
     throw DataError("ngram model: data space " + x.space().describe() + " differs from the model's " + space_.describe());
   constexpr size_t kGrain = 256;
-  pool.run(num_chunks(x.size(), kGrain), [&](size_t c) {
-    std::vector<int32_t> row;
-    const size_t end = std::min(x.size(), (c + 1) * kGrain);
-    for (size_t i = c * kGrain; i < end; ++i) {
-      row.resize(size_t(x.length(i)));
-      x.get(i, row.data());
-      out[i] = log_prob_sequence(row.data(), int64_t(row.size()));
-    }
-  });
+  pool.run(num_chunks(x.size(), kGrain),
+           [&](size_t c) { score_rows(x, c * kGrain, std::min(x.size(), (c + 1) * kGrain), out, nullptr, 0); });
 }
 
 void NgramModel::position_log_probs(const DataView& x, double* out, ThreadPool& pool) const {
@@ -559,15 +699,8 @@ void NgramModel::position_log_probs(const DataView& x, double* out, ThreadPool& 
     throw DataError("ngram model: data space " + x.space().describe() + " differs from the model's " + space_.describe());
   const size_t stride = size_t(space_.dims()) + (has_eos() ? 1 : 0);
   constexpr size_t kGrain = 256;
-  pool.run(num_chunks(x.size(), kGrain), [&](size_t c) {
-    std::vector<int32_t> row;
-    const size_t end = std::min(x.size(), (c + 1) * kGrain);
-    for (size_t i = c * kGrain; i < end; ++i) {
-      row.resize(size_t(x.length(i)));
-      x.get(i, row.data());
-      log_prob_sequence(row.data(), int64_t(row.size()), out + i * stride);
-    }
-  });
+  pool.run(num_chunks(x.size(), kGrain),
+           [&](size_t c) { score_rows(x, c * kGrain, std::min(x.size(), (c + 1) * kGrain), nullptr, out, stride); });
 }
 
 // ---------------------------------------------------------------- sampling
@@ -580,15 +713,15 @@ void NgramModel::build_children() const {
     child_slots_.resize(tables_.size());
     for (size_t k = 0; k < tables_.size(); ++k) {
       const Table& t = *tables_[k];
-      const size_t lower = k == 0 ? size_t(space_.levels()) + 2 : tables_[k - 1]->entries.size();
+      const size_t lower = k == 0 ? size_t(space_.levels()) + 2 : size_t(tables_[k - 1]->size);
       std::vector<uint32_t>& begin = child_begin_[k];
       begin.assign(lower + 1, 0);
-      for (const auto& e : t.entries)
-        if (e.key != kEmpty) ++begin[key_context(e.key) + 1];
+      for (size_t s = 0; s < t.size; ++s)
+        if (t.entries[s].key != kEmpty) ++begin[key_context(t.entries[s].key) + 1];
       for (size_t i = 0; i < lower; ++i) begin[i + 1] += begin[i];
       std::vector<uint32_t> fill(begin.begin(), begin.end() - 1);
       child_slots_[k].resize(t.count);
-      for (size_t s = 0; s < t.entries.size(); ++s)
+      for (size_t s = 0; s < t.size; ++s)
         if (t.entries[s].key != kEmpty) child_slots_[k][fill[key_context(t.entries[s].key)]++] = uint32_t(s);
     }
   });
@@ -711,7 +844,9 @@ Dataset NgramModel::complete(const Dataset& partial, const std::vector<uint8_t>&
 void NgramModel::save(ModelWriter& w) const {
   check_fitted("save");
   const int N = order_;
-  w.header()["ngram"] = {{"order", N}, {"source", source_}};
+  std::vector<uint64_t> counts;
+  for (const auto& t : tables_) counts.push_back(t->count);
+  w.header()["ngram"] = {{"order", N}, {"source", source_}, {"counts", counts}};
   w.add("unigram.log_prob", uni_log_prob_);
   w.add("unigram.log_backoff", uni_log_backoff_);
   std::vector<double> disc;
@@ -722,31 +857,10 @@ void NgramModel::save(ModelWriter& w) const {
   }
   w.add("discounts", disc.data(), {uint64_t(N), 3});
   w.add("discount_fallback", fb);
-  // Orders >= 2 densely, in slot order; contexts as dense ids of the order below.
-  std::vector<uint32_t> dense_of_prev;
+  // Orders >= 2 as their hash tables, slot for slot (loaded by mapping them).
   for (int n = 2; n <= N; ++n) {
     const Table& t = *tables_[size_t(n - 2)];
-    std::vector<uint32_t> ctxs, words, dense_of(t.entries.size(), kNone);
-    std::vector<double> lps, lbs;
-    ctxs.reserve(t.count);
-    words.reserve(t.count);
-    lps.reserve(t.count);
-    for (size_t s = 0; s < t.entries.size(); ++s) {
-      const auto& e = t.entries[s];
-      if (e.key == kEmpty) continue;
-      dense_of[s] = uint32_t(ctxs.size());
-      const uint32_t c = key_context(e.key);
-      ctxs.push_back(n == 2 ? c : dense_of_prev[c]);
-      words.push_back(key_word(e.key));
-      lps.push_back(e.log_prob);
-      if (n < N) lbs.push_back(e.log_backoff);
-    }
-    const std::string p = "ngram" + std::to_string(n) + ".";
-    w.add(p + "context", ctxs);
-    w.add(p + "word", words);
-    w.add(p + "log_prob", lps);
-    if (n < N) w.add(p + "log_backoff", lbs);
-    dense_of_prev = std::move(dense_of);
+    w.add_external("ngram" + std::to_string(n) + ".table", reinterpret_cast<const uint64_t*>(t.entries), {t.size, 3});
   }
 }
 
@@ -775,6 +889,27 @@ void NgramModel::load(const ModelReader& r) {
     fallback_used_[size_t(n)] = fb[size_t(n)] != 0;
   }
   tables_.clear();
+  file_ = r.name();
+  if (N >= 2 && r.has("ngram2.table")) {
+    // Format 2: the tables in place (checked before first use, check_tables).
+    const json& counts = info.contains("counts") ? info["counts"] : json();
+    if (!counts.is_array() || counts.size() != size_t(N - 1))
+      throw FormatError(r.name() + ": ngram header 'counts' is not a list of " + std::to_string(N - 1) + " counts");
+    for (int n = 2; n <= N; ++n) {
+      const std::string name = "ngram" + std::to_string(n) + ".table";
+      const std::vector<uint64_t> shape = r.shape(name);
+      const json& c = counts[size_t(n - 2)];
+      if (shape.size() != 2 || shape[1] != 3 || shape[0] < 2 || shape[0] >= kNone)
+        throw FormatError(r.name() + ": array '" + name + "' is not a table of (slots < 2^32, 3)");
+      if (!c.is_number_unsigned() || c.get<uint64_t>() >= shape[0])
+        throw FormatError(r.name() + ": ngram header 'counts' does not fit the table '" + name + "'");
+      tables_.push_back(std::make_shared<Table>(r.map(name, DType::kU64, shape), shape[0], c.get<uint64_t>()));
+    }
+    checked_.store(false);
+    fitted_ = true;
+    return;
+  }
+  // Format 1: dense arrays, hashed again.
   std::vector<uint32_t> slot_of_prev;
   uint64_t lower_count = U;
   for (int n = 2; n <= N; ++n) {
@@ -850,7 +985,8 @@ void NgramModel::export_to(const std::string& format, std::ostream& out) const {
   for (int n = 2; n <= N; ++n) {
     io::ArpaNgrams::Order& o = a.orders[size_t(n - 1)];
     const Table& t = *tables_[size_t(n - 2)];
-    for (const auto& e : t.entries) {
+    for (size_t s = 0; s < t.size; ++s) {
+      const auto& e = t.entries[s];
       if (e.key == kEmpty) continue;
       // Recover the words by following the contexts down to the unigram.
       uint64_t key = e.key;
@@ -859,6 +995,7 @@ void NgramModel::export_to(const std::string& format, std::ostream& out) const {
         const uint32_t c = key_context(key);
         if (k == 1) words[0] = c;
         else key = tables_[size_t(k - 2)]->entries[c].key;
+        if (key == kEmpty) throw FormatError(file_ + ": a " + std::to_string(n) + "-gram's context is a free slot");
       }
       o.ids.insert(o.ids.end(), words.begin(), words.begin() + n);
       o.log10_prob.push_back(log10_of(e.log_prob));

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "dgm/model_file.h"
 
 namespace dgm::cli {
 namespace {
@@ -48,12 +49,8 @@ void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-// The model file's checksum (model_file.h): FNV-1a-64 of every byte before it.
-void fix_checksum(std::string& b) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i + 16 < b.size(); ++i) h = (h ^ uint8_t(b[i])) * 0x100000001b3ULL;
-  for (int i = 0; i < 8; ++i) b[b.size() - 16 + size_t(i)] = char((h >> (8 * i)) & 0xff);
-}
+// The model file's checksums (model_file.h), recomputed after an edit.
+void fix_checksum(std::string& b) { b = seal_model_file(b.substr(0, b.size() - 16)); }
 
 class Resume : public ::testing::Test {
  protected:

@@ -288,6 +288,81 @@ TEST(Ngram, SaveLoadGivesIdenticalScores) {
   EXPECT_EQ(loaded->describe(), m->describe());
 }
 
+// The file's tables are used in place (mapped): the loaded model scores and
+// exports exactly as the fitted one; a changed byte of a table is not read at
+// open, but no result comes out of it: the first use verifies the tables.
+TEST(Ngram, MappedTablesAreVerifiedBeforeFirstUse) {
+  const TextData td = toy_text("mapped");
+  auto m = toy_model(td, 3);
+  // One folder a test (ctest runs tests in parallel).
+  std::filesystem::create_directories(temp_path("MappedTablesAreVerifiedBeforeFirstUse"));
+  const std::string path = temp_path("MappedTablesAreVerifiedBeforeFirstUse/ngram.dgm");
+  save_model(path, *m, {{"config", {{"model", {{"type", "ngram"}, {"order", 3}}}}}});
+  std::ostringstream arpa_fitted, arpa_loaded;
+  m->export_to("arpa", arpa_fitted);
+  load_model(path)->export_to("arpa", arpa_loaded);
+  EXPECT_EQ(arpa_loaded.str(), arpa_fitted.str());
+
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    bytes = ss.str();
+  }
+  // A table's first data byte: 64-byte aligned, after the array's name.
+  const size_t name_at = bytes.find("ngram3.table");
+  ASSERT_NE(name_at, std::string::npos);
+  size_t data_at = name_at + 12 + 2 + 2 * 8 + 9;
+  data_at += uint8_t(bytes[data_at - 1]);
+  ASSERT_EQ(data_at % 64, 0u);
+  ThreadPool pool(1);
+  for (size_t k : {data_at, data_at + 13, bytes.size() - 17 - 3}) {
+    std::string bad = bytes;
+    bad[k] = char(bad[k] ^ 0x01);
+    const std::string bad_path = temp_path("MappedTablesAreVerifiedBeforeFirstUse/bad.dgm");
+    std::ofstream(bad_path, std::ios::binary) << bad;
+    auto loaded = load_model(bad_path);  // opened: the table is not read yet
+    try {
+      (void)loaded->log_prob(td.test, pool);
+      ADD_FAILURE() << "byte " << k << " changed, no error";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("corrupted model file"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("bad.dgm"), std::string::npos) << e.what();
+    }
+    // Every entry point checks, not only the first one called.
+    Rng rng(1);
+    EXPECT_THROW(loaded->sample(2, rng), FormatError);
+  }
+}
+
+// The lockstep scorer (log_prob, position_log_probs) against the plain
+// per-sequence walk: equal to the last bit, for rows of every length.
+TEST(Ngram, LockstepScoringEqualsSequenceScoring) {
+  const Space s = Space::sequence(40, 5);
+  Dataset d(s);
+  Rng rng(3);
+  for (int i = 0; i < 300; ++i) {
+    std::vector<int32_t> x(size_t(rng.below(41)));
+    for (size_t k = 0; k < x.size(); ++k) x[k] = int32_t((k * 3 + rng.below(3)) % 5);
+    d.push_back(x);
+  }
+  for (int order : {1, 2, 4}) {
+    auto m = make(s, {{"type", "ngram"}, {"order", order}});
+    fit(*m, d.slice(0, 200));
+    ThreadPool pool(2);
+    const auto lp = m->log_prob(d, pool);
+    std::vector<double> pos(d.size() * 41, 7.0);
+    m->position_log_probs(d, pos.data(), pool);
+    for (size_t i = 0; i < d.size(); ++i) {
+      const std::vector<int32_t> x = d.row(i);
+      std::vector<double> terms(x.size() + 1);
+      EXPECT_EQ(lp[i], m->log_prob_sequence(x.data(), int64_t(x.size()), terms.data())) << order << " row " << i;
+      for (size_t t = 0; t <= x.size(); ++t) EXPECT_EQ(pos[i * 41 + t], terms[t]) << order << " row " << i;
+    }
+  }
+}
+
 TEST(Ngram, ScoreLinesFollowsKenlmConventions) {
   const TextData td = toy_text("score");
   auto m = toy_model(td, 3);

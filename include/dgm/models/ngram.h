@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <iosfwd>
 #include <cstdint>
 #include <mutex>
@@ -103,10 +104,12 @@ class NgramModel : public Model {
   bool has_eos() const { return space_.variable_length(); }
   // Number of predicted values: V (+1 for </s>).
   int32_t num_predicted() const { return int32_t(space_.levels()) + (has_eos() ? 1 : 0); }
-  void check_fitted(const char* what) const;
+  void check_fitted(const char* what) const;  // and check_tables()
+  void check_tables() const;
   // The children of every context (for whole distributions), built on first use.
   void build_children() const;
   State next_state(const State& st, int32_t x) const;
+  void score_rows(const DataView& x, size_t begin, size_t end, double* out, double* terms, size_t stride) const;
   // Fills dist[0..num_predicted) with p(. | state) (probabilities, sum 1).
   void next_distribution(const State& st, std::vector<double>& dist) const;
   void sample_into(const std::vector<int32_t>& prompt, int64_t max_len, Rng& rng, double temperature,
@@ -121,6 +124,9 @@ class NgramModel : public Model {
   std::vector<double> uni_log_prob_;              // (V + 2) nats; <s> gets -inf
   std::vector<double> uni_log_backoff_;           // (V + 2) nats; 0 when not a context
   std::vector<std::shared_ptr<Table>> tables_;    // (N - 1): tables_[k] holds the (k+2)-grams
+  std::string file_;                              // the model file the tables came from (messages)
+  mutable std::atomic<bool> checked_{true};       // false: mapped tables not yet checked
+  mutable std::mutex check_mutex_;
   // Sampling support, built once on first use (call_once: scoring stays const
   // and thread-safe): for each table k, the children slots of every context
   // slot of the order below, as offsets (lower slots + 1) and slots.
