@@ -5,14 +5,18 @@
 // (batch 32). One JSON line a run, with CPU and wall seconds:
 //   --steps N    N minibatches of a real fit (no validation): ms a batch
 //   --epoch      one epoch over the 50,000 training images: s an epoch
+//                (both from the start of the training loop to its last
+//                minibatch; fit_s / fit_cpu_s: the whole fit() call)
 //   --score N    log_prob of N test images: images a second
 //   --sample N   N samples: images a second
+//   --repeat R   repeat --score / --sample R times and report the median rate
 //   --export DIR the initialised parameters (params.f32 + params.json) and the
 //                log-likelihoods of the first 64 test images (scores.f64), for
 //                the PyTorch reference to load and compare.
 #include <sys/resource.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -32,7 +36,33 @@ static double cpu_now() {
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
 static double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// CPU and wall clocks at the start of training and after every minibatch, so
+// the per-batch figures cover the training steps only (not the parameter
+// initialisation or the preparation of the data), as the PyTorch side times
+// its loop.
+struct StepClock : TrainMonitor {
+  double cpu0 = 0, cpu1 = 0;
+  Clock::time_point wall0, wall1;
+  int64_t batches = 0;
+  void on_start(const TrainProgress&) override {
+    cpu0 = cpu1 = cpu_now();
+    wall0 = wall1 = Clock::now();
+  }
+  void on_work(int64_t, int64_t) override {
+    cpu1 = cpu_now();
+    wall1 = Clock::now();
+    ++batches;
+  }
+  void on_step(const TrainProgress&) override {}
+  void message(const std::string&) override {}
+};
 
 static std::string gunzip(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
@@ -76,7 +106,7 @@ static Dataset read_idx(const Space& space, const std::string& images, const std
 int main(int argc, char** argv) {
   std::string kind = "nade", dir = "/usr/share/datasets/fashion-mnist", export_dir;
   int threads = 1;
-  long steps = 0, score_n = 0, sample_n = 0;
+  long steps = 0, score_n = 0, sample_n = 0, repeat = 1;
   bool epoch = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -92,6 +122,7 @@ int main(int argc, char** argv) {
       else if (a == "--score") score_n = std::stol(next());
       else if (a == "--sample") sample_n = std::stol(next());
       else if (a == "--export") export_dir = next();
+      else if (a == "--repeat") repeat = std::max(1L, std::stol(next()));
       else if (a == "--data") dir = next();
       else {
         std::cerr << "models_bench: unknown option " << a << "\n";
@@ -126,33 +157,45 @@ int main(int argc, char** argv) {
     json out = {{"model", kind}, {"threads", threads}};
     auto t0 = Clock::now();
     double c0 = cpu_now();
-    m->fit(train, nullptr, {&pool, &rng, nullptr, nullptr});  // also initialises the parameters
+    StepClock sc;
+    m->fit(train, nullptr, {&pool, &rng, &sc, nullptr});  // also initialises the parameters
     const double fit_s = secs(t0, Clock::now()), fit_cpu = cpu_now() - c0;
-    const double batches = double((train.size() + batch - 1) / batch);
-    if (epoch) out.update({{"epoch_s", fit_s}, {"epoch_cpu_s", fit_cpu}, {"batches", batches}});
-    if (steps > 0) out.update({{"ms_per_batch", 1e3 * fit_s / batches}, {"cpu_ms_per_batch", 1e3 * fit_cpu / batches},
+    const double batches = double(std::max<int64_t>(1, sc.batches));
+    const double step_s = secs(sc.wall0, sc.wall1), step_cpu = sc.cpu1 - sc.cpu0;
+    out.update({{"fit_s", fit_s}, {"fit_cpu_s", fit_cpu}});
+    if (epoch) out.update({{"epoch_s", step_s}, {"epoch_cpu_s", step_cpu}, {"batches", batches}});
+    if (steps > 0) out.update({{"ms_per_batch", 1e3 * step_s / batches}, {"cpu_ms_per_batch", 1e3 * step_cpu / batches},
                                {"batch", batch}, {"batches", batches}});
     if (score_n > 0) {
       Dataset test = read_idx(space, dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz", 0,
                               size_t(score_n));
-      t0 = Clock::now();
-      c0 = cpu_now();
-      const std::vector<double> lp = m->log_prob(test, pool);
-      const double s = secs(t0, Clock::now()), c = cpu_now() - c0;
+      std::vector<double> wall, cpu;
+      std::vector<double> lp;
+      for (long r = 0; r < repeat; ++r) {
+        t0 = Clock::now();
+        c0 = cpu_now();
+        lp = m->log_prob(test, pool);
+        wall.push_back(double(test.size()) / secs(t0, Clock::now()));
+        cpu.push_back(double(test.size()) / (cpu_now() - c0));
+      }
       double nll = 0;
       for (double v : lp) nll -= v;
-      out.update({{"score_images_per_s", double(test.size()) / s}, {"score_images_per_cpu_s", double(test.size()) / c},
+      out.update({{"score_images_per_s", median(wall)}, {"score_images_per_cpu_s", median(cpu)},
                   {"score_nll", nll / double(test.size())}});
     }
     if (sample_n > 0) {
       SampleOptions so;
       so.pool = &pool;
-      Rng srng(2);
-      t0 = Clock::now();
-      c0 = cpu_now();
-      const Dataset s = m->sample(size_t(sample_n), srng, so);
-      const double w = secs(t0, Clock::now()), c = cpu_now() - c0;
-      out.update({{"sample_images_per_s", double(s.size()) / w}, {"sample_images_per_cpu_s", double(s.size()) / c}});
+      std::vector<double> wall, cpu;
+      for (long r = 0; r < repeat; ++r) {
+        Rng srng(2);
+        t0 = Clock::now();
+        c0 = cpu_now();
+        const Dataset s = m->sample(size_t(sample_n), srng, so);
+        wall.push_back(double(s.size()) / secs(t0, Clock::now()));
+        cpu.push_back(double(s.size()) / (cpu_now() - c0));
+      }
+      out.update({{"sample_images_per_s", median(wall)}, {"sample_images_per_cpu_s", median(cpu)}});
     }
     if (!export_dir.empty()) {
       const auto& ar = dynamic_cast<const AutoregressiveModel&>(*m);

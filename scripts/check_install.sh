@@ -4,8 +4,9 @@
 # installed include folder (and the system's), examples/score builds with
 # find_package(dgm) against libdgm.so and libdgm.a and once with
 # `pkg-config --cflags --libs dgm`, and each build's scores of the shipped
-# digits equal `dgm score`'s, byte for byte. The installed manual page must
-# render without warnings.
+# digits equal `dgm score`'s, byte for byte; so do the installed Python
+# module's (when built: DGM_PYTHON), imported from the prefix's
+# lib/python3/dist-packages. The installed manual page must render without warnings.
 #   scripts/check_install.sh [BUILD_DIR]     # default build (already built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,27 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 ${CXX:-c++} -std=c++17 -O2 examples/score/score.cc -o "$scratch/score-pc" $(pkg-config --cflags --libs dgm) \
   -Wl,-rpath,"$(pkg-config --variable=libdir dgm)" || fail "the example does not build with pkg-config"
 check "pkg-config dgm" "$scratch/score-pc"
+
+# The Python module, from the prefix alone (not the build tree).
+if grep -q '^DGM_PYTHON:BOOL=ON' "$build/CMakeCache.txt"; then
+  site=$prefix/lib/python3/dist-packages
+  python=$(sed -n 's/^PYTHON_EXECUTABLE:FILEPATH=//p' "$build/CMakeCache.txt")
+  root=$PWD
+  ls "$site"/dgm.*.so > /dev/null 2>&1 || fail "the Python module was not installed in $site"
+  (cd "$scratch" && PYTHONPATH=$site "$python" -c '
+import sys, dgm
+assert dgm.__file__.startswith(sys.argv[1]), dgm.__file__
+m = dgm.load(sys.argv[2])
+for lp in m.log_prob(dgm.read(sys.argv[3], m.space, "grid")):
+    print("%.10g\t%.6g" % (lp, -lp / 0.6931471805599453 / m.space.dims))
+' "$site" "$scratch/digits.dgm" "$root/data/digits/test.txt") > "$scratch/python.txt" || fail "the installed Python module failed"
+  cut -f2,3 "$scratch/expected.txt" > "$scratch/expected-columns.txt"
+  cmp -s "$scratch/expected-columns.txt" "$scratch/python.txt" || {
+    diff "$scratch/expected-columns.txt" "$scratch/python.txt" | head >&2
+    fail "the installed Python module's scores differ from dgm score"
+  }
+  echo "check_install: Python module from $site: $(wc -l < "$scratch/python.txt") scores equal dgm score's" >&2
+fi
 
 warnings=$(MANWIDTH=80 man --warnings -l "$prefix/share/man/man1/dgm.1" 2>&1 > /dev/null)
 [ -z "$warnings" ] || fail "the manual page has warnings: $warnings"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# test.sh — builds dgm with its tests in build/ and runs the whole suite with CTest.
+# test.sh — builds dgm with its tests in build/ and runs the whole suite with CTest
+# (the Python module's pytest suite, tests/python, is the CTest test 'python';
+# it is not built under -DDGM_SANITIZE=ON, where the interpreter would need libasan).
 # Environment: BUILD_DIR (default build), plus any CMake options in CMAKE_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
-// codec.h — a codec turns outside data (lines of text today; sound and video
-// clips next) into points of a Space and back. It is stored in the model file
+// codec.h — a codec turns outside data (lines of text, sound clips, video
+// clips) into points of a Space and back. It is stored in the model file
 // beside the space ("codec" in the header, its tables as arrays), so every
 // model on that space reads and writes the same outside data: models only
 // ever see points of X, and no front end asks which model it holds.
@@ -26,6 +26,7 @@
 
 namespace dgm {
 
+class Communicator;
 class ModelWriter;
 class ModelReader;
 class Records;
@@ -53,14 +54,32 @@ class Codec {
   // Reads outside data in one of its formats into `out` (whose space is the
   // model's). Per-record errors go through out's error policy (read.h).
   virtual void read(const std::string& path, const std::string& format, ConfigSection& opts, Records& out) const = 0;
-  // Writes points of the space as outside data in one of its formats.
+  // Writes points of the space as outside data in one of its stream formats.
   virtual void write(const Dataset& data, const std::string& format, std::ostream& out) const = 0;
+  // Whether `format` is written to a stream by write() (text), or to a path
+  // by write_file() (a sound file, a GIF, a folder of them). Default: streams.
+  virtual bool streams(const std::string& format) const;
+  // Writes points of the space to `path` in one of its file formats (a file,
+  // or a folder of files, as the codec documents), through temporary names
+  // renamed into place. Default: ConfigError (every format streams).
+  virtual void write_file(const Dataset& data, const std::string& format, const std::string& path) const;
+
+  // The start of a sample as outside data, for completion (`dgm sample
+  // --given`): the first frames of a clip, the first samples of a sound.
+  // Returns the samples with *known (N, D) set to 1 where a value was read,
+  // 0 where the model is to fill in. Default: DataError, no partial form.
+  virtual Dataset read_partial(const std::string& path, const std::string& format, const Space& space,
+                               std::vector<uint8_t>* known) const;
 
   // Outside text (`dgm sample --prompt`) as a known prefix of a sample.
   // The default: DataError, the codec has no text form.
   virtual std::vector<int32_t> encode_prompt(const std::string& text) const;
-  // The name of one position's value in figures ("token", "char", "value").
+  // The name of one position's value in figures ("token", "char", "sample"
+  // for sound, "value").
   virtual std::string unit() const { return "value"; }
+  // The name of one outside item whose samples Records groups (a sound
+  // clip cut into frames: "clip"), for figures per item.
+  virtual std::string item_unit() const { return "item"; }
 };
 
 // One entry of the codec registry (src/core/codec.cc): the data formats whose
@@ -70,7 +89,10 @@ class Codec {
 struct CodecKind {
   const char* type;
   std::vector<std::string> formats;
-  std::shared_ptr<const Codec> (*fit)(const json& data_section, const json& space_section, Space* space);
+  // With comm (a distributed run), each rank reads its part of the training
+  // data and the codec is fitted to what all ranks read (the same codec).
+  std::shared_ptr<const Codec> (*fit)(const json& data_section, const json& space_section, Space* space,
+                                      Communicator* comm);
   std::shared_ptr<const Codec> (*load)(const json& header, const ModelReader& r);
 };
 const std::vector<CodecKind>& codec_kinds();
@@ -78,7 +100,8 @@ const std::vector<CodecKind>& codec_kinds();
 // The codec a config's data section asks for, fitted to its training data, and
 // the space (from the codec where it defines it, else from space_section).
 // Null when the data are plain tensors (then *space = Space::from_json(space_section)).
-std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space);
+std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space,
+                                       Communicator* comm = nullptr);
 // The codec stored in a model file's header ("codec"), or null when it has none.
 std::shared_ptr<const Codec> load_codec(const ModelReader& r);
 

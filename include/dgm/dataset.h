@@ -23,6 +23,11 @@ class DataView;
 // allocating: the physical memory, or less under `ulimit -v` / `ulimit -d`, or
 // the environment variable DGM_MEMORY_LIMIT_MB when set.
 uint64_t memory_budget();
+// A size for messages: "512 bytes", "12.5 KiB", "245.3 MiB", "1.50 GiB".
+std::string byte_size(uint64_t bytes);
+// "needs <need>, more than the <budget> of memory available": the two sizes
+// with as many digits as it takes to tell them apart.
+std::string over_budget(uint64_t need, uint64_t budget);
 
 class Dataset {
  public:
@@ -78,17 +83,24 @@ class Dataset {
   // Copies of a range or of chosen rows, in the given order.
   Dataset slice(size_t begin, size_t end) const;
   Dataset subset(const std::vector<size_t>& rows) const;
-  // Deterministic Fisher-Yates shuffle of the rows with Rng(seed).
+  // Deterministic Fisher-Yates shuffle of the rows with Rng(seed): row j
+  // becomes the old row shuffle_order(size(), seed)[j].
   void shuffle(uint64_t seed);
+  static std::vector<size_t> shuffle_order(size_t n, uint64_t seed);
   // Splits off the last `count` rows: returns them, keeps the rest.
   Dataset split_tail(size_t count);
 
   // Bytes held (values, labels, offsets).
   size_t memory_bytes() const;
-  // 64-bit FNV-1a over the space, values and labels: identifies training data
-  // in model files.
+  // 64 bits that identify training data in model files: the space, and a
+  // sum over samples of a hash of (values, label, index). A sum composes, so
+  // a dataset spread over ranks has the same fingerprint: add the parts
+  // (each numbered from its first global index) and finish with fingerprint_of.
   uint64_t fingerprint() const;
-  std::string fingerprint_hex() const;
+  std::string fingerprint_hex() const { return fingerprint_hex(fingerprint()); }
+  static std::string fingerprint_hex(uint64_t fingerprint);
+  uint64_t fingerprint_part(uint64_t first_index) const;
+  static uint64_t fingerprint_of(const Space& space, uint64_t n, uint64_t part_sum);
 
   // Raw storage, little-endian, width() bytes a value.
   const std::vector<uint8_t>& raw() const { return values_; }
@@ -96,6 +108,7 @@ class Dataset {
  private:
   size_t start(size_t i) const { return offsets_.empty() ? i * size_t(space_.dims()) : offsets_[i]; }
   void put_value(size_t k, int32_t v);
+  void make_room(size_t bytes);  // before appending `bytes` of values
 
   Space space_;
   int width_ = 1;

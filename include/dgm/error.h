@@ -38,7 +38,4 @@ class IoError : public Error {
   using Error::Error;
 };
 
-// How a path is named in messages: "-" (stdin or stdout) is <stdin>.
-inline std::string shown_name(const std::string& path) { return path == "-" ? "<stdin>" : path; }
-
 }  // namespace dgm

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "dgm/comm.h"
 #include "dgm/dataset.h"
 #include "dgm/model.h"
 #include "dgm/thread_pool.h"
@@ -26,6 +27,10 @@ struct NllSummary {
 };
 
 NllSummary evaluate_nll(const Model& model, const DataView& data, ThreadPool& pool);
+// The summary of a dataset spread over ranks (`data` is this rank's shard,
+// as load_data gives it), scored and summed per block (comm.h): the same
+// numbers, to the bit, for any number of ranks (one included). Collective.
+NllSummary evaluate_nll(const Model& model, const DataView& data, ThreadPool& pool, Communicator& comm);
 // The same from log-probabilities already computed (lp[i] for row i of data).
 NllSummary summarize_nll(const DataView& data, const double* lp);
 

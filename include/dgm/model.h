@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/rng.h"
@@ -106,6 +107,12 @@ struct FitContext {
   // model config, data and seed) saved: fit() continues from it instead of
   // starting over. Models whose fit() has no loop to resume ignore it.
   const TrainState* resume = nullptr;
+  // The ranks of a data-parallel run (comm.h), null for one process. Then
+  // `train` and `validation` are this rank's shards (shard_range of their
+  // sizes), every rank calls fit() with the same config and seed, and every
+  // rank ends with the same parameters: the ones one process would fit.
+  // Only rank 0 is given a checkpoint (resume state goes to every rank).
+  Communicator* comm = nullptr;
 };
 
 struct SampleOptions {
@@ -165,6 +172,15 @@ class Model {
 
   // Hyperparameters and sizes as JSON (e.g. {"components": 10, "parameters": 260}).
   virtual json describe() const = 0;
+
+  // The memory, in bytes, that holding and training this model needs, from
+  // its hyperparameters and space alone: parameters, their working copies,
+  // optimiser state and statistics (not the training data, whose readers
+  // check it). create_model refuses a configuration past memory_budget()
+  // before fit() allocates it (and so does loading one). The default counts
+  // describe()'s "parameters" as doubles with one working copy; models whose
+  // training needs more say so.
+  virtual uint64_t memory_bytes() const;
 
   // Optional capability of labeled models: log P(y) for every label y, the
   // prior that marginalises log P(x) = log sum_y P(y) P(x | y) and gives the

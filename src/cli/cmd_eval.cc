@@ -10,11 +10,13 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 #include "commands.h"
 #include "common.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/logmath.h"
 #include "dgm/metrics.h"
@@ -168,6 +170,15 @@ int run_eval(const EvalOptions& opts, std::ostream& out, std::ostream& log) {
     }
   }
   if (!test.chars.empty() || !test.unknown.empty()) result["text"] = fig.to_json();
+  // Items of several samples (sound clips cut into frames): NLL per item.
+  const std::string item_unit = codec ? codec->item_unit() : "item";
+  if (!test.item.empty()) {
+    double total = 0;
+    for (double v : lp) total -= v;
+    result["items"] = {{"unit", item_unit},
+                       {"count", test.items.size()},
+                       {"nll_nats_per_item", json_number(total / double(test.items.size()))}};
+  }
 
   if (opts.samples > 0 && !splits.train.empty()) {
     Dataset reference = splits.train;
@@ -196,7 +207,7 @@ int run_eval(const EvalOptions& opts, std::ostream& out, std::ostream& log) {
     return 0;
   }
   char buf[512];
-  out << "model        " << shown_name(path) << " (" << model->kind() << ", " << space.describe() << ")\n";
+  out << "model        " << input_name(path) << " (" << model->kind() << ", " << space.describe() << ")\n";
   const std::string data_name = test.name.empty() ? test_name : test.name;
   auto line = [&](const char* what, const NllSummary& s) {
     std::snprintf(buf, sizeof buf, "%-12s %zu samples: NLL %s nats/sample, %s bits/dim%s\n", test_name.c_str(), s.samples,
@@ -211,6 +222,21 @@ int run_eval(const EvalOptions& opts, std::ostream& out, std::ostream& log) {
     line("  label unknown, -log P(x)", marginal);
   } else {
     line("", nll);
+  }
+  if (result.contains("items")) {
+    std::snprintf(buf, sizeof buf, "%-12s %zu (%s samples each on average): NLL %s nats/%s\n",
+                  (item_unit + "s").c_str(), test.items.size(),
+                  format_number(double(test.data.size()) / double(test.items.size()), 4).c_str(),
+                  format_number(result["items"]["nll_nats_per_item"].is_number()
+                                    ? result["items"]["nll_nats_per_item"].get<double>()
+                                    : std::numeric_limits<double>::infinity(), 6).c_str(),
+                  item_unit.c_str());
+    out << buf;
+  }
+  if (codec && !result.contains("text") && codec->unit() != "value") {
+    const std::string unit = codec->unit();
+    out << "bits/" << unit << std::string(unit.size() < 7 ? 7 - unit.size() : 1, ' ')
+        << format_number(nll.bits_per_dim, 6) << "\n";
   }
   out << "data         " << data_name << "\n";
   if (nll.zero_probability) out << "             " << nll.zero_probability << " samples have probability zero\n";
@@ -263,7 +289,8 @@ void add_eval(CLI::App& app, Action& action) {
       "and the joint -log P(x,y). Text models: perplexity = exp(-sum log P / tokens) over the test lines,\n"
       "where <s> is context only, </s> is scored once per line and an OOV is scored as <unk>; 'OOVs\n"
       "excluded' drops the OOV tokens' own terms and count (it needs per-position conditionals). Bits per\n"
-      "char divide by the code points plus one newline a line.\n"
+      "char divide by the code points plus one newline a line. Data whose items are several samples (sound\n"
+      "clips cut into frames) also give the NLL per item (nats/clip), the sum over its samples.\n"
       "Examples:\n"
       "  dgm eval --model digits.dgm\n"
       "  dgm eval --model kjv-word5.dgm --set data.test=data/kjv/test.txt\n"

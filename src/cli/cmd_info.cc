@@ -10,6 +10,7 @@
 #include "common.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
 
@@ -120,7 +121,7 @@ void print_training_record(const json& header, std::ostream& log) {
 
 void print_summary(const json& h, const Model& model, const std::string& path, std::ostream& out) {
   const json d = model.describe();
-  out << "model        " << shown_name(path) << "\n";
+  out << "model        " << input_name(path) << "\n";
   out << "kind         " << model.kind();
   if (d.contains("parameters")) out << ", " << d["parameters"].dump() << " parameters";
   out << "\n";

@@ -17,6 +17,7 @@
 #include "common.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "dgm/io/read.h"
@@ -50,14 +51,10 @@ constexpr size_t kChunk = 4096;
 // unknown. Values are digits without separators when levels <= 10, else
 // whitespace-separated integers. "-" reads stdin.
 Dataset read_partial(const std::string& path, const Space& space, std::vector<uint8_t>* known) {
-  const std::string name = shown_name(path);
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path);
-    if (!file) throw IoError(path + ": cannot open partial samples");
-    in = &file;
-  }
+  const std::string name = input_name(path);
+  // Read whole (an endless input stops at the limit; NUL bytes are refused).
+  std::istringstream file(read_whole_input(path, {memory_budget() / 4, "partial samples"}));
+  std::istream* in = &file;
   Dataset out(space);
   const int64_t D = space.dims();
   std::string line;
@@ -67,15 +64,19 @@ Dataset read_partial(const std::string& path, const Space& space, std::vector<ui
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const std::string where = name + ":" + std::to_string(lineno);
     std::vector<std::string> tokens;
+    // At most D + 1 tokens are kept: a longer line is an error whatever its length.
     if (space.levels() <= 10) {
-      for (char c : line) tokens.push_back(std::string(1, c));
+      for (char c : line) {
+        tokens.push_back(std::string(1, c));
+        if (int64_t(tokens.size()) > D) break;
+      }
     } else {
       std::istringstream ts(line);
       std::string t;
-      while (ts >> t) tokens.push_back(t);
+      while (int64_t(tokens.size()) <= D && ts >> t) tokens.push_back(t);
     }
     if (int64_t(tokens.size()) > D)
-      throw DataError(where + ": " + std::to_string(tokens.size()) + " values, the space has " + std::to_string(D));
+      throw DataError(where + ": more than " + std::to_string(D) + " values, the space has " + std::to_string(D));
     std::vector<int32_t> x(size_t(D), 0);
     for (size_t d = 0; d < size_t(D); ++d) {
       const bool is_known = d < tokens.size() && tokens[d] != "?";
@@ -172,7 +173,16 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
       if (codec) src["format"] = codec->formats().front();
       partial = read_dataset(src, space, codec);
     } else {
-      partial = read_partial(opts.given, space, &known);
+      // The start of a sample in the codec's own format (the first frames
+      // of a clip, the first samples of a sound), else '?' lines.
+      std::string given_format;
+      if (codec && opts.given != "-") {
+        given_format = detect_format(opts.given, codec->formats().front(), codec, &space);
+        const auto owned = codec->formats();
+        if (std::find(owned.begin(), owned.end(), given_format) == owned.end()) given_format.clear();
+      }
+      if (!given_format.empty()) partial = codec->read_partial(opts.given, given_format, space, &known);
+      else partial = read_partial(opts.given, space, &known);
     }
     Rng rng(uint64_t(opts.seed), 0);
     all = model->complete(partial, known, rng, so);
@@ -261,7 +271,9 @@ void add_sample(CLI::App& app, Action& action) {
   sub->add_option("-f,--format", opts->format,
                   "Output format: text (text models), lines (one sample a line, what 'dgm score -' reads), "
                   "grid (text art), jsonl, csv, or, into files with -o, image (one PNG a sample into a folder), "
-                  "idx, cifar [default: the model's codec's, else lines]");
+                  "idx, cifar, npy; sound models: wav, flac, ogg (one file for a path ending in the extension, "
+                  "else a folder of one file a sample); video models: gif (likewise), frames (a folder of PNGs a clip), "
+                  "sheet (one PNG, a row of frames a clip) [default: the model's codec's, else lines]");
   sub->add_option("-o,--output", opts->output, "Output file or folder, - for stdout")->capture_default_str();
   sub->add_option("--sheet", opts->sheet,
                   "Also write a contact sheet PNG of the samples (one row per label for labeled models)");
@@ -271,7 +283,8 @@ void add_sample(CLI::App& app, Action& action) {
       ->each([opts](const std::string&) { opts->prompt_given = true; });
   sub->add_option("--given", opts->given,
                   "Complete partial samples from this file (- for stdin): one a line, '?' for an unknown value, a "
-                  "short line leaves the rest unknown; for text models, lines of text to continue");
+                  "short line leaves the rest unknown; for text models, lines of text to continue; for sound and "
+                  "video models, a clip in their format whose first samples or frames are continued");
   sub->footer(
       "Examples:\n"
       "  dgm sample -n 10 --format grid\n"

@@ -1,6 +1,7 @@
 // cmd_score.cc — `dgm score`: exact log-likelihoods of samples under a model.
 // One line per sample on stdout, tab-separated: source, log P in nats, bits
-// per position (and, for a text model, tokens and OOVs). Inputs are read in
+// per position (and, for a text model, tokens and OOVs); inputs whose items
+// are several samples (a sound clip's frames) add a line per item. Inputs are read in
 // the model's format when their content fits it, else in the format their
 // content or name shows. A bad record is reported on stderr with its source
 // and skipped; after 5 of them the input is abandoned with a hint; the exit
@@ -24,6 +25,7 @@ struct ScoreOptions {
   std::string model;
   std::string format;
   bool json = false;
+  bool items = false;
   int threads = 0;
 };
 
@@ -83,6 +85,28 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
     bad += records.errors();
     const Dataset& d = records.data;
     const bool text = !records.chars.empty();  // a text codec's records: tokens and OOV columns
+    // Items of several samples (a sound clip's frames): one more line per
+    // item after its samples, with the sums over them.
+    const bool grouped = !records.item.empty();
+    struct ItemSum {
+      double lp = 0, marginal = 0, dims = 0;
+      size_t samples = 0;
+    } sum;
+    auto item_line = [&](size_t k, std::string& buf) {
+      const double bpd = -sum.lp / kLn2 / sum.dims;
+      if (opts.json) {
+        json j;
+        j["source"] = records.items[k];
+        j["samples"] = sum.samples;
+        j["log_prob"] = json_number(sum.lp);
+        j["bits_per_dim"] = json_number(bpd);
+        if (space.has_labels()) j["log_prob_marginal"] = json_number(sum.marginal);
+        buf += j.dump() + "\n";
+      } else {
+        buf += records.items[k] + "\t" + format_number(sum.lp, 10) + "\t" + format_number(bpd, 6) + "\n";
+      }
+      sum = ItemSum();
+    };
     size_t unknown_at = 0;
     for (size_t b = 0; b < d.size(); b += kBatch) {
       const DataView view(d, b, std::min(d.size(), b + kBatch));
@@ -98,7 +122,15 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
         if (!records.unknown.empty())
           for (int64_t t = 0; t < len; ++t) unknown += records.unknown[unknown_at++];
         const int32_t y = view.label(i);
-        if (opts.json) {
+        if (grouped) {
+          sum.lp += lp[i];
+          if (space.has_labels()) sum.marginal += marginal[i];
+          sum.dims += dims;
+          ++sum.samples;
+        }
+        if (opts.items && grouped) {
+          // only the item lines
+        } else if (opts.json) {
           json j;
           j["source"] = records.source(b + i);
           j["log_prob"] = json_number(lp[i]);
@@ -115,12 +147,15 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
             j["tokens"] = int64_t(dims);
             j["unknown"] = unknown;
           }
+          if (grouped) j["item"] = records.items[records.item[b + i]];
           buf += j.dump() + "\n";
         } else {
           buf += records.source(b + i) + "\t" + format_number(lp[i], 10) + "\t" + format_number(bpd, 6);
           if (text) buf += "\t" + std::to_string(int64_t(dims)) + "\t" + std::to_string(unknown);
           buf += "\n";
         }
+        if (grouped && (b + i + 1 == d.size() || records.item[b + i + 1] != records.item[b + i]))
+          item_line(records.item[b + i], buf);
       }
       out << buf << std::flush;
     }
@@ -146,6 +181,8 @@ void add_score(CLI::App& app, Action& action) {
                   "Input format (text, lines, grid, csv, jsonl, image, idx, cifar) [default: the model's when the "
                   "content fits it, else what the content shows, else the file name]");
   sub->add_flag("--json", opts->json, "One JSON object per sample instead of tab-separated columns");
+  sub->add_flag("--items", opts->items,
+                "For inputs whose items are several samples (a sound clip's frames): only the line of each item");
   sub->add_option("-t,--threads", opts->threads, "Worker threads [default: all cores]")->check(CLI::Range(1, 1024));
   sub->footer(
       "Output: source<TAB>log P(x) in nats<TAB>bits/dim; text models add <TAB>tokens (</s> included)<TAB>OOV\n"
@@ -155,10 +192,16 @@ void add_score(CLI::App& app, Action& action) {
       "(the label summed out) without one; --json gives all three: log_prob_given_label, log_prob_marginal\n"
       "and log_joint = log P(x, y). A sample outside the model's space is reported on stderr and skipped;\n"
       "after 5 bad records an input is abandoned; the exit status is then 1.\n"
+      "Inputs whose items are several samples (a sound clip cut into frames) print one line per sample\n"
+      "(source CLIP#K for the K-th frame) and then one line for the item (source CLIP): log P summed over\n"
+      "its samples, and bits per position over all of them (bits per audio sample); --items prints only\n"
+      "those. With overlapping frames (hop < frame) the sum counts a sound sample once per frame holding it.\n"
+      "In --json, sample lines name their \"item\" and item lines give their number of \"samples\".\n"
       "Examples:\n"
       "  dgm sample -n 100 | dgm score -\n"
       "  dgm score image.png --model fmnist.dgm\n"
-      "  dgm score data/digits/test.txt --json");
+      "  dgm score data/digits/test.txt --json\n"
+      "  dgm score recording.wav --model digits-wavenet.dgm --items");
   sub->callback([opts, &action] { action = [opts] { return run_score(*opts, std::cout, std::cerr); }; });
 }
 

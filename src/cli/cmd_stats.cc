@@ -15,6 +15,7 @@
 #include "common.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/stats.h"
 
@@ -165,7 +166,7 @@ int run_stats(const StatsOptions& o, std::ostream& out, std::ostream& log) {
   std::vector<Split> order;
   if (!o.config.empty()) {
     json cfg = load_config(o.config, o.overrides);
-    const std::string name = shown_name(o.config);
+    const std::string name = input_name(o.config);
     // The same sections and keys as `dgm train` reads (an unknown one is an error).
     ConfigSection top(cfg, name);
     top.allow({"space", "data", "model", "train", "output"});

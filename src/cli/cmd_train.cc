@@ -10,15 +10,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <thread>
 
 #include "commands.h"
 #include "common.h"
 #include "dgm/codec.h"
+#include "dgm/comm.h"
+#include "dgm/distributed.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/logmath.h"
 #include "dgm/metrics.h"
@@ -201,9 +209,10 @@ void print_summary(std::ostream& log, const char* name, const NllSummary& s) {
 }
 
 // One line of what is being trained: the model and its main sizes, the
-// space, the data and the run's settings (the whole config with -v).
+// space, the data (sizes over all ranks) and the run's settings (the whole
+// config with -v).
 std::string summary_line(const Model& model, const json& effective_model, const Space& space, const json& data,
-                         const DataSplits& splits, uint64_t seed, int threads) {
+                         const int64_t sizes[3], uint64_t seed, int threads) {
   std::string m = model.kind();
   std::string params;
   for (auto it = effective_model.begin(); it != effective_model.end(); ++it) {
@@ -218,15 +227,84 @@ std::string summary_line(const Model& model, const json& effective_model, const 
   std::string train = data.contains("train") ? (data["train"].is_string() ? data["train"].get<std::string>()
                                                                           : data["train"].value("path", "")) : "";
   std::string s = "dgm: training " + m + " on " + space.describe() + " from " + train + ": " +
-                  std::to_string(splits.train.size()) + " train, " + std::to_string(splits.validation.size()) +
-                  " validation, " + std::to_string(splits.test.size()) + " test; seed " + std::to_string(seed) + ", " +
+                  std::to_string(sizes[0]) + " train, " + std::to_string(sizes[1]) + " validation, " +
+                  std::to_string(sizes[2]) + " test; seed " + std::to_string(seed) + ", " +
                   std::to_string(threads) + (threads == 1 ? " thread" : " threads");
   return s;
 }
 
+// Under mpirun, SIGTERM comes from the launcher ending the job because
+// another rank failed, timed out or was killed: rank 0 says so in one line.
+extern "C" void on_sigterm_root(int) {
+  static const char msg[] =
+      "dgm: error: ended by the MPI launcher: another process failed or was killed; the previous model file "
+      "is left as it was\n";
+  if (::write(2, msg, sizeof msg - 1) < 0) {
+  }
+  _exit(1);
+}
+extern "C" void on_sigterm_quiet(int) { _exit(1); }
+
+// Worker threads when neither --threads nor train.threads says, under an MPI
+// launcher: the cores shared among the ranks on this machine.
+int default_threads_per_rank() {
+  long local = 1;
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* v = std::getenv(name)) local = std::max(1L, std::strtol(v, nullptr, 10));
+  const long cores = std::max(1L, long(std::thread::hardware_concurrency()));
+  return local > 1 ? int(std::max(1L, cores / local)) : 0;
+}
+
+// A file's bytes read by rank 0 and given to every rank (so that the other
+// ranks need not see rank 0's disk). Collective; errors agreed.
+std::string bytes_from_rank0(Communicator& comm, const std::string& path) {
+  return comm.gather_checked([&] {
+           if (comm.rank() != 0) return std::string();
+           std::ifstream in(path, std::ios::binary);
+           if (!in) throw IoError(path + ": cannot open");
+           std::ostringstream ss;
+           ss << in.rdbuf();
+           if (in.bad()) throw IoError(path + ": read error");
+           return ss.str();
+         })
+      .front();
+}
+
+int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out, std::ostream& log_stream);
+
 }  // namespace
 
 int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
+  std::unique_ptr<Communicator> world;
+  Communicator* comm = opts.comm;
+  if (!comm) {
+    world = world_communicator(opts.mpi_timeout);
+    comm = world.get();
+    if (comm->size() > 1) std::signal(SIGTERM, comm->rank() == 0 ? on_sigterm_root : on_sigterm_quiet);
+  }
+  try {
+    return train_ranks(opts, *comm, out, log);
+  } catch (const CollectiveError&) {
+    // Every rank has this error: rank 0 reports it, the others leave quietly.
+    if (comm->rank() != 0) comm->abandon("");
+    throw;
+  } catch (const std::exception& e) {
+    // This rank alone failed; the others may be waiting for it.
+    comm->abandon(e.what());
+    throw;
+  }
+}
+
+namespace {
+
+// One rank's training: every rank reads its shards and fits the same model;
+// only rank 0 prints, logs, checkpoints and writes the model.
+int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out, std::ostream& log_stream) {
+  const int P = comm.size();
+  const bool root = comm.rank() == 0;
+  std::ostringstream elsewhere;  // the other ranks' messages go nowhere
+  std::ostream& log = root ? log_stream : elsewhere;
+  const bool quiet = opts.quiet || !root;
   if (opts.config.empty() && opts.resume.empty())
     throw ConfigError("dgm train needs --config FILE, or --resume CHECKPOINT to continue a run");
 
@@ -236,7 +314,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   json cfg;
   std::string config_name = opts.config;
   if (!opts.resume.empty()) {
-    ckpt = std::make_unique<ModelReader>(ModelReader::open(opts.resume));
+    ckpt = std::make_unique<ModelReader>(P > 1 ? ModelReader::parse(bytes_from_rank0(comm, opts.resume), opts.resume)
+                                               : ModelReader::open(opts.resume));
     const json& h = ckpt->header();
     if (!has_train_state(*ckpt))
       throw FormatError(opts.resume + ": holds no training state to resume from: it is a finished model, or "
@@ -258,7 +337,7 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   }
   if (cfg.is_null()) {
     cfg = load_config(opts.config, opts.overrides);
-    config_name = shown_name(opts.config);
+    config_name = input_name(opts.config);
   }
   ConfigSection top(cfg, config_name);
   top.allow({"space", "data", "model", "train"});
@@ -274,10 +353,12 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   // everything else is checked before the splits are read.
   if (!cfg.contains("data")) throw ConfigError(config_name + ": missing section 'data' (e.g. {\"train\": \"data.txt\"})");
   Space space;
-  std::shared_ptr<const Codec> codec = fit_codec(cfg["data"], cfg.contains("space") ? cfg["space"] : json(), &space);
+  std::shared_ptr<const Codec> codec =
+      fit_codec(cfg["data"], cfg.contains("space") ? cfg["space"] : json(), &space, &comm);
   ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
   const uint64_t seed = opts.seed >= 0 ? uint64_t(opts.seed) : uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
-  const int threads = opts.threads > 0 ? opts.threads : int(train_top.get_int("threads", 0, 0, 1024));
+  int threads = opts.threads > 0 ? opts.threads : int(train_top.get_int("threads", 0, 0, 1024));
+  if (threads == 0 && P > 1) threads = default_threads_per_rank();
   const json every = train_top.has("checkpoint_every") ? train_top.get_json("checkpoint_every") : json("10min");
   const CheckpointPolicy policy = read_checkpoint_policy(every);
   if (!cfg.contains("model")) throw ConfigError(config_name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
@@ -309,11 +390,20 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   }
   if (opts.verbose) log << "dgm: config " << effective.dump() << "\n";
 
-  DataSplits data = load_data(cfg["data"], space, seed, codec.get());
-  if (data.train.empty()) throw DataError(config_name + ": the training set is empty");
+  // Each rank holds its shard of every split; sizes and fingerprints are of
+  // the whole splits.
+  DataSplits data = load_data(cfg["data"], space, seed, codec.get(), comm);
+  int64_t sizes[3] = {int64_t(data.train.size()), int64_t(data.validation.size()), int64_t(data.test.size())};
+  comm.sum(sizes, 3);
+  if (sizes[0] == 0) throw DataError(config_name + ": the training set is empty");
   ThreadPool pool(threads);
-  if (!opts.quiet) log << summary_line(*model, effective_model, space, cfg["data"], data, seed, pool.size()) << "\n";
-  const std::string train_fp = data.train.fingerprint_hex(), valid_fp = data.validation.fingerprint_hex();
+  if (!quiet) {
+    log << summary_line(*model, effective_model, space, cfg["data"], sizes, seed, pool.size());
+    if (P > 1) log << " in each of " << P << " MPI processes";
+    log << "\n";
+  }
+  const std::string train_fp = Dataset::fingerprint_hex(distributed_fingerprint(comm, data.train)),
+                    valid_fp = Dataset::fingerprint_hex(distributed_fingerprint(comm, data.validation));
   TrainState resume_state;
   if (ckpt) {
     const json& h = ckpt->header();
@@ -335,13 +425,14 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
 
   Rng rng(seed);
   MonitorOptions mo;
-  mo.quiet = opts.quiet;
-  mo.log_path = opts.log;
-  mo.plot_path = opts.plot;
+  mo.quiet = quiet;
+  mo.log_path = root ? opts.log : "";
+  mo.plot_path = root ? opts.plot : "";
   mo.progress_seconds = opts.progress_seconds;
   mo.dims = space.variable_length() ? 0 : space.dims();
   mo.threads = int(pool.size());
   CliMonitor monitor(log, mo);
+  monitor.set_processes(P);
   if (ckpt && ckpt->header().contains("training")) monitor.resume_from(ckpt->header().at("training"));
 
   json info;
@@ -350,8 +441,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   info["seed"] = seed;
   json ck_info = info;
   ck_info["checkpoint"] = {{"validation_fingerprint", valid_fp}, {"every_value", every}};
-  CliCheckpointer checkpointer(*model, monitor, policy, partial, ck_info, opts.quiet);
-  if (!opts.quiet) {
+  CliCheckpointer checkpointer(*model, monitor, policy, partial, ck_info, quiet);
+  if (!quiet) {
     if (ckpt)
       log << "dgm: resuming from " << opts.resume << " at " << resume_state.position << "; the model goes to "
           << output << "\n";
@@ -363,10 +454,12 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
 
   g_interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
-  FitContext ctx{&pool, &rng, &monitor, &g_interrupted, to_stdout ? nullptr : &checkpointer,
+  // Only rank 0 checkpoints: every rank holds the same training state.
+  FitContext ctx{&pool, &rng, &monitor, &g_interrupted, to_stdout || !root ? nullptr : &checkpointer,
                  ckpt ? &resume_state : nullptr};
+  if (P > 1) ctx.comm = &comm;
   try {
-    model->fit(data.train, data.validation.empty() ? nullptr : &data.validation, ctx);
+    model->fit(data.train, sizes[1] == 0 ? nullptr : &data.validation, ctx);
   } catch (...) {
     std::signal(SIGINT, previous);
     throw;
@@ -375,10 +468,10 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   const double fit_seconds = monitor.seconds();
   // Interrupted: the loop saved a checkpoint when it saw the stop. A model
   // without a loop to stop finished its fit; it is saved as a whole model.
-  const bool stopped = g_interrupted.load();
-  if (stopped && checkpointer.saved_on_stop()) {
+  const bool stopped = comm.any(g_interrupted.load());
+  if (stopped && comm.any(checkpointer.saved_on_stop())) {
     monitor.finish();
-    if (!opts.quiet)
+    if (!quiet)
       log << "dgm: interrupted at " << checkpointer.position() << "; checkpoint written to " << partial
           << " (a usable model with the best parameters so far)\n"
           << "dgm: continue with: dgm train --resume " << partial << "\n";
@@ -390,14 +483,17 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   const bool interrupted = stopped && to_stdout;
   info["training"] = monitor.record(!opts.reproducible);
   monitor.finish();
-  NllSummary train_s = evaluate_nll(*model, data.train, pool);
-  NllSummary valid_s = evaluate_nll(*model, data.validation, pool);
-  NllSummary test_s = evaluate_nll(*model, data.test, pool);
+  // Per block, whatever the number of ranks: the same figures for any P.
+  NllSummary train_s = evaluate_nll(*model, data.train, pool, comm);
+  NllSummary valid_s = evaluate_nll(*model, data.validation, pool, comm);
+  NllSummary test_s = evaluate_nll(*model, data.test, pool, comm);
   info["metrics"] = {{"train", summary_json(train_s)}, {"validation", summary_json(valid_s)}, {"test", summary_json(test_s)}};
   if (space.has_labels()) info["metrics"]["figure"] = "-log P(x | y), the label given";
   if (interrupted) info["partial"] = true;
   const std::string path = to_stdout ? "-" : interrupted ? partial : output;
-  if (path == "-") {
+  if (!root) {
+    // Only rank 0 writes the model.
+  } else if (path == "-") {
     ModelWriter w = model_writer(*model, info);
     const std::string bytes = w.serialize();
     out.write(bytes.data(), std::streamsize(bytes.size()));
@@ -407,18 +503,31 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
     save_model(path, *model, info);
   }
   // The run is complete: its checkpoint has nothing left to continue.
-  const bool removed = !interrupted && !to_stdout && (ckpt || checkpointer.saved()) && file_exists(partial) &&
+  const bool removed = root && !interrupted && !to_stdout && (ckpt || checkpointer.saved()) && file_exists(partial) &&
                        ::unlink(partial.c_str()) == 0;
 
-  if (!opts.quiet) {
-    { char t[64]; std::snprintf(t, sizeof t, "%.2f", fit_seconds); log << "dgm: trained " << model->kind() << " in " << t << " s\n"; }
+  if (!quiet) {
+    {
+      char t[64];
+      std::snprintf(t, sizeof t, "%.2f", fit_seconds);
+      log << "dgm: trained " << model->kind() << " in " << t << " s";
+      if (P > 1) {
+        std::snprintf(t, sizeof t, "%.1f", double(comm.bytes_sent()) / 1e6);
+        log << " on " << P << " MPI processes (rank 0 put " << t << " MB into " << comm.collectives()
+            << " collectives)";
+      }
+      log << "\n";
+    }
     if (space.has_labels()) log << "  NLL of x given its label, -log P(x | y) ('dgm eval' also gives -log P(x) and the joint)\n";
     print_summary(log, "train", train_s);
     print_summary(log, "validation", valid_s);
     print_summary(log, "test", test_s);
-    if (codec && test_s.samples)
+    // Sequences: perplexity per position, the end marker counted (for text, OOVs as <unk>).
+    if (codec && space.variable_length() && test_s.samples)
       log << "  test perplexity " << format_number(std::exp(test_s.bits_per_dim * kLn2), 6) << " per " << codec->unit()
-          << " (</s> included, OOVs as <unk>; see 'dgm eval' for the KenLM-style figures)\n";
+          << " (the end marker included; see 'dgm eval' for the codec's figures)\n";
+    else if (codec && test_s.samples && codec->unit() != "value")
+      log << "  test " << format_number(test_s.bits_per_dim, 6) << " bits/" << codec->unit() << "\n";
     log << "dgm: model written to " << (path == "-" ? std::string("<stdout>") : path) << (interrupted ? " (partial)" : "")
         << "\n";
     if (removed) log << "dgm: removed the checkpoint " << partial << " (the run is complete)\n";
@@ -426,6 +535,8 @@ int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log) {
   }
   return interrupted ? 130 : 0;
 }
+
+}  // namespace
 
 void add_train(CLI::App& app, Action& action) {
   auto opts = std::make_shared<TrainOptions>();
@@ -457,12 +568,17 @@ void add_train(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.0, 1e9));
   sub->add_option("--set", opts->overrides, "Override a config value, e.g. --set model.components=20 (repeatable)")
       ->type_name("KEY=VALUE");
+  sub->add_option("--mpi-timeout", opts->mpi_timeout,
+                  "Under mpirun: seconds a process waits for the others before the job stops with an error")
+      ->check(CLI::Range(1.0, 1e7))
+      ->capture_default_str();
   sub->footer(
       "Examples:\n"
       "  dgm train --config configs/digits.json\n"
       "  dgm train -c configs/digits.json --set model.components=20 -o digits20.dgm\n"
       "  dgm train -c configs/fmnist-nade.json --log train.jsonl --plot curve.png\n"
       "  dgm train --resume fmnist8-pixelcnn.partial.dgm\n"
+      "  mpirun -np 2 dgm train -c configs/fmnist-mixture.json -t 1 --reproducible   # over MPI\n"
       "Checkpoints: train.checkpoint_every (N epochs or EM iterations, \"30s\", \"10min\", \"2h\" or \"off\";\n"
       "default \"10min\") writes <output>.partial.dgm atomically: a usable model (the best parameters so far)\n"
       "that also holds the training state. Ctrl-C stops at the next minibatch or iteration and writes the same\n"
@@ -471,7 +587,10 @@ void add_train(CLI::App& app, Action& action) {
       "other data or another dgm version. The model goes to --output, else the checkpoint's name without\n"
       "\".partial\"; the checkpoint is removed once the run completes.\n"
       "Progress: a bar when stderr is a terminal, else a plain line at most every --progress-every seconds;\n"
-      "--quiet prints neither. The model file records every step (see 'dgm info').");
+      "--quiet prints neither. The model file records every step (see 'dgm info').\n"
+      "MPI (a build with -DDGM_MPI=ON): under mpirun each process reads its shard of the data, sums and\n"
+      "counts are combined exactly, and only rank 0 prints, logs, checkpoints and writes the model: the\n"
+      "one a single process trains (byte for byte with --reproducible). See the README's MPI section.");
   sub->callback([opts, &action] {
     if (opts->config.empty() && opts->resume.empty()) throw CLI::RequiredError("--config (or --resume CHECKPOINT)");
     action = [opts] { return run_train(*opts, std::cout, std::cerr); };

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace dgm {
+class Communicator;
+}
+
 namespace dgm::cli {
 
 struct TrainOptions {
@@ -21,6 +25,9 @@ struct TrainOptions {
   bool reproducible = false;          // no times or threads in the training record
   double progress_seconds = 30;       // plain progress lines (stderr not a terminal): at most this often
   std::vector<std::string> overrides; // --set key=value
+  double mpi_timeout = 600;           // seconds a rank waits for the others in one collective
+  // The ranks to train over; null: the MPI world under mpirun, else one process.
+  Communicator* comm = nullptr;
 };
 
 int run_train(const TrainOptions& opts, std::ostream& out, std::ostream& log);

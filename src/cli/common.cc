@@ -255,7 +255,12 @@ int run_main(int argc, const char* const* argv) {
   } catch (const UsageError& e) {
     return usage(e.what());
   } catch (const std::bad_alloc&) {
-    std::cerr << "dgm: error: out of memory\n";
+    // Readers and loaders name their input themselves; what is left (a fit,
+    // a sample) is named by the command line.
+    std::string command;
+    for (int i = 1; i < argc && command.size() < 200; ++i) command += std::string(i > 1 ? " " : "") + argv[i];
+    std::cerr << "dgm: error: out of memory in 'dgm " << command.substr(0, 200)
+              << "' (a smaller model or dataset, or more memory)\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "dgm: error: " << e.what() << "\n";

@@ -111,6 +111,7 @@ void CliMonitor::write_log_line(const TrainProgress& p, double seconds) {
   if (!std::isnan(p.learning_rate)) j["learning_rate"] = p.learning_rate;
   j["best"] = p.best;
   j["seconds"] = number_or_null(seconds);
+  j["processes"] = processes_;
   log_->write(j.dump() + "\n");
 }
 

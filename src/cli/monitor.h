@@ -41,6 +41,8 @@ class CliMonitor : public TrainMonitor {
   void on_step(const TrainProgress& p) override;
   void on_work(int64_t done, int64_t total) override;
   void message(const std::string& text) override;
+  // The number of processes training (recorded in every log line).
+  void set_processes(int p) { processes_ = p; }
   // Ends the progress line (before printing a summary), draws the final picture and syncs the log.
   void finish();
   // Seconds since this session started.
@@ -70,6 +72,7 @@ class CliMonitor : public TrainMonitor {
   int64_t work_done_ = 0, work_total_ = 0;
   int64_t session_first_step_ = 0;   // steps done when this session started
   bool line_open_ = false;
+  int processes_ = 1;
   std::vector<TrainProgress> history_;
   std::vector<double> step_seconds_;  // wall seconds of the run (all sessions) at each step
   json sessions_ = json::array();     // earlier sessions: threads, wall and CPU seconds, steps

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 
+#include "dgm/comm.h"
 #include "dgm/error.h"
+#include "dgm/io/audio.h"
 #include "dgm/io/read.h"
 #include "dgm/io/text.h"
+#include "dgm/io/video.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
@@ -15,9 +18,23 @@ std::vector<int32_t> Codec::encode_prompt(const std::string&) const {
   throw DataError("the " + type() + " codec has no text form for a prompt; give known values with --given");
 }
 
+bool Codec::streams(const std::string&) const { return true; }
+
+void Codec::write_file(const Dataset&, const std::string& format, const std::string& path) const {
+  throw ConfigError(path + ": the " + type() + " codec writes " + format + " to a stream, not to files");
+}
+
+Dataset Codec::read_partial(const std::string& path, const std::string& format, const Space&,
+                            std::vector<uint8_t>*) const {
+  throw DataError(path + ": the " + type() + " codec reads no partial samples in " + format +
+                  "; give known values as '?' lines");
+}
+
 const std::vector<CodecKind>& codec_kinds() {
   static const std::vector<CodecKind> kinds = {
       {"text", {"text"}, &TextCodec::fit, &TextCodec::load},
+      {"audio", {"wav", "flac", "ogg"}, &AudioCodec::fit, &AudioCodec::load},
+      {"video", {"gif", "frames"}, &VideoCodec::fit, &VideoCodec::load},
   };
   return kinds;
 }
@@ -36,11 +53,12 @@ std::string data_format(const json& data) {
 
 }  // namespace
 
-std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space) {
+std::shared_ptr<const Codec> fit_codec(const json& data_section, const json& space_section, Space* space,
+                                       Communicator* comm) {
   const std::string format = data_format(data_section);
   for (const auto& k : codec_kinds())
     if (std::find(k.formats.begin(), k.formats.end(), format) != k.formats.end())
-      return k.fit(data_section, space_section, space);
+      return k.fit(data_section, space_section, space, comm && comm->size() > 1 ? comm : nullptr);
   *space = Space::from_json(space_section);
   return nullptr;
 }
@@ -64,9 +82,15 @@ std::shared_ptr<const Codec> load_codec(const ModelReader& r) {
 }
 
 TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed) {
+  LocalCommunicator one;
+  return load_training_data(data_section, space_section, seed, one);
+}
+
+TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed,
+                                Communicator& comm) {
   TrainingData td;
-  td.codec = fit_codec(data_section, space_section, &td.space);
-  DataSplits s = load_data(data_section, td.space, seed, td.codec.get());
+  td.codec = fit_codec(data_section, space_section, &td.space, &comm);
+  DataSplits s = load_data(data_section, td.space, seed, td.codec.get(), comm);
   td.train = std::move(s.train);
   td.validation = std::move(s.validation);
   td.test = std::move(s.test);

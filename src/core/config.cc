@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "dgm/error.h"
+#include "dgm/input.h"
 
 namespace dgm {
 namespace {
@@ -102,20 +103,9 @@ json parse_json(std::string_view text, const std::string& name, size_t max_bytes
 
 json load_config_file(const std::string& file) {
   // "-" reads the config from stdin (named <stdin> in messages).
-  const std::string path = shown_name(file);
-  std::stringstream ss;
-  if (file == "-") {
-    ss << std::cin.rdbuf();
-    std::cin.clear();
-  } else {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw IoError(path + ": cannot open config file");
-    ss << in.rdbuf();
-    if (in.bad()) throw IoError(path + ": cannot read config file (is it a directory?)");
-  }
-  const std::string text = ss.str();
+  const std::string path = input_name(file);
+  const std::string text = read_whole_input(file, {uint64_t(64) << 20, nullptr, "config"});
   if (text.empty()) throw ConfigError(path + ": empty config, expected a JSON object ({...})");
-  if (text.size() > (64u << 20)) throw ConfigError(path + ": config file larger than 64 MiB");
   json j;
   try {
     j = parse_json(text, path);

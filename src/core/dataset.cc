@@ -46,6 +46,7 @@ void Dataset::push_back(const int32_t* x, int64_t length, int32_t label) {
   const size_t k0 = values_.size() / size_t(width_);
   if (k0 + size_t(length) > kMaxValues)
     throw DataError("dataset would hold more than " + std::to_string(kMaxValues) + " values");
+  make_room(size_t(length) * size_t(width_));
   values_.resize(values_.size() + size_t(length) * size_t(width_));
   for (int64_t d = 0; d < length; ++d) put_value(k0 + size_t(d), x[d]);
   if (space_.has_labels()) labels_.push_back(label);
@@ -65,6 +66,7 @@ void Dataset::push_back_u8(const uint8_t* x, int32_t label) {
                         std::to_string(levels - 1) + "}");
   }
   space_.check_label(label);
+  if (values_.size() + size_t(D) > values_.capacity()) make_room(size_t(D));
   values_.insert(values_.end(), x, x + D);
   if (space_.has_labels()) labels_.push_back(label);
   ++num_samples_;
@@ -88,13 +90,47 @@ uint64_t memory_budget() {
 
 namespace {
 
-std::string gib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(uint64_t(1) << 30));
+std::string size_with(uint64_t bytes, int digits) {
+  static const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  double v = double(bytes) / 1024;
+  int u = 0;
+  while (v >= 1024 && u < 3) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*f %s", digits, v, units[u]);
   return buf;
 }
 
 }  // namespace
+
+std::string byte_size(uint64_t bytes) { return size_with(bytes, bytes >= (uint64_t(1) << 30) ? 2 : 1); }
+
+std::string over_budget(uint64_t need, uint64_t budget) {
+  std::string a = byte_size(need), b = byte_size(budget);
+  for (int digits = 2; a == b && digits <= 9; ++digits) {
+    a = size_with(need, digits);
+    b = size_with(budget, digits);
+  }
+  if (a == b) {
+    a = std::to_string(need) + " bytes";
+    b = std::to_string(budget) + " bytes";
+  }
+  return "needs " + a + ", more than the " + b + " of memory available";
+}
+
+// Grows the values geometrically but never past the memory budget (the
+// vector's own doubling would first ask for up to twice it): a DataError
+// with the sizes instead.
+void Dataset::make_room(size_t bytes) {
+  const uint64_t need = uint64_t(values_.size()) + bytes;
+  if (need <= values_.capacity()) return;
+  const uint64_t budget = memory_budget();
+  if (need > budget) throw DataError("dataset of " + std::to_string(num_samples_ + 1) + " samples " + over_budget(need, budget));
+  values_.reserve(size_t(std::min<uint64_t>(std::max<uint64_t>(need, 2 * uint64_t(values_.capacity())), budget)));
+}
 
 void Dataset::reserve(size_t n, size_t total_values) {
   const uint64_t values = space_.variable_length() ? uint64_t(total_values) : uint64_t(n) * uint64_t(space_.dims());
@@ -107,8 +143,7 @@ void Dataset::reserve(size_t n, size_t total_values) {
                          (space_.variable_length() ? 8 * uint64_t(n) : 0);
   const uint64_t budget = memory_budget();
   if (bytes > budget)
-    throw DataError("dataset of " + std::to_string(n) + " samples needs " + gib(bytes) + ", more than the " +
-                    gib(budget) + " of memory available");
+    throw DataError("dataset of " + std::to_string(n) + " samples " + over_budget(bytes, budget));
   values_.reserve(size_t(values) * size_t(width_));
   if (space_.has_labels()) labels_.reserve(n);
   if (space_.variable_length()) offsets_.reserve(n + 1);
@@ -155,13 +190,15 @@ Dataset Dataset::subset(const std::vector<size_t>& rows) const {
   return out;
 }
 
-void Dataset::shuffle(uint64_t seed) {
+std::vector<size_t> Dataset::shuffle_order(size_t n, uint64_t seed) {
   Rng rng(seed, 0x5348554646ULL);
-  std::vector<size_t> perm(num_samples_);
+  std::vector<size_t> perm(n);
   for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
   for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng.below(i)]);
-  *this = subset(perm);
+  return perm;
 }
+
+void Dataset::shuffle(uint64_t seed) { *this = subset(shuffle_order(num_samples_, seed)); }
 
 Dataset Dataset::split_tail(size_t count) {
   count = std::min(count, num_samples_);
@@ -174,26 +211,50 @@ size_t Dataset::memory_bytes() const {
   return values_.capacity() + labels_.capacity() * sizeof(int32_t) + offsets_.capacity() * sizeof(uint64_t);
 }
 
-uint64_t Dataset::fingerprint() const {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&h](const void* p, size_t n) {
-    const uint8_t* b = static_cast<const uint8_t*>(p);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= b[i];
-      h *= 0x100000001b3ULL;
-    }
-  };
-  const std::string s = space_.to_json().dump();
-  mix(s.data(), s.size());
-  mix(values_.data(), values_.size());
-  for (int32_t l : labels_) mix(&l, sizeof l);
-  for (uint64_t o : offsets_) mix(&o, sizeof o);
+namespace {
+
+uint64_t fnv1a(uint64_t h, const void* p, size_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(p);
+  for (size_t i = 0; i < n; ++i) {
+    h ^= b[i];
+    h *= 0x100000001b3ULL;
+  }
   return h;
 }
 
-std::string Dataset::fingerprint_hex() const {
+// The splitmix64 finaliser: a bijection that spreads every input bit.
+uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+uint64_t Dataset::fingerprint_part(uint64_t first_index) const {
+  const size_t w = size_t(width_);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < num_samples_; ++i) {
+    const uint64_t len = uint64_t(length(i));
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, values_.data() + start(i) * w, size_t(len) * w);
+    const int32_t l = label(i);
+    h = fnv1a(h, &l, sizeof l);
+    if (!offsets_.empty()) h = fnv1a(h, &len, sizeof len);
+    sum += mix64(h ^ mix64(first_index + i));
+  }
+  return sum;
+}
+
+uint64_t Dataset::fingerprint_of(const Space& space, uint64_t n, uint64_t part_sum) {
+  const std::string s = space.to_json().dump();
+  return mix64(fnv1a(0xcbf29ce484222325ULL, s.data(), s.size()) ^ mix64(part_sum ^ mix64(n)));
+}
+
+uint64_t Dataset::fingerprint() const { return fingerprint_of(space_, num_samples_, fingerprint_part(0)); }
+
+std::string Dataset::fingerprint_hex(uint64_t fingerprint) {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fingerprint());
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)fingerprint);
   return buf;
 }
 

@@ -2,6 +2,9 @@
 // from config sections through the registry table.
 #include "dgm/model.h"
 
+#include <algorithm>
+
+#include "dgm/dataset.h"
 #include "dgm/error.h"
 
 namespace dgm {
@@ -26,6 +29,13 @@ void Model::position_log_probs(const DataView&, double*, ThreadPool&) const {
   throw DataError("model '" + kind() + "' has no per-position conditionals");
 }
 
+uint64_t Model::memory_bytes() const {
+  const json d = describe();
+  const auto it = d.find("parameters");
+  if (it == d.end() || !it->is_number()) return 0;
+  return uint64_t(std::max(0.0, it->get<double>()) * 16);
+}
+
 std::unique_ptr<Model> create_model(const Space& space, const json& model_cfg, const json& train_cfg,
                                     json* effective_model, json* effective_train) {
   ConfigSection m(model_cfg, "model");
@@ -41,6 +51,11 @@ std::unique_ptr<Model> create_model(const Space& space, const json& model_cfg, c
     std::unique_ptr<Model> model = k.create(space, m, t);
     m.finish();
     t.finish();
+    // The one check of every kind's size, before fit() allocates it.
+    const uint64_t need = model->memory_bytes(), budget = memory_budget();
+    if (need > budget)
+      throw ConfigError("model: '" + type + "' on " + space.describe() + " " + over_budget(need, budget) +
+                        " for its parameters and training state; make it smaller");
     if (effective_model) *effective_model = m.effective();
     if (effective_train) *effective_train = t.effective();
     return model;

@@ -23,6 +23,7 @@
 #include "dgm/dataset.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/atomic_file.h"
 #include "dgm/model.h"
 
@@ -387,8 +388,8 @@ ModelReader ModelReader::open(const std::string& path) {
   if (uint64_t(st.st_size) > kMaxModelFileBytes)
     throw FormatError(path + ": " + std::to_string(st.st_size) + " bytes is larger than any dgm model file");
   if (uint64_t(st.st_size) > memory_budget() / 2)
-    throw IoError(path + ": a model file of " + std::to_string(st.st_size >> 20) + " MiB does not fit in the " +
-                  std::to_string(memory_budget() >> 20) + " MiB of memory available");
+    throw IoError(path + ": a model file of " + byte_size(uint64_t(st.st_size)) + " to load " +
+                  over_budget(2 * uint64_t(st.st_size), memory_budget()));
   auto bytes = std::make_shared<Bytes>();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw IoError(path + ": cannot open model file: " + std::strerror(errno));
@@ -730,6 +731,9 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   try {
     m = create_model(space, model_cfg, train_cfg);
   } catch (const ConfigError& e) {
+    // Too large for this machine's memory is not a bad file.
+    if (std::string(e.what()).find("of memory available") != std::string::npos)
+      throw IoError(r.name() + ": cannot load: " + e.what());
     throw FormatError(r.name() + ": bad model header: " + e.what());
   }
   // A header field of the wrong JSON type or a missing one (a model's load()
@@ -754,18 +758,27 @@ std::unique_ptr<Model> load_model(const ModelReader& r) {
   return m;
 }
 
+namespace {
+std::unique_ptr<Model> load_model_unchecked(const std::string& path, json* header);
+}  // namespace
+
 std::unique_ptr<Model> load_model(const std::string& path, json* header) {
+  try {
+    return load_model_unchecked(path, header);
+  } catch (const std::bad_alloc&) {
+    throw IoError(input_name(path) + ": out of memory loading the model");
+  }
+}
+
+namespace {
+std::unique_ptr<Model> load_model_unchecked(const std::string& path, json* header) {
   // A foreign model format a kind imports (ARPA) is recognised by its first
   // bytes; everything else is read as a dgm model file. "-" reads stdin.
   std::string bytes;
   std::string head;
-  const std::string name = shown_name(path);
+  const std::string name = input_name(path);
   if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    bytes = ss.str();
-    std::cin.clear();
-    if (bytes.size() > kMaxModelFileBytes) throw FormatError(name + ": larger than any dgm model file");
+    bytes = read_whole_input("-", {std::min(kMaxModelFileBytes, memory_budget() / 2), nullptr, "model file"});
     head = bytes.substr(0, 4096);
   } else {
     std::ifstream in(path, std::ios::binary);
@@ -797,5 +810,6 @@ std::unique_ptr<Model> load_model(const std::string& path, json* header) {
   if (header) *header = r.header();
   return load_model(r);
 }
+}  // namespace
 
 }  // namespace dgm

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm::io {
@@ -40,16 +41,27 @@ void read_cifar(const std::string& path, ConfigSection&, Records& out) {
   if (n * uint64_t(space.dims()) > Dataset::kMaxValues)
     throw FormatError(path + ": " + std::to_string(n) + " records exceed the limit of " +
                       std::to_string(Dataset::kMaxValues) + " values");
+  // All records, or with out.part_of only this rank's [n r / P, n (r+1) / P), by offset.
+  uint64_t begin = 0, end = n;
+  if (out.part_of) {
+    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
+    begin = n * r / P;
+    end = n * (r + 1) / P;
+    out.part = out.counted = true;
+    out.first = begin;
+    out.total = n;
+  }
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw IoError(path + ": cannot open");
   Dataset& data = out.data;
   const size_t first = data.size();
   try {
-    with_context(path, [&] { data.reserve(size_t(n)); });
+    with_context(path, [&] { data.reserve(size_t(end - begin)); });
+    if (begin > 0 && fseeko(f, off_t(begin * record), SEEK_SET) != 0) throw IoError(path + ": cannot seek");
     const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / size_t(record));
-    std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, n) * record));
-    for (uint64_t done = 0; done < n;) {
-      const size_t k = size_t(std::min<uint64_t>(chunk, n - done));
+    std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, std::max<uint64_t>(end - begin, 1)) * record));
+    for (uint64_t done = begin; done < end;) {
+      const size_t k = size_t(std::min<uint64_t>(chunk, end - done));
       const size_t got = std::fread(buf.data(), 1, k * size_t(record), f);
       if (got != k * size_t(record))
         throw FormatError(path + ": truncated while reading: got " + std::to_string(done + got / record) + " of " +
@@ -106,7 +118,7 @@ void write_cifar(const Dataset& data, const std::string& path) {
     if (data.has_labels() && (data.label(i) < 0 || data.label(i) > 9))
       throw DataError(path + ": sample " + std::to_string(i + 1) + " has label " + std::to_string(data.label(i)) +
                       "; CIFAR-10 labels are 0..9");
-  write_text_atomically(path, [&](std::ostream& out) {
+  write_file_atomically(path, [&](std::ostream& out) {
     const size_t D = size_t(data.dims());
     std::string rec(D + 1, '\0');
     for (size_t i = 0; i < data.size(); ++i) {

@@ -25,10 +25,10 @@ void read_csv(const std::string& path, ConfigSection& opts, Records& out) {
   if (column != "none" && !space.has_labels())
     throw ConfigError(opts.path() + ".label_column: '" + column +
                       "' but the space has no labels; add \"labels\": L to the space or use \"none\"");
-  const TextFile f = read_text(path, "csv");
+  const TextFile f = read_text_for(path, "csv", out);
   const int64_t D = space.dims();
   std::vector<int32_t> fields;
-  LineReader lines(f.text);
+  LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     if (trim(line).empty()) continue;
@@ -70,7 +70,7 @@ void read_csv(const std::string& path, ConfigSection& opts, Records& out) {
     with_context(where, [&] { out.push(fields, label); });
     });
   }
-  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples (only blank lines)");
+  if (out.data.empty() && out.errors() == 0 && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
 }
 
 void write_csv(const Dataset& data, std::ostream& out) {

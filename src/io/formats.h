@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dgm/comm.h"
 #include "dgm/config.h"
 #include "dgm/dataset.h"
 #include "dgm/error.h"
@@ -67,15 +68,34 @@ SpaceHint probe_npy(const std::string& path, ConfigSection& opts);
 struct TextFile {
   std::string name;  // the path, or "<stdin>"
   std::string text;
+  // For part of a file (read_text_part): the lines before it, and whether a
+  // later part holds more than blank lines. A part may be empty.
+  bool part = false;
+  size_t first_line = 0;
+  bool more_follows = false;
 };
 TextFile read_text(const std::string& path, const std::string& format);
+// The lines of part comm.rank() of a text file cut into comm.size() byte
+// ranges: those that start in this rank's range, read by offset (about
+// size / P bytes, plus the rest of the last line). Collective: every rank
+// calls it; an error on any rank is thrown on all (CollectiveError).
+TextFile read_text_part(const std::string& path, const std::string& format, Communicator& comm,
+                        bool allow_empty = false);
+// FormatError naming the line when the text holds a NUL byte (binary data).
+void check_text(const TextFile& f, const std::string& format);
+// The text a line-based reader parses: the whole file, or with out.part_of
+// this rank's part (read_text_part, NUL-checked; then out.part is set and the
+// reader numbers its records from f.first_line and skips its "no samples"
+// check, which read_records makes over all ranks).
+TextFile read_text_for(const std::string& path, const std::string& format, Records& out);
 // All of stdin, read once and kept (for format detection before reading).
 const std::string& stdin_bytes();
 
-// Iterates over lines (without '\n' and a trailing '\r'), counting from 1.
+// Iterates over lines (without '\n' and a trailing '\r'), counting from
+// first_line + 1.
 class LineReader {
  public:
-  explicit LineReader(const std::string& text) : text_(text) {}
+  explicit LineReader(const std::string& text, size_t first_line = 0) : text_(text), line_(first_line) {}
   bool next(std::string_view* line);
   size_t line_number() const { return line_; }
 
@@ -103,9 +123,43 @@ std::string lower(std::string s);
 // Throws IoError unless `path` names an existing regular (or special) file.
 void require_file(const std::string& path);
 
-// write_file_atomically (dgm/io/atomic_file.h): fn's output is committed
-// when it returns, discarded on an exception. "-" writes stdout.
-void write_text_atomically(const std::string& path, const std::function<void(std::ostream&)>& fn);
+// The frames of an animated GIF decoded by stb_image (compiled in image.cc
+// only), each composited onto the logical screen: (frames, h, w, 4) RGBA
+// bytes. The caller checks the file's structure and sizes first (video.cc).
+std::vector<uint8_t> decode_gif_frames(const std::string& bytes, const std::string& path, int64_t* w, int64_t* h,
+                                       int64_t* frames);
+
+// ---- files of a source, one sample or clip a file (listing.cc) ----
+
+// What kind of file a format reads: its name in messages and its extensions.
+struct FileKind {
+  std::string what;                     // "image", "sound": "not an image file", "no images"
+  std::string article;                  // "an", "a"
+  std::vector<std::string> extensions;  // lowercase, with the dot: ".png"
+  bool member(const std::string& name) const;  // by its extension
+};
+struct FileItem {
+  std::string path;
+  int32_t label;  // -1: none
+};
+// The files of `path`: the file itself (*single = true); a folder of files
+// (sorted by name; each must be of `kind`) or of label subfolders (numeric
+// names are the labels, other names are sorted and numbered 0..L-1); a list
+// file (.txt or .list) of paths, one a line, relative to the list's folder,
+// optionally "path<TAB>label".
+std::vector<FileItem> list_source_files(const std::string& path, const Space& space, const FileKind& kind,
+                                        bool* single);
+// The files and subfolders of a folder (names not starting with '.'), sorted.
+void list_dir(const std::string& dir, std::vector<std::string>* files, std::vector<std::string>* subdirs);
+// Whether the samples have labels: true when all do, false when none does;
+// DataError naming `dir` when some do.
+bool labels_all_or_none(const Dataset& data, const std::string& dir);
+// Makes the folder an output of one file a sample: created with its parents;
+// IoError when it exists and is not an empty folder.
+void prepare_output_dir(const std::string& dir);
+// DIR/[LABEL/]000042.EXT for sample i of n (six digits, more for n >= 10^6);
+// the label folder is created.
+std::string sample_file_path(const std::string& dir, size_t i, size_t n, int32_t label, const std::string& ext);
 
 // "threshold" from the source keys: -1 when absent, else 0..256 (256 maps
 // every byte to 0). With it, a byte v becomes 1 when v >= threshold, else 0.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ostream>
 
+#include "dgm/input.h"
 #include "formats.h"
 
 namespace dgm::io {
@@ -66,7 +67,7 @@ void check_grid_space(const Space& space, const std::string& name) {
 
 void read_grid(const std::string& path, ConfigSection&, Records& out) {
   const Space& space = out.data.space();
-  const std::string shown = shown_name(path);
+  const std::string shown = input_name(path);
   int64_t rows, cols;
   grid_extent(space, shown, &rows, &cols);
   const TextFile f = read_text(path, "grid");

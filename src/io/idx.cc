@@ -1,15 +1,18 @@
 // idx.cc — the IDX format of MNIST and Fashion-MNIST (LeCun et al., "The MNIST
-// database"), plain or gzip-compressed (zlib reads both). Header: magic
+// database"), plain or gzip-compressed (CRC and length checked). Header: magic
 // 0x0000TTNN (TT = element type, only 0x08 unsigned byte; NN = number of
 // dimensions), then NN big-endian uint32 extents, then the bytes. Images have
 // NN >= 2 (N, then extents that multiply to D), labels NN = 1. Source keys: "labels"
 // (the labels IDX file), "threshold" (binary spaces default to 128). Binary
 // datasets are written as 0/255 so that they read back at the default threshold.
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
@@ -20,40 +23,128 @@
 namespace dgm::io {
 namespace {
 
-// A gzFile being read, closed by the destructor. zlib reads uncompressed files transparently.
-class GzFile {
+// An IDX file being read: plain, or gzip (RFC 1952; one member or several
+// concatenated, as `cat a.gz b.gz` makes). inflate checks every member's
+// CRC-32 and length; a stream cut off before its trailer, bytes after the
+// last member, and output past the memory budget are errors (gzread would
+// return the data as good in the first two cases).
+class IdxIn {
  public:
-  GzFile(const std::string& path, const char* mode) : path_(path), f_(gzopen(path.c_str(), mode)) {
-    if (!f_) throw IoError(path + ": cannot open");
-    gzbuffer(f_, 1 << 18);
+  explicit IdxIn(const std::string& path) : path_(path), f_(std::fopen(path.c_str(), "rb")), limit_(memory_budget()) {
+    if (!f_) throw IoError(path + ": cannot open: " + std::strerror(errno));
+    fill();
+    compressed_ = len_ >= 2 && in_[0] == 0x1f && in_[1] == 0x8b;
+    if (compressed_) {
+      if (inflateInit2(&z_, 15 + 16) != Z_OK) throw std::bad_alloc();
+      z_.next_in = in_.data();
+      z_.avail_in = uInt(len_);
+    }
   }
-  ~GzFile() {
-    if (f_) gzclose(f_);
+  ~IdxIn() {
+    if (compressed_) inflateEnd(&z_);
+    std::fclose(f_);
   }
-  GzFile(const GzFile&) = delete;
-  GzFile& operator=(const GzFile&) = delete;
+  IdxIn(const IdxIn&) = delete;
+  IdxIn& operator=(const IdxIn&) = delete;
 
   // Reads up to n bytes; returns how many were read (short only at the end).
   size_t read(void* buf, size_t n) {
+    uint8_t* out = static_cast<uint8_t*>(buf);
     size_t done = 0;
-    while (done < n) {
-      const unsigned chunk = unsigned(std::min<size_t>(n - done, size_t(1) << 30));
-      const int r = gzread(f_, static_cast<char*>(buf) + done, chunk);
-      if (r < 0) {
-        int code;
-        const char* msg = gzerror(f_, &code);
-        throw FormatError(path_ + ": corrupt or unreadable data (" + (msg ? msg : "zlib error") + ")");
+    if (!compressed_) {
+      const size_t k = std::min(n, len_ - pos_);
+      std::memcpy(out, in_.data() + pos_, k);
+      pos_ += k;
+      done = k;
+      if (done < n) done += std::fread(out + done, 1, n - done, f_);
+      if (std::ferror(f_)) throw IoError(path_ + ": read error: " + std::strerror(errno));
+      return done;
+    }
+    while (done < n && !ended_) {
+      if (z_.avail_in == 0 && !refill())
+        throw FormatError(path_ + ": truncated gzip data: the stream ends before its CRC and length trailer");
+      z_.next_out = out + done;
+      const uInt want = uInt(std::min<size_t>(n - done, size_t(1) << 30));
+      z_.avail_out = want;
+      const int r = inflate(&z_, Z_NO_FLUSH);
+      done += want - z_.avail_out;
+      produced_ += want - z_.avail_out;
+      if (produced_ > limit_)
+        throw DataError(path_ + ": decompresses to more than the " + byte_size(limit_) + " of memory available");
+      if (r == Z_STREAM_END) {
+        next_member();
+      } else if (r == Z_MEM_ERROR) {
+        throw std::bad_alloc();
+      } else if (r != Z_OK && r != Z_BUF_ERROR) {  // Z_DATA_ERROR: bad data, a bad CRC or length
+        throw FormatError(path_ + ": corrupt gzip data (" + (z_.msg ? z_.msg : "zlib error " + std::to_string(r)) + ")");
       }
-      if (r == 0) break;
-      done += size_t(r);
     }
     return done;
   }
-  bool compressed() { return gzdirect(f_) == 0; }
+  // Moves n bytes on without keeping them: a seek in a plain file; a gzip
+  // stream is decompressed up to there. Returns the bytes passed (short at the end).
+  uint64_t skip(uint64_t n) {
+    if (!compressed_) {
+      const uint64_t k = std::min<uint64_t>(n, len_ - pos_);
+      pos_ += size_t(k);
+      if (k == n) return n;
+      struct stat st;
+      const off_t here = ftello(f_);
+      if (here < 0 || ::fstat(fileno(f_), &st) != 0) throw IoError(path_ + ": cannot seek: " + std::strerror(errno));
+      const uint64_t left = uint64_t(st.st_size) > uint64_t(here) ? uint64_t(st.st_size) - uint64_t(here) : 0;
+      const uint64_t m = std::min(n - k, left);
+      if (fseeko(f_, off_t(m), SEEK_CUR) != 0) throw IoError(path_ + ": cannot seek: " + std::strerror(errno));
+      return k + m;
+    }
+    std::vector<uint8_t> scratch(size_t(std::min<uint64_t>(n, uint64_t(1) << 20)));
+    uint64_t done = 0;
+    while (done < n) {
+      const size_t got = read(scratch.data(), size_t(std::min<uint64_t>(n - done, scratch.size())));
+      if (got == 0) break;
+      done += got;
+    }
+    return done;
+  }
+  bool compressed() const { return compressed_; }
 
  private:
+  void fill() {
+    pos_ = 0;
+    len_ = std::fread(in_.data(), 1, in_.size(), f_);
+    if (std::ferror(f_)) throw IoError(path_ + ": read error: " + std::strerror(errno));
+  }
+  bool refill() {
+    fill();
+    z_.next_in = in_.data();
+    z_.avail_in = uInt(len_);
+    return len_ > 0;
+  }
+  // A member ended (its CRC and length were right): another member, or the end.
+  void next_member() {
+    if (z_.avail_in == 0) refill();
+    if (z_.avail_in == 0) {
+      ended_ = true;
+      return;
+    }
+    if (z_.next_in[0] != 0x1f || (z_.avail_in >= 2 && z_.next_in[1] != 0x8b))
+      throw FormatError(path_ + ": data after the end of the gzip stream (" + std::to_string(trailing()) +
+                        " bytes); the file is corrupt or not one gzip file");
+    inflateReset(&z_);
+  }
+  uint64_t trailing() {
+    uint64_t k = z_.avail_in;
+    size_t r;
+    while ((r = std::fread(in_.data(), 1, in_.size(), f_)) > 0) k += r;
+    return k;
+  }
+
   std::string path_;
-  gzFile f_;
+  std::FILE* f_;
+  std::vector<uint8_t> in_ = std::vector<uint8_t>(size_t(1) << 18);
+  size_t pos_ = 0, len_ = 0;  // plain files: the buffered bytes
+  bool compressed_ = false, ended_ = false;
+  z_stream z_{};
+  uint64_t produced_ = 0, limit_;
 };
 
 // An IDX file being written through AtomicFile, gzip-compressed (level 6)
@@ -109,7 +200,7 @@ struct IdxHeader {
   std::vector<uint64_t> dims;
 };
 
-IdxHeader read_header(GzFile& in, const std::string& path) {
+IdxHeader read_header(IdxIn& in, const std::string& path) {
   uint8_t m[4];
   const size_t got = in.read(m, 4);
   if (got == 0) throw FormatError(path + ": empty file, expected an IDX header");
@@ -133,7 +224,7 @@ IdxHeader read_header(GzFile& in, const std::string& path) {
 
 // Refuses a header whose claim the file cannot hold, before allocating: a
 // plain file must have every byte; deflate expands at most ~1032:1.
-void check_claim(GzFile& in, const std::string& path, int ndim, uint64_t payload, uint64_t n, const char* items) {
+void check_claim(IdxIn& in, const std::string& path, int ndim, uint64_t payload, uint64_t n, const char* items) {
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) return;
@@ -147,7 +238,7 @@ void check_claim(GzFile& in, const std::string& path, int ndim, uint64_t payload
                       " bytes can hold; truncated or corrupt");
 }
 
-void expect_end(GzFile& in, const std::string& path, uint64_t n, const char* items) {
+void expect_end(IdxIn& in, const std::string& path, uint64_t n, const char* items) {
   uint8_t extra;
   if (in.read(&extra, 1) != 0)
     throw FormatError(path + ": data after the " + std::to_string(n) + " " + items + " the header claims");
@@ -155,7 +246,7 @@ void expect_end(GzFile& in, const std::string& path, uint64_t n, const char* ite
 
 std::vector<int32_t> read_labels(const std::string& path, uint64_t expected, const Space& space) {
   require_file(path);
-  GzFile in(path, "rb");
+  IdxIn in(path);
   const IdxHeader h = read_header(in, path);
   if (h.ndim != 1)
     throw FormatError(path + ": a labels IDX file has 1 dimension (magic 0x00000801), this one has " +
@@ -196,7 +287,7 @@ void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
   if (!labels_path.empty() && !space.has_labels())
     throw ConfigError(opts.path() + ".labels: a labels file is given but the space has no labels; add \"labels\": 10 to the space");
   require_file(path);
-  GzFile in(path, "rb");
+  IdxIn in(path);
   const IdxHeader h = read_header(in, path);
   if (h.ndim < 2)
     throw FormatError(path + ": " + std::to_string(h.ndim) +
@@ -221,28 +312,53 @@ void read_idx(const std::string& path, ConfigSection& opts, Records& out) {
     throw FormatError(path + ": the header claims " + std::to_string(n) + " items of " + std::to_string(per) +
                       " values, more than the limit of " + std::to_string(Dataset::kMaxValues) + " values");
   check_claim(in, path, h.ndim, n * per, n, "items");
-  std::vector<int32_t> labels;
-  if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
+  // What decompression will produce is what the header claims (the reader
+  // stops there): checked against the memory budget before any of it is read.
+  if (n * per > memory_budget())
+    throw DataError(path + ": the header claims " + std::to_string(n) + " items, which " +
+                    over_budget(n * per, memory_budget()));
 
+  // All items, or with out.part_of only this rank's [n r / P, n (r+1) / P).
+  uint64_t begin = 0, end = n;
+  if (out.part_of) {
+    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
+    begin = n * r / P;
+    end = n * (r + 1) / P;
+    out.part = out.counted = true;
+    out.first = begin;
+    out.total = n;
+  }
   Dataset& data = out.data;
   const size_t first = data.size();
   // Reserve up to 256 Mi values at once; past that the storage grows as the
   // file proves it holds the data.
-  with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(n, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
+  with_context(path, [&] { data.reserve(size_t(std::min<uint64_t>(end - begin, std::max<uint64_t>(1, (uint64_t(1) << 28) / per)))); });
   const size_t D = size_t(per);
+  if (begin > 0) {
+    const uint64_t passed = in.skip(begin * D);
+    if (passed != begin * D)
+      throw FormatError(path + ": truncated: read " + std::to_string(passed / D) + " of " + std::to_string(n) +
+                        " items the header claims");
+  }
   const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / D);  // ~4 MB of samples a read
-  std::vector<uint8_t> buf(std::min<uint64_t>(chunk, n) * D);
-  for (uint64_t done = 0; done < n;) {
-    const size_t want_n = size_t(std::min<uint64_t>(chunk, n - done));
+  std::vector<uint8_t> buf(std::min<uint64_t>(chunk, std::max<uint64_t>(end - begin, 1)) * D);
+  for (uint64_t done = begin; done < end;) {
+    const size_t want_n = size_t(std::min<uint64_t>(chunk, end - done));
     const size_t got = in.read(buf.data(), want_n * D);
     if (got != want_n * D)
       throw FormatError(path + ": truncated: read " + std::to_string(done + got / D) + " of " + std::to_string(n) +
                         " items the header claims");
-    push_bytes(data, buf.data(), want_n, threshold, labels.empty() ? nullptr : labels.data() + done, path, "item",
-               size_t(done));
+    push_bytes(data, buf.data(), want_n, threshold, nullptr, path, "item", size_t(done));
     done += want_n;
   }
-  expect_end(in, path, n, "items");
+  // Only the whole file is checked to its end (a part stops where it ends).
+  if (end == n) expect_end(in, path, n, "items");
+  // The labels are read once the images file has proved whole (its gzip CRC
+  // is checked at the end): a corrupt header must not be blamed on them.
+  if (!labels_path.empty()) {
+    const std::vector<int32_t> labels = read_labels(labels_path, n, space);
+    for (uint64_t i = begin; i < end; ++i) data.set_label(first + size_t(i - begin), labels[size_t(i)]);
+  }
   out.mark_bulk(first);
 }
 
@@ -252,7 +368,7 @@ SpaceHint probe_idx(const std::string& path, ConfigSection& opts) {
   require_file(path);
   SpaceHint hint;
   {
-    GzFile in(path, "rb");
+    IdxIn in(path);
     const IdxHeader h = read_header(in, path);
     if (h.ndim < 2)
       throw FormatError(path + ": " + std::to_string(h.ndim) +
@@ -264,7 +380,7 @@ SpaceHint probe_idx(const std::string& path, ConfigSection& opts) {
   }
   if (!labels_path.empty()) {
     require_file(labels_path);
-    GzFile in(labels_path, "rb");
+    IdxIn in(labels_path);
     const IdxHeader h = read_header(in, labels_path);
     if (h.ndim != 1)
       throw FormatError(labels_path + ": a labels IDX file has 1 dimension (magic 0x00000801), this one has " +

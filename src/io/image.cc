@@ -1,5 +1,6 @@
-// image.cc — images through stb_image / stb_image_write (PNG, JPEG, BMP; the
-// implementations are compiled here and only here) plus a small netpbm codec
+// image.cc — images through stb_image / stb_image_write (PNG, JPEG, BMP, and
+// the frames of animated GIFs for the video codec; the implementations are
+// compiled here and only here) plus a small netpbm codec
 // (P1-P6: PBM, PGM, PPM in ASCII and binary form). A source is one file, a
 // directory (files sorted by name; subfolders are labels) or a list file
 // (.txt/.list: one path a line, optionally "path<TAB>label"). Writing puts one
@@ -9,6 +10,7 @@
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
 #define STBI_FAILURE_USERMSG
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -19,8 +21,11 @@
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -187,18 +192,23 @@ std::string read_bytes(const std::string& path) {
   return bytes;
 }
 
-// stb_image 2.27 (Debian 12's libstb-dev) writes past a Huffman table when
-// the 16 code-length counts of a DHT table sum to more than 256 (fixed in stb
-// 2.28). Walks the JPEG's segments as stb does (lengths, then entropy-coded
-// data up to the next marker) and refuses such a table before stb sees it.
 // stb takes any run of 0xFF bytes before the SOI marker (0xFF 0xD8).
 bool at_jpeg_start(const std::string& b) { return uint8_t(b[0]) == 0xFF; }
 
-bool jpeg_huffman_tables_ok(const std::string& b) {
+// The JPEG's markers, walked as stb walks them (segment lengths, then
+// entropy-coded data up to the next marker), refusing before stb sees it:
+// a Huffman table whose 16 code-length counts sum to more than 256 (stb 2.27,
+// Debian 12's libstb-dev, writes past its table; fixed in 2.28); and what
+// stb would accept with made-up pixels: no frame header, no scan, a scan
+// with no entropy-coded data, a file cut off before its end-of-image marker
+// (stb decodes the missing part as zeros).
+void check_jpeg(const std::string& path, const std::string& b) {
   auto at = [&](size_t i) { return uint8_t(b[i]); };
-  size_t i = 0;
+  size_t i = 0, scan_bytes = 0;
+  bool frame = false, scan = false, end = false, in_scan = false;
   while (i + 1 < b.size()) {
     if (at(i) != 0xFF) {  // entropy-coded data: scan for the next marker
+      if (in_scan) ++scan_bytes;
       ++i;
       continue;
     }
@@ -208,54 +218,136 @@ bool jpeg_huffman_tables_ok(const std::string& b) {
       continue;
     }
     if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed byte, TEM, RSTn, SOI
+      if (in_scan && m != 0xD8) scan_bytes += 2;
       i += 2;
       continue;
     }
-    if (m == 0xD9 || i + 3 >= b.size()) break;  // EOI
+    in_scan = false;
+    if (m == 0xD9) {  // EOI
+      end = true;
+      break;
+    }
+    if (i + 3 >= b.size()) break;
     const size_t len = size_t(at(i + 2)) << 8 | at(i + 3);
     if (m == 0xC4) {
-      const size_t end = std::min(b.size(), i + 2 + len);
+      const size_t stop = std::min(b.size(), i + 2 + len);
       // stb reads a table that runs past the end of the file with zeros.
-      for (size_t p = i + 4; p < end;) {
+      for (size_t p = i + 4; p < stop;) {
         size_t n = 0;
         for (size_t k = 1; k <= 16 && p + k < b.size(); ++k) n += at(p + k);
-        if (n > 256) return false;
+        if (n > 256) throw FormatError(path + ": corrupt JPEG (a Huffman table with more than 256 codes)");
         p += 17 + n;
       }
     }
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) frame = true;
+    if (m == 0xDA) {  // SOS: entropy-coded data follows its header
+      scan = in_scan = true;
+      scan_bytes = 0;
+    }
     i += 2 + len;
   }
-  return true;
+  if (!frame) throw FormatError(path + ": corrupt JPEG (no frame header)");
+  if (!scan || (scan_bytes == 0 && end)) throw FormatError(path + ": JPEG without scan data (no pixels in the file)");
+  if (!end) throw FormatError(path + ": truncated JPEG (the file ends before its end-of-image marker)");
+}
+
+uint32_t be32(const std::string& b, size_t i) {
+  return uint32_t(uint8_t(b[i])) << 24 | uint32_t(uint8_t(b[i + 1])) << 16 | uint32_t(uint8_t(b[i + 2])) << 8 |
+         uint32_t(uint8_t(b[i + 3]));
+}
+uint32_t le32(const std::string& b, size_t i) {
+  return uint32_t(uint8_t(b[i])) | uint32_t(uint8_t(b[i + 1])) << 8 | uint32_t(uint8_t(b[i + 2])) << 16 |
+         uint32_t(uint8_t(b[i + 3])) << 24;
+}
+
+bool is_png(const std::string& b) { return b.size() >= 8 && b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0; }
+bool is_bmp(const std::string& b) { return b.size() >= 2 && b[0] == 'B' && b[1] == 'M'; }
+
+// Every chunk whole and its CRC right (stb checks neither), IHDR first, image
+// data present, IEND last and nothing after it.
+void check_png(const std::string& path, const std::string& b) {
+  size_t i = 8;
+  bool idat = false, iend = false;
+  for (int n = 0; i < b.size(); ++n) {
+    if (b.size() - i < 12) throw FormatError(path + ": truncated PNG (a chunk is cut off)");
+    const uint32_t len = be32(b, i);
+    if (len > b.size() - i - 12) throw FormatError(path + ": truncated PNG (a chunk is cut off)");
+    const std::string type = b.substr(i + 4, 4);
+    const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(b.data() + i + 4), uInt(len + 4));
+    if (crc != be32(b, i + 8 + len)) throw FormatError(path + ": corrupt PNG (bad CRC in chunk '" + type + "')");
+    if (n == 0 && type != "IHDR") throw FormatError(path + ": corrupt PNG (the first chunk is not IHDR)");
+    idat |= type == "IDAT";
+    i += 12 + len;
+    if (type == "IEND") {
+      iend = true;
+      break;
+    }
+  }
+  if (!iend) throw FormatError(path + ": truncated PNG (no IEND chunk)");
+  if (!idat) throw FormatError(path + ": PNG without image data (no IDAT chunk)");
+  if (i != b.size()) throw FormatError(path + ": " + std::to_string(b.size() - i) + " bytes after the end of the PNG");
+}
+
+// An uncompressed BMP must hold every row it declares (stb fills missing rows with zeros).
+void check_bmp(const std::string& path, const std::string& b) {
+  if (b.size() < 34) throw FormatError(path + ": truncated BMP header");
+  const uint32_t offset = le32(b, 10), dib = le32(b, 14);
+  if (dib < 40) return;  // OS/2 headers: stb's own checks
+  const int64_t w = int32_t(le32(b, 18)), h = std::abs(int64_t(int32_t(le32(b, 22))));
+  const uint32_t bpp = uint32_t(uint8_t(b[28])) | uint32_t(uint8_t(b[29])) << 8, compression = le32(b, 30);
+  if (compression != 0 && compression != 3) return;  // RLE: stb refuses it
+  const uint64_t row = (uint64_t(std::max<int64_t>(w, 0)) * bpp + 31) / 32 * 4;
+  const uint64_t need = uint64_t(offset) + row * uint64_t(h);
+  if (row && b.size() < need)
+    throw FormatError(path + ": truncated BMP: " + std::to_string(b.size() < offset ? 0 : b.size() - offset) + " of " +
+                      std::to_string(row * uint64_t(h)) + " bytes of pixel data");
+}
+
+const char* kind_of(const std::string& b) {
+  if (is_png(b)) return "PNG";
+  if (is_bmp(b)) return "BMP";
+  if (b.size() >= 2 && at_jpeg_start(b)) return "JPEG";
+  return nullptr;
 }
 
 Pixels decode(const std::string& path, const Geometry& g) {
   const std::string bytes = read_bytes(path);
   if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6')
     return PnmParser(path, bytes).parse(g);
-  if (bytes.size() >= 2 && at_jpeg_start(bytes) && !jpeg_huffman_tables_ok(bytes))
-    throw FormatError(path + ": corrupt JPEG (a Huffman table with more than 256 codes)");
+  const char* kind = kind_of(bytes);
+  if (!kind) throw FormatError(path + ": not a PNG, JPEG, BMP or netpbm image");
+  if (is_png(bytes)) check_png(path, bytes);
+  else if (is_bmp(bytes)) check_bmp(path, bytes);
+  else check_jpeg(path, bytes);
+  // stb's reason names the last decoder it tried; only the file's own kind is told.
+  auto reason = [&] {
+    const std::string r = stbi_failure_reason() ? stbi_failure_reason() : "";
+    for (const char* other : {"PNG", "JPEG", "BMP"})
+      if (std::string(other) != kind && r.find(other) != std::string::npos) return std::string();
+    return r.empty() ? r : " (" + r + ")";
+  };
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
   int w, h, comp;
   if (!stbi_info_from_memory(buf, len, &w, &h, &comp)) {
     // stb refuses PNGs past 2^30 bytes from the header; name the size then.
-    if (bytes.size() >= 24 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0 && bytes.compare(12, 4, "IHDR") == 0) {
-      auto be32 = [&](size_t i) {
-        return int64_t(uint8_t(bytes[i])) << 24 | int64_t(uint8_t(bytes[i + 1])) << 16 |
-               int64_t(uint8_t(bytes[i + 2])) << 8 | int64_t(uint8_t(bytes[i + 3]));
-      };
-      check_size(path, be32(16), be32(20), g);
-    }
-    throw FormatError(path + ": not a PNG, JPEG, BMP or netpbm image (" + stbi_failure_reason() + ")");
+    if (is_png(bytes) && bytes.size() >= 24 && bytes.compare(12, 4, "IHDR") == 0)
+      check_size(path, be32(bytes, 16), be32(bytes, 20), g);
+    throw FormatError(path + ": corrupt " + kind + " image" + reason());
   }
+  h = std::abs(h);  // a top-down BMP has a negative height
   check_size(path, w, h, g);  // before decoding anything
+  // stb decodes into up to 4 channels, with a second buffer to convert them.
+  const uint64_t need = uint64_t(w) * uint64_t(h) * 4 * 2;
+  if (need > memory_budget())
+    throw DataError(path + ": decoding a " + dims_string(w, h) + " image " + over_budget(need, memory_budget()));
   Pixels p;
   p.w = w;
   p.h = h;
   p.channels = comp <= 2 ? 1 : 3;  // alpha is dropped
   int got;
   stbi_uc* pixels = stbi_load_from_memory(buf, len, &w, &h, &got, p.channels);
-  if (!pixels) throw FormatError(path + ": cannot decode image (" + stbi_failure_reason() + ")");
+  if (!pixels) throw FormatError(path + ": cannot decode the " + kind + " image" + reason());
   p.data.assign(pixels, pixels + size_t(p.w * p.h * p.channels));
   stbi_image_free(pixels);
   return p;
@@ -341,111 +433,7 @@ Pixels to_pixels(const Dataset& data, size_t i, const Geometry& g) {
   return p;
 }
 
-bool is_image_name(const std::string& name) {
-  const std::string ext = io::lower(fs::path(name).extension().string());
-  for (const char* e : {".png", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".jpg", ".jpeg"})
-    if (ext == e) return true;
-  return false;
-}
-
-// Files of a directory (not starting with '.'), sorted by name.
-void list_dir(const std::string& dir, std::vector<std::string>* files, std::vector<std::string>* subdirs) {
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  if (ec) throw IoError(dir + ": cannot list the directory: " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) throw IoError(dir + ": cannot list the directory: " + ec.message());
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    if (it->is_directory(ec)) subdirs->push_back(name);
-    else files->push_back(name);
-  }
-  std::sort(files->begin(), files->end());
-  std::sort(subdirs->begin(), subdirs->end());
-}
-
-struct Item {
-  std::string path;
-  int32_t label;
-};
-
-std::vector<Item> list_directory_source(const std::string& dir, const Space& space) {
-  std::vector<std::string> files, subdirs;
-  list_dir(dir, &files, &subdirs);
-  std::vector<Item> items;
-  auto add_files = [&](const std::string& folder, const std::vector<std::string>& names, int32_t label) {
-    for (const auto& n : names) {
-      const std::string p = (fs::path(folder) / n).string();
-      if (!is_image_name(n))
-        throw FormatError(p + ": not an image file by its extension (.png .jpg .jpeg .bmp .pgm .ppm .pbm .pnm); "
-                              "move it out of the data directory");
-      items.push_back({p, label});
-    }
-  };
-  if (!subdirs.empty() && !files.empty())
-    throw FormatError(dir + ": mixes files (" + files[0] + ") and label subfolders (" + subdirs[0] +
-                      "); put every image in a label subfolder or none");
-  if (subdirs.empty()) {
-    add_files(dir, files, -1);
-  } else {
-    if (!space.has_labels())
-      throw ConfigError(dir + ": has label subfolders (" + subdirs[0] +
-                        ", ...) but the space has no labels; add \"labels\": " + std::to_string(subdirs.size()) +
-                        " to the space");
-    bool numeric = true;
-    for (const auto& s : subdirs) {
-      int64_t v;
-      bool big;
-      if (!io::parse_int(s, &v, &big) || big || v < 0 || !std::isdigit((unsigned char)s[0])) numeric = false;
-    }
-    if (!numeric && int64_t(subdirs.size()) != space.labels())
-      throw DataError(dir + ": " + std::to_string(subdirs.size()) + " label subfolders, the space has " +
-                      std::to_string(space.labels()) + " labels");
-    std::vector<std::pair<int32_t, std::string>> order;
-    for (size_t k = 0; k < subdirs.size(); ++k) {
-      const int32_t label = numeric ? int32_t(std::stol(subdirs[k])) : int32_t(k);
-      if (label >= space.labels())
-        throw DataError(dir + "/" + subdirs[k] + ": label " + std::to_string(label) + " outside {0.." +
-                        std::to_string(space.labels() - 1) + "}");
-      order.push_back({label, subdirs[k]});
-    }
-    std::sort(order.begin(), order.end());
-    for (const auto& [label, name] : order) {
-      const std::string folder = (fs::path(dir) / name).string();
-      std::vector<std::string> f, sub;
-      list_dir(folder, &f, &sub);
-      if (!sub.empty())
-        throw FormatError(folder + "/" + sub[0] + ": nested folders inside a label folder are not read");
-      add_files(folder, f, label);
-    }
-  }
-  if (items.empty()) throw FormatError(dir + ": no images in the directory");
-  return items;
-}
-
-std::vector<Item> list_file_source(const std::string& list, const Space& space) {
-  const io::TextFile f = io::read_text(list, "image list");
-  const fs::path base = fs::path(list).parent_path();
-  std::vector<Item> items;
-  io::LineReader lines(f.text);
-  std::string_view line;
-  while (lines.next(&line)) {
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    const std::string where = io::at_line(f.name, lines.line_number());
-    int32_t label = -1;
-    const size_t tab = line.find('\t');
-    if (tab != std::string_view::npos) {
-      label = io::parse_value(line.substr(tab + 1), where, "label", true);
-      io::with_context(where, [&] { space.check_label(label); });
-      line = line.substr(0, tab);
-    }
-    fs::path p{std::string(line)};
-    if (p.is_relative()) p = base / p;
-    items.push_back({p.string(), label});
-  }
-  if (items.empty()) throw FormatError(f.name + ": the image list names no files");
-  return items;
-}
+const io::FileKind kImageFiles{"image", "an", {".png", ".pgm", ".ppm", ".pbm", ".pnm", ".bmp", ".jpg", ".jpeg"}};
 
 std::vector<int32_t> to_sample(const Pixels& p, const Geometry& g, int threshold) {
   const size_t hw = size_t(g.h * g.w);
@@ -526,25 +514,35 @@ void write_sheet_png(const Dataset& samples, const std::string& path, int64_t co
 
 namespace io {
 
+std::vector<uint8_t> decode_gif_frames(const std::string& bytes, const std::string& path, int64_t* w, int64_t* h,
+                                       int64_t* frames) {
+  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
+  int* delays = nullptr;
+  int x = 0, y = 0, z = 0, comp = 0;
+  stbi_uc* pixels = stbi_load_gif_from_memory(buf, len, &delays, &x, &y, &z, &comp, 4);
+  std::free(delays);
+  if (!pixels) throw FormatError(path + ": cannot decode the GIF (" + stbi_failure_reason() + ")");
+  std::vector<uint8_t> out(pixels, pixels + size_t(x) * size_t(y) * size_t(z) * 4);
+  stbi_image_free(pixels);
+  *w = x;
+  *h = y;
+  *frames = z;
+  return out;
+}
+
 void check_image_space(const Space& space, const std::string& name) { (void)geometry(space, name); }
 
 void read_images(const std::string& path, ConfigSection& opts, Records& out) {
   const Space& space = out.data.space();
   const Geometry g = geometry(space, path);
   const int t = checked_threshold(space, read_threshold(opts), path);
-  std::vector<Item> items;
   bool single = false;
-  if (is_directory(path)) {
-    items = list_directory_source(path, space);
-  } else {
-    const std::string ext = lower(fs::path(path).extension().string());
-    if (ext == ".txt" || ext == ".list") items = list_file_source(path, space);
-    else items.push_back({path, -1}), single = true;
-  }
+  const std::vector<FileItem> items = list_source_files(path, space, kImageFiles, &single);
   out.set_by_line(false);
-  out.data.reserve(items.size());
+  with_context(path, [&] { out.data.reserve(items.size()); });
   for (size_t k = 0; k < items.size(); ++k) {
-    const Item& item = items[k];
+    const FileItem& item = items[k];
     out.record(k + 1, [&] {
       const std::vector<int32_t> x = to_sample(decode(item.path, g), g, t);
       with_context(item.path, [&] { out.push(x, item.label); });
@@ -617,30 +615,10 @@ SpaceHint probe_images(const std::string& path, ConfigSection& opts) {
 
 void write_images(const Dataset& data, const std::string& dir) {
   const Geometry g = geometry(data.space(), dir);
-  size_t known = 0;
-  for (size_t i = 0; i < data.size(); ++i) known += data.label(i) >= 0;
-  if (known != 0 && known != data.size())
-    throw DataError(dir + ": some samples have labels and some do not; label folders need all or none");
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) throw IoError(dir + ": exists and is not a directory");
-    if (!fs::is_empty(dir, ec)) throw IoError(dir + ": directory is not empty; choose a new one or empty it");
-  }
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError(dir + ": cannot create the directory: " + ec.message());
-  int digits = 6;
-  for (size_t n = data.size(); n >= 1000000; n /= 10) ++digits;
-  for (size_t i = 0; i < data.size(); ++i) {
-    fs::path folder(dir);
-    if (known) {
-      folder /= std::to_string(data.label(i));
-      fs::create_directories(folder, ec);
-      if (ec) throw IoError(folder.string() + ": cannot create the directory: " + ec.message());
-    }
-    std::string name = std::to_string(i);
-    name = std::string(size_t(std::max(0, digits - int(name.size()))), '0') + name + ".png";
-    encode(to_pixels(data, i, g), (folder / name).string(), false);
-  }
+  const bool labeled = labels_all_or_none(data, dir);
+  prepare_output_dir(dir);
+  for (size_t i = 0; i < data.size(); ++i)
+    encode(to_pixels(data, i, g), sample_file_path(dir, i, data.size(), labeled ? data.label(i) : -1, ".png"), false);
 }
 
 }  // namespace io

@@ -16,7 +16,8 @@ int32_t json_value(const json& v, const std::string& where) {
   }
   if (v.is_number_integer()) {
     const int64_t i = v.get<int64_t>();
-    if (i > INT32_MAX || i < INT32_MIN) throw DataError(where + ": value " + v.dump() + " is too large");
+    if (i < INT32_MIN) throw DataError(where + ": value " + v.dump() + " is negative");
+    if (i > INT32_MAX) throw DataError(where + ": value " + v.dump() + " is too large");
     return int32_t(i);
   }
   throw FormatError(where + ": expected an integer, got " + v.dump().substr(0, 40));
@@ -41,13 +42,13 @@ void flatten(const json& a, const std::vector<int64_t>& shape, size_t axis, std:
 
 void read_jsonl(const std::string& path, ConfigSection&, Records& out) {
   const Space& space = out.data.space();
-  const TextFile f = read_text(path, "jsonl");
+  const TextFile f = read_text_for(path, "jsonl", out);
   // A record holds at most D values (each an int32 of up to 11 characters, a
   // separator and some space) and a label: longer lines are refused before
   // their JSON is built (16+ bytes a value in memory).
   const size_t max_line = size_t(4096) + 32 * size_t(space.dims());
   std::vector<int32_t> x;
-  LineReader lines(f.text);
+  LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
@@ -87,7 +88,7 @@ void read_jsonl(const std::string& path, ConfigSection&, Records& out) {
     with_context(where, [&] { out.push(x, label); });
     });
   }
-  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples (only blank lines)");
+  if (out.data.empty() && out.errors() == 0 && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
 }
 
 void write_jsonl(const Dataset& data, std::ostream& out) {

@@ -38,6 +38,9 @@ void parse_line(std::string_view line, const Space& space, const std::string& wh
                           "': with levels <= 10 a sample is one digit a value" +
                           (space_sep ? ", without spaces (e.g. 0110)" : ""));
       }
+      if (int64_t(x.size()) == D)  // checked as it goes: a 100 MB line costs nothing
+        throw FormatError(where + ": " + std::to_string(line.size()) + " values, " + (fixed ? "expected " : "at most ") +
+                          std::to_string(D));
       x.push_back(ch - '0');
     }
   } else {
@@ -61,16 +64,16 @@ void parse_line(std::string_view line, const Space& space, const std::string& wh
 
 void read_lines(const std::string& path, ConfigSection&, Records& out) {
   const Space& space = out.data.space();
-  TextFile f = read_text(path, "lines");
-  if (!space.variable_length()) {
+  TextFile f = read_text_for(path, "lines", out);
+  if (!space.variable_length() && !f.more_follows) {
     // Trailing blank lines end the file; they are not samples.
     size_t end = f.text.find_last_not_of("\r\n \t");
     f.text.resize(end == std::string::npos ? 0 : end + 1);
-    if (f.text.empty()) throw FormatError(f.name + ": no samples (only blank lines)");
+    if (f.text.empty() && !f.part) throw FormatError(f.name + ": no samples (only blank lines)");
   }
   std::vector<int32_t> x;
   x.reserve(size_t(space.dims()));
-  LineReader lines(f.text);
+  LineReader lines(f.text, f.first_line);
   std::string_view line;
   while (lines.next(&line)) {
     out.record(lines.line_number(), [&] {
@@ -80,7 +83,7 @@ void read_lines(const std::string& path, ConfigSection&, Records& out) {
       with_context(where, [&] { out.push(x, label); });
     });
   }
-  if (out.data.empty() && out.errors() == 0) throw FormatError(f.name + ": no samples");
+  if (out.data.empty() && out.errors() == 0 && !f.part) throw FormatError(f.name + ": no samples");
 }
 
 void write_lines(const Dataset& data, std::ostream& out) {

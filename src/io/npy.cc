@@ -18,6 +18,7 @@
 #include <memory>
 #include <ostream>
 
+#include "dgm/io/atomic_file.h"
 #include "dgm/io/read.h"
 #include "formats.h"
 
@@ -313,13 +314,17 @@ std::string array_index(const std::vector<uint64_t>& shape, uint64_t k) {
   return s + (idx.size() == 1 ? ",)" : ")");
 }
 
-// Streams the items in chunks of about 4 MB; fn(first item, values, count).
-void for_each_chunk(File& in, const Npy& h, uint64_t items, const std::string& path,
+// Streams items [from, to) in chunks of about 4 MB; fn(first item, values,
+// count). The stream stands at the first item (just after the header); items
+// before `from` are skipped by seeking.
+void for_each_chunk(File& in, const Npy& h, uint64_t from, uint64_t to, const std::string& path,
                     const std::function<void(uint64_t, const uint8_t*, size_t)>& fn) {
+  if (from > 0 && fseeko(in.f, off_t(h.data_offset + from * uint64_t(h.item)), SEEK_SET) != 0)
+    throw IoError(path + ": cannot seek to item " + std::to_string(from) + ": " + std::strerror(errno));
   const size_t chunk = std::max<size_t>(1, (size_t(1) << 22) / size_t(h.item));
-  std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, items)) * size_t(h.item));
-  for (uint64_t done = 0; done < items;) {
-    const size_t n = size_t(std::min<uint64_t>(chunk, items - done));
+  std::vector<uint8_t> buf(size_t(std::min<uint64_t>(chunk, to - from)) * size_t(h.item));
+  for (uint64_t done = from; done < to;) {
+    const size_t n = size_t(std::min<uint64_t>(chunk, to - done));
     if (std::fread(buf.data(), size_t(h.item), n, in.f) != n)
       throw FormatError(path + ": truncated while reading item " + std::to_string(done));
     fn(done, buf.data(), n);
@@ -354,7 +359,7 @@ std::vector<int32_t> read_labels(const std::string& path, uint64_t n, const Spac
                       ",))");
   std::vector<int32_t> labels;
   labels.reserve(size_t(n));
-  for_each_chunk(in, h, n, path, [&](uint64_t first, const uint8_t* p, size_t count) {
+  for_each_chunk(in, h, 0, n, path, [&](uint64_t first, const uint8_t* p, size_t count) {
     for (size_t k = 0; k < count; ++k) {
       bool big;
       const int64_t v = item_at(h, p + k * size_t(h.item), &big);
@@ -381,7 +386,7 @@ void write_array(const std::string& path, const std::string& descr, const std::v
   std::string head(kMagic, 6);
   head += prefix == 10 ? std::string("\x01\x00", 2) : std::string("\x02\x00", 2);
   for (size_t b = 0; b < prefix - 8; ++b) head += char((dict.size() >> (8 * b)) & 0xff);
-  write_text_atomically(path, [&](std::ostream& out) {
+  write_file_atomically(path, [&](std::ostream& out) {
     out.write(head.data(), std::streamsize(head.size()));
     out.write(dict.data(), std::streamsize(dict.size()));
     items(out);
@@ -417,14 +422,25 @@ void read_npy(const std::string& path, ConfigSection& opts, Records& out) {
   std::vector<int32_t> labels;
   if (!labels_path.empty()) labels = read_labels(labels_path, n, space);
 
+  // All samples, or with out.part_of only this rank's [n r / P, n (r+1) / P),
+  // by offset.
+  uint64_t begin = 0, end = n;
+  if (out.part_of) {
+    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
+    begin = n * r / P;
+    end = n * (r + 1) / P;
+    out.part = out.counted = true;
+    out.first = begin;
+    out.total = n;
+  }
   Dataset& data = out.data;
   const size_t first_sample = data.size();
-  with_context(path, [&] { data.reserve(first_sample + size_t(n)); });
+  with_context(path, [&] { data.reserve(first_sample + size_t(end - begin)); });
   // Bytes into a space of 256 levels cannot be out of range: copied as they are.
   const bool bytes = h.item == 1 && h.kind != 'i' && threshold < 0 && space.levels() == 256;
   std::vector<int32_t> row(D);
   size_t filled = 0;  // values of the current row
-  for_each_chunk(in, h, n * D, path, [&](uint64_t first, const uint8_t* p, size_t count) {
+  for_each_chunk(in, h, begin * D, end * D, path, [&](uint64_t first, const uint8_t* p, size_t count) {
     if (bytes && filled == 0 && count % D == 0) {  // whole rows of bytes: the fast path
       push_bytes(data, p, count / D, -1, labels.empty() ? nullptr : labels.data() + first / D, path, "sample",
                  size_t(first / D));
@@ -443,7 +459,7 @@ void read_npy(const std::string& path, ConfigSection& opts, Records& out) {
       }
       row[filled++] = int32_t(v);
       if (filled == D) {
-        const size_t i = data.size() - first_sample;
+        const size_t i = size_t(begin) + (data.size() - first_sample);  // the sample's index in the file
         with_context(path + "#" + std::to_string(i + 1),
                      [&] { data.push_back(row.data(), int64_t(D), labels.empty() ? -1 : labels[i]); });
         filled = 0;
@@ -475,7 +491,7 @@ SpaceHint probe_npy(const std::string& path, ConfigSection& opts) {
     uint64_t items = 1;
     for (uint64_t e : lh.shape) items *= e;
     int64_t top = -1;
-    for_each_chunk(lf, lh, items, labels_path, [&](uint64_t, const uint8_t* p, size_t count) {
+    for_each_chunk(lf, lh, 0, items, labels_path, [&](uint64_t, const uint8_t* p, size_t count) {
       for (size_t k = 0; k < count; ++k) {
         bool big;
         const int64_t v = item_at(lh, p + k * size_t(lh.item), &big);

@@ -5,6 +5,7 @@
 // one row in kFormats; its source keys pass through load_data untouched and
 // are checked by the ConfigSection its reader gets.
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 
 #include <algorithm>
@@ -12,10 +13,14 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <unordered_map>
 #include <utility>
 
 #include "dgm/codec.h"
+#include "dgm/comm.h"
+#include "dgm/distributed.h"
 #include "dgm/rng.h"
+#include "dgm/io/atomic_file.h"
 #include "formats.h"
 
 namespace dgm {
@@ -25,6 +30,7 @@ namespace dgm {
 Records::Records(const Space& space, std::string n) : data(space), name(std::move(n)) {}
 
 std::string Records::source(size_t i) const {
+  if (!item.empty()) return items[item[i]] + "#" + std::to_string(i - item_first_[item[i]] + 1);
   if (!own_.empty() && !own_[i].empty()) return own_[i];
   if (!by_line_ && data.size() == 1) return name;
   return name + (by_line_ ? ":" : "#") + std::to_string(record_[i]);
@@ -32,16 +38,19 @@ std::string Records::source(size_t i) const {
 
 void Records::record(uint64_t number, const std::function<void()>& parse) {
   current_ = number;
-  const size_t before = data.size();
+  const size_t before = data.size(), items_before = items.size();
   try {
     parse();
   } catch (const Error& e) {
     if (!dynamic_cast<const DataError*>(&e) && !dynamic_cast<const FormatError*>(&e)) throw;
     if (max_errors == 0) throw;
-    // The record's samples are dropped; the policy decides whether to go on.
+    // The record's samples (and items) are dropped; the policy decides whether to go on.
     if (data.size() > before) data = data.slice(0, before);
     record_.resize(before);
     if (!own_.empty()) own_.resize(before);
+    if (!item.empty()) item.resize(before);
+    items.resize(items_before);
+    item_first_.resize(items_before);
     ++errors_;
     if (on_error) on_error(e.what());
     if (errors_ >= max_errors)
@@ -53,6 +62,18 @@ void Records::record(uint64_t number, const std::function<void()>& parse) {
 void Records::push(const int32_t* x, int64_t length, int32_t label) {
   data.push_back(x, length, label);
   record_.push_back(current_);
+  if (!items.empty()) item.push_back(uint32_t(items.size() - 1));
+}
+
+void Records::begin_item(const std::string& name) {
+  if (items.empty() && !data.empty())
+    throw std::logic_error("Records::begin_item: samples were pushed outside any item");
+  items.push_back(name);
+  item_first_.push_back(data.size());
+}
+
+std::pair<size_t, size_t> Records::item_range(size_t k) const {
+  return {item_first_[k], k + 1 < item_first_.size() ? item_first_[k + 1] : data.size()};
 }
 
 void Records::set_source(size_t i, const std::string& source) {
@@ -60,9 +81,23 @@ void Records::set_source(size_t i, const std::string& source) {
   own_[i] = source;
 }
 
-void Records::mark_bulk(size_t first) {
-  for (size_t i = first; i < data.size(); ++i) record_.push_back(uint64_t(i - first + 1));
+void Records::mark_bulk(size_t first_sample) {
+  // A part's records are numbered as in the whole file.
+  const uint64_t base = part ? this->first : 0;
+  for (size_t i = first_sample; i < data.size(); ++i) record_.push_back(base + uint64_t(i - first_sample + 1));
   by_line_ = false;
+}
+
+void Records::keep(size_t begin, size_t end) {
+  if (!unknown.empty()) {  // one flag a value: the values of rows [begin, end)
+    size_t v0 = 0, v1 = 0;
+    for (size_t i = 0; i < end; ++i) (i < begin ? v0 : v1) += size_t(data.length(i));
+    unknown = std::vector<uint8_t>(unknown.begin() + long(v0), unknown.begin() + long(v0 + v1));
+  }
+  data = data.slice(begin, end);
+  record_ = std::vector<uint64_t>(record_.begin() + long(begin), record_.begin() + long(end));
+  if (!own_.empty()) own_ = std::vector<std::string>(own_.begin() + long(begin), own_.begin() + long(end));
+  if (!chars.empty()) chars = std::vector<int64_t>(chars.begin() + long(begin), chars.begin() + long(end));
 }
 
 namespace {
@@ -218,19 +253,59 @@ void read_into(const json& source, const std::string& where, const Codec* codec,
   const json src = source_object(source, where);
   ConfigSection opts(src, where);
   const auto [path, name] = path_and_format(opts, where, codec, &out.data.space());
-  if (codec_owns(codec, name)) {
-    codec->read(path, name, opts, out);
-  } else {
-    const Format& format = *find_plain(name);
-    if (path == "-" && !format.write_text)
+  const Format* format = codec_owns(codec, name) ? nullptr : find_plain(name);
+  if (format) {
+    if (path == "-" && !format->write_text)
       throw ConfigError(where + ".path: '-' (stdin) is read only by the text formats (grid, lines, csv, jsonl), not " +
-                        std::string(format.name));
+                        std::string(format->name));
     // Unknown keys are refused before reading anything.
-    opts.allow(format.keys);
+    opts.allow(format->keys);
     opts.finish();
-    format.read(path, opts, out);
   }
-  if (out.data.empty() && out.errors() == 0) throw FormatError(out.name + ": no samples");
+  auto read = [&] {
+    // Memory the budget did not foresee runs out here as a line naming the input.
+    try {
+      if (format) format->read(path, opts, out);
+      else codec->read(path, name, opts, out);
+    } catch (const std::bad_alloc&) {
+      throw DataError(out.name + ": out of memory reading it (after " + std::to_string(out.data.size()) + " samples)");
+    } catch (const DataError& e) {
+      // The dataset's own size checks name no file.
+      if (std::string(e.what()).rfind("dataset ", 0) == 0) throw DataError(out.name + ": " + e.what());
+      throw;
+    }
+  };
+  if (!out.part_of) {
+    read();
+    if (out.data.empty() && out.errors() == 0) throw FormatError(out.name + ": no samples");
+    return;
+  }
+  // A part on each rank: every rank reads, and a failure on any (a missing or
+  // unreadable shard, a bad record) stops all, with the first failing rank's
+  // message (the earliest in the file).
+  Communicator& comm = *out.part_of;
+  std::string error;
+  try {
+    read();
+  } catch (const CollectiveError&) {
+    throw;
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  comm.check(error);
+  if (!out.part) {  // read whole: keep this rank's part
+    out.total = out.data.size();
+    const uint64_t P = uint64_t(comm.size()), r = uint64_t(comm.rank());
+    out.first = out.total * r / P;
+    out.keep(size_t(out.first), size_t(out.total * (r + 1) / P));
+    out.part = out.counted = true;
+  } else if (!out.counted) {
+    const ShardPlace place = shard_place(comm, out.data.size());
+    out.first = place.offset;
+    out.total = place.total;
+    out.counted = true;
+  }
+  if (out.total == 0 && out.errors() == 0) throw FormatError(out.name + ": no samples");
 }
 
 }  // namespace
@@ -262,7 +337,7 @@ std::string format_problem(const std::string& format, const Space& space, const 
 }
 
 bool is_stream_format(const std::string& format, const Codec* codec) {
-  if (codec_owns(codec, format)) return true;
+  if (codec_owns(codec, format)) return codec->streams(format);
   const Format* f = find_plain(format);
   return f && f->write_text;
 }
@@ -286,13 +361,21 @@ std::string infer_format(const std::string& path) {
 
 std::string detect_format(const std::string& path, const std::string& preferred, const Codec* codec,
                           const Space* space) {
-  if (path != "-" && io::is_directory(path)) return "image";
+  // A folder: of the model's own files (a codec's format), else of images.
+  if (path != "-" && io::is_directory(path)) return codec_owns(codec, preferred) ? preferred : "image";
   const std::string head = path == "-" ? io::stdin_bytes().substr(0, 4096) : head_of(path);
   const std::string sniffed = sniff(head, space);
   if (!preferred.empty() && fits(preferred, head, sniffed, codec)) return preferred;
+  // A name ending in one of the codec's formats (clip.wav, clip.gif) is read in it, whatever its bytes.
+  if (codec) {
+    const std::string ext = io::lower(std::filesystem::path(path).extension().string());
+    if (ext.size() > 1 && codec_owns(codec, ext.substr(1))) return ext.substr(1);
+  }
   if (codec) {
     const std::string c = codec->recognise(head);
-    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv")) return c;
+    // The codec's reading wins over the plain reading of the same bytes (text
+    // a text codec tokenizes, an image a video codec takes as a frame).
+    if (!c.empty() && (sniffed.empty() || sniffed == "lines" || sniffed == "csv" || sniffed == "image")) return c;
   }
   if (!sniffed.empty()) return sniffed;
   if (path == "-") return !preferred.empty() ? preferred : codec ? codec->formats().front() : "lines";
@@ -304,7 +387,7 @@ Records read_records(const json& source, const Space& space, const Codec* codec,
   std::string path;
   if (source.is_string()) path = source.get<std::string>();
   else if (source.is_object() && source.contains("path") && source["path"].is_string()) path = source["path"].get<std::string>();
-  Records out(space, shown_name(path));
+  Records out(space, input_name(path));
   if (policy) policy(out);
   read_into(source, "data", codec, out);
   return out;
@@ -327,6 +410,7 @@ Dataset read_dataset(const json& source, const Space& space, const Codec* codec)
 void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec) {
   check_format(format, "write", codec);
   if (codec_owns(codec, format)) {
+    if (!codec->streams(format)) throw ConfigError("write: the " + format + " format is written to files, not to a stream");
     codec->write(data, format, out);
   } else {
     const Format& f = *find_plain(format);
@@ -340,7 +424,10 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
   const std::string name = format.empty() ? infer_format(path) : format;
   check_format(name, "write " + path, codec);
   if (is_stream_format(name, codec)) {
-    io::write_text_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
+    write_file_atomically(path, [&](std::ostream& out) { write_dataset(data, out, name, codec); });
+  } else if (codec_owns(codec, name)) {
+    if (path == "-") throw ConfigError("-: the " + name + " format cannot be written to stdout");
+    codec->write_file(data, name, path);
   } else {
     const Format& f = *find_plain(name);
     if (path == "-") throw ConfigError("-: the " + std::string(f.name) + " format cannot be written to stdout");
@@ -354,7 +441,22 @@ std::string labels_path(const std::string& path, const std::string& format) {
   return "";
 }
 
+namespace {
+
+// read_split, or with comm this rank's part of the split's file.
+Records read_split_in(const json& data_section, const std::string& split, const Space& space, const Codec* codec,
+                      Communicator* comm);
+
+}  // namespace
+
 Records read_split(const json& data_section, const std::string& split, const Space& space, const Codec* codec) {
+  return read_split_in(data_section, split, space, codec, nullptr);
+}
+
+namespace {
+
+Records read_split_in(const json& data_section, const std::string& split, const Space& space, const Codec* codec,
+                      Communicator* comm) {
   if (!data_section.is_object() || !data_section.contains(split))
     throw ConfigError("data." + split + ": missing");
   // The split's source: its path or object, the shared source keys, its labels.
@@ -378,12 +480,47 @@ Records read_split(const json& data_section, const std::string& split, const Spa
   if (labels.empty()) labels = str(split + "_labels");
   if (!labels.empty()) src["labels"] = labels;
   const std::string path = src.contains("path") && src["path"].is_string() ? src["path"].get<std::string>() : "";
-  Records r(space, shown_name(path));
+  Records r(space, input_name(path));
+  r.part_of = comm;
   read_into(src, "data." + split, codec, r);
   return r;
 }
 
+}  // namespace
+
+namespace {
+
+// The validation rows `take` of n drawn at random under the seed (a partial
+// Fisher-Yates), sorted; the same draw as one process makes, in memory of
+// the order of `take` (only the swapped entries are kept).
+std::vector<size_t> drawn_validation_rows(size_t n, size_t take, uint64_t seed) {
+  std::unordered_map<size_t, size_t> swapped;
+  auto at = [&](size_t i) {
+    auto it = swapped.find(i);
+    return it == swapped.end() ? i : it->second;
+  };
+  Rng rng(seed, 0x5EED5B17ULL);
+  std::vector<size_t> rows(take);
+  for (size_t i = 0; i < take; ++i) {
+    const size_t j = i + size_t(rng.below(n - i));
+    const size_t a = at(i), b = at(j);
+    swapped[i] = b;
+    swapped[j] = a;
+    rows[i] = b;
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+}  // namespace
+
 DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec) {
+  LocalCommunicator one;
+  return load_data(data_section, space, seed, codec, one);
+}
+
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec,
+                     Communicator& comm) {
   ConfigSection sec(data_section, "data");
   if (!sec.has("train")) throw ConfigError("data.train: missing (the training data: a path or a source object)");
   const json train = sec.get_json("train");
@@ -419,6 +556,73 @@ DataSplits load_data(const json& data_section, const Space& space, uint64_t seed
   for (auto it = shared.begin(); it != shared.end(); ++it) passed.push_back(it.key());
   sec.allow(passed);
   sec.finish();
+
+  if (validation.is_null() && !validation_labels.empty())
+    throw ConfigError("data.validation_labels: given without data.validation");
+  if (test.is_null() && !test_labels.empty()) throw ConfigError("data.test_labels: given without data.test");
+  if (comm.size() > 1) {
+    // Distributed: each rank reads its part of each file; the rows then go
+    // to the ranks whose shards (shard_range of each split) hold them, so
+    // that the splits are those one process makes, cut in blocks.
+    const int P = comm.size();
+    constexpr uint64_t kValidKey = uint64_t(1) << 63;  // validation rows sort after the training rows
+    DataSplits s;
+    Records train_part = read_split_in(data_section, "train", space, codec, &comm);
+    const size_t n = size_t(train_part.total);
+    size_t take = 0;
+    if (has_fraction) take = size_t(double(n) * fraction + 0.5);
+    else if (has_count) take = size_t(count);
+    if (take >= n && (has_fraction || has_count))
+      throw ConfigError("data: the validation split takes " + std::to_string(take) + " of the " + std::to_string(n) +
+                        " training samples, leaving none to train on");
+    size_t n_train = n - take;
+    if (limit > 0 && size_t(limit) < n_train) n_train = size_t(limit);
+    const std::vector<size_t> drawn =
+        take > 0 && split != "tail" ? drawn_validation_rows(n, take, seed) : std::vector<size_t>();
+    std::vector<int> dest;
+    std::vector<uint64_t> key;
+    std::vector<size_t> rows;
+    for (size_t k = 0; k < train_part.data.size(); ++k) {
+      const size_t g = size_t(train_part.first) + k;
+      bool valid;
+      size_t pos;  // in its split, in file order
+      if (split == "tail" || take == 0) {
+        valid = g >= n - take;
+        pos = valid ? g - (n - take) : g;
+      } else {
+        const size_t before = size_t(std::lower_bound(drawn.begin(), drawn.end(), g) - drawn.begin());
+        valid = before < drawn.size() && drawn[before] == g;
+        pos = valid ? before : g - before;
+      }
+      if (!valid && pos >= n_train) continue;  // past data.limit
+      dest.push_back(valid ? shard_owner(take, pos, P) : shard_owner(n_train, pos, P));
+      key.push_back(valid ? kValidKey | pos : pos);
+      rows.push_back(k);
+    }
+    const Dataset kept = train_part.data.subset(rows);
+    const std::string train_name = train_part.name;
+    train_part = Records(space, "");
+    ReceivedRows got = exchange_rows(comm, kept, dest, key);
+    const size_t cut = size_t(std::lower_bound(got.keys.begin(), got.keys.end(), kValidKey) - got.keys.begin());
+    s.train = got.rows.slice(0, cut);
+    s.validation = got.rows.slice(cut, got.rows.size());
+    if (s.train.size() != shard_range(n_train, comm.rank(), P).size() ||
+        s.validation.size() != shard_range(take, comm.rank(), P).size())
+      throw Error("load_data: rows lost while sharing out " + train_name);
+    auto whole = [&](const std::string& name) {
+      Records part = read_split_in(data_section, name, space, codec, &comm);
+      std::vector<int> to(part.data.size());
+      std::vector<uint64_t> at(part.data.size());
+      for (size_t k = 0; k < part.data.size(); ++k) {
+        at[k] = part.first + k;
+        to[k] = shard_owner(part.total, at[k], P);
+      }
+      return exchange_rows(comm, part.data, to, at).rows;
+    };
+    if (!validation.is_null()) s.validation = whole("validation");
+    s.test = test.is_null() ? Dataset(space) : whole("test");
+    return s;
+  }
 
   auto source_for = [&](const std::string& name) {
     Records r = read_split(data_section, name, space, codec);

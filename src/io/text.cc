@@ -5,16 +5,35 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
 
+#include "dgm/comm.h"
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/read.h"
 #include "dgm/model_file.h"
 #include "formats.h"
 
 namespace dgm {
+
+namespace {
+
+// The lines of a text (a final line without newline counts; a trailing '\r'
+// is dropped).
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  io::LineReader reader(text);
+  std::string_view line;
+  while (reader.next(&line)) lines.emplace_back(line);
+  return lines;
+}
+
+}  // namespace
+
 namespace {
 
 bool is_ascii_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
@@ -271,6 +290,13 @@ void TextCodec::read(const std::string& path, const std::string&, ConfigSection&
         throw ConfigError(opts.path() + "." + it.key() + ": " + theirs.value(it.key(), json()).dump() +
                           ", but the model's text codec has " + mine.value(it.key(), json()).dump());
   }
+  if (out.part_of) {
+    // This rank's byte range of the file; read_records checks the total.
+    const io::TextFile f = io::read_text_part(path, "text", *out.part_of, /*allow_empty=*/true);
+    encode_into(split_lines(f.text), out, f.first_line);
+    out.part = true;
+    return;
+  }
   const std::vector<std::string> lines = read_text_lines(path);
   if (lines.empty()) throw FormatError(out.name + ": empty file, expected lines of text");
   encode_into(lines, out);
@@ -282,13 +308,13 @@ Records TextCodec::encode_lines(const std::vector<std::string>& lines, const Spa
   return out;
 }
 
-void TextCodec::encode_into(const std::vector<std::string>& lines, Records& out) const {
+void TextCodec::encode_into(const std::vector<std::string>& lines, Records& out, size_t first_line) const {
   const Space& space = out.data.space();
   out.chars.reserve(out.chars.size() + lines.size());
   std::vector<uint8_t> unknown;
   for (size_t i = 0; i < lines.size(); ++i) {
-    out.record(i + 1, [&] {
-      const std::string where = out.name + ":" + std::to_string(i + 1);
+    out.record(first_line + i + 1, [&] {
+      const std::string where = out.name + ":" + std::to_string(first_line + i + 1);
       unknown.clear();
       std::vector<int32_t> ids;
       try {
@@ -346,9 +372,21 @@ struct TokenCounts {
   std::vector<int64_t> counts;      // provisional id -> occurrences
 };
 
-TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t limit) {
-  std::vector<std::string> lines = read_text_lines(path);
-  if (limit > 0 && int64_t(lines.size()) > limit) lines.resize(size_t(limit));
+// The tokens of lines [first_line, first_line + lines.size()) of `path`,
+// counted: of the whole file, or with comm of this rank's byte range, the
+// counts then merged over the ranks (the same on every rank).
+TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t limit, Communicator* comm) {
+  std::vector<std::string> lines;
+  size_t first_line = 0;
+  if (comm) {
+    const io::TextFile f = io::read_text_part(path, "text", *comm, /*allow_empty=*/true);
+    lines = split_lines(f.text);
+    first_line = f.first_line;
+    if (limit > 0) lines.resize(size_t(std::clamp<int64_t>(limit - int64_t(first_line), 0, int64_t(lines.size()))));
+  } else {
+    lines = read_text_lines(path);
+    if (limit > 0 && int64_t(lines.size()) > limit) lines.resize(size_t(limit));
+  }
   TokenCounts tc;
   std::unordered_map<std::string, int32_t> index;
   std::vector<std::string> toks;
@@ -357,7 +395,7 @@ TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t 
     try {
       tok.tokenize(lines[i], toks);
     } catch (const DataError& e) {
-      throw DataError(shown_name(path) + ":" + std::to_string(i + 1) + ": " + e.what());
+      throw DataError(input_name(path) + ":" + std::to_string(first_line + i + 1) + ": " + e.what());
     }
     for (const auto& t : toks) {
       auto it = index.find(t);
@@ -372,9 +410,48 @@ TokenCounts count_tokens(const std::string& path, const Tokenizer& tok, int64_t 
   return tc;
 }
 
+// Every rank's counts, summed by token (the vocabulary's order comes from
+// the counts, not from this order). Collective; errors agreed.
+TokenCounts merge_counts(Communicator& comm, const std::function<TokenCounts()>& count) {
+  TokenCounts mine;
+  const std::vector<std::string> all = comm.gather_checked([&] {
+    mine = count();
+    std::string s;
+    for (size_t t = 0; t < mine.types.size(); ++t) {
+      const uint64_t len = mine.types[t].size();
+      s.append(reinterpret_cast<const char*>(&len), sizeof len);
+      s += mine.types[t];
+      s.append(reinterpret_cast<const char*>(&mine.counts[t]), sizeof(int64_t));
+    }
+    return s;
+  });
+  TokenCounts tc;
+  std::unordered_map<std::string, size_t> index;
+  for (const std::string& s : all)
+    for (size_t at = 0; at < s.size();) {
+      uint64_t len;
+      std::memcpy(&len, s.data() + at, sizeof len);
+      at += sizeof len;
+      std::string tok = s.substr(at, size_t(len));
+      at += size_t(len);
+      int64_t c;
+      std::memcpy(&c, s.data() + at, sizeof c);
+      at += sizeof c;
+      auto it = index.find(tok);
+      if (it == index.end()) {
+        it = index.emplace(tok, tc.types.size()).first;
+        tc.types.push_back(std::move(tok));
+        tc.counts.push_back(0);
+      }
+      tc.counts[it->second] += c;
+    }
+  return tc;
+}
+
 }  // namespace
 
-std::shared_ptr<const Codec> TextCodec::fit(const json& data_section, const json& space_section, Space* space) {
+std::shared_ptr<const Codec> TextCodec::fit(const json& data_section, const json& space_section, Space* space,
+                                            Communicator* comm) {
   ConfigSection s(data_section, "data");
   const json train = s.get_json("train");
   std::string train_path;
@@ -404,7 +481,8 @@ std::shared_ptr<const Codec> TextCodec::fit(const json& data_section, const json
   const int64_t max_length = shape.get<int64_t>();
 
   Tokenizer tok(opts);
-  const TokenCounts tc = count_tokens(train_path, tok, limit);
+  const TokenCounts tc = comm ? merge_counts(*comm, [&] { return count_tokens(train_path, tok, limit, comm); })
+                             : count_tokens(train_path, tok, limit, nullptr);
   Vocabulary vocab = Vocabulary::build(tc.types, tc.counts, min_count);
   if (vocab.size() < 2) throw DataError(train_path + ": no tokens (the vocabulary would hold only <unk>)");
   if (space_section.contains("levels") && space_section["levels"] != json(vocab.size()))

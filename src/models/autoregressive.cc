@@ -16,6 +16,7 @@
 #include "dgm/error.h"
 #include "dgm/logmath.h"
 #include "dgm/model_file.h"
+#include "nn/head.h"
 
 namespace dgm {
 
@@ -70,12 +71,7 @@ double AutoregressiveModel::log_softmax_ref(const float* z, int32_t v, float w, 
 }
 
 void AutoregressiveModel::binary_log_probs(const float* z, const float* t, long m, double* lp, float* dz) {
-  Eigen::Map<const Eigen::ArrayXf> Z(z, m), T(t, m);
-  // log P = -softplus(-s) with s = (2t - 1) z; softplus(u) = max(u, 0) + log1p(exp(-|u|)),
-  // in double from the float logits so that P(0) + P(1) = 1 to double precision.
-  const Eigen::ArrayXd s = ((2.0f * T - 1.0f) * Z).cast<double>();
-  Eigen::Map<Eigen::ArrayXd>(lp, m) = -((-s).max(0.0) + (-s.abs()).exp().log1p());
-  if (dz) Eigen::Map<Eigen::ArrayXf>(dz, m) = Z.logistic() - T;
+  nn::bernoulli_log_prob(z, t, m, lp, dz);
 }
 
 int32_t AutoregressiveModel::sample_ref(const float* z, double temperature, Rng& rng, SampleScratch& sc) const {
@@ -89,11 +85,17 @@ int32_t AutoregressiveModel::sample_ref(const float* z, double temperature, Rng&
 void AutoregressiveModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
   check_space(train.space(), "training data");
   if (validation && !validation->empty()) check_space(validation->space(), "validation data");
-  if (train.empty()) throw DataError("training data is empty");
+  // Over ranks (ctx.comm) the data are shards: sizes and label counts are
+  // integers, summed exactly.
+  Communicator* comm = ctx.comm;
+  if (comm ? comm->sum(int64_t(train.size())) == 0 : train.empty()) throw DataError("training data is empty");
   if (L_ > 0) {
-    std::vector<double> counts(size_t(L_), 1.0);  // +1 smoothing
+    std::vector<int64_t> seen(size_t(L_), 0);
     for (size_t i = 0; i < train.size(); ++i)
-      if (train.label(i) >= 0) counts[size_t(train.label(i))] += 1;
+      if (train.label(i) >= 0) ++seen[size_t(train.label(i))];
+    if (comm) comm->sum(seen.data(), seen.size());
+    std::vector<double> counts(size_t(L_), 1.0);  // +1 smoothing
+    for (int64_t y = 0; y < L_; ++y) counts[size_t(y)] += double(seen[size_t(y)]);
     double total = 0;
     for (double c : counts) total += c;
     for (int64_t y = 0; y < L_; ++y) log_prior_[size_t(y)] = std::log(counts[size_t(y)] / total);
@@ -181,6 +183,7 @@ void AutoregressiveModel::log_prob(const DataView& xv, double* out, ThreadPool& 
   check_space(xv.space(), "scored data");
   const size_t n = xv.size(), D = size_t(D_), C = score_chunk_rows();
   const int S = num_variants();
+  const std::unique_ptr<const Derived> derived = derive();
   pool.run(num_chunks(n, C), [&](size_t c) {
     const size_t r0 = c * C, m = std::min(n, r0 + C) - r0;
     std::vector<int32_t> x(m * D), y(m, 0);
@@ -195,11 +198,12 @@ void AutoregressiveModel::log_prob(const DataView& xv, double* out, ThreadPool& 
     // lp(y)[i] = log mean_s P_s(x_i | y).
     auto ensemble = [&](const std::vector<int32_t>& labels, double* res) {
       if (S == 1) {
-        log_prob_rows(x.data(), labels.data(), m, 0, nullptr, res);
+        log_prob_rows(x.data(), labels.data(), m, 0, nullptr, res, derived.get());
         return;
       }
       std::vector<double> per(static_cast<size_t>(S) * m), tmp(static_cast<size_t>(S));
-      for (int s = 0; s < S; ++s) log_prob_rows(x.data(), labels.data(), m, s, nullptr, per.data() + size_t(s) * m);
+      for (int s = 0; s < S; ++s)
+        log_prob_rows(x.data(), labels.data(), m, s, nullptr, per.data() + size_t(s) * m, derived.get());
       for (size_t i = 0; i < m; ++i) {
         for (int s = 0; s < S; ++s) tmp[size_t(s)] = per[size_t(s) * m + i];
         res[i] = log_sum_exp(tmp.data(), size_t(S)) - std::log(double(S));
@@ -275,6 +279,7 @@ Dataset AutoregressiveModel::complete(const Dataset& partial, const std::vector<
   const size_t C = sample_chunk_rows();
   std::vector<int32_t> xs(n * D), ys(n, 0);
   for (size_t i = 0; i < n; ++i) partial.get(i, xs.data() + i * D);
+  const std::unique_ptr<const Derived> derived = derive();
   // One RNG stream a fixed-size chunk: results do not depend on threads.
   auto chunk = [&](size_t c) {
     Rng crng(base, c);
@@ -294,7 +299,7 @@ Dataset AutoregressiveModel::complete(const Dataset& partial, const std::vector<
       for (int s = 0; s < S; ++s) {
         double* dst = lw.data() + (k * size_t(S) + size_t(s)) * m;
         if ((Ly == 1 && S == 1) || none_known) std::fill(dst, dst + m, 0.0);
-        else log_prob_rows(x, yy.data(), m, s, kn, dst);
+        else log_prob_rows(x, yy.data(), m, s, kn, dst, derived.get());
       }
     }
     std::vector<double> w(Ly * size_t(S)), buf;
@@ -346,9 +351,10 @@ std::vector<double> AutoregressiveModel::conditional_log_probs(const std::vector
   std::vector<double> out(static_cast<size_t>(D_));
   std::vector<uint8_t> known(size_t(D_), 0);
   const int32_t yy = L_ > 0 ? y : 0;
+  const std::unique_ptr<const Derived> derived = derive();
   for (int64_t d = 0; d < D_; ++d) {
     known[size_t(d)] = 1;
-    log_prob_rows(x.data(), &yy, 1, variant, known.data(), &out[size_t(d)]);
+    log_prob_rows(x.data(), &yy, 1, variant, known.data(), &out[size_t(d)], derived.get());
     known[size_t(d)] = 0;
   }
   return out;

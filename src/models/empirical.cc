@@ -9,9 +9,11 @@
 // Symbols: N samples, D positions, L labels, U distinct samples.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 
+#include "dgm/distributed.h"
 #include "dgm/error.h"
 #include "dgm/logmath.h"
 #include "dgm/model.h"
@@ -40,6 +42,29 @@ class EmpiricalModel : public Model {
     }
     distinct_ = train.subset(rows);
     counts_ = std::move(counts);
+    if (ctx.comm && ctx.comm->size() > 1) {
+      // Every rank's distinct samples in rank order: their first occurrences
+      // come in corpus order, so deduplicating them again gives the one-process
+      // order; the counts add up.
+      const Dataset all = gather_rows(*ctx.comm, distinct_);
+      std::vector<int64_t> all_counts;
+      for (const std::string& s : ctx.comm->all_gather(std::string(reinterpret_cast<const char*>(counts_.data()),
+                                                                    counts_.size() * sizeof(int64_t)))) {
+        const size_t k = all_counts.size();
+        all_counts.resize(k + s.size() / sizeof(int64_t));
+        std::memcpy(all_counts.data() + k, s.data(), s.size());
+      }
+      Empirical merged(all);
+      rows.clear();
+      counts_.assign(merged.entries().size(), 0);
+      for (const auto& e : merged.entries()) rows.push_back(e.first_row);
+      std::vector<int32_t> x;
+      for (size_t i = 0; i < all.size(); ++i) {
+        x = all.row(i);
+        counts_[size_t(merged.index_of(x.data(), int64_t(x.size()), all.label(i)))] += all_counts[i];
+      }
+      distinct_ = all.subset(rows);
+    }
     if (ctx.monitor) {
       TrainProgress p;
       p.step = p.total = 1;

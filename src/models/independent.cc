@@ -25,10 +25,11 @@ class IndependentModel : public CategoricalMixtureBase {
 
   void fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) override {
     (void)validation;  // closed form: nothing to stop early
-    check_training_data(train, "training data");
-    const size_t n = train.size();
+    check_training_data(train, "training data", ctx.comm);
+    size_t n = train.size();
     // counts (G, D, L): each task owns a block of positions and scans every
-    // sample in order, so the counts do not depend on the thread count.
+    // sample in order, so the counts do not depend on the thread count; over
+    // ranks they are integers, summed exactly.
     std::vector<double> counts(size_t(G_ * D_ * L_), 0.0);
     std::vector<double> group_n(size_t(G_), 0.0);
     for (size_t i = 0; i < n; ++i) group_n[size_t(std::max(0, train.label(i)))] += 1;
@@ -46,6 +47,15 @@ class IndependentModel : public CategoricalMixtureBase {
         }
       }
     });
+    if (ctx.comm && ctx.comm->size() > 1) {
+      std::vector<int64_t> all(counts.begin(), counts.end());
+      all.insert(all.end(), group_n.begin(), group_n.end());
+      all.push_back(int64_t(n));
+      ctx.comm->sum(all.data(), all.size());
+      for (size_t k = 0; k < counts.size(); ++k) counts[k] = double(all[k]);
+      for (size_t g = 0; g < group_n.size(); ++g) group_n[g] = double(all[counts.size() + g]);
+      n = size_t(all.back());
+    }
     for (int64_t g = 0; g < G_; ++g) {
       const double denom_y = double(n) + double(G_) * alpha_;
       label_log_prior_[size_t(g)] = denom_y > 0 ? std::log((group_n[size_t(g)] + alpha_) / denom_y) : -std::log(double(G_));
@@ -56,15 +66,17 @@ class IndependentModel : public CategoricalMixtureBase {
           log_table_[table_index(g, d, v)] =
               denom > 0 ? std::log((counts[size_t((g * D_ + d) * L_ + v)] + alpha_) / denom) : -std::log(double(L_));
     }
+    tables_changed();
     if (ctx.monitor) {
       TrainProgress p;
       p.unit = "iteration";
       p.step = p.total = 1;
+      // log P(x, y) = log P(x | y) + log P(y) when labeled.
       std::vector<double> lp = log_prob(train, *ctx.pool);
       double s = 0;
-      for (double v : lp) s += v;
-      if (space_.has_labels())
-        for (size_t i = 0; i < n; ++i) s += label_log_prior_[size_t(train.label(i))];
+      for (size_t i = 0; i < lp.size(); ++i)
+        s += lp[i] + (space_.has_labels() ? label_log_prior_[size_t(train.label(i))] : 0.0);
+      if (ctx.comm) s = sum_in_order(*ctx.comm, {s});
       p.train_nll = n ? -s / double(n) : 0.0;
       p.best = true;
       ctx.monitor->on_step(p);

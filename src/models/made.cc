@@ -8,13 +8,18 @@
 // previous layer with degree <= m; the output of order index t sees units of
 // degree < t. With rows and columns sorted by degree every mask is a staircase
 // (row r uses columns [0, prefix[r])), so each layer multiplies only the
-// nonzero blocks: groups of kGroupRows rows times their longest prefix (about
-// half the dense cost). Hidden units are ReLU. Several masks ("masks": M) are
+// nonzero blocks (about half the dense cost): training and scoring run on the
+// staircase kernels of nn/conv.h, each block of 48 outputs reading only the
+// inputs below its longest prefix (the forward pass from the weights
+// transposed once a minibatch or scoring call, the adjoint and weight
+// gradient from them as stored); sampling finalises the hidden units of one
+// degree at a time with groups of kGroupRows rows. Hidden units are ReLU. Several masks ("masks": M) are
 // trained in turn, one a minibatch; scoring averages the first "ensemble": N
 // of them (a uniform mixture, exact log of the average probability).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 
 // GCC 12 flags Eigen's AVX-512 kernels (_mm512_undefined_ps) as maybe-uninitialized:
 // a known false positive (GCC bug 105593).
@@ -24,6 +29,9 @@
 #include "dgm/error.h"
 #include "dgm/model_file.h"
 #include "dgm/models/autoregressive.h"
+#include "nn/conv.h"
+#include "nn/gemm.h"
+#include "nn/workspace.h"
 
 namespace dgm {
 
@@ -81,6 +89,10 @@ class Made : public AutoregressiveModel {
       in = ly.out;
     }
     params_.allocate();
+    int64_t widest = 0;
+    for (const Layer& ly : layers_) widest = std::max({widest, ly.in, ly.out});
+    iota_.resize(size_t(widest));
+    std::iota(iota_.begin(), iota_.end(), int64_t(0));
     Rng rng(0);
     make_masks(rng);
   }
@@ -109,6 +121,9 @@ class Made : public AutoregressiveModel {
   void begin_step(int64_t step) override {
     active_ = int(step % num_masks_);
     if (num_masks_ > 1) gather(active_, train_eff_);
+    // A single mask's transposed zeros stay in place from the first step on.
+    const bool staircase = num_masks_ == 1 && train_wt_.size() == params_.size();
+    transpose_weights(num_masks_ > 1 ? train_eff_.data() : params_.data(), train_wt_, staircase);
   }
 
  protected:
@@ -122,6 +137,11 @@ class Made : public AutoregressiveModel {
     std::vector<int32_t> col_perm;  // (in) stored column of sorted column c
     std::vector<int64_t> degree;    // (out) degree of sorted row r
     std::vector<int64_t> prefix;    // (out) columns sorted row r may use
+    // Column ranges for the staircase kernels (nn/conv.h block_cols), per
+    // block of nn::kOutputBlock: outputs' blocks of the forward pass read
+    // inputs [0, prefix of the block's last row); inputs' blocks of the
+    // adjoint and weight gradient read the outputs that use them.
+    std::vector<int64_t> forward_cols, adjoint_cols;
   };
   struct Mask {
     std::vector<int64_t> order;                // (D) position at order index t
@@ -134,6 +154,7 @@ class Made : public AutoregressiveModel {
 
   void init_parameters(Rng& rng) override {
     make_masks(rng);
+    train_wt_.clear();  // the next begin_step transposes in full (new masks)
     float* p = params_.data();
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& ly = layers_[l];
@@ -151,31 +172,53 @@ class Made : public AutoregressiveModel {
     if (num_masks_ > 1) gather(0, train_eff_);
   }
 
+  // begin_step() has set train_eff_ (masks > 1) and train_wt_.
   void loss_grad_rows(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad,
                       double* nll) const override {
     const int s = active_;
     const float* eff = params_.data();
     if (num_masks_ > 1) eff = train_eff_.data();
+    if (train_wt_.size() != params_.size())
+      throw std::logic_error("made: loss_and_grad before begin_step");
     float* g = grad;
     FloatBuffer geff;
     if (grad && num_masks_ > 1) {
       geff.assign(params_.size(), 0.0f);
       g = geff.data();
     }
-    run(s, eff, x, y, w, n, g, nll, nullptr);
+    run(s, eff, train_wt_.data(), x, y, w, n, g, nll, nullptr);
     if (grad && num_masks_ > 1) scatter_add(s, geff.data(), grad);
   }
 
-  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int variant, const uint8_t* known,
-                     double* out) const override {
-    FloatBuffer local;
-    const float* eff = params_.data();
-    if (num_masks_ > 1) {
-      gather(variant, local);
-      eff = local.data();
+  // Per scoring call: each ensemble member's effective weights (gathered when
+  // there are several masks) and their transposes.
+  struct Prepared : Derived {
+    std::vector<FloatBuffer> eff, wt;  // (variants) of (P)
+  };
+  std::unique_ptr<const Derived> derive() const override {
+    auto d = std::make_unique<Prepared>();
+    d->eff.resize(size_t(ensemble_));
+    d->wt.resize(size_t(ensemble_));
+    for (int s = 0; s < ensemble_; ++s) {
+      if (num_masks_ > 1) gather(s, d->eff[size_t(s)]);
+      transpose_weights(num_masks_ > 1 ? d->eff[size_t(s)].data() : params_.data(), d->wt[size_t(s)]);
     }
-    std::vector<double> nll(n);
-    run(variant, eff, x, y, nullptr, n, nullptr, nll.data(), known);
+    return d;
+  }
+
+  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int variant, const uint8_t* known, double* out,
+                     const Derived* derived) const override {
+    const auto* prep = dynamic_cast<const Prepared*>(derived);
+    std::unique_ptr<const Derived> own;
+    if (!prep) {
+      own = derive();
+      prep = static_cast<const Prepared*>(own.get());
+    }
+    const float* eff = num_masks_ > 1 ? prep->eff[size_t(variant)].data() : params_.data();
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    double* nll = ws.take<double>(n);
+    run(variant, eff, prep->wt[size_t(variant)].data(), x, y, nullptr, n, nullptr, nll, known);
     for (size_t i = 0; i < n; ++i) out[i] = -nll[i];
   }
 
@@ -264,6 +307,7 @@ class Made : public AutoregressiveModel {
     }
     active_ = 0;
     if (num_masks_ > 1) gather(0, train_eff_);
+    train_wt_.clear();
   }
 
   void describe_extra(json& j) const override {
@@ -341,6 +385,16 @@ class Made : public AutoregressiveModel {
                                : std::upper_bound(prev_deg.begin(), prev_deg.end(), m);
         ml.prefix[size_t(r)] = it - prev_deg.begin();
       }
+      const int64_t in = layers_[l].in;
+      ml.forward_cols.clear();
+      for (int64_t b = 0; b < nn::num_output_blocks(out); ++b)
+        ml.forward_cols.insert(ml.forward_cols.end(),
+                               {0, ml.prefix[size_t(std::min(out, (b + 1) * nn::kOutputBlock) - 1)]});
+      ml.adjoint_cols.clear();
+      for (int64_t b = 0; b < nn::num_output_blocks(in); ++b) {
+        const int64_t first = std::upper_bound(ml.prefix.begin(), ml.prefix.end(), b * nn::kOutputBlock) - ml.prefix.begin();
+        ml.adjoint_cols.insert(ml.adjoint_cols.end(), {first, out});
+      }
       prev_deg = ml.degree;
       prev_perm = ml.row_perm;
     }
@@ -404,93 +458,129 @@ class Made : public AutoregressiveModel {
       }
   }
 
+  // Every layer's weights of `eff` transposed, (in, out) at the same offsets:
+  // the forward pass streams rows of W^T.
+  // With `staircase` (a single mask, whose masked weights are fixed zeros),
+  // only the bands of 16 rows up to their longest prefix are transposed: wt
+  // must already hold the zeros elsewhere (a previous full call).
+  void transpose_weights(const float* eff, FloatBuffer& wt, bool staircase = false) const {
+    wt.resize(params_.size());
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Layer& ly = layers_[l];
+      if (!staircase) {
+        nn::transpose(ly.out, ly.in, eff + ly.w, ly.in, wt.data() + ly.w, ly.out);
+        continue;
+      }
+      const std::vector<int64_t>& prefix = masks_[0].layers[l].prefix;
+      for (int64_t r0 = 0; r0 < ly.out; r0 += 16) {
+        const int64_t r1 = std::min(ly.out, r0 + 16);
+        nn::transpose(r1 - r0, prefix[size_t(r1 - 1)], eff + ly.w + size_t(r0 * ly.in), ly.in, wt.data() + ly.w + r0,
+                      ly.out);
+      }
+    }
+  }
+
   // Forward (and, when g is non-null, backward) pass of mask s with effective
-  // weights eff on n rows. nll[i] = -sum of log P over positions (known ones
-  // only when known is non-null).
-  void run(int s, const float* eff, const int32_t* x, const int32_t* y, const float* w, size_t n, float* g,
-           double* nll, const uint8_t* known) const {
+  // weights eff (sorted layout) and their transposes wt, on n rows, through the
+  // staircase kernels of nn/conv.h (rows are 1x1 "images"): every output block
+  // of a layer reads only the inputs its mask allows. nll[i] = -sum of log P
+  // over positions (known ones only when known is non-null).
+  void run(int s, const float* eff, const float* wt, const int32_t* x, const int32_t* y, const float* w, size_t n,
+           float* g, double* nll, const uint8_t* known) const {
     const Mask& mk = masks_[size_t(s)];
     const size_t nl = layers_.size();
-    const long N = long(n);
-    std::vector<MatR> act(nl);  // act[0] (n, F) inputs; act[l] (n, H_l)
-    act[0] = MatR::Zero(N, long(F_));
-    for (size_t i = 0; i < n; ++i)
+    const int64_t N = int64_t(n);
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    auto rows = [&](int64_t F) {
+      nn::Grid gr;
+      gr.n = N, gr.H = 1, gr.W = 1, gr.F = F;
+      return gr;
+    };
+    // act[0] (n, F) input features in the mask's sorted order; act[l] (n, H_l) ReLU outputs; z (n, D*(K-1)).
+    float** act = ws.take<float*>(nl + 1);
+    act[0] = ws.take_zero<float>(size_t(N * F_));
+    for (int64_t i = 0; i < N; ++i)
       for (int64_t t = 0; t < D_; ++t) {
         int64_t col;
         float val;
-        if (feature(t, x[i * size_t(D_) + size_t(mk.order[size_t(t)])], &col, &val)) act[0](long(i), long(col)) = val;
+        if (feature(t, x[i * D_ + mk.order[size_t(t)]], &col, &val)) act[0][i * F_ + col] = val;
       }
-    MatR z;
     for (size_t l = 0; l < nl; ++l) {
       const Layer& ly = layers_[l];
-      const MaskLayer& ml = mk.layers[l];
-      CMapR W(eff + ly.w, long(ly.out), long(ly.in));
-      MatR pre(N, long(ly.out));
-      for (int64_t r0 = 0; r0 < ly.out; r0 += kGroupRows) {
-        const int64_t r1 = std::min(ly.out, r0 + kGroupRows), p = ml.prefix[size_t(r1 - 1)];
-        if (p == 0) pre.middleCols(long(r0), long(r1 - r0)).setZero();
-        else pre.middleCols(long(r0), long(r1 - r0)).noalias() =
-                 act[l].leftCols(long(p)) * W.block(long(r0), 0, long(r1 - r0), long(p)).transpose();
-      }
-      add_bias(l, eff, y, n, 0, long(ly.out), pre);
-      if (l + 1 < nl) act[l + 1] = pre.cwiseMax(0.0f);
-      else z = std::move(pre);
+      float* init = ws.take<float>(size_t(N * ly.out));  // b + U[:, y_i]
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t r = 0; r < ly.out; ++r)
+          init[i * ly.out + r] = eff[ly.b + size_t(r)] + (L_ > 0 ? eff[ly.u + size_t(r * L_ + y[i])] : 0.0f);
+      act[l + 1] = ws.take<float>(size_t(N * ly.out));
+      nn::Epilogue<float> ep;
+      ep.init = init;
+      ep.block_cols = mk.layers[l].forward_cols.data();
+      if (l + 1 < nl) ep.relu = act[l + 1];  // stored over the pre-activation: only the ReLU is kept
+      nn::conv_forward<float>(ly.in, iota_.data(), wt + ly.w, rows(ly.in), act[l], rows(ly.out), act[l + 1],
+                              nn::Region::all(rows(ly.out)), ep);
     }
+    const float* z = act[nl];
     // Outputs: sorted row (t, k) is position order[t], level k+1.
-    const long O = long(D_ * Km1_);
-    MatR dz;
-    if (g) dz.resize(N, O);
+    const int64_t O = D_ * Km1_;
+    float* dz = g ? ws.take<float>(size_t(N * O)) : nullptr;
     if (Km1_ == 1 && !known) {
       // Binary: act[0] holds the 0/1 targets in the same sorted layout as z.
-      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> lp(N, O);
-      if (g) dz.resize(N, O);
-      binary_log_probs(z.data(), act[0].data(), N * O, lp.data(), g ? dz.data() : nullptr);
-      for (size_t i = 0; i < n; ++i) {
-        double s = 0;
-        for (long j = 0; j < O; ++j) s += lp(long(i), j);
-        nll[i] = -s;
-        if (g && w && w[i] != 1.0f) dz.row(long(i)) *= w[i];
+      double* lp = ws.take<double>(size_t(N * O));
+      binary_log_probs(z, act[0], long(N * O), lp, dz);
+      for (int64_t i = 0; i < N; ++i) {
+        double sum = 0;
+        for (int64_t j = 0; j < O; ++j) sum += lp[i * O + j];
+        nll[i] = -sum;
+        if (dz && w && w[i] != 1.0f)
+          for (int64_t j = 0; j < O; ++j) dz[i * O + j] *= w[i];
       }
     } else {
-    for (size_t i = 0; i < n; ++i) {
-      double lp = 0;
-      const float wi = w ? w[i] : 1.0f;
-      for (int64_t t = 0; t < D_; ++t) {
-        const int64_t d = mk.order[size_t(t)];
-        if (known && !known[i * size_t(D_) + size_t(d)]) continue;
-        const int32_t v = x[i * size_t(D_) + size_t(d)];
-        lp += log_softmax_ref(z.data() + i * size_t(O) + size_t(t * Km1_), v, wi,
-                              g ? dz.data() + i * size_t(O) + size_t(t * Km1_) : nullptr);
+      for (int64_t i = 0; i < N; ++i) {
+        double lp = 0;
+        const float wi = w ? w[i] : 1.0f;
+        for (int64_t t = 0; t < D_; ++t) {
+          const int64_t d = mk.order[size_t(t)];
+          if (known && !known[i * D_ + d]) {
+            if (dz) std::fill(dz + i * O + t * Km1_, dz + i * O + (t + 1) * Km1_, 0.0f);
+            continue;
+          }
+          lp += log_softmax_ref(z + i * O + t * Km1_, x[i * D_ + d], wi, dz ? dz + i * O + t * Km1_ : nullptr);
+        }
+        nll[i] = -lp;
       }
-      nll[i] = -lp;
-    }
     }
     if (!g) return;
-    // Backward, output layer first. dpre holds d loss / d pre-activation.
-    MatR dpre = std::move(dz);
+    // Backward, output layer first. dpre (n, out) is d loss / d pre-activation.
+    const float* dpre = dz;
     for (size_t l = nl; l-- > 0;) {
       const Layer& ly = layers_[l];
       const MaskLayer& ml = mk.layers[l];
-      CMapR W(eff + ly.w, long(ly.out), long(ly.in));
-      MapR dW(g + ly.w, long(ly.out), long(ly.in));
-      Eigen::Map<VecF> db(g + ly.b, long(ly.out));
-      db += dpre.colwise().sum().transpose();
-      if (L_ > 0)
-        for (size_t i = 0; i < n; ++i)
-          for (int64_t r = 0; r < ly.out; ++r) g[ly.u + size_t(r * L_ + y[i])] += dpre(long(i), long(r));
-      MatR din;
-      if (l > 0) din = MatR::Zero(N, long(ly.in));
-      for (int64_t r0 = 0; r0 < ly.out; r0 += kGroupRows) {
-        const int64_t r1 = std::min(ly.out, r0 + kGroupRows), p = ml.prefix[size_t(r1 - 1)];
-        if (p == 0) continue;
-        const auto dblk = dpre.middleCols(long(r0), long(r1 - r0));
-        dW.block(long(r0), 0, long(r1 - r0), long(p)).noalias() += dblk.transpose() * act[l].leftCols(long(p));
-        // Keep the staircase: entries past each row's own prefix get no gradient.
-        for (int64_t r = r0; r < r1; ++r)
-          std::fill(g + ly.w + size_t(r * ly.in + ml.prefix[size_t(r)]), g + ly.w + size_t(r * ly.in + p), 0.0f);
-        if (l > 0) din.leftCols(long(p)).noalias() += dblk * W.block(long(r0), 0, long(r1 - r0), long(p));
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t r = 0; r < ly.out; ++r) {
+          const float d = dpre[i * ly.out + r];
+          g[ly.b + size_t(r)] += d;
+          if (L_ > 0) g[ly.u + size_t(r * L_ + y[i])] += d;
+        }
+      // dW (out, in) += dpre^T act[l]: "columns" are the outputs r, vectors run
+      // over the inputs; each block of inputs reads the outputs that may use them.
+      nn::conv_backward_weights<float>(ly.out, iota_.data(), rows(ly.out), dpre, rows(ly.in), act[l],
+                                       nn::Region::all(rows(ly.in)), g + ly.w, ml.adjoint_cols.data());
+      // Keep the staircase: entries past each row's own prefix get no gradient
+      // (the kernel wrote whole input blocks).
+      for (int64_t r = 0; r < ly.out; ++r) {
+        const int64_t p = ml.prefix[size_t(r)], end = std::min(ly.in, nn::num_output_blocks(p) * nn::kOutputBlock);
+        std::fill(g + ly.w + size_t(r * ly.in + p), g + ly.w + size_t(r * ly.in + end), 0.0f);
       }
-      if (l > 0) dpre = (act[l].array() > 0.0f).select(din, 0.0f);
+      if (l == 0) break;
+      // d act[l] = dpre W, zero where the ReLU was off.
+      float* din = ws.take<float>(size_t(N * ly.in));
+      nn::Epilogue<float> ep;
+      ep.gate = act[l];
+      ep.block_cols = ml.adjoint_cols.data();
+      nn::conv_forward<float>(ly.out, iota_.data(), eff + ly.w, rows(ly.out), dpre, rows(ly.in), din,
+                              nn::Region::all(rows(ly.in)), ep);
+      dpre = din;
     }
   }
 
@@ -502,6 +592,8 @@ class Made : public AutoregressiveModel {
   std::vector<Mask> masks_;
   int active_ = 0;                  // the mask of the current minibatch
   FloatBuffer train_eff_;    // (P) gathered weights of the active mask when masks > 1
+  FloatBuffer train_wt_;     // (P) their (or the parameters') weights transposed, for the current minibatch
+  std::vector<int64_t> iota_;  // 0, 1, 2, ...: the column offsets of a dense layer
 };
 
 }  // namespace

@@ -24,11 +24,15 @@
 // objective (log-likelihood + log prior, which EM never decreases); a label
 // group stops on |dLL| <= tolerance |LL| or after "patience" iterations
 // without a better validation log-likelihood.
-// Statistics are formed per chunk of kChunk samples (in float32 or float64 as
-// configured: one GEMM for the E-step, one for the M-step statistics),
-// accumulated in double and reduced in chunk order, a wave of chunks at a
-// time; tasks own disjoint chunks (E) or position blocks (reduction), so the
-// result is bit-identical whatever the thread count.
+// Statistics are formed per chunk — a group's samples within one block of the
+// data (comm.h shard_block: at most 512 samples, and the same blocks for any
+// number of MPI ranks) — in float32 or float64 as configured (one GEMM for
+// the E-step, one for the M-step statistics), a wave of chunks at a time.
+// Each chunk's statistics are rounded once to a fixed-point grid and added
+// as int64 (comm.h FixedPoint; then summed over the ranks), and the chunks'
+// log-likelihoods are added in chunk order: so the result is bit-identical
+// whatever the thread count and the number of ranks. Over ranks each keeps
+// its shard; the initial samples are drawn over the whole training set.
 #include "dgm/models/mixture.h"
 
 // GCC 12 reports false "may be used uninitialized" warnings inside its own
@@ -38,16 +42,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 
+#include "dgm/comm.h"
+#include "dgm/distributed.h"
 #include "dgm/error.h"
 #include "dgm/logmath.h"
 
 namespace dgm {
 namespace {
 
-constexpr size_t kChunk = 512;                   // samples per E-step task
 constexpr size_t kMaxChunksPerWave = 16;         // chunks whose statistics are formed together
 constexpr size_t kWaveBytes = size_t(64) << 20;  // budget of a wave's per-chunk (D, K) statistics
 constexpr int64_t kPositionBlock = 32; // positions per M-statistics task
@@ -62,6 +69,16 @@ struct GroupParams {
 struct Stats {
   std::vector<double> nk;      // (K): sum_n r_nk
   std::vector<double> counts;  // (D, L, K): sum_n r_nk [x_nd = v]
+};
+
+// How an E-step pass is cut and summed: chunks are the rows of one block of
+// `block` samples (rows are local indices of a shard that starts at a block
+// boundary); statistics go through `fp` and sum over `comm`.
+struct Pass {
+  size_t block;
+  FixedPoint fp;
+  Communicator* comm;
+  ThreadPool* pool;
 };
 
 // The E-step for one group's parameters in scalar type S (float or double).
@@ -87,35 +104,48 @@ class EStep {
     }
   }
 
-  // Returns sum_n log P(x_n) over `rows` of `data`; fills *stats when non-null.
-  double run(const Dataset& data, const std::vector<size_t>& rows, Stats* stats, ThreadPool& pool) const {
+  // Returns sum_n log P(x_n) over `rows` of `data` (over all ranks); fills
+  // *stats (summed over all ranks) when non-null. Collective.
+  double run(const Dataset& data, const std::vector<size_t>& rows, Stats* stats, const Pass& pass) const {
     using ArrC = Eigen::Array<S, Eigen::Dynamic, Eigen::Dynamic>;
     using VecS = Eigen::Array<S, Eigen::Dynamic, 1>;
-    const size_t n = rows.size();
-    // Fewer chunks a wave when K is large, to bound memory; chunks are still
-    // reduced in chunk order, so the wave size never changes the result.
+    ThreadPool& pool = *pass.pool;
+    const FixedPoint& fp = pass.fp;
+    // Chunk c is rows [cut[c], cut[c+1]): the rows of one block.
+    std::vector<size_t> cut{0};
+    for (size_t i = 1; i < rows.size(); ++i)
+      if (rows[i] / pass.block != rows[i - 1] / pass.block) cut.push_back(i);
+    if (!rows.empty()) cut.push_back(rows.size());
+    const size_t chunks = cut.size() - 1;
+    std::vector<double> chunk_ll(chunks);
+    // Fewer chunks a wave when K is large, to bound memory; the sums are exact,
+    // so the wave size never changes the result.
     const size_t chunk_bytes = size_t(D_) * size_t(K_) * sizeof(S);
-    const size_t wave_size = kChunk * std::clamp<size_t>(kWaveBytes / chunk_bytes, 1, kMaxChunksPerWave);
-    const size_t wave = std::min(n, wave_size), chunks_per_wave = num_chunks(wave, kChunk);
-    MatC r(int64_t(wave), K_);                // (wave, K) r_nk (column-major: the GEMMs tile samples)
-    std::vector<double> ll(wave);
+    const size_t wave_chunks = std::clamp<size_t>(kWaveBytes / chunk_bytes, 1, kMaxChunksPerWave);
+    const size_t wave_rows = std::min(rows.size(), wave_chunks * pass.block);
+    MatC r(int64_t(wave_rows), K_);  // (wave, K) r_nk (column-major: the GEMMs tile samples)
+    Eigen::Matrix<int64_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> qr;  // (wave, K) r_nk on the grid, other levels
+    std::vector<double> ll(wave_rows);
     // Per chunk of the wave: sum_n r_nk x_nd (D, K) when binary, and sum_n r_nk (K).
-    std::vector<MatC> part(binary_ && stats ? chunks_per_wave : 0);
-    std::vector<Eigen::ArrayXd> part_nk(stats ? chunks_per_wave : 0);
-    Eigen::MatrixXd ones;  // (D, K) sum_n r_nk x_nd, binary only
+    std::vector<MatC> part(binary_ && stats ? wave_chunks : 0);
+    std::vector<Eigen::ArrayXd> part_nk(stats ? wave_chunks : 0);
+    // The statistics on the grid: nk (K), then (D, K) ones when binary, else (D, L, K) counts.
+    std::vector<int64_t> q;
     if (stats) {
-      stats->nk.assign(size_t(K_), 0.0);
-      stats->counts.assign(size_t(D_ * L_ * K_), 0.0);
-      if (binary_) ones = Eigen::MatrixXd::Zero(D_, K_);
+      q.assign(size_t(K_) + size_t(D_) * size_t(binary_ ? 1 : L_) * size_t(K_), 0);
+      if (!binary_) qr.resize(int64_t(wave_rows), K_);
     }
+    int64_t* qnk = q.data();
+    int64_t* qtab = q.data() + K_;
     const bool bytes = data.width() == 1;
     const Eigen::Array<S, 1, Eigen::Dynamic> bias =
         Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(bias_.data(), K_).template cast<S>();
-    double total = 0;
-    for (size_t w0 = 0; w0 < n; w0 += wave_size) {
-      const size_t nw = std::min(wave_size, n - w0);
-      pool.run(num_chunks(nw, kChunk), [&](size_t c) {
-        const size_t i0 = c * kChunk, i1 = std::min(nw, i0 + kChunk);
+    for (size_t c0 = 0; c0 < chunks; c0 += wave_chunks) {
+      const size_t nw = std::min(wave_chunks, chunks - c0);
+      const size_t w0 = cut[c0];  // the wave's first row
+      pool.run(nw, [&](size_t wc) {
+        const size_t c = c0 + wc;
+        const size_t i0 = cut[c] - w0, i1 = cut[c + 1] - w0;
         const int64_t m = int64_t(i1 - i0);
         ArrC a(m, K_);  // (m, K) log P(x_n, k)
         // The chunk's samples as 0/1 (binary only), in a per-thread buffer that
@@ -150,43 +180,68 @@ class EStep {
         a.colwise() -= mx;
         a = a.exp();
         const VecS sum = a.rowwise().sum();
-        for (int64_t i = 0; i < m; ++i) ll[i0 + size_t(i)] = double(mx(i)) + std::log(double(sum(i)));
+        double s = 0;
+        for (int64_t i = 0; i < m; ++i) {
+          ll[i0 + size_t(i)] = double(mx(i)) + std::log(double(sum(i)));
+          s += ll[i0 + size_t(i)];
+        }
+        chunk_ll[c] = s;
         if (!stats) return;
         a.colwise() /= sum;
         r.middleRows(int64_t(i0), m) = a.matrix();
-        part_nk[c] = a.colwise().sum().transpose().template cast<double>();
-        if (binary_) part[c].noalias() = x.transpose() * r.middleRows(int64_t(i0), m);
-      });
-      for (size_t i = 0; i < nw; ++i) total += ll[i];
-      if (!stats) continue;
-      const size_t wave_chunks = num_chunks(nw, kChunk);
-      for (size_t ch = 0; ch < wave_chunks; ++ch)
-        for (int64_t k = 0; k < K_; ++k) stats->nk[size_t(k)] += part_nk[ch](k);
-      // Sufficient statistics: tasks own disjoint position blocks and add the
-      // wave's chunks in chunk order.
-      pool.run(num_chunks(size_t(D_), size_t(kPositionBlock)), [&](size_t c) {
-        const int64_t d0 = int64_t(c) * kPositionBlock, db = std::min(kPositionBlock, D_ - d0);
+        part_nk[wc] = a.colwise().sum().transpose().template cast<double>();
         if (binary_) {
-          for (size_t ch = 0; ch < wave_chunks; ++ch)
-            ones.middleRows(d0, db) += part[ch].middleRows(d0, db).template cast<double>();
+          part[wc].noalias() = x.transpose() * r.middleRows(int64_t(i0), m);
+        } else {
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t k = 0; k < K_; ++k) qr(int64_t(i0) + i, k) = fp.to_fixed(double(a(i, k)));
+        }
+      });
+      if (!stats) continue;
+      for (size_t wc = 0; wc < nw; ++wc)
+        for (int64_t k = 0; k < K_; ++k) qnk[k] += fp.to_fixed(part_nk[wc](k));
+      // Sufficient statistics: tasks own disjoint position blocks; integer
+      // sums, so any order of chunks and rows gives the same.
+      const size_t wn = cut[c0 + nw] - w0;
+      pool.run(num_chunks(size_t(D_), size_t(kPositionBlock)), [&](size_t pb) {
+        const int64_t d0 = int64_t(pb) * kPositionBlock, db = std::min(kPositionBlock, D_ - d0);
+        if (binary_) {
+          for (size_t wc = 0; wc < nw; ++wc)
+            for (int64_t d = d0; d < d0 + db; ++d) {
+              int64_t* o = qtab + size_t(d * K_);
+              for (int64_t k = 0; k < K_; ++k) o[k] += fp.to_fixed(double(part[wc](d, k)));
+            }
           return;
         }
-        for (size_t i = 0; i < nw; ++i) {
+        for (size_t i = 0; i < wn; ++i) {
           const size_t row = rows[w0 + i];
+          const int64_t* qi = qr.row(int64_t(i)).data();
           for (int64_t d = d0; d < d0 + db; ++d) {
             const int64_t v = bytes ? data.row_u8(row)[d] : data.at(row, d);
-            double* cs = &stats->counts[size_t((d * L_ + v) * K_)];
-            for (int64_t k = 0; k < K_; ++k) cs[k] += double(r(int64_t(i), k));
+            int64_t* cs = qtab + size_t((d * L_ + v) * K_);
+            for (int64_t k = 0; k < K_; ++k) cs[k] += qi[k];
           }
         }
       });
     }
-    if (stats && binary_)
-      for (int64_t d = 0; d < D_; ++d)
-        for (int64_t k = 0; k < K_; ++k) {
-          stats->counts[size_t((d * 2 + 1) * K_ + k)] = ones(d, k);
-          stats->counts[size_t((d * 2 + 0) * K_ + k)] = std::max(0.0, stats->nk[size_t(k)] - ones(d, k));
-        }
+    Communicator& comm = *pass.comm;
+    const double total = sum_in_order(comm, chunk_ll);
+    if (stats) {
+      comm.sum(q.data(), q.size());
+      stats->nk.assign(size_t(K_), 0.0);
+      stats->counts.assign(size_t(D_ * L_ * K_), 0.0);
+      for (int64_t k = 0; k < K_; ++k) stats->nk[size_t(k)] = fp.to_real(qnk[k]);
+      if (binary_) {
+        for (int64_t d = 0; d < D_; ++d)
+          for (int64_t k = 0; k < K_; ++k) {
+            const double ones = fp.to_real(qtab[size_t(d * K_ + k)]);
+            stats->counts[size_t((d * 2 + 1) * K_ + k)] = ones;
+            stats->counts[size_t((d * 2 + 0) * K_ + k)] = std::max(0.0, stats->nk[size_t(k)] - ones);
+          }
+      } else {
+        for (size_t j = 0; j < stats->counts.size(); ++j) stats->counts[j] = fp.to_real(qtab[j]);
+      }
+    }
     return total;
   }
 
@@ -201,13 +256,28 @@ class EStep {
 }  // namespace
 
 MixtureModel::MixtureModel(const Space& space, const Options& options)
-    : CategoricalMixtureBase(space, options.components, "mixture"), opt_(options) {}
+    : CategoricalMixtureBase(space, options.components, "mixture", options.float32), opt_(options) {}
 
 double MixtureModel::log_prior() const {
-  double s = 0;
+  double s = table_sum();
   for (double v : log_weight_) s += v;
-  for (double v : log_table_) s += v;
   return opt_.alpha * s;
+}
+
+uint64_t MixtureModel::memory_bytes() const {
+  // The model's table in its precision (every label group); EM fits one group
+  // at a time: a run's current and best parameters, the best over restarts
+  // and the expected counts in double, the E-step's table in its scalar type;
+  // an E-step wave (as run() cuts it, for blocks of the largest size, 512):
+  // its responsibilities (and their grid values when not binary), its
+  // chunks' statistics, and each worker's log P(x_n, k) of a chunk.
+  const double s = opt_.float32 ? 4 : 8;
+  const double group = double(K_) * double(D_) * double(L_);
+  const double chunk_bytes = double(D_) * double(K_) * s;
+  const double wave_chunks = std::clamp(std::floor(double(kWaveBytes) / chunk_bytes), 1.0, double(kMaxChunksPerWave));
+  const double wave_rows = wave_chunks * 512;
+  const double wave = wave_rows * double(K_) * (s + (L_ > 2 ? 8 : 0)) + wave_chunks * chunk_bytes + 2 * 512 * double(K_) * s;
+  return uint64_t(double(G_) * group * s + group * (8 * 4 + s) + wave);
 }
 
 json MixtureModel::describe() const {
@@ -220,33 +290,73 @@ json MixtureModel::describe() const {
 }
 
 void MixtureModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
-  check_training_data(train, "training data");
-  const bool use_valid = validation && !validation->empty();
-  if (use_valid) check_training_data(*validation, "validation data");
-  const size_t n = train.size();
+  // One process is the one-rank case of the same code: the same chunks and
+  // sums, so the same bytes for any number of ranks.
+  LocalCommunicator one;
+  Communicator& comm = ctx.comm ? *ctx.comm : one;
+  Communicator* checked = ctx.comm;
+  check_training_data(train, "training data", checked);
+  const size_t n_valid_all = validation ? size_t(comm.sum(int64_t(validation->size()))) : 0;
+  const bool use_valid = n_valid_all > 0;
+  if (use_valid) check_training_data(*validation, "validation data", checked);
+  const size_t n_local = train.size();
+  const size_t n = size_t(comm.sum(int64_t(n_local)));  // over all ranks
   if (n == 0) throw DataError("training data: no samples");
   const double alpha = opt_.alpha;
   const bool binary = L_ == 2;
 
   std::vector<std::vector<size_t>> train_rows(static_cast<size_t>(G_)), valid_rows(static_cast<size_t>(G_));
-  for (size_t i = 0; i < n; ++i) train_rows[size_t(std::max(0, train.label(i)))].push_back(i);
+  for (size_t i = 0; i < n_local; ++i) train_rows[size_t(std::max(0, train.label(i)))].push_back(i);
   if (use_valid)
     for (size_t i = 0; i < validation->size(); ++i)
       valid_rows[size_t(std::max(0, validation->label(i)))].push_back(i);
+  // Group sizes over all ranks, and where this rank's rows of each group
+  // start in the group's global order.
+  std::vector<int64_t> train_count(static_cast<size_t>(G_)), valid_count(static_cast<size_t>(G_)),
+      group_offset(static_cast<size_t>(G_), 0);
+  {
+    std::string mine(size_t(G_) * sizeof(int64_t), '\0');
+    for (int64_t g = 0; g < G_; ++g) {
+      const int64_t c = int64_t(train_rows[size_t(g)].size());
+      std::memcpy(&mine[size_t(g) * sizeof c], &c, sizeof c);
+      valid_count[size_t(g)] = int64_t(valid_rows[size_t(g)].size());
+    }
+    const std::vector<std::string> all = comm.all_gather(mine);
+    for (size_t r = 0; r < all.size(); ++r)
+      for (int64_t g = 0; g < G_; ++g) {
+        int64_t c;
+        std::memcpy(&c, all[r].data() + size_t(g) * sizeof c, sizeof c);
+        train_count[size_t(g)] += c;
+        if (int(r) < comm.rank()) group_offset[size_t(g)] += c;
+      }
+    comm.sum(valid_count.data(), valid_count.size());
+  }
 
   // The label prior is fixed by the counts; its log-likelihood enters the reported NLLs.
   double label_ll = 0, label_ll_valid = 0;
   for (int64_t g = 0; g < G_; ++g) {
-    label_log_prior_[size_t(g)] = std::log((double(train_rows[size_t(g)].size()) + alpha) / (double(n) + double(G_) * alpha));
+    label_log_prior_[size_t(g)] = std::log((double(train_count[size_t(g)]) + alpha) / (double(n) + double(G_) * alpha));
     if (!space_.has_labels()) label_log_prior_[size_t(g)] = 0;
-    label_ll += double(train_rows[size_t(g)].size()) * label_log_prior_[size_t(g)];
-    label_ll_valid += double(valid_rows[size_t(g)].size()) * label_log_prior_[size_t(g)];
+    label_ll += double(train_count[size_t(g)]) * label_log_prior_[size_t(g)];
+    label_ll_valid += double(valid_count[size_t(g)]) * label_log_prior_[size_t(g)];
   }
 
-  auto e_step = [&](const GroupParams& p, const Dataset& data, const std::vector<size_t>& rows, Stats* st) {
-    if (opt_.float32) return EStep<float>(p, K_, D_, L_, binary).run(data, rows, st, *ctx.pool);
-    return EStep<double>(p, K_, D_, L_, binary).run(data, rows, st, *ctx.pool);
+  // Chunks are blocks of each dataset; the grid holds sums up to the group's
+  // size (every responsibility is at most 1, up to rounding).
+  const size_t train_block = size_t(shard_block(n)), valid_block = size_t(shard_block(n_valid_all));
+  // The E-step of group g's parameters on its training rows (with the
+  // statistics) or on its validation rows (the log-likelihood only).
+  auto e_step = [&](const GroupParams& p, int64_t g, bool on_train, Stats* st) {
+    const int64_t size = (on_train ? train_count : valid_count)[size_t(g)];
+    const Pass pass{on_train ? train_block : valid_block, FixedPoint::for_bound(1.01 * double(size) + 16.0), &comm,
+                    ctx.pool};
+    const Dataset& data = on_train ? train : *validation;
+    const std::vector<size_t>& rows = (on_train ? train_rows : valid_rows)[size_t(g)];
+    if (opt_.float32) return EStep<float>(p, K_, D_, L_, binary).run(data, rows, st, pass);
+    return EStep<double>(p, K_, D_, L_, binary).run(data, rows, st, pass);
   };
+  auto e_train = [&](const GroupParams& p, int64_t g, Stats* st) { return e_step(p, g, true, st); };
+  auto e_valid = [&](const GroupParams& p, int64_t g) { return e_step(p, g, false, nullptr); };
   // Denominators are the sums of the numerators, not N and N_k: responsibilities
   // computed in float32 sum to 1 only to ~1e-7, and P must sum to 1 to 1e-15.
   auto m_step = [&](const Stats& st, GroupParams& p) {
@@ -266,21 +376,53 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
         }
     }
   };
-  auto init = [&](const std::vector<size_t>& rows, Rng& rng, GroupParams& p) {
+  auto init = [&](int64_t g, Rng& rng, GroupParams& p) {
+    const std::vector<size_t>& rows = train_rows[size_t(g)];
+    const size_t size = size_t(train_count[size_t(g)]), first = size_t(group_offset[size_t(g)]);
     p.log_weight.assign(size_t(K_), -std::log(double(K_)));
     p.log_table.assign(size_t(D_ * L_ * K_), -std::log(double(L_)));
-    if (rows.empty()) return;
-    // Partial Fisher-Yates: the first min(K, N) entries of perm are distinct draws.
-    std::vector<size_t> perm(rows.size());
-    std::iota(perm.begin(), perm.end(), size_t(0));
-    const size_t picks = std::min(perm.size(), size_t(K_));
-    for (size_t i = 0; i < picks; ++i) std::swap(perm[i], perm[i + size_t(rng.below(perm.size() - i))]);
+    if (size == 0) return;
+    // Partial Fisher-Yates over the group's samples on all ranks: the first
+    // min(K, N) entries are distinct draws (only the swapped entries are kept).
+    const size_t picks = std::min(size, size_t(K_));
+    std::unordered_map<size_t, size_t> swapped;
+    auto at = [&](size_t i) {
+      auto it = swapped.find(i);
+      return it == swapped.end() ? i : it->second;
+    };
+    std::vector<size_t> drawn(picks);
+    for (size_t i = 0; i < picks; ++i) {
+      const size_t j = i + size_t(rng.below(size - i));
+      const size_t a = at(i), b = at(j);
+      swapped[i] = b;
+      swapped[j] = a;
+      drawn[i] = b;
+    }
+    // The drawn samples from the ranks that hold them, then every rank's in rank order.
+    std::vector<size_t> mine_rows;
+    std::string mine_picks;
+    for (size_t i = 0; i < picks; ++i)
+      if (drawn[i] >= first && drawn[i] < first + rows.size()) {
+        mine_rows.push_back(rows[drawn[i] - first]);
+        const uint64_t v = i;
+        mine_picks.append(reinterpret_cast<const char*>(&v), sizeof v);
+      }
+    const Dataset got = gather_rows(comm, train.subset(mine_rows));
+    std::vector<size_t> row_of(picks, 0);
+    size_t k = 0;
+    for (const std::string& s : comm.all_gather(mine_picks))
+      for (size_t at_byte = 0; at_byte < s.size(); at_byte += sizeof(uint64_t)) {
+        uint64_t v;
+        std::memcpy(&v, s.data() + at_byte, sizeof v);
+        row_of[size_t(v)] = k++;
+      }
+    if (k != picks) throw Error("mixture: the initial samples were not all found");
     const double lo = std::log(1.0 / double(1 + L_)), hi = std::log(2.0 / double(1 + L_));
     std::vector<int32_t> x(static_cast<size_t>(D_));
-    for (int64_t k = 0; k < K_; ++k) {
-      train.get(rows[perm[size_t(k) % picks]], x.data());
+    for (int64_t c = 0; c < K_; ++c) {
+      got.get(row_of[size_t(c) % picks], x.data());
       for (int64_t d = 0; d < D_; ++d)
-        for (int64_t v = 0; v < L_; ++v) p.log_table[size_t((d * L_ + v) * K_ + k)] = x[size_t(d)] == v ? hi : lo;
+        for (int64_t v = 0; v < L_; ++v) p.log_table[size_t((d * L_ + v) * K_ + c)] = x[size_t(d)] == v ? hi : lo;
     }
   };
 
@@ -314,7 +456,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
   };
   auto install = [&](int64_t g, const GroupParams& p) {
     std::copy(p.log_weight.begin(), p.log_weight.end(), &log_weight_[size_t(g * K_)]);
-    std::copy(p.log_table.begin(), p.log_table.end(), &log_table_[table_index(g, 0, 0)]);
+    set_group_table(g, p.log_table.data());  // in the storage precision
   };
 
   // Checkpoints are taken at the top of an iteration (after a restart's
@@ -401,7 +543,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
       kept_score[size_t(g)] = scores[size_t(4 * g + 3)];
       run.since_best = int64_t(since[size_t(g)]);
       run.done = done[size_t(g)] != 0;
-      if (!run.done) e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
+      if (!run.done) e_train(run.cur, g, &run.stats);
     }
   };
   if (resume) restore(*resume);
@@ -428,19 +570,19 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
       runs.assign(static_cast<size_t>(G_), Run{});
       for (int64_t g = 0; g < G_; ++g) {
         Run& run = runs[size_t(g)];
-        init(train_rows[size_t(g)], rng, run.cur);
-        run.ll = e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
-        const bool has_valid = !valid_rows[size_t(g)].empty();
-        run.valid_ll = has_valid ? e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr) : 0.0;
+        init(g, rng, run.cur);
+        run.ll = e_train(run.cur, g, &run.stats);
+        const bool has_valid = valid_count[size_t(g)] > 0;
+        run.valid_ll = has_valid ? e_valid(run.cur, g) : 0.0;
         run.best = run.cur;
         run.best_score = has_valid ? run.valid_ll : run.ll + log_prior_of(run.cur);
-        run.done = train_rows[size_t(g)].empty();
+        run.done = train_count[size_t(g)] == 0;
       }
     }
     for (int64_t it = it0; it <= opt_.max_iterations; ++it) {
       // The top of every iteration is a point to resume from (the point just
       // resumed from is not saved again).
-      const bool stop_now = ctx.stop && ctx.stop->load();
+      const bool stop_now = comm.any(ctx.stop && ctx.stop->load());  // every rank stops here, or none
       const bool at_resume_point = resume && restart == restart0 && it == it0;
       if (ctx.checkpoint && (stop_now || (!at_resume_point && ctx.checkpoint->due(step, true))))
         checkpoint(restart, it);
@@ -452,10 +594,10 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
       for (int64_t g = 0; g < G_; ++g) {
         Run& run = runs[size_t(g)];
         if (run.done) continue;
-        const bool has_valid = !valid_rows[size_t(g)].empty();
+        const bool has_valid = valid_count[size_t(g)] > 0;
         m_step(run.stats, run.cur);
-        const double ll = e_step(run.cur, train, train_rows[size_t(g)], &run.stats);
-        if (has_valid) run.valid_ll = e_step(run.cur, *validation, valid_rows[size_t(g)], nullptr);
+        const double ll = e_train(run.cur, g, &run.stats);
+        if (has_valid) run.valid_ll = e_valid(run.cur, g);
         const double score = has_valid ? run.valid_ll : ll + log_prior_of(run.cur);
         if (score > run.best_score) {
           run.best = run.cur;
@@ -481,7 +623,7 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
         double ll = label_ll, vll = label_ll_valid;
         for (const Run& run : runs) ll += run.ll, vll += run.valid_ll;
         p.train_nll = -ll / double(n);
-        if (use_valid) p.valid_nll = -vll / double(validation->size());
+        if (use_valid) p.valid_nll = -vll / double(n_valid_all);
         p.best = improved;
         ctx.monitor->on_step(p);
       }

@@ -7,7 +7,11 @@
 // gradient (hand-written, eq. 3 of the paper generalised to softmax outputs)
 // runs backwards over blocks of kBlock positions, recomputing each block's
 // hidden states from a checkpoint of A so every sigmoid is evaluated once and
-// memory stays O(n H D / kBlock).
+// memory stays O(n H D / kBlock). Binary data does less work: after x_d = 0
+// the running sum does not move, so h_{d+1} = h_d and sigmoids are evaluated
+// only where a run of equal states starts (a third of the positions of
+// binarised Fashion-MNIST); the backward pass sums dz V over a run before
+// multiplying by sigma' once.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -15,11 +19,14 @@
 // GCC 12 flags Eigen's AVX-512 kernels (_mm512_undefined_ps) as maybe-uninitialized:
 // a known false positive (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Dense>
 
 #include "dgm/error.h"
 #include "dgm/model_file.h"
 #include "dgm/models/autoregressive.h"
+#include "nn/simd_math.h"
+#include "nn/workspace.h"
 
 namespace dgm {
 
@@ -32,31 +39,29 @@ using RowF = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 
 constexpr int64_t kBlock = 16;  // positions a checkpoint block
 
-// h = sigmoid(a) over n floats, the hot loop of NADE (D*H sigmoids a sample).
-// With AVX-512: Eigen 3.4's rational approximation of the logistic (odd/even
-// polynomials p/q, exp below -9) with the division replaced by the hardware
-// reciprocal estimate plus one Newton step (relative error ~1e-7); vdivps was
-// the single most expensive instruction of training.
+// h = sigmoid(a) over n floats, the hot loop of NADE. With AVX-512, without
+// a branch: e^-x = 2^n 2^f (n = round(-x log2 e), |f| <= 1/2, 2^f by its
+// Taylor series to f^7, relative error < 3e-9), then 1 / (1 + e^-x) by the
+// hardware reciprocal estimate and one Newton step (relative error ~1e-7; x
+// clamped to +-87 so every intermediate is a normal float); vdivps was the
+// single most expensive instruction of training.
 #if defined(__AVX512F__)
 inline __m512 sigmoid16(__m512 x0) {
-  const __m512 x = _mm512_min_ps(x0, _mm512_set1_ps(15.7243833541870117f));
-  const __m512 x2 = _mm512_mul_ps(x, x);
-  __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(4.37031012579801e-11f), _mm512_set1_ps(1.15627324459942e-07f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(6.08574864600143e-05f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(8.51377133304701e-03f));
-  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(2.48287947061529e-01f));
-  p = _mm512_mul_ps(x, p);
-  __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(6.10247389755681e-13f), _mm512_set1_ps(5.76102136993427e-09f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(6.29106785017040e-06f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(1.70198817374094e-03f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(1.16817656904453e-01f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(9.93151921023180e-01f));
-  __m512 r = _mm512_rcp14_ps(q);
-  r = _mm512_mul_ps(r, _mm512_fnmadd_ps(q, r, _mm512_set1_ps(2.0f)));
-  __m512 y = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  const __mmask16 small = _mm512_cmp_ps_mask(x0, _mm512_set1_ps(-9.0f), _CMP_LT_OQ);
-  if (small) y = _mm512_mask_mov_ps(y, small, Eigen::internal::pexp(x0));
-  return y;
+  const __m512 x = _mm512_max_ps(_mm512_min_ps(x0, _mm512_set1_ps(87.0f)), _mm512_set1_ps(-87.0f));
+  const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(-1.44269504088896341f));
+  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_mul_ps(_mm512_sub_ps(t, n), _mm512_set1_ps(0.693147180559945309f));  // in nats
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  const __m512 d = _mm512_add_ps(_mm512_scalef_ps(p, n), _mm512_set1_ps(1.0f));
+  const __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 #endif
 
@@ -89,6 +94,151 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
   return dot;
 }
 
+// The binary model's hidden states are reused: h_{d+1} = h_d whenever x_d = 0
+// (a does not move), so sigmoid_row runs only where a run of positions
+// sharing one state starts, and dot_rows forms every row's logit V_d . h.
+
+// h = sigmoid(a) over n floats, masked vectors to the end (every unit through
+// the same vector sigmoid).
+void sigmoid_row(const float* a, float* h, long n) {
+#if defined(__AVX512F__)
+  long i = 0;
+  for (; i + 64 <= n; i += 64) {  // four independent chains in flight
+    const __m512 y0 = sigmoid16(_mm512_loadu_ps(a + i)), y1 = sigmoid16(_mm512_loadu_ps(a + i + 16));
+    const __m512 y2 = sigmoid16(_mm512_loadu_ps(a + i + 32)), y3 = sigmoid16(_mm512_loadu_ps(a + i + 48));
+    _mm512_storeu_ps(h + i, y0);
+    _mm512_storeu_ps(h + i + 16, y1);
+    _mm512_storeu_ps(h + i + 32, y2);
+    _mm512_storeu_ps(h + i + 48, y3);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
+    nn::simd::store(h + i, m, sigmoid16(_mm512_maskz_loadu_ps(m, a + i)));
+  }
+#else
+  for (long i = 0; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp(-a[i]));
+#endif
+}
+
+// z[r] = v . rows[r] (n floats) for nr rows, 8 rows at a time sharing each
+// load of v; per row two accumulators (even and odd vectors) summed at the end,
+// so a row's value does not depend on the rows beside it.
+template <int M>
+void dot_tile(const float* v, const float* const* rows, long n, float* z) {
+#if defined(__AVX512F__)
+  __m512 acc0[M], acc1[M];
+  #pragma GCC unroll 8
+  for (int r = 0; r < M; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  auto lanes = [&](long i) { return n - i >= 16 ? __mmask16(0xFFFF) : n - i <= 0 ? __mmask16(0) : __mmask16((1u << (n - i)) - 1u); };
+  for (long i = 0; i < n; i += 32) {
+    const __mmask16 m0 = lanes(i), m1 = lanes(i + 16);
+    const __m512 v0 = _mm512_maskz_loadu_ps(m0, v + i), v1 = _mm512_maskz_loadu_ps(m1, v + i + 16);
+    #pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) {
+      acc0[r] = _mm512_fmadd_ps(v0, _mm512_maskz_loadu_ps(m0, rows[r] + i), acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(v1, _mm512_maskz_loadu_ps(m1, rows[r] + i + 16), acc1[r]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int r = 0; r < M; ++r) z[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+#else
+  for (int r = 0; r < M; ++r) {
+    float acc[2] = {0.0f, 0.0f};
+    for (long i = 0; i < n; ++i) acc[(i / 16) & 1] += v[i] * rows[r][i];
+    z[r] = acc[0] + acc[1];
+  }
+#endif
+}
+
+void dot_rows(const float* v, const float* const* rows, int64_t nr, long n, float* z) {
+  int64_t r0 = 0;
+  for (; r0 + 8 <= nr; r0 += 8) dot_tile<8>(v, rows + r0, n, z + r0);
+  switch (nr - r0) {
+    case 7: dot_tile<7>(v, rows + r0, n, z + r0); break;
+    case 6: dot_tile<6>(v, rows + r0, n, z + r0); break;
+    case 5: dot_tile<5>(v, rows + r0, n, z + r0); break;
+    case 4: dot_tile<4>(v, rows + r0, n, z + r0); break;
+    case 3: dot_tile<3>(v, rows + r0, n, z + r0); break;
+    case 2: dot_tile<2>(v, rows + r0, n, z + r0); break;
+    case 1: dot_tile<1>(v, rows + r0, n, z + r0); break;
+    default: break;
+  }
+}
+
+// dst[j] += sum_r c[r] * rows[r][j], j < n: the rows' weighted sum formed in
+// registers, 64 values at a time, with one store (dV of a position over the rows).
+void add_weighted_rows(float* dst, const float* const* rows, const float* c, int64_t nr, long n) {
+  long j = 0;
+#if defined(__AVX512F__)
+  for (; j < n; j += 64) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; ++v) {
+      const long left = n - j - 16 * v;
+      m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
+    }
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t r = 0; r < nr; ++r) {
+      const __m512 cr = _mm512_set1_ps(c[r]);
+      for (int v = 0; v < 4; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
+    }
+    for (int v = 0; v < 4; ++v)
+      nn::simd::store(dst + j + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst + j + 16 * v), acc[v]));
+  }
+#else
+  for (; j < n; ++j) {
+    float acc = 0.0f;
+    for (int64_t r = 0; r < nr; ++r) acc += c[r] * rows[r][j];
+    dst[j] += acc;
+  }
+#endif
+}
+
+// The open run's sum S += sum_k c[k] * rows[k] (rows = V of its positions in
+// this block); when `close` (the run starts here, h its hidden state) also
+// G += S . h (1 - h) and S = 0.
+void run_sum(float* S, float* G, const float* h, const float* const* rows, const float* c, int64_t nr, long n,
+             bool close) {
+  long j = 0;
+#if defined(__AVX512F__)
+  for (; j < n; j += 64) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; ++v) {
+      const long left = n - j - 16 * v;
+      m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
+    }
+    __m512 acc[4];
+    for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
+    for (int64_t r = 0; r < nr; ++r) {
+      const __m512 cr = _mm512_set1_ps(c[r]);
+      for (int v = 0; v < 4; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
+    }
+    for (int v = 0; v < 4; ++v) {
+      float* s = S + j + 16 * v;
+      if (!close) {
+        nn::simd::store(s, m[v], acc[v]);
+        continue;
+      }
+      const __m512 hv = _mm512_maskz_loadu_ps(m[v], h + j + 16 * v);
+      const __m512 dsig = _mm512_fnmadd_ps(hv, hv, hv);  // h - h^2
+      float* g = G + j + 16 * v;
+      nn::simd::store(g, m[v], _mm512_fmadd_ps(acc[v], dsig, _mm512_maskz_loadu_ps(m[v], g)));
+      nn::simd::store(s, m[v], _mm512_setzero_ps());
+    }
+  }
+#else
+  for (; j < n; ++j) {
+    float acc = S[j];
+    for (int64_t r = 0; r < nr; ++r) acc += c[r] * rows[r][j];
+    if (close) {
+      G[j] += acc * (h[j] - h[j] * h[j]);
+      S[j] = 0.0f;
+    } else {
+      S[j] = acc;
+    }
+  }
+#endif
+}
+
 class Nade : public AutoregressiveModel {
  public:
   Nade(const Space& space, ConfigSection& m, ConfigSection& t)
@@ -105,7 +255,8 @@ class Nade : public AutoregressiveModel {
     params_.allocate();
   }
 
-  size_t chunk_rows() const override { return 25; }
+  size_t chunk_rows() const override { return 50; }
+  size_t score_chunk_rows() const override { return 64; }
 
  protected:
   void init_parameters(Rng& rng) override {
@@ -177,8 +328,12 @@ class Nade : public AutoregressiveModel {
     }
   }
 
-  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
-                     double* out) const override {
+  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
+                     const Derived*) const override {
+    if (Km1_ == 1) {
+      binary_pass(x, nullptr, y, n, known, out, nullptr, 1.0);
+      return;
+    }
     MatR A, Hd, Z;
     FloatBuffer tcol(n);            // (n) binary targets of one position
     std::vector<double> lpcol(n);   // (n) their log-probabilities
@@ -202,6 +357,10 @@ class Nade : public AutoregressiveModel {
 
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int, double temperature,
                    Rng& rng) const override {
+    if (Km1_ == 1) {
+      binary_pass(x, x, y, n, known, nullptr, &rng, temperature);
+      return;
+    }
     MatR A, Hd, Z;
     SampleScratch sc;
     init_state(y, n, A);
@@ -218,8 +377,12 @@ class Nade : public AutoregressiveModel {
   void loss_grad_rows(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad,
                       double* nll) const override {
     if (!grad) {
-      log_prob_rows(x, y, n, 0, nullptr, nll);
+      log_prob_rows(x, y, n, 0, nullptr, nll, nullptr);
       for (size_t i = 0; i < n; ++i) nll[i] = -nll[i];
+      return;
+    }
+    if (Km1_ == 1) {
+      binary_grad(x, y, w, n, grad, nll);
       return;
     }
     const float* p = params_.data();
@@ -305,6 +468,174 @@ class Nade : public AutoregressiveModel {
     Eigen::Map<RowF>(grad + c_, H) += dA.colwise().sum();
     if (L_ > 0)
       for (size_t i = 0; i < n; ++i) Eigen::Map<RowF>(grad + u_ + size_t(y[i]) * size_t(H_), H) += dA.row(long(i));
+  }
+
+  // --- Binary data: h_{d+1} = h_d after a zero, so sigmoids are evaluated
+  // only at the start of each run of positions sharing one hidden state.
+  // Rows are padded to Hp floats (64-byte aligned); A (n, Hp) running sums,
+  // Hh (n, Hp) hidden states, in the thread's workspace.
+  int64_t padded_hidden() const { return (H_ + 15) / 16 * 16; }
+
+  // A[i] = c + U[y_i].
+  void init_rows(const int32_t* y, size_t n, float* A, int64_t Hp) const {
+    const float* p = params_.data();
+    for (size_t i = 0; i < n; ++i) {
+      float* a = A + i * size_t(Hp);
+      std::copy(p + c_, p + c_ + H_, a);
+      if (L_ > 0) {
+        const float* u = p + u_ + size_t(y[i]) * size_t(H_);
+        for (int64_t h = 0; h < H_; ++h) a[h] += u[h];
+      }
+    }
+  }
+  float bias(const int32_t* y, size_t i, int64_t d) const {
+    const float* p = params_.data();
+    return p[b_ + size_t(d)] + (L_ > 0 ? p[q_ + size_t(y[i]) * size_t(D_) + size_t(d)] : 0.0f);
+  }
+  // a += W[d] (the row x_d = 1 adds).
+  void add_input(float* __restrict a, int64_t d) const {
+    const float* __restrict wr = params_.data() + w_ + size_t(d) * size_t(H_);
+    for (int64_t h = 0; h < H_; ++h) a[h] += wr[h];
+  }
+
+  // Scoring (out != null: out[i] = sum of log P over the known positions) or
+  // sampling (rng != null: draws the positions not known) of n rows.
+  // (drawn into xs, which is x).
+  void binary_pass(const int32_t* x, int32_t* xs, const int32_t* y, size_t n, const uint8_t* known, double* out,
+                   Rng* rng, double temperature) const {
+    const int64_t Hp = padded_hidden(), D = D_;
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    float* A = ws.take<float>(n * size_t(Hp));
+    float* Hh = ws.take<float>(n * size_t(Hp));
+    float* z = ws.take<float>(n);
+    float* t = ws.take<float>(n);
+    double* lp = ws.take<double>(n);
+    init_rows(y, n, A, Hp);
+    if (out) std::fill(out, out + n, 0.0);
+    SampleScratch sc;
+    const float* V = params_.data() + v_;
+    const float** hrows = ws.take<const float*>(n);
+    for (size_t i = 0; i < n; ++i) hrows[i] = Hh + i * size_t(Hp);
+    for (int64_t d = 0; d < D; ++d) {
+      for (size_t i = 0; i < n; ++i)
+        if (d == 0 || x[i * size_t(D) + size_t(d - 1)] != 0) sigmoid_row(A + i * size_t(Hp), Hh + i * size_t(Hp), long(H_));
+      dot_rows(V + size_t(d) * size_t(H_), hrows, int64_t(n), long(H_), z);
+      for (size_t i = 0; i < n; ++i) z[i] += bias(y, i, d);
+      if (out) {
+        for (size_t i = 0; i < n; ++i) t[i] = float(x[i * size_t(D) + size_t(d)]);
+        binary_log_probs(z, t, long(n), lp, nullptr);
+        for (size_t i = 0; i < n; ++i)
+          if (!known || known[i * size_t(D) + size_t(d)]) out[i] += lp[i];
+      } else {
+        for (size_t i = 0; i < n; ++i)
+          if (!known || !known[i * size_t(D) + size_t(d)]) xs[i * size_t(D) + size_t(d)] = sample_ref(&z[i], temperature, *rng, sc);
+      }
+      for (size_t i = 0; i < n; ++i)
+        if (x[i * size_t(D) + size_t(d)]) add_input(A + i * size_t(Hp), d);
+    }
+  }
+
+  // Training on binary rows: nll[i] = -log P(x_i | y_i); adds sum_i w[i] d nll[i] / d params.
+  // a_1 = c + U y, a_{d+1} = a_d + W_d x_d, G_d = dL/da_d = G_{d+1} + dz_d V_d . sigma'(a_d):
+  // over a run of positions sharing a_d the sum of dz V is formed first (S)
+  // and multiplied by sigma' once where the run starts; dW_d = x_d G_{d+1}.
+  // Hidden states are recomputed a block of kBlock positions at a time from
+  // checkpoints of A (run starts only), as in the general case.
+  void binary_grad(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad, double* nll) const {
+    const int64_t Hp = padded_hidden(), D = D_, H = H_;
+    const size_t row = size_t(Hp);
+    const int64_t blocks = (D + kBlock - 1) / kBlock;
+    const float* p = params_.data();
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    float* A = ws.take<float>(n * row);
+    float* ck = ws.take<float>(size_t(blocks) * n * row);   // (blocks, n, Hp) A at each block start
+    float* G = ws.take_zero<float>(n * row);                 // dL/da at the current position
+    float* S = ws.take_zero<float>(n * row);                 // sum of dz V over the open run
+    float* Hs = ws.take<float>(size_t(kBlock) * n * row);   // hidden states of run starts in the block
+    const float** hp = ws.take<const float*>(size_t(kBlock) * n);  // (kBlock, n) the h each position uses
+    float* Z = ws.take<float>(size_t(kBlock) * n);           // (kBlock, n) logits
+    float* t = ws.take<float>(n);
+    float* dZ = ws.take<float>(size_t(kBlock) * n);           // (kBlock, n) weighted d loss / d z
+    const float** Vrows = ws.take<const float*>(size_t(kBlock));
+    float* cz = ws.take<float>(size_t(kBlock));
+    int64_t* hi = ws.take<int64_t>(n);
+    const float** sel = ws.take<const float*>(n);
+    float* ones = ws.take<float>(n);
+    std::fill(ones, ones + n, 1.0f);
+    double* lp = ws.take<double>(n);
+    init_rows(y, n, A, Hp);
+    for (int64_t d = 0; d < D; ++d) {
+      if (d % kBlock == 0) std::copy(A, A + n * row, ck + size_t(d / kBlock) * n * row);
+      for (size_t i = 0; i < n; ++i)
+        if (x[i * size_t(D) + size_t(d)]) add_input(A + i * row, d);
+    }
+    std::fill(nll, nll + n, 0.0);
+    auto xat = [&](size_t i, int64_t d) { return x[i * size_t(D) + size_t(d)]; };
+    for (int64_t k = blocks - 1; k >= 0; --k) {
+      const int64_t d0 = k * kBlock, d1 = std::min(D, d0 + kBlock);
+      std::copy(ck + size_t(k) * n * row, ck + size_t(k + 1) * n * row, A);
+      for (int64_t d = d0; d < d1; ++d) {
+        const float* V = p + v_ + size_t(d) * size_t(H);
+        const float** hd = hp + size_t(d - d0) * n;
+        for (size_t i = 0; i < n; ++i) {
+          if (d == d0 || xat(i, d - 1)) {
+            float* h = Hs + (size_t(d - d0) * n + i) * row;
+            sigmoid_row(A + i * row, h, long(H));
+            hd[i] = h;
+          } else {
+            hd[i] = hd[i - n];  // the previous position's state
+          }
+        }
+        float* Zd = Z + size_t(d - d0) * n;
+        dot_rows(V, hd, int64_t(n), long(H), Zd);
+        for (size_t i = 0; i < n; ++i) {
+          Zd[i] += bias(y, i, d);
+          if (d + 1 < d1 && xat(i, d)) add_input(A + i * row, d);
+        }
+      }
+      // The block's output gradients, position by position: dz (kBlock, n).
+      for (int64_t d = d0; d < d1; ++d) {
+        float* dzd = dZ + size_t(d - d0) * n;
+        for (size_t i = 0; i < n; ++i) t[i] = float(xat(i, d));
+        binary_log_probs(Z + size_t(d - d0) * n, t, long(n), lp, dzd);
+        for (size_t i = 0; i < n; ++i) {
+          nll[i] -= lp[i];
+          dzd[i] *= w[i];
+          grad[b_ + size_t(d)] += dzd[i];
+          if (L_ > 0) grad[q_ + size_t(y[i]) * size_t(D) + size_t(d)] += dzd[i];
+        }
+        // dV_d = sum_i dz_i h_i.
+        add_weighted_rows(grad + v_ + size_t(d) * size_t(H), hp + size_t(d - d0) * n, dzd, int64_t(n), long(H));
+      }
+      for (int64_t d = d0; d < d1; ++d) Vrows[d - d0] = p + v_ + size_t(d) * size_t(H);
+      // Backwards: dW_d = sum over the rows with x_d = 1 of G_{d+1}; each run's
+      // sum of dz V closes where the run starts.
+      for (size_t i = 0; i < n; ++i) hi[i] = d1 - 1;  // each row's open run's last position here
+      for (int64_t d = d1 - 1; d >= d0; --d) {
+        int64_t m = 0;
+        for (size_t i = 0; i < n; ++i)
+          if (xat(i, d)) sel[m++] = G + i * row;
+        if (m > 0) add_weighted_rows(grad + w_ + size_t(d) * size_t(H), sel, ones, m, long(H));
+        for (size_t i = 0; i < n; ++i) {
+          if (d > 0 && !xat(i, d - 1)) continue;
+          for (int64_t e = d; e <= hi[i]; ++e) cz[e - d] = dZ[size_t(e - d0) * n + i];
+          run_sum(S + i * row, G + i * row, hp[size_t(d - d0) * n + i], Vrows + (d - d0), cz, hi[i] - d + 1, long(H), true);
+          hi[i] = d - 1;
+        }
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (hi[i] < d0) continue;  // the run goes on into the previous block
+        for (int64_t e = d0; e <= hi[i]; ++e) cz[e - d0] = dZ[size_t(e - d0) * n + i];
+        run_sum(S + i * row, G + i * row, nullptr, Vrows, cz, hi[i] - d0 + 1, long(H), false);
+      }
+    }
+    for (size_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < H; ++j) {
+        grad[c_ + size_t(j)] += G[i * row + size_t(j)];
+        if (L_ > 0) grad[u_ + size_t(y[i]) * size_t(H) + size_t(j)] += G[i * row + size_t(j)];
+      }
   }
 
  private:

@@ -8,6 +8,7 @@
 
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -90,6 +91,82 @@ struct CountTable {
     return id;
   }
 };
+
+// Merges the adjusted counts of every rank's shard (shards in rank order are
+// the corpus in order) into the counts of the whole corpus, on every rank.
+// Each order's n-grams are inserted rank by rank in each rank's insertion
+// order, which is their first-occurrence order in the corpus, so the tables
+// (and the model file) are those one process builds. Counts of occurrences
+// (top order, and n-grams that start with <s>) add up; the other counts are
+// numbers of distinct left extensions, so they are recounted from the merged
+// next order, as are the unigram counts.
+void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTable>& ct,
+                  std::vector<uint64_t>& uni_count) {
+  const int P = comm.size();
+  if (N == 1) {
+    std::vector<int64_t> c(uni_count.begin(), uni_count.end());
+    comm.sum(c.data(), c.size());
+    for (size_t w = 0; w < c.size(); ++w) uni_count[w] = uint64_t(c[w]);
+    return;
+  }
+  struct Wire {  // one n-gram as sent
+    uint64_t key;
+    uint32_t suffix, count;
+  };
+  std::vector<std::vector<uint32_t>> prev_global(static_cast<size_t>(P));  // per rank: local id -> merged id, order n-1
+  std::vector<std::vector<uint8_t>> occurrence(static_cast<size_t>(N + 1));  // per order, by merged id
+  for (int n = 2; n <= N; ++n) {
+    CountTable& local = ct[size_t(n - 2)];
+    // An n-gram counts occurrences when it is of the top order or starts with
+    // <s> (its context does); the local flag decides what it sends.
+    std::string mine(local.keys.size() * sizeof(Wire), '\0');
+    for (size_t id = 0; id < local.keys.size(); ++id) {
+      const Wire w{local.keys[id], local.suffix[id], local.count[id]};
+      std::memcpy(&mine[id * sizeof(Wire)], &w, sizeof w);
+    }
+    local = CountTable();
+    const std::vector<std::string> all = comm.all_gather(mine);
+    mine.clear();
+    uint64_t total = 0;
+    for (const auto& a : all) total += a.size() / sizeof(Wire);
+    CountTable merged;
+    merged.init(total);
+    std::vector<uint8_t>& occ = occurrence[size_t(n)];
+    std::vector<std::vector<uint32_t>> cur_global(static_cast<size_t>(P));
+    for (int r = 0; r < P; ++r) {
+      const std::string& a = all[size_t(r)];
+      const size_t m = a.size() / sizeof(Wire);
+      cur_global[size_t(r)].resize(m);
+      for (size_t i = 0; i < m; ++i) {
+        Wire w;
+        std::memcpy(&w, a.data() + i * sizeof(Wire), sizeof w);
+        uint32_t context = key_context(w.key), suffix = w.suffix;
+        if (n > 2) {
+          context = prev_global[size_t(r)][context];
+          suffix = prev_global[size_t(r)][suffix];
+        }
+        bool inserted;
+        const uint32_t id = merged.find_or_insert(make_key(context, key_word(w.key)), suffix, &inserted);
+        if (inserted) {
+          occ.push_back(n == N || (n == 2 ? context == uint32_t(bos_id) : occurrence[size_t(n - 1)][context]));
+        }
+        if (occ[id]) merged.count[id] += w.count;
+        cur_global[size_t(r)][i] = id;
+      }
+    }
+    local = std::move(merged);
+    prev_global = std::move(cur_global);
+  }
+  // Distinct left extensions, from the merged tables.
+  std::fill(uni_count.begin(), uni_count.end(), 0);
+  for (uint32_t suffix : ct[0].suffix) ++uni_count[suffix];
+  for (int n = 3; n <= N; ++n) {
+    CountTable& lower = ct[size_t(n - 3)];
+    for (size_t id = 0; id < lower.keys.size(); ++id)
+      if (!occurrence[size_t(n - 1)][id]) lower.count[id] = 0;
+    for (uint32_t suffix : ct[size_t(n - 2)].suffix) ++lower.count[suffix];
+  }
+}
 
 }  // namespace
 
@@ -250,7 +327,8 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
   if (train.space() != space_)
     throw DataError("ngram model: training data space " + train.space().describe() + " differs from the model's " +
                     space_.describe());
-  if (train.empty()) throw DataError("ngram model: no training sequences");
+  if (ctx.comm ? ctx.comm->sum(int64_t(train.size())) == 0 : train.empty())
+    throw DataError("ngram model: no training sequences");
   const int N = order_;
   const int32_t V = int32_t(space_.levels());
   const int32_t eos_id = eos(), bos_id = bos();
@@ -294,6 +372,23 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
         if (n == N || j - n + 1 == 0) ++t.count[id];
       }
       std::swap(prev, cur);
+    }
+  }
+
+  if (ctx.comm && ctx.comm->size() > 1) {
+    uint64_t local = 0;
+    for (const auto& t : ct) local += t.keys.size();
+    const auto t0 = std::chrono::steady_clock::now();
+    merge_counts(*ctx.comm, N, bos_id, ct, uni_count);
+    uint64_t merged = 0;
+    for (const auto& t : ct) merged += t.keys.size();
+    if (ctx.monitor) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "ngram: merged the counts of %d shards in %.3f s (this rank had %llu n-grams, "
+                    "the corpus has %llu)", ctx.comm->size(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                    (unsigned long long)local, (unsigned long long)merged);
+      ctx.monitor->message(buf);
     }
   }
 

@@ -41,6 +41,12 @@ struct Layer {
 
 struct Arch {
   int64_t C = 1, H = 1, W = 1, K = 2, L = 0, F = 64, R = 5, M = 10, P = 30;
+  // Video [T, C, H, W]: frames in order, each frame an image conditioned on
+  // the KC frames before it through `ctx`, an unmasked first_kernel x
+  // first_kernel convolution of those frames (zero before the clip's start)
+  // with a bias per frame index, added to layer 0. Images: T = 1, KC = 0.
+  int64_t T = 1, KC = 0;
+  Layer ctx;  // fin = KC * C, fout = F; q: (T, F) the frame-index bias
   bool dlm = true;
   int64_t up = 0;             // rows above a pixel that can reach it (the receptive field's height - 1)
   std::vector<Layer> layers;  // [0] mask A input, [1..R] residual, [R+1] 1x1 hidden, [R+2] 1x1 output
@@ -76,7 +82,8 @@ Layer make_layer(int64_t k, bool mask_a, const std::vector<int64_t>& gin, const 
   return ly;
 }
 
-// The network on n images of H rows (x (n, C*H*W) channel-major, y (n) labels),
+// The network on n images of H rows (x (n, C*H*W) channel-major, y (n) labels;
+// for video, frame (n) and clip (n) the frame index and clip of each image),
 // every buffer a zero-margined grid in the caller's thread workspace (the
 // caller holds the Frame). Grids: in0 (C) inputs scaled to [-1, 1]; h[r] (F)
 // the residual stream and a[r] = relu(h[r]), r = 0..R; o1 / a1 (F) the hidden
@@ -87,8 +94,10 @@ struct Net {
   const T* p;  // parameters
   int64_t n, H;
   const int32_t* ylabel;  // (n) labels, in [0, L) on a labeled space
+  const int32_t *frame_of = nullptr, *clip_of = nullptr;  // (n) each, video only
   nn::Grid g, gout;  // hidden geometry (F = a.F; in0 uses F = C), outputs
   T *in0 = nullptr, *o1 = nullptr, *a1 = nullptr, *out = nullptr;
+  T *cin = nullptr, *cout = nullptr;  // video: the context frames (KC*C), ctx's output (F)
   std::vector<T*> h, act;  // (R+1) each
   // Per layer: masked weights, their adjoint, column offsets, per-image start values.
   struct Prep {
@@ -96,9 +105,11 @@ struct Net {
     int64_t *col = nullptr, *colt = nullptr;
   };
   std::vector<Prep> prep;
+  Prep ctxp;  // video: the context layer
 
-  Net(const Arch& arch, const T* params, int64_t n_, int64_t H_, const int32_t* y, bool backward)
-      : a(arch), p(params), n(n_), H(H_), ylabel(y) {
+  Net(const Arch& arch, const T* params, int64_t n_, int64_t H_, const int32_t* y, bool backward,
+      const int32_t* frame_ = nullptr, const int32_t* clip_ = nullptr)
+      : a(arch), p(params), n(n_), H(H_), ylabel(y), frame_of(frame_), clip_of(clip_) {
     nn::Workspace& ws = nn::thread_workspace();
     g.n = n, g.H = H, g.W = a.W, g.F = a.F;
     g.top = a.margins.top, g.bottom = a.margins.bottom, g.left = a.margins.left, g.right = a.margins.right;
@@ -110,6 +121,18 @@ struct Net {
     o1 = grid(g);
     a1 = grid(g);
     out = ws.take<T>(gout.size());
+    if (a.KC > 0) {
+      cin = grid(g.with_channels(a.KC * a.C));
+      cout = grid(g);
+      const Layer& ly = a.ctx;
+      ctxp.w = ws.take<T>(size_t(ly.J() * ly.fout));
+      std::copy(p + ly.w, p + ly.w + ly.J() * ly.fout, ctxp.w);
+      ctxp.col = ws.take<int64_t>(size_t(ly.J()));
+      nn::column_offsets(ly.taps, g.with_channels(ly.fin), ctxp.col);
+      ctxp.init = ws.take<T>(size_t(n * ly.fout));
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t o = 0; o < ly.fout; ++o) ctxp.init[i * ly.fout + o] = p[ly.q + size_t(frame_of[i]) * size_t(ly.fout) + size_t(o)];
+    }
     prep.resize(a.layers.size());
     for (size_t l = 0; l < a.layers.size(); ++l) {
       const Layer& ly = a.layers[l];
@@ -163,10 +186,39 @@ struct Net {
             in0[gi.at(i, r, c) + ch] = T(x[i * D + ch * HW + r * a.W + c]) * scale - T(1);
   }
 
+  // Video: cin of images [i0, i1) from the clips' earlier frames in x_img
+  // (clips * T images of H_full rows, frame-major: image f * clips + c),
+  // rows r0 - top .. r0 + H + bottom of the full frames in this net's rows
+  // 0 - top .. H + bottom (real rows where the frame has them, else zero),
+  // so that a window of rows computes what the whole frame computes there.
+  void set_context(const int32_t* x_img, int64_t clips, int64_t H_full, int64_t r0, int64_t i0, int64_t i1) {
+    const int64_t C = a.C, W = a.W, HWf = H_full * W, D = C * HWf;
+    const T scale = T(2.0 / double(a.K - 1));
+    const nn::Grid gc = g.with_channels(a.KC * C);
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t r = -g.top; r < H + g.bottom; ++r) {
+        const int64_t rf = r0 + r;
+        for (int64_t c = -g.left; c < W + g.right; ++c) {
+          T* dst = cin + gc.at(i, r, c);
+          for (int64_t k = 0; k < a.KC; ++k) {
+            const int64_t f = frame_of[i] - 1 - k;
+            const bool real = f >= 0 && rf >= 0 && rf < H_full && c >= 0 && c < W;
+            for (int64_t ch = 0; ch < C; ++ch)
+              dst[k * C + ch] = real ? T(x_img[(f * clips + clip_of[i]) * D + ch * HWf + rf * W + c]) * scale - T(1) : T(0);
+          }
+        }
+      }
+  }
+
   // Every layer over the region (inputs set there and at every earlier pixel).
   void forward(const nn::Region& rg) {
     const int64_t R = a.R;
-    conv(0, in0, h[0], rg, nullptr, act[0]);
+    if (a.KC > 0) {
+      nn::Epilogue<T> ep;
+      ep.init = ctxp.init;
+      nn::conv_forward<T>(a.ctx.J(), ctxp.col, ctxp.w, g.with_channels(a.ctx.fin), cin, g, cout, rg, ep);
+    }
+    conv(0, in0, h[0], rg, cout, act[0]);
     for (int64_t r = 1; r <= R; ++r) conv(size_t(r), act[size_t(r - 1)], h[size_t(r)], rg, h[size_t(r - 1)], act[size_t(r)]);
     conv(size_t(R + 1), act[size_t(R)], o1, rg, nullptr, a1);
     conv(size_t(R + 2), a1, out, rg, nullptr, nullptr);
@@ -222,6 +274,20 @@ struct Net {
       std::swap(dh, dh2);
     }
     layer_grads(0, in0, dh, gr);
+    if (a.KC > 0) {
+      // The context layer: its weights and frame-index biases.
+      const Layer& ly = a.ctx;
+      nn::Workspace& ws = nn::thread_workspace();
+      nn::Workspace::Frame frame(ws);
+      const int64_t J = ly.J(), fo = ly.fout;
+      T* dw = ws.take_zero<T>(size_t(J * fo));
+      nn::conv_backward_weights<T>(J, ctxp.col, g.with_channels(ly.fin), cin, g, dh, nn::Region::all(g), dw);
+      for (int64_t e = 0; e < J * fo; ++e) gr[ly.w + size_t(e)] += dw[e];
+      T* s = ws.take<T>(size_t(n * fo));
+      nn::sum_pixels(g, dh, nn::Region::all(g), s);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t o = 0; o < fo; ++o) gr[ly.q + size_t(frame_of[i]) * size_t(fo) + size_t(o)] += s[i * fo + o];
+    }
   }
 };
 
@@ -260,11 +326,63 @@ void head_loss(const Arch& a, const Net<T>& net, const int32_t* x, const uint8_t
 
 // Sum of -log P over the known positions of n full images; nll[i] per image;
 // adds sum_i w[i] d nll[i] / d params to g when g is non-null.
+// Video: the clips' frames as images, frame-major (image f * n + i is frame f
+// of clip i), with their labels, frame indices and clips.
+struct VideoImages {
+  std::vector<int32_t> x, y, frame, clip;
+  std::vector<uint8_t> known;
+  VideoImages(const Arch& a, const int32_t* xc, const int32_t* yc, size_t n, const uint8_t* kc) {
+    const size_t T = size_t(a.T), F = size_t(a.C * a.H * a.W);
+    x.resize(n * T * F);
+    y.resize(n * T);
+    frame.resize(n * T);
+    clip.resize(n * T);
+    if (kc) known.resize(n * T * F);
+    for (size_t f = 0; f < T; ++f)
+      for (size_t i = 0; i < n; ++i) {
+        const size_t img = f * n + i;
+        std::copy(xc + (i * T + f) * F, xc + (i * T + f + 1) * F, x.begin() + long(img * F));
+        if (kc) std::copy(kc + (i * T + f) * F, kc + (i * T + f + 1) * F, known.begin() + long(img * F));
+        y[img] = yc[i];
+        frame[img] = int32_t(f);
+        clip[img] = int32_t(i);
+      }
+  }
+  // Back into clips: x_clips (n, T*F).
+  void put_back(const Arch& a, size_t n, int32_t* xc) const {
+    const size_t T = size_t(a.T), F = size_t(a.C * a.H * a.W);
+    for (size_t f = 0; f < T; ++f)
+      for (size_t i = 0; i < n; ++i) std::copy(x.begin() + long((f * n + i) * F), x.begin() + long((f * n + i + 1) * F), xc + (i * T + f) * F);
+  }
+};
+
 template <typename T>
 void nll_and_grad(const Arch& a, const T* p, const int32_t* x, const int32_t* y, const float* w, size_t n,
                   const uint8_t* known, double* nll, T* g) {
   nn::Workspace& ws = nn::thread_workspace();
   nn::Workspace::Frame frame(ws);
+  if (a.T > 1) {
+    // Video: every frame an image, conditioned on the frames before it.
+    const VideoImages v(a, x, y, n, known);
+    const size_t m = n * size_t(a.T);
+    std::vector<float> wv;
+    if (w)
+      for (int64_t f = 0; f < a.T; ++f) wv.insert(wv.end(), w, w + n);
+    std::vector<double> per(m);
+    Net<T> net(a, p, int64_t(m), a.H, v.y.data(), g != nullptr, v.frame.data(), v.clip.data());
+    const nn::Region all = nn::Region::all(net.g);
+    net.set_inputs(v.x.data(), all);
+    net.set_context(v.x.data(), int64_t(n), a.H, 0, 0, int64_t(m));
+    net.forward(all);
+    T* dout = g ? ws.take<T>(net.gout.size()) : nullptr;
+    head_loss(a, net, v.x.data(), known ? v.known.data() : nullptr, w ? wv.data() : nullptr, per.data(), dout);
+    for (size_t i = 0; i < n; ++i) {
+      nll[i] = 0;
+      for (int64_t f = 0; f < a.T; ++f) nll[i] += per[size_t(f) * n + i];
+    }
+    if (g) net.backward(dout, g);
+    return;
+  }
   Net<T> net(a, p, int64_t(n), a.H, y, g != nullptr);
   const nn::Region all = nn::Region::all(net.g);
   net.set_inputs(x, all);
@@ -279,11 +397,14 @@ class PixelCnn : public AutoregressiveModel {
   PixelCnn(const Space& space, ConfigSection& m, ConfigSection& t)
       : AutoregressiveModel(space, "pixelcnn", m, t, default_train()) {
     const auto& shape = space.shape();
-    if (shape.size() > 3)
-      throw ConfigError("model.type: 'pixelcnn' needs an image shape [C, H, W], [H, W] or [W]; got " + space.describe());
-    a_.C = shape.size() == 3 ? shape[0] : 1;
+    if (shape.size() > 4)
+      throw ConfigError("model.type: 'pixelcnn' needs an image shape [C, H, W], [H, W] or [W], or a video [T, C, H, W]; got " +
+                        space.describe());
+    if (shape.size() == 4) a_.T = shape[0];
+    a_.C = shape.size() >= 3 ? shape[shape.size() - 3] : 1;
     a_.H = shape.size() >= 2 ? shape[shape.size() - 2] : 1;
     a_.W = shape.back();
+    if (a_.T > 1) a_.KC = m.get_int("context_frames", a_.T - 1, 1, a_.T - 1);
     a_.K = K_;
     a_.L = L_;
     a_.F = m.get_int("channels", 64, 1, 4096);
@@ -317,11 +438,25 @@ class PixelCnn : public AutoregressiveModel {
       a_.margins = nn::max_margins(a_.margins, nn::margins_for(ly.taps));
       if (j > 0) a_.margins = nn::max_margins(a_.margins, nn::margins_for(nn::negate(ly.taps)));
     }
+    if (a_.KC > 0) {
+      // The context: every tap of a first_kernel square, no mask (earlier frames are known).
+      Layer& ly = a_.ctx;
+      ly.fin = a_.KC * C;
+      ly.fout = F;
+      const int h = int(k0 / 2);
+      for (int dy = -h; dy <= h; ++dy)
+        for (int dx = -h; dx <= h; ++dx) ly.taps.emplace_back(dy, dx);
+      ly.mask.assign(size_t(ly.J() * ly.fout), 1.0f);
+      ly.w = params_.add("ctx.w", {uint64_t(ly.J()), uint64_t(F)});
+      ly.q = params_.add("ctx.q", {uint64_t(a_.T), uint64_t(F)});
+      a_.margins = nn::max_margins(a_.margins, nn::margins_for(ly.taps));
+    }
     params_.allocate();
     order_.resize(size_t(D_));
     const int64_t HW = a_.H * a_.W;
-    for (int64_t q = 0; q < HW; ++q)
-      for (int64_t c = 0; c < C; ++c) order_[size_t(q * C + c)] = c * HW + q;
+    for (int64_t f = 0; f < a_.T; ++f)
+      for (int64_t q = 0; q < HW; ++q)
+        for (int64_t c = 0; c < C; ++c) order_[size_t((f * HW + q) * C + c)] = f * C * HW + c * HW + q;
   }
 
   static TrainOptions default_train() {
@@ -364,6 +499,11 @@ class PixelCnn : public AutoregressiveModel {
       for (size_t e = 0; e < TF * size_t(ly.fout); ++e)
         p[ly.w + e] = float((2.0 * rng.uniform() - 1.0) * bound) * ly.mask[e];
     }
+    if (a_.KC > 0) {
+      const Layer& ly = a_.ctx;
+      const double bound = std::sqrt(3.0 / double(ly.J()));
+      for (size_t e = 0; e < size_t(ly.J() * ly.fout); ++e) p[ly.w + e] = float((2.0 * rng.uniform() - 1.0) * bound);
+    }
     if (a_.dlm) {
       // Spread the logistic means over [-1, 1]; scales about one bin group wide.
       const Layer& ly = a_.layers.back();
@@ -375,8 +515,8 @@ class PixelCnn : public AutoregressiveModel {
     }
   }
 
-  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known,
-                     double* out) const override {
+  void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
+                     const Derived*) const override {
     std::vector<double> nll(n);
     nll_and_grad<float>(a_, params_.data(), x, y, nullptr, n, known, nll.data(), nullptr);
     for (size_t i = 0; i < n; ++i) out[i] = -nll[i];
@@ -391,6 +531,10 @@ class PixelCnn : public AutoregressiveModel {
   // of its C channels (group c of a layer sees input channels < c only).
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int, double temperature,
                    Rng& rng) const override {
+    if (a_.T > 1) {
+      sample_video(x, known, y, n, temperature, rng);
+      return;
+    }
     if (plain_sampler_) {
       sample_rows_plain(x, known, y, n, temperature, rng);
       return;
@@ -449,8 +593,76 @@ class PixelCnn : public AutoregressiveModel {
     }
   }
 
+  // Video: frame after frame, each sampled as an image (cached or plain, as
+  // above) given the frames before it; a frame whose pixels are all known
+  // (the start of a clip given with --given) is only context.
+  void sample_video(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, double temperature, Rng& rng) const {
+    const int64_t C = a_.C, W = a_.W, HW = a_.H * W, Df = C * HW, N = int64_t(n);
+    VideoImages v(a_, x, y, n, known);
+    const uint8_t* kn = known ? v.known.data() : nullptr;
+    auto unknown = [&](int64_t img, int64_t d) { return !kn || !kn[img * Df + d]; };
+    nn::Workspace& ws = nn::thread_workspace();
+    for (int64_t f = 0; f < a_.T; ++f) {
+      const int64_t i0 = f * N, i1 = i0 + N;
+      bool any_frame = false;
+      for (int64_t i = i0; i < i1 && !any_frame; ++i)
+        for (int64_t d = 0; d < Df && !any_frame; ++d) any_frame = unknown(i, d);
+      if (!any_frame) continue;
+      if (!plain_sampler_) {
+        nn::Workspace::Frame frame(ws);
+        Net<float> net(a_, params_.data(), N, a_.H, v.y.data() + i0, false, v.frame.data() + i0, v.clip.data() + i0);
+        const int32_t* xf = v.x.data() + i0 * Df;
+        net.set_inputs(xf, nn::Region::all(net.g));
+        net.set_context(v.x.data(), N, a_.H, 0, 0, N);
+        for (int64_t q = 0; q < HW; ++q) {
+          const nn::Region px = nn::Region::pixel(0, N, q / W, q % W);
+          for (int64_t c = 0; c < C; ++c) {
+            const int64_t d = c * HW + q;
+            bool any = false;
+            for (int64_t i = i0; i < i1 && !any; ++i) any = unknown(i, d);
+            if (!any && c + 1 < C) continue;
+            net.forward(px);
+            if (!any) continue;
+            for (int64_t i = 0; i < N; ++i) {
+              if (!unknown(i0 + i, d)) continue;
+              v.x[size_t((i0 + i) * Df + d)] = draw(net.outputs(i, c, q), temperature, rng);
+              net.set_inputs(xf, {i, i + 1, q / W, q / W + 1, q % W, q % W + 1});
+            }
+          }
+        }
+        continue;
+      }
+      for (int64_t t = 0; t < Df; ++t) {
+        const int64_t d = order_[size_t(t)], c = d / HW, q = d % HW, r = q / W, col = q % W;
+        bool any = false;
+        for (int64_t i = i0; i < i1 && !any; ++i) any = unknown(i, d);
+        if (!any) continue;
+        const int64_t r0 = std::max<int64_t>(0, r - a_.up), Hw = r - r0 + 1, Dw = C * Hw * W;
+        nn::Workspace::Frame frame(ws);
+        int32_t* xw = ws.take<int32_t>(size_t(N * Dw));
+        for (int64_t i = 0; i < N; ++i)
+          for (int64_t cc = 0; cc < C; ++cc) {
+            const int32_t* src = v.x.data() + (i0 + i) * Df + cc * HW;
+            std::copy(src + r0 * W, src + (r + 1) * W, xw + i * Dw + cc * Hw * W);
+          }
+        Net<float> net(a_, params_.data(), N, Hw, v.y.data() + i0, false, v.frame.data() + i0, v.clip.data() + i0);
+        const nn::Region all = nn::Region::all(net.g);
+        net.set_inputs(xw, all);
+        net.set_context(v.x.data(), N, a_.H, r0, 0, N);
+        net.forward(all);
+        for (int64_t i = 0; i < N; ++i)
+          if (unknown(i0 + i, d)) v.x[size_t((i0 + i) * Df + d)] = draw(net.outputs(i, c, (r - r0) * W + col), temperature, rng);
+      }
+    }
+    v.put_back(a_, n, x);
+  }
+
   void describe_extra(json& j) const override {
     j.erase("input");
+    if (a_.T > 1) {
+      j["frames"] = a_.T;
+      j["context_frames"] = a_.KC;
+    }
     j["shape"] = {a_.C, a_.H, a_.W};
     j["channels"] = a_.F;
     j["layers"] = a_.R;

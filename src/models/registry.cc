@@ -9,6 +9,7 @@
 #include "dgm/models/ngram.h"
 #include "dgm/models/pixelcnn.h"
 #include "dgm/models/transformer.h"
+#include "dgm/models/wavenet.h"
 
 namespace dgm {
 
@@ -35,7 +36,10 @@ const std::vector<ModelKind>& model_kinds() {
        R"({"model": {"type": "pixelcnn", "channels": 6, "layers": 1, "kernel": 3, "first_kernel": 3, "mixtures": 2}, "train": {"epochs": 3, "batch_size": 16, "learning_rate": 0.02}})"},
       {"transformer", "decoder-only transformer (GPT-2 / Image GPT): any space in raster order, KV-cached sampling",
        create_transformer,
-       R"({"model": {"type": "transformer", "layers": 1, "heads": 2, "width": 8, "context": 3, "stride": 2}, "train": {"epochs": 2, "batch_size": 32, "learning_rate": 0.02, "optimizer": "adamw", "weight_decay": 0.01, "warmup_steps": 5, "schedule": "cosine"}})"},
+       R"({"model": {"type": "transformer", "layers": 1, "heads": 2, "width": 8, "context": 3, "stride": 2, "dropout": 0.1}, "train": {"epochs": 2, "batch_size": 32, "learning_rate": 0.02, "optimizer": "adamw", "weight_decay": 0.01, "warmup_steps": 5, "schedule": "cosine"}})"},
+      {"wavenet", "WaveNet (van den Oord et al. 2016): dilated causal convolutions, gated units, residual and skip connections, softmax; cached sampling",
+       create_wavenet,
+       R"({"model": {"type": "wavenet", "channels": 4, "skip": 5, "hidden": 6, "layers": 3, "cycle": 2}, "train": {"epochs": 3, "batch_size": 16, "learning_rate": 0.02}})"},
   };
   return kinds;
 }

@@ -28,6 +28,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Dense>
 
+#include "dgm/comm.h"
 #include "dgm/error.h"
 #include "dgm/logmath.h"
 #include "dgm/model_file.h"
@@ -779,15 +780,27 @@ void TransformerModel::row_log_probs(const Row& r, double* lp) const {
 void TransformerModel::fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) {
   check_data(train.space(), "training data");
   if (validation && !validation->empty()) check_data(validation->space(), "validation data");
-  if (train.empty()) throw DataError("training data is empty");
+  // Over ranks (ctx.comm) the data are shards: the size, the first unlabeled
+  // sample and the label counts are agreed over all ranks (integers, exact).
+  LocalCommunicator one;
+  Communicator& comm = ctx.comm ? *ctx.comm : one;
+  const ShardPlace place = shard_place(comm, train.size());
+  if (place.total == 0) throw DataError("training data is empty");
   if (L_ > 0) {
-    std::vector<double> counts(size_t(L_), 1.0);  // +1 smoothing
-    for (size_t i = 0; i < train.size(); ++i) {
+    std::vector<int64_t> seen(size_t(L_), 0);
+    std::string missing;
+    for (size_t i = 0; i < train.size() && missing.empty(); ++i) {
       if (train.label(i) < 0)
-        throw DataError("training sample " + std::to_string(i + 1) +
-                        " has no label; the transformer on a labeled space trains on labeled samples only");
-      counts[size_t(train.label(i))] += 1;
+        missing = "training sample " + std::to_string(place.offset + i + 1) +
+                  " has no label; the transformer on a labeled space trains on labeled samples only";
+      else
+        ++seen[size_t(train.label(i))];
     }
+    if (comm.size() == 1 && !missing.empty()) throw DataError(missing);
+    comm.check(missing);
+    comm.sum(seen.data(), seen.size());
+    std::vector<double> counts(size_t(L_), 1.0);  // +1 smoothing
+    for (int64_t y = 0; y < L_; ++y) counts[size_t(y)] += double(seen[size_t(y)]);
     double total = 0;
     for (double c : counts) total += c;
     for (int64_t y = 0; y < L_; ++y) log_prior_[size_t(y)] = std::log(counts[size_t(y)] / total);
@@ -826,7 +839,8 @@ std::vector<std::pair<size_t, size_t>> TransformerModel::decay_ranges() const {
   return r;
 }
 
-double TransformerModel::loss_and_grad(const Dataset& data, const size_t* rows, size_t n, float* grad) const {
+double TransformerModel::loss_and_grad_at(const Dataset& data, const size_t* rows, size_t n, uint64_t first,
+                                          float* grad) const {
   const int64_t C = shape_.context;
   const float* P = params_.data();
   double loss = 0;
@@ -842,7 +856,7 @@ double TransformerModel::loss_and_grad(const Dataset& data, const size_t* rows, 
       TransformerNet<float>::Dropout drop;
       drop.rate = dropout_;
       drop.seed = dropout_seed_ ^ (0x9E3779B97F4A7C15ULL * uint64_t(step_ + 1));
-      drop.stream = uint64_t(rows[i]) * 4096 + uint64_t(k);
+      drop.stream = (first + i) * 4096 + uint64_t(k);
       loss += net_->window(P, r.in.data() + a, r.tgt.data() + a, end - a, from - a, 1.0f, grad, nullptr,
                            dropout_ > 0 ? &drop : nullptr);
     }

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #endif
 
+#include "nn/simd_math.h"
 #include "nn/workspace.h"
 
 namespace dgm::nn {
@@ -134,10 +135,14 @@ void forward_generic(int64_t J, const int64_t* col, const T* w, const Grid& gx, 
     const T* xp = x + run.xo[0];
     if (ep.init) std::copy(ep.init + run.img[0] * F, ep.init + (run.img[0] + 1) * F, acc);
     else std::fill(acc, acc + F, T(0));
-    for (int64_t j = 0; j < J; ++j) {
-      const T xv = xp[col[j]];
-      const T* wr = w + j * F;
-      for (int64_t o = 0; o < F; ++o) acc[o] += xv * wr[o];
+    for (int64_t o0 = 0; o0 < F; o0 += kOutputBlock) {
+      const int64_t o1 = std::min(F, o0 + kOutputBlock), b = o0 / kOutputBlock;
+      const int64_t lo = ep.block_cols ? ep.block_cols[2 * b] : 0, hi = ep.block_cols ? ep.block_cols[2 * b + 1] : J;
+      for (int64_t j = lo; j < hi; ++j) {
+        const T xv = xp[col[j]];
+        const T* wr = w + j * F;
+        for (int64_t o = o0; o < o1; ++o) acc[o] += xv * wr[o];
+      }
     }
     const int64_t yo = run.yo[0];
     for (int64_t o = 0; o < F; ++o) {
@@ -152,17 +157,21 @@ void forward_generic(int64_t J, const int64_t* col, const T* w, const Grid& gx, 
 
 template <typename T>
 void backward_weights_generic(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
-                              const Region& rg, T* dw) {
+                              const Region& rg, T* dw, const int64_t* block_cols) {
   const int64_t F = gy.F;
   PixelWalk walk(gx, gy, rg);
   PixelRun run;
   while (walk.next(run, 1)) {
     const T* xp = x + run.xo[0];
     const T* d = dy + run.yo[0];
-    for (int64_t j = 0; j < J; ++j) {
-      const T xv = xp[col[j]];
-      T* wr = dw + j * F;
-      for (int64_t o = 0; o < F; ++o) wr[o] += xv * d[o];
+    for (int64_t o0 = 0; o0 < F; o0 += kOutputBlock) {
+      const int64_t o1 = std::min(F, o0 + kOutputBlock), b = o0 / kOutputBlock;
+      const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : J;
+      for (int64_t j = lo; j < hi; ++j) {
+        const T xv = xp[col[j]];
+        T* wr = dw + j * F;
+        for (int64_t o = o0; o < o1; ++o) wr[o] += xv * d[o];
+      }
     }
   }
 }
@@ -170,22 +179,36 @@ void backward_weights_generic(int64_t J, const int64_t* col, const Grid& gx, con
 #if defined(__AVX512F__)
 
 constexpr int kTilePixels = 8;
-constexpr int kBlockVectors = 3;  // outputs a block: 3 x 16
+constexpr int kBlockVectors = 3;  // outputs a block: 3 x 16 = kOutputBlock
+static_assert(16 * kBlockVectors == kOutputBlock, "output blocks are three vectors");
 
 inline __mmask16 lane_mask(int64_t remaining) {
   return remaining >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << remaining) - 1u);
 }
 
-// One tile: P pixels x V vectors of outputs starting at o0 (masks per vector).
-template <int P, int V>
+// A vector of 16 outputs; Full: every lane is in the block (a plain load).
+template <bool Full>
+inline __m512 load_lanes(__mmask16 m, const float* p) {
+  if constexpr (Full) return _mm512_loadu_ps(p);
+  else return _mm512_maskz_loadu_ps(m, p);
+}
+
+// One tile: P pixels x V vectors of outputs starting at o0 (masks per vector),
+// over one panel of columns: the first panel starts from the init values, a
+// later one from the partial sums the previous panel left in y (a float
+// stored and reloaded is the same float, so the chain of fused multiply-adds
+// is the one an unsplit pass makes); the last panel applies the epilogue.
+template <int P, int V, bool Full>
 void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
-                  const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep) {
+                  const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep, bool first, bool last) {
   __m512 acc[P][V];
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v)
-      acc[j][v] = ep.init ? _mm512_maskz_loadu_ps(mask[v], ep.init + run.img[j] * F + o0 + 16 * v) : _mm512_setzero_ps();
+      acc[j][v] = !first ? _mm512_maskz_loadu_ps(mask[v], y + run.yo[j] + o0 + 16 * v)
+                  : ep.init ? _mm512_maskz_loadu_ps(mask[v], ep.init + run.img[j] * F + o0 + 16 * v)
+                            : _mm512_setzero_ps();
   const float* xp[P];
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j) xp[j] = x + run.xo[j];
@@ -194,13 +217,20 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
     const int64_t off = col[c];
     __m512 wv[V];
     #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) wv[v] = _mm512_maskz_loadu_ps(mask[v], wr + 16 * v);
+    for (int v = 0; v < V; ++v) wv[v] = load_lanes<Full>(mask[v], wr + 16 * v);
     #pragma GCC unroll 16
     for (int j = 0; j < P; ++j) {
       const __m512 xb = _mm512_set1_ps(xp[j][off]);
       #pragma GCC unroll 16
       for (int v = 0; v < V; ++v) acc[j][v] = _mm512_fmadd_ps(xb, wv[v], acc[j][v]);
     }
+  }
+  if (!last) {
+    #pragma GCC unroll 16
+    for (int j = 0; j < P; ++j)
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) simd::store(y + run.yo[j] + o0 + 16 * v, mask[v], acc[j][v]);
+    return;
   }
   const __m512 zero = _mm512_setzero_ps();
   #pragma GCC unroll 16
@@ -214,23 +244,23 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
         val = _mm512_maskz_mov_ps(pos, val);
       }
       if (ep.add) val = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ep.add + at), val);
-      _mm512_mask_storeu_ps(y + at, mask[v], val);
-      if (ep.relu) _mm512_mask_storeu_ps(ep.relu + at, mask[v], _mm512_max_ps(val, zero));
+      simd::store(y + at, mask[v], val);
+      if (ep.relu) simd::store(ep.relu + at, mask[v], _mm512_max_ps(val, zero));
     }
 }
 
-template <int V>
+template <int V, bool Full>
 void forward_run(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
-                 const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep) {
+                 const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep, bool first, bool last) {
   switch (run.n) {
-    case 8: forward_tile<8, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 7: forward_tile<7, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 6: forward_tile<6, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 5: forward_tile<5, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 4: forward_tile<4, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 3: forward_tile<3, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    case 2: forward_tile<2, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
-    default: forward_tile<1, V>(J, col, w, F, o0, mask, x, run, y, ep); break;
+    case 8: forward_tile<8, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 7: forward_tile<7, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 6: forward_tile<6, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 5: forward_tile<5, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 4: forward_tile<4, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 3: forward_tile<3, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 2: forward_tile<2, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    default: forward_tile<1, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
   }
 }
 
@@ -242,19 +272,32 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
     const int V = int((width + 15) / 16);
     __mmask16 mask[kBlockVectors];
     for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
-    PixelWalk walk(gx, gy, rg);
-    PixelRun run;
-    while (walk.next(run, kTilePixels)) {
-      if (V == 3) forward_run<3>(J, col, w, F, o0, mask, x, run, y, ep);
-      else if (V == 2) forward_run<2>(J, col, w, F, o0, mask, x, run, y, ep);
-      else forward_run<1>(J, col, w, F, o0, mask, x, run, y, ep);
+    const int64_t b = o0 / kOutputBlock;
+    const int64_t lo = ep.block_cols ? ep.block_cols[2 * b] : 0, hi = ep.block_cols ? ep.block_cols[2 * b + 1] : J;
+    // Panels of columns small enough that their weight rows stay in L1 while
+    // every tile passes over them.
+    constexpr int64_t kPanel = 256;
+    for (int64_t p0 = lo;; p0 += kPanel) {
+      const int64_t p1 = std::min(hi, p0 + kPanel), Jp = std::max<int64_t>(0, p1 - p0);
+      const bool first = p0 == lo, last = p1 >= hi;
+      const int64_t* cp = col + p0;
+      const float* wp = w + p0 * F;
+      PixelWalk walk(gx, gy, rg);
+      PixelRun run;
+      while (walk.next(run, kTilePixels)) {
+        if (width == 48) forward_run<3, true>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+        else if (V == 3) forward_run<3, false>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+        else if (V == 2) forward_run<2, false>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+        else forward_run<1, false>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+      }
+      if (last) break;
     }
   }
 }
 
 // dw rows [j0, j0 + KB) x V output vectors from o0 += sum over the listed
 // pixels of x[xo + col[j]] * dy[yo].
-template <int KB, int V>
+template <int KB, int V, bool Full>
 void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
                   const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
   __m512 acc[KB][V];
@@ -270,7 +313,7 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     const float* d = dy + yo[p] + o0;
     __m512 dv[V];
     #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) dv[v] = _mm512_maskz_loadu_ps(mask[v], d + 16 * v);
+    for (int v = 0; v < V; ++v) dv[v] = load_lanes<Full>(mask[v], d + 16 * v);
     #pragma GCC unroll 16
     for (int k = 0; k < KB; ++k) {
       const __m512 xb = _mm512_set1_ps(xp[off[k]]);
@@ -283,27 +326,27 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       float* at = dw + k * F + o0 + 16 * v;
-      _mm512_mask_storeu_ps(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
+      simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
     }
 }
 
-template <int V>
+template <int V, bool Full>
 void weights_cols(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
                   const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
   switch (kb) {
-    case 8: weights_tile<8, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 7: weights_tile<7, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 6: weights_tile<6, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 5: weights_tile<5, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 4: weights_tile<4, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 3: weights_tile<3, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 2: weights_tile<2, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    default: weights_tile<1, V>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 8: weights_tile<8, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 7: weights_tile<7, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 6: weights_tile<6, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 5: weights_tile<5, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 4: weights_tile<4, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 3: weights_tile<3, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 2: weights_tile<2, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    default: weights_tile<1, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
   }
 }
 
 void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, const float* x, const Grid& gy,
-                             const float* dy, const Region& rg, float* dw) {
+                             const float* dy, const Region& rg, float* dw, const int64_t* block_cols) {
   // Pixels in blocks small enough that their dy and x stay in cache while
   // every column tile passes over them.
   constexpr int64_t kBlockPixels = 128;
@@ -325,12 +368,15 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
       const int V = int((width + 15) / 16);
       __mmask16 mask[kBlockVectors];
       for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
-      for (int64_t j0 = 0; j0 < J; j0 += 8) {
-        const int64_t kb = std::min<int64_t>(8, J - j0);
+      const int64_t b = o0 / kOutputBlock;
+      const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : J;
+      for (int64_t j0 = lo; j0 < hi; j0 += 8) {
+        const int64_t kb = std::min<int64_t>(8, hi - j0);
         float* d = dw + j0 * F;
-        if (V == 3) weights_cols<3>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-        else if (V == 2) weights_cols<2>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-        else weights_cols<1>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        if (width == 48) weights_cols<3, true>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else if (V == 3) weights_cols<3, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else if (V == 2) weights_cols<2, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
+        else weights_cols<1, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
       }
     }
   }
@@ -355,15 +401,15 @@ void conv_forward(int64_t J, const int64_t* col, const T* w, const Grid& gx, con
 
 template <typename T>
 void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
-                           const Region& region, T* dw) {
+                           const Region& region, T* dw, const int64_t* block_cols) {
   if (region.pixels() <= 0) return;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw);
+    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw, block_cols);
     return;
   }
 #endif
-  backward_weights_generic(J, col, gx, x, gy, dy, region, dw);
+  backward_weights_generic(J, col, gx, x, gy, dy, region, dw, block_cols);
 }
 
 #define DGM_NN_CONV(T)                                                                                         \
@@ -373,7 +419,7 @@ void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const 
   template void conv_forward<T>(int64_t, const int64_t*, const T*, const Grid&, const T*, const Grid&, T*,      \
                                 const Region&, const Epilogue<T>&);                                            \
   template void conv_backward_weights<T>(int64_t, const int64_t*, const Grid&, const T*, const Grid&, const T*, \
-                                         const Region&, T*);
+                                         const Region&, T*, const int64_t*);
 DGM_NN_CONV(float)
 DGM_NN_CONV(double)
 #undef DGM_NN_CONV

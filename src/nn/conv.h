@@ -82,6 +82,12 @@ struct Region {
   int64_t pixels() const { return (i1 - i0) * (r1 - r0) * (c1 - c0); }
 };
 
+// Outputs are computed in blocks of kOutputBlock channels. A staircase layer
+// (a MADE mask with units sorted by degree) restricts block b to the columns
+// [cols[2b], cols[2b + 1]); its weights outside them must be zero.
+constexpr int64_t kOutputBlock = 48;
+inline int64_t num_output_blocks(int64_t fout) { return (fout + kOutputBlock - 1) / kOutputBlock; }
+
 // What happens to the sum s of an output value at pixel p, channel o, in order:
 //   v = init[i][o] + s    (init: (n, fout) per-image start values, e.g. bias +
 //                          label bias; null: 0). Accumulation starts from it.
@@ -95,6 +101,7 @@ struct Epilogue {
   const T* gate = nullptr;
   const T* add = nullptr;
   T* relu = nullptr;
+  const int64_t* block_cols = nullptr;  // (2 * output blocks) column ranges; null: [0, J) for every block
 };
 
 // y over `region` (grid gy, F = fout) from x (grid gx) through J columns with
@@ -104,10 +111,11 @@ void conv_forward(int64_t J, const int64_t* col, const T* w, const Grid& gx, con
                   const Region& region, const Epilogue<T>& ep);
 
 // dw (J, fout) += sum over the region's pixels p (in image, row, column order)
-// of x[p + col[j]] * dy[p]; dy laid out as gy.
+// of x[p + col[j]] * dy[p]; dy laid out as gy. block_cols as in Epilogue (rows
+// of dw outside a block's range are not touched there).
 template <typename T>
 void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
-                           const Region& region, T* dw);
+                           const Region& region, T* dw, const int64_t* block_cols = nullptr);
 
 // s (i1 - i0, F) = per-image sums of the grid's values over the region
 // (bias gradients).

@@ -1,6 +1,12 @@
 // gemm.cc — nn::gemm through Eigen's general matrix product on strided maps.
 #include "nn/gemm.h"
 
+#include <algorithm>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 // GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Dense>
@@ -22,6 +28,66 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
   else if (trans_a && !trans_b) c.noalias() += alpha * a.transpose() * b;
   else if (!trans_a && trans_b) c.noalias() += alpha * a * b.transpose();
   else c.noalias() += alpha * a.transpose() * b.transpose();
+}
+
+namespace {
+
+#if defined(__AVX512F__)
+// Lane indices of the 4 rounds of a 16 x 16 transpose: round k swaps blocks
+// of b = 2^k lanes between rows i and i + b (i with bit k clear): "lo" keeps
+// row i's lanes with bit k clear and takes row i+b's lane l - b for the others,
+// "hi" takes row i's lane l + b and keeps row i+b's lanes with bit k set.
+struct PermuteTable {
+  alignas(64) int lo[4][16];
+  alignas(64) int hi[4][16];
+};
+constexpr PermuteTable make_table() {
+  PermuteTable t{};
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < 16; ++l) {
+      const int b = 1 << k;
+      t.lo[k][l] = (l & b) ? 16 + (l - b) : l;
+      t.hi[k][l] = (l & b) ? 16 + l : l + b;
+    }
+  return t;
+}
+constexpr PermuteTable kPermute = make_table();
+
+// One full 16 x 16 tile through registers.
+inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int k = 0; k < 4; ++k) {
+    const int b = 1 << k;
+    const __m512i lo = _mm512_load_si512(kPermute.lo[k]), hi = _mm512_load_si512(kPermute.hi[k]);
+    __m512 t[16];
+    for (int i = 0; i < 16; ++i) {
+      if (i & b) continue;
+      t[i] = _mm512_permutex2var_ps(r[i], lo, r[i + b]);
+      t[i + b] = _mm512_permutex2var_ps(r[i], hi, r[i + b]);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+  }
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
+}
+#endif
+
+}  // namespace
+
+void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  constexpr int64_t kT = 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += kT)
+    for (int64_t c0 = 0; c0 < cols; c0 += kT) {
+      const int64_t r1 = std::min(rows, r0 + kT), c1 = std::min(cols, c0 + kT);
+#if defined(__AVX512F__)
+      if (r1 - r0 == kT && c1 - c0 == kT) {
+        transpose16(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+        continue;
+      }
+#endif
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
+    }
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,

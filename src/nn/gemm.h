@@ -15,4 +15,8 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
           int64_t ldb, T beta, T* C, int64_t ldc);
 
+// dst (cols, rows) = src (rows, cols)^T, row-major with row strides lds / ldd,
+// in 16 x 16 tiles (AVX-512 shuffles when the build has them).
+void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst, int64_t ldd);
+
 }  // namespace dgm::nn

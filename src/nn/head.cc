@@ -8,10 +8,13 @@
 #include <cmath>
 #include <limits>
 
-// GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
+// GCC 12 flags Eigen's AVX-512 kernels as (maybe-)uninitialized: a false
+// positive on _mm512_undefined_* (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Dense>
 
+#include "nn/simd_math.h"
 #include "nn/workspace.h"
 
 namespace dgm::nn {
@@ -22,20 +25,63 @@ using ArrA = Eigen::Map<Eigen::ArrayXd, Eigen::Aligned64>;
 constexpr int kLanes = 8;
 using Pack = Eigen::Array<double, kLanes, 1>;
 
+// Eigen 3.4 evaluates select() coefficient by coefficient: every costly term
+// is computed as a whole packet before it, and select() only picks lanes.
+
 // log(1 + x), accurate for small x (x >= 0 here).
 inline Pack log1p_pack(const Pack& x) {
   const Pack u = x + 1.0;
-  return (u == Pack::Ones()).select(x, u.log() * x / (u - 1.0));
+  const Pack r = u.log() * x / (u - 1.0);
+  return (u == Pack::Ones()).select(x, r);
 }
 
 // e^x - 1, accurate for small |x| (Kahan's form; x <= 0 here).
 inline Pack expm1_pack(const Pack& x) {
   const Pack u = x.exp();
   const Pack um1 = u - 1.0;
-  return (u == Pack::Ones()).select(x, (um1 == -Pack::Ones()).select(-Pack::Ones(), um1 * x / u.log()));
+  const Pack r = um1 * x / u.log();
+  return (u == Pack::Ones()).select(x, (um1 == -Pack::Ones()).select(-Pack::Ones(), r));
+}
+
+// sigma(u) from e = e^-|u|: 1 / (1 + e) for u >= 0, e / (1 + e) otherwise.
+inline Pack sigmoid_pack(const Pack& u, const Pack& e) {
+  const Pack inv = 1.0 / (1.0 + e);
+  const Pack alt = e * inv;
+  return (u >= 0.0).select(inv, alt);
 }
 
 }  // namespace
+
+void bernoulli_log_prob(const float* z, const float* t, int64_t n, double* lp, float* dz) {
+  // log sigmoid(s) = -softplus(-s) = -(max(-s, 0) + log(1 + e^-|s|)), s = +-z;
+  // e^-|s| = e^-|z| also gives sigmoid(z) for the gradient.
+  int64_t j0 = 0;
+#if defined(__AVX512F__)
+  const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
+  const __m512d sign = _mm512_set1_pd(-0.0);
+  for (; j0 < n; j0 += kLanes) {
+    const int64_t nl = std::min<int64_t>(kLanes, n - j0);
+    const __mmask8 m = __mmask8((1u << nl) - 1u);
+    const __m512d zd = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, z + j0));
+    const __m512d td = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, t + j0));
+    const __m512d s = _mm512_mul_pd(_mm512_sub_pd(_mm512_add_pd(td, td), one), zd);  // (2t - 1) z
+    const __m512d e = simd::exp_pd(_mm512_or_pd(_mm512_andnot_pd(sign, zd), sign));  // e^-|z|
+    const __m512d sp = _mm512_add_pd(_mm512_max_pd(_mm512_sub_pd(zero, s), zero), simd::log1p_pd(e));
+    simd::store(lp + j0, m, _mm512_sub_pd(zero, sp));
+    if (dz) {
+      const __m512d inv = _mm512_div_pd(one, _mm512_add_pd(one, e));
+      const __mmask8 pos = _mm512_cmp_pd_mask(zd, zero, _CMP_GE_OQ);
+      const __m512d sig = _mm512_mask_blend_pd(pos, _mm512_mul_pd(e, inv), inv);
+      simd::store(dz + j0, m, _mm512_cvtpd_ps(_mm512_sub_pd(sig, td)));
+    }
+  }
+#endif
+  for (; j0 < n; ++j0) {
+    const double zd = double(z[j0]), td = double(t[j0]), s = (2 * td - 1) * zd, e = std::exp(-std::fabs(zd));
+    lp[j0] = -(std::max(-s, 0.0) + std::log1p(e));
+    if (dz) dz[j0] = float((zd >= 0 ? 1 / (1 + e) : e / (1 + e)) - td);
+  }
+}
 
 template <typename T>
 double softmax_log_prob(const T* z, int64_t K, int32_t v, double w, T* dz) {
@@ -116,11 +162,12 @@ void DlmHead::log_prob(int64_t S, const T* o, int64_t stride, const int32_t* v, 
       // softplus(-a), sigmoid(-a), softplus(b), sigmoid(b) from e^-|a|, e^-|b|.
       const Pack ea = (-a.abs()).exp(), eb = (-b.abs()).exp();
       const Pack sp_na = (-a).max(0.0) + log1p_pack(ea), sp_b = b.max(0.0) + log1p_pack(eb);
-      const Pack sig_na = (a <= 0.0).select(1.0 / (1.0 + ea), ea / (1.0 + ea));
-      const Pack sig_b = (b >= 0.0).select(1.0 / (1.0 + eb), eb / (1.0 + eb));
+      const Pack na = -a;
+      const Pack sig_na = sigmoid_pack(na, ea), sig_b = sigmoid_pack(b, eb);
       // sigma(a) - sigma(b) = sigma(a) sigma(-b) (1 - e^(b-a)): every factor stable.
       const Pack em = -expm1_pack(b - a);  // 1 - e^-(a-b), in (0, 1]
-      const Pack L = first.select(-sp_na, last.select(-sp_b, -sp_na - sp_b + em.log()));
+      const Pack mid = -sp_na - sp_b + em.log();
+      const Pack L = first.select(-sp_na, last.select(-sp_b, mid));
       lt(jj) = lpi(jj) + L;
       tmax = tmax.max(lt(jj));
       if (d_o) {
@@ -141,7 +188,8 @@ void DlmHead::log_prob(int64_t S, const T* o, int64_t stride, const int32_t* v, 
       const Pack post = (lt(jj) - lpv).exp(), pi = lpi(jj).exp();
       const Pack g_logit = wl * (pi - post);
       const Pack g_mu = wl * post * (da(jj) + db(jj)) * inv_s(jj);
-      const Pack g_ls = (ls(jj) > kMinLogScale).select(wl * post * (da(jj) * aa(jj) + db(jj) * bb(jj)), 0.0);
+      const Pack g_scale = wl * post * (da(jj) * aa(jj) + db(jj) * bb(jj));
+      const Pack g_ls = (ls(jj) > kMinLogScale).select(g_scale, 0.0);
       for (int l = 0; l < nl; ++l) {
         T* ds = d_o + (s0 + l) * stride;
         ds[j] = T(g_logit[l]);

@@ -22,6 +22,12 @@
 
 namespace dgm::nn {
 
+// Binary positions: lp[j] = log P(t_j | z_j) = log sigmoid((2 t_j - 1) z_j) for
+// n logits z and targets t in {0, 1}, in double (P(0) + P(1) = 1 to double
+// precision); when dz is non-null, dz[j] = sigmoid(z_j) - t_j, the gradient of
+// -log P. Vectorised, and every value independent of its neighbours.
+void bernoulli_log_prob(const float* z, const float* t, int64_t n, double* lp, float* dz);
+
 // log softmax(z)_v from K logits; when dz is non-null, dz = w (softmax(z) -
 // onehot(v)), the gradient of -w log P(v).
 template <typename T>

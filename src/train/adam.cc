@@ -140,11 +140,13 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
     }
     if (shrink != 1.0f)
       for (size_t i = b; i < e; ++i) p[i] *= shrink;
+    // Scalars as locals too: read through the captures, GCC finds no vector type.
+    const float clip_k = clip, b1_k = b1, b2_k = b2, step_k = step, eps_k = eps_hat;
     for (size_t i = b; i < e; ++i) {
-      const float g = g0[i] * clip;
-      m[i] = b1 * m[i] + (1.0f - b1) * g;
-      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-      p[i] -= step * m[i] / (std::sqrt(v[i]) + eps_hat);
+      const float g = g0[i] * clip_k;
+      m[i] = b1_k * m[i] + (1.0f - b1_k) * g;
+      v[i] = b2_k * v[i] + (1.0f - b2_k) * g * g;
+      p[i] -= step_k * m[i] / (std::sqrt(v[i]) + eps_k);
     }
     if (clear_grads) std::fill(g0 + b, g0 + e, 0.0f);
   });

@@ -12,9 +12,8 @@ void ParamStore::allocate() {
   // chunk buffer besides the sum) and Adam's two moments: six copies.
   const double bytes = double(total_) * sizeof(float) * 6;
   if (bytes > double(memory_budget()))
-    throw ConfigError("model: " + std::to_string(total_) + " parameters need " +
-                      std::to_string(uint64_t(bytes / (1 << 20))) + " MiB with gradients and optimiser state, more than the " +
-                      std::to_string(memory_budget() >> 20) + " MiB of memory available; use fewer hidden units or channels");
+    throw ConfigError("model: " + std::to_string(total_) + " parameters with gradients and optimiser state " +
+                      over_budget(uint64_t(bytes), memory_budget()) + "; use fewer hidden units or channels");
   values_.assign(total_, 0.0f);
 }
 

@@ -4,6 +4,16 @@
 // every validate_every minibatches), early stopping that restores the best
 // parameters, SIGINT (ctx.stop) handled between minibatches, and checkpoints
 // (ctx.checkpoint) from which ctx.resume continues bit for bit.
+//
+// Gradient chunks are summed exactly (fixed point, so neither threads nor
+// ranks change the sum). Over MPI ranks (ctx.comm): every rank draws the same
+// epoch order over the whole training set; the chunks of each minibatch are
+// shared out among the ranks (rank r computes chunks [nc r / P, nc (r+1) / P)),
+// and at the start of an epoch the rows of a rank's chunks are sent to it from
+// the ranks whose shards hold them. Per minibatch one max-reduction (the
+// largest |gradient|, which fixes the fixed-point grid, and every chunk's
+// loss) and one int64 sum of the gradient over the trainable parameters; so
+// the update, and the model file, are the same for any number of ranks.
 #include "dgm/train/trainer.h"
 
 #include <algorithm>
@@ -11,6 +21,7 @@
 #include <limits>
 #include <numeric>
 
+#include "dgm/distributed.h"
 #include "dgm/error.h"
 #include "dgm/train/params.h"
 
@@ -77,33 +88,164 @@ const std::vector<T>& array(const std::map<std::string, std::vector<T>>& m, cons
   return it->second;
 }
 
+// The sum over chunks (and ranks) of chunk gradients, exact: each chunk's
+// gradient is rounded once to a grid 2^-bits fixed by the largest |entry| of
+// any chunk of the minibatch, and the grid points are added as int64. Works
+// on the trainable ranges only, packed (what goes over the network).
+class ExactGradientSum {
+ public:
+  ExactGradientSum(size_t num_params, std::vector<std::pair<size_t, size_t>> active) {
+    if (active.empty()) active = {{0, num_params}};
+    for (const auto& [b, e] : active)
+      for (size_t s = b; s < e; s += kParamSlice) slices_.push_back({s, std::min(e, s + kParamSlice), packed_});
+    for (auto& sl : slices_) {
+      sl.at = packed_;
+      packed_ += sl.end - sl.begin;
+    }
+    acc_.assign(packed_, 0);
+    slice_max_.assign(slices_.size(), 0.0);
+  }
+  size_t packed() const { return packed_; }
+
+  // The largest |entry| of the given chunk gradients; +inf when one is not finite.
+  double max_abs(const std::vector<float*>& grads, ThreadPool& pool) {
+    pool.run(slices_.size(), [&](size_t k) {
+      const Slice& sl = slices_[k];
+      float m = 0;
+      bool finite = true;
+      for (float* g : grads)
+        for (size_t j = sl.begin; j < sl.end; ++j) {
+          const float a = std::fabs(g[j]);
+          finite = finite && std::isfinite(a);
+          m = a > m ? a : m;
+        }
+      slice_max_[k] = finite ? double(m) : std::numeric_limits<double>::infinity();
+    });
+    double m = 0;
+    for (double v : slice_max_) m = std::max(m, v);
+    return m;
+  }
+
+  // Adds the chunk gradients, rounded to fp's grid, to the packed int64
+  // accumulator, and zeroes them.
+  void add(const std::vector<float*>& grads, const FixedPoint& fp, ThreadPool& pool) {
+    pool.run(slices_.size(), [&](size_t k) {
+      const Slice& sl = slices_[k];
+      int64_t* a = acc_.data() + sl.at;
+      for (float* g : grads)
+        for (size_t j = sl.begin; j < sl.end; ++j) {
+          a[j - sl.begin] += fp.to_fixed(double(g[j]));
+          g[j] = 0.0f;
+        }
+    });
+  }
+
+  int64_t* accumulator() { return acc_.data(); }
+
+  // The sum into out (num_params; entries outside the ranges untouched), and
+  // the accumulator cleared.
+  void take(const FixedPoint& fp, float* out, ThreadPool& pool) {
+    pool.run(slices_.size(), [&](size_t k) {
+      const Slice& sl = slices_[k];
+      int64_t* a = acc_.data() + sl.at;
+      for (size_t j = sl.begin; j < sl.end; ++j) {
+        out[j] = float(fp.to_real(a[j - sl.begin]));
+        a[j - sl.begin] = 0;
+      }
+    });
+  }
+
+ private:
+  struct Slice {
+    size_t begin, end, at;  // [begin, end) of the parameters; at: offset in the packed buffer
+  };
+  std::vector<Slice> slices_;
+  size_t packed_ = 0;
+  std::vector<int64_t> acc_;        // (packed)
+  std::vector<double> slice_max_;   // (slices)
+};
+
 }  // namespace
 
 TrainResult train_minibatch(Trainable& model, const Dataset& train, const Dataset* validation,
                             const FitContext& ctx, const TrainOptions& opt) {
-  if (train.empty()) throw DataError("training data is empty");
+  LocalCommunicator one;
+  Communicator& comm = ctx.comm ? *ctx.comm : one;
+  const int R = comm.size(), rank = comm.rank();
+  const ShardPlace place = shard_place(comm, train.size());
+  if (place.total == 0) throw DataError("training data is empty");
   ThreadPool& pool = *ctx.pool;
-  const size_t n = train.size();
+  const size_t n = size_t(place.total);  // over all ranks
   const size_t P = model.num_params();
   const size_t B = size_t(std::min<int64_t>(opt.batch_size, int64_t(n)));
   const size_t C = std::max<size_t>(1, model.chunk_rows());
   const size_t max_chunks = num_chunks(B, C);
   const size_t batches = num_chunks(n, B);
-  const bool has_valid = validation && !validation->empty();
+  const size_t n_valid = validation ? size_t(comm.sum(int64_t(validation->size()))) : 0;
+  const bool has_valid = n_valid > 0;
+  // The chunks of a minibatch of nc this rank computes.
+  auto my_chunks = [&](size_t nc) {
+    return std::make_pair(nc * size_t(rank) / size_t(R), nc * size_t(rank + 1) / size_t(R));
+  };
 
-  std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P)
+  std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P), this rank's
   std::vector<double> chunk_loss(max_chunks);
   std::vector<float> best(model.params(), model.params() + P);  // (P)
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
   adam.set_active(model.active_ranges());
+  ExactGradientSum grad_sum(P, model.active_ranges());
+  FloatBuffer grad(P);  // (P) the minibatch's summed gradient
+
+  // Over ranks, the rows of this rank's chunks for the current epoch order:
+  // epoch_rows holds them by position; first_row[b] is the row of the first
+  // position of minibatch b's chunks here.
+  Dataset epoch_rows;
+  std::vector<size_t> first_row(batches + 1, 0), identity;
+  auto share_out = [&] {
+    if (R == 1) return;
+    std::vector<size_t> position(n);
+    for (size_t p = 0; p < n; ++p) position[perm[p]] = p;
+    std::vector<int> dest(train.size());
+    std::vector<uint64_t> key(train.size());
+    for (size_t k = 0; k < train.size(); ++k) {
+      const size_t p = position[size_t(place.offset) + k], b = p / B;
+      const size_t bn = std::min(n, b * B + B) - b * B, c = (p - b * B) / C, nc = num_chunks(bn, C);
+      // Owner of chunk c of nc: the rank r with nc r / R <= c < nc (r+1) / R.
+      int r = int((c * size_t(R)) / nc);
+      while (r > 0 && nc * size_t(r) / size_t(R) > c) --r;
+      while (r + 1 < R && nc * size_t(r + 1) / size_t(R) <= c) ++r;
+      dest[k] = r;
+      key[k] = p;
+    }
+    epoch_rows = exchange_rows(comm, train, dest, key).rows;
+    for (size_t b = 0; b < batches; ++b) {
+      const size_t bn = std::min(n, b * B + B) - b * B;
+      const auto mine = my_chunks(num_chunks(bn, C));
+      first_row[b + 1] = first_row[b] + (mine.second > mine.first ? std::min(bn, mine.second * C) - mine.first * C : 0);
+    }
+    if (first_row[batches] != epoch_rows.size()) throw Error("train_minibatch: rows lost while sharing out an epoch");
+    identity.resize(epoch_rows.size());
+    std::iota(identity.begin(), identity.end(), size_t(0));
+  };
+  // Validation NLL per block of the validation set, the block sums added in
+  // block order: the same for any number of ranks.
+  auto validation_nll = [&] {
+    const ShardPlace vp = shard_place(comm, validation->size());
+    const size_t block = size_t(shard_block(vp.total));
+    std::vector<double> sums;
+    for (size_t b0 = 0; b0 < validation->size(); b0 += block)
+      sums.push_back(model.total_nll(DataView(*validation, b0, std::min(validation->size(), b0 + block)), pool));
+    return sum_in_order(comm, sums) / double(vp.total);
+  };
   adam.set_decay(model.decay_ranges());
   const int64_t total_steps = opt.epochs * int64_t(batches);
 
   TrainResult res;
   res.best_valid_nll = std::numeric_limits<double>::quiet_NaN();
   LoopState st;
-  auto stopped = [&] { return ctx.stop && ctx.stop->load(); };
+  // Every rank stops at the same minibatch.
+  auto stopped = [&] { return comm.any(ctx.stop && ctx.stop->load()); };
   auto shuffle = [&] {
     std::iota(perm.begin(), perm.end(), size_t(0));
     for (size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[ctx.rng->below(i)]);
@@ -198,7 +340,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     p.train_nll = rows ? loss / double(rows) : p.train_nll;
     res.last_train_nll = p.train_nll;
     if (has_valid) {
-      p.valid_nll = model.total_nll(*validation, pool) / double(validation->size());
+      p.valid_nll = validation_nll();
       p.best = p.valid_nll < st.best_nll;
     } else {
       p.best = true;
@@ -245,6 +387,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       st.part_loss = 0;
       st.part_rows = 0;
     }
+    share_out();
     for (; st.batch < batches; ++st.batch) {
       // Every minibatch boundary is a point to resume from.
       const bool stop_now = stopped();
@@ -254,26 +397,42 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       if (stop_now) break;
       const size_t b0 = st.batch * B, bn = std::min(n, b0 + B) - b0;
       const size_t nc = num_chunks(bn, C);
+      const auto mine = my_chunks(nc);
+      const size_t c0 = mine.first, c1 = mine.second;
       adam.set_learning_rate(scheduled_learning_rate(opt, st.step, total_steps, st.epoch));
       model.begin_step(st.step++);
-      pool.run(nc, [&](size_t c) {
-        FloatBuffer& g = chunk_grads[c];  // zero: allocated so, and cleared by Adam after use
+      pool.run(c1 - c0, [&](size_t k) {
+        const size_t c = c0 + k;
+        FloatBuffer& g = chunk_grads[k];  // zero: allocated so, and cleared by the sum after use
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
-        chunk_loss[c] = model.loss_and_grad(train, perm.data() + b0 + r0, rn, g.data());
+        const size_t* rows = R == 1 ? perm.data() + b0 + r0 : identity.data() + first_row[st.batch] + (c - c0) * C;
+        chunk_loss[k] = model.loss_and_grad_at(R == 1 ? train : epoch_rows, rows, rn, b0 + r0, g.data());
       });
+      std::vector<float*> parts(c1 - c0);
+      for (size_t k = 0; k < parts.size(); ++k) parts[k] = chunk_grads[k].data();
+      // One max-reduction: the largest |gradient entry| and every chunk's loss
+      // (-inf where another rank has it; a loss that is not finite as +inf).
+      std::vector<double> top(nc + 1, -std::numeric_limits<double>::infinity());
+      top[0] = grad_sum.max_abs(parts, pool);
+      for (size_t c = c0; c < c1; ++c)
+        top[1 + c] = std::isfinite(chunk_loss[c - c0]) ? chunk_loss[c - c0] : std::numeric_limits<double>::infinity();
+      comm.max(top.data(), top.size());
       double loss = 0;
-      for (size_t c = 0; c < nc; ++c) loss += chunk_loss[c];
-      if (!std::isfinite(loss))
-        throw DataError("training diverged: minibatch NLL is " + std::to_string(loss) + " at epoch " +
-                        std::to_string(st.epoch) + "; lower train.learning_rate or set train.clip_norm");
+      for (size_t c = 0; c < nc; ++c) loss += top[1 + c];
+      if (!std::isfinite(loss) || !std::isfinite(top[0]))
+        throw DataError("training diverged: minibatch NLL " +
+                        (std::isfinite(loss) ? "is finite but the gradient is not" : "is " + std::to_string(loss)) +
+                        " at epoch " + std::to_string(st.epoch) + "; lower train.learning_rate or set train.clip_norm");
       st.epoch_loss += loss;
       st.epoch_rows += bn;
       st.part_loss += loss;
       st.part_rows += bn;
-      // Adam sums the chunk gradients in chunk order as it updates.
-      std::vector<float*> parts(nc);
-      for (size_t c = 0; c < nc; ++c) parts[c] = chunk_grads[c].data();
-      adam.step(model.params(), parts, 1.0f / float(bn), pool, /*clear_grads=*/true);
+      // Every chunk's gradient is bounded by top[0], so their sum by nc top[0].
+      const FixedPoint fp = FixedPoint::for_bound(double(nc) * top[0]);
+      grad_sum.add(parts, fp, pool);
+      comm.sum(grad_sum.accumulator(), grad_sum.packed());
+      grad_sum.take(fp, grad.data(), pool);
+      adam.step(model.params(), std::vector<float*>{grad.data()}, 1.0f / float(bn), pool, /*clear_grads=*/true);
       if (ctx.monitor) ctx.monitor->on_work(int64_t(st.batch + 1), int64_t(batches));
       if (by_step && st.step % opt.validate_every == 0 && st.batch + 1 < batches) {
         early = evaluate(st.epoch, st.part_loss, st.part_rows);

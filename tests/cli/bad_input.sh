@@ -308,5 +308,23 @@ sed 's/"type": "mixture"/"type": "mixture", "type": "independent"/' cfg.json > d
 expect_error config-duplicate-key "dupkey.json: duplicate key 'model.type'" "$dgm" train --config dupkey.json --quiet
 sed 's/"model": *{/"modle": 1, "model": {/' cfg.json > typo.json
 expect_error stats-config-unknown-key "typo.json: unknown key 'modle'" "$dgm" stats --config typo.json
+
+# ---- inputs: endless, looped, marked, long ----
+expect_error config-dev-zero '/dev/zero: more than 64.0 MiB of config' "$dgm" train --config /dev/zero --quiet
+expect_error given-dev-zero '/dev/zero:1: binary data (a NUL byte)' "$dgm" sample -n 1 --model m.dgm --given /dev/zero
+ln -s loop-b loop-a && ln -s loop-a loop-b
+expect_error data-symlink-loop 'loop-a: cannot open: too many levels of symbolic links' "$dgm" stats --data loop-a --format lines --shape 5,5 --levels 2
+expect_error config-symlink-loop 'loop-a: cannot open: too many levels of symbolic links' "$dgm" train --config loop-a
+head -c 20000000 /dev/zero | tr '\0' '1' > long-line.txt
+expect_error given-long-line 'long-line.txt:1: more than 25 values' "$dgm" sample -n 1 --model m.dgm --given long-line.txt
+cases=$((cases + 1))
+printf '\357\273\277' > bom-test.txt && cat "$src/data/digits/test.txt" >> bom-test.txt
+if "$dgm" stats --data bom-test.txt --format grid --shape 5,5 --levels 2 > /dev/null 2> err.txt; then echo "ok   a UTF-8 BOM is not data"
+else echo "FAIL a file starting with a BOM: $(cat err.txt)"; fail=1; fi
+
+# ---- the memory budget governs model sizes ----
+sed 's/"components": *10/"components": 100000/' cfg.json > huge-mixture.json
+DGM_MEMORY_LIMIT_MB=100 expect_error mixture-100000-components "more than the 100.0 MiB of memory available" \
+  "$dgm" train --config huge-mixture.json --quiet -o huge.dgm
 echo "$cases cases"
 exit $fail

@@ -76,14 +76,18 @@ TEST_F(HostileSizes, CifarFileLargerThanMemoryAllows) {
   expect_refused([&] { read_dataset({{"path", path}, {"format", "cifar"}}, s); }, "FormatError", "exceed the limit");
 }
 
-// A PNG header claiming 100000 x 100000 pixels (IHDR only; stb reads the size
-// without checking the CRC). It must be refused from the header, in every way
+// A PNG claiming 100000 x 100000 pixels in its header (every chunk CRC right). It must be refused from the header, in every way
 // of naming images: a file, a directory of label folders, a list file.
+std::string png_chunk(const std::string& type, const std::string& data) {
+  const std::string td = type + data;
+  return be32(uint32_t(data.size())) + td + be32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(td.data()), uInt(td.size()))));
+}
+
 std::string huge_png() {
   std::string png("\x89PNG\r\n\x1a\n", 8);
-  png += be32(13) + "IHDR" + be32(100000) + be32(100000) + std::string("\x08\x00\x00\x00\x00", 5) + be32(0);
-  png += be32(10) + "IDAT" + std::string(10, '\0') + be32(0);
-  png += be32(0) + "IEND" + be32(0xae426082u);
+  png += png_chunk("IHDR", be32(100000) + be32(100000) + std::string("\x08\x00\x00\x00\x00", 5));
+  png += png_chunk("IDAT", std::string(10, '\0'));
+  png += png_chunk("IEND", "");
   return png;
 }
 

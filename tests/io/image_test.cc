@@ -184,7 +184,7 @@ TEST(Image, Errors) {
                           dir + "/a.png: image is 4x4 (width x height), the space expects 28x28");
   const std::string png = read_file(dir + "/a.png");
   const std::string cut = write_file(dir + "/cut.png", png.substr(0, png.size() / 2));
-  expect_error<FormatError>([&] { read_image_file(cut, d.space()); }, cut + ": cannot decode image");
+  expect_error<FormatError>([&] { read_image_file(cut, d.space()); }, cut + ": truncated PNG");
   const std::string junk = write_file(dir + "/junk.png", "this is not an image at all");
   expect_error<FormatError>([&] { read_image_file(junk, d.space()); }, junk + ": not a PNG, JPEG, BMP or netpbm");
   const std::string empty = write_file(dir + "/empty.png", "");

@@ -13,10 +13,12 @@
 #include <cstring>
 #include <map>
 
+#include "dgm/comm.h"
 #include "dgm/error.h"
 #include "dgm/model.h"
 #include "dgm/model_file.h"
 #include "models/test_util.h"
+#include "thread_comm.h"
 
 namespace dgm {
 namespace {
@@ -282,6 +284,67 @@ TEST_P(Contract, ResumeFromAnyCheckpointGivesTheSameFit) {
         << space.describe() << ": resumed after a stop";
   }
   if (!any) GTEST_SKIP() << GetParam() << " has no training loop to resume";
+}
+
+TEST_P(Contract, SameFitOverAnyNumberOfRanks) {
+  // Ranks as threads (tests/thread_comm.h), each with its shard of the
+  // training and validation data and one thread: the model bytes are those
+  // of one process, for P = 2 and 3 (the ranks' shards are whole blocks),
+  // and a checkpoint of one number of ranks resumes on another.
+  const ModelKind& k = kind_named(GetParam());
+  json cfg = json::parse(k.test_config);
+  // Minibatches of several gradient chunks, so that ranks share them.
+  if (cfg.contains("train") && cfg["train"].contains("batch_size")) cfg["train"]["batch_size"] = 100;
+  bool tested = false;
+  for (const Space& space : {binary3x3(), ternary4(), labeled2x2(), Space::sequence(6, 3)}) {
+    const bool seq = space.variable_length();
+    const Dataset train = seq ? make_sequences(space, 3000, 1) : make_data(space, 3000, 1);
+    const Dataset valid = seq ? make_sequences(space, 700, 2) : make_data(space, 700, 2);
+    auto bytes = [&](int P, RecordingCheckpointer* rec = nullptr, const TrainState* resume = nullptr) -> std::string {
+      std::string out;
+      test::run_ranks(P, [&](Communicator& comm) {
+        auto m = create_model(space, cfg.value("model", json::object()), cfg.value("train", json::object()));
+        const Range t = shard_range(train.size(), comm.rank(), P), v = shard_range(valid.size(), comm.rank(), P);
+        const Dataset my_train = train.slice(size_t(t.begin), size_t(t.end));
+        const Dataset my_valid = valid.slice(size_t(v.begin), size_t(v.end));
+        ThreadPool pool(1);
+        Rng rng(7);
+        const bool root = comm.rank() == 0;
+        if (rec && root) rec->model = m.get();
+        FitContext ctx{&pool, &rng, nullptr, nullptr, root ? rec : nullptr, resume};
+        if (P > 1) ctx.comm = &comm;
+        m->fit(my_train, &my_valid, ctx);
+        if (comm.rank() == 0) {
+          ModelWriter w;
+          m->save(w);
+          out = w.serialize();
+        }
+      });
+      return out;
+    };
+    std::string one;
+    try {
+      one = bytes(1);
+    } catch (const ConfigError&) {
+      continue;  // the kind does not model this space
+    } catch (const DataError&) {
+      continue;
+    }
+    tested = true;
+    EXPECT_EQ(one, bytes(2)) << space.describe() << ": 1 and 2 ranks differ";
+    EXPECT_EQ(one, bytes(3)) << space.describe() << ": 1 and 3 ranks differ";
+    // Checkpoints (rank 0's) of a 2-rank fit, resumed on 3 ranks and on one
+    // (through the model file's arrays): the same bytes.
+    RecordingCheckpointer all;
+    EXPECT_EQ(bytes(2, &all), one) << space.describe() << ": checkpoints changed the 2-rank fit";
+    if (all.states.empty()) continue;
+    ModelWriter w;
+    add_train_state(w, all.states[all.states.size() / 2]);
+    const TrainState middle = read_train_state(ModelReader::parse(w.serialize(), "checkpoint.dgm"));
+    EXPECT_EQ(bytes(3, nullptr, &middle), one) << space.describe() << ": a 2-rank checkpoint resumed on 3 ranks";
+    EXPECT_EQ(bytes(1, nullptr, &middle), one) << space.describe() << ": a 2-rank checkpoint resumed on 1";
+  }
+  if (!tested) GTEST_SKIP() << k.name << " fits none of the test spaces";
 }
 
 // Sampling and completion spread over SampleOptions::pool draw the same bytes

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "dgm/error.h"
 #include "dgm/logmath.h"
@@ -189,6 +190,51 @@ TEST(Mixture, ConfigLimitsAndRestrictions) {
   EXPECT_THROW(create_model(Space::tensor({3, 32, 32}, 256), {{"type", "mixture"}, {"components", 100000}}, json::object()),
                ConfigError);
   EXPECT_THROW(create_model(Space::sequence(10, 4), {{"type", "mixture"}}, json::object()), DataError);
+}
+
+// The tables are stored in the precision the config declares: a float32
+// mixture writes a float32 table (half the bytes) that is still exactly
+// normalised; a file with a float64 table loads into a float32 model; and the
+// table limit counts bytes, so K = 50 on a CIFAR-shaped space with 10 labels
+// (1.5 GiB in float32) is refused only for float64 (the float32 model is
+// refused here by the memory limit, before allocating, not by the table limit).
+TEST(Mixture, TablesInTheDeclaredPrecision) {
+  const Space s = Space::tensor({2, 2}, 3, 2);
+  const Dataset data = make_data(s, 200, 4);
+  auto f32 = fit_mixture(data, nullptr, {{"components", 3}, {"precision", "float32"}}, {{"max_iterations", 5}});
+  auto f64 = fit_mixture(data, nullptr, {{"components", 3}, {"precision", "float64"}}, {{"max_iterations", 5}});
+  ModelWriter w32, w64;
+  f32->save(w32);
+  f64->save(w64);
+  const ModelReader r32 = ModelReader::parse(w32.serialize(), "f32.dgm"), r64 = ModelReader::parse(w64.serialize(), "f64.dgm");
+  std::vector<float> t32(2 * 4 * 3 * 3);
+  r32.read("log_table", t32.data(), {2, 4, 3, 3});  // a float32 array
+  std::vector<double> t64(t32.size());
+  EXPECT_THROW(r32.read("log_table", t64.data(), {2, 4, 3, 3}), FormatError);
+  ThreadPool pool(1);
+  for (int32_t y : {0, 1, -1}) {
+    const std::vector<double> lp = f32->log_prob(testing_util::enumerate(s, y), pool);
+    EXPECT_NEAR(log_sum_exp(lp.data(), lp.size()), 0.0, 1e-13) << "label " << y;
+  }
+  auto loaded = create_model(s, {{"type", "mixture"}, {"components", 3}, {"precision", "float32"}}, json::object());
+  EXPECT_NO_THROW(loaded->load(r64));
+  const std::vector<double> a = loaded->log_prob(data, pool), b = f64->log_prob(data, pool);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * std::fabs(b[i]) + 1e-6);
+  const Space cifar = Space::tensor({3, 32, 32}, 256, 10);
+  try {
+    create_model(cifar, {{"type", "mixture"}, {"components", 50}, {"precision", "float64"}}, json::object());
+    ADD_FAILURE() << "K = 50 in float64 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("table entries"), std::string::npos) << e.what();
+  }
+  setenv("DGM_MEMORY_LIMIT_MB", "64", 1);
+  try {
+    create_model(cifar, {{"type", "mixture"}, {"components", 50}, {"precision", "float32"}}, json::object());
+    ADD_FAILURE() << "K = 50 in float32 under a 64 MiB limit was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("memory available"), std::string::npos) << e.what();
+  }
+  unsetenv("DGM_MEMORY_LIMIT_MB");
 }
 
 TEST(Mixture, ModelFileOfAnotherShapeIsAFormatError) {

@@ -283,7 +283,7 @@ TEST(PixelCnn, CifarBatchesAndPngFoldersEndToEnd) {
 }
 
 TEST(PixelCnn, RejectsHigherRankShapesAndEvenKernels) {
-  EXPECT_THROW(create_model(Space::tensor({2, 2, 2, 2}, 4), {{"type", "pixelcnn"}}, json::object()), ConfigError);
+  EXPECT_THROW(create_model(Space::tensor({2, 2, 2, 2, 2}, 4), {{"type", "pixelcnn"}}, json::object()), ConfigError);  // [T,C,H,W] is video
   EXPECT_THROW(create_model(Space::tensor({1, 4, 4}, 4), {{"type", "pixelcnn"}, {"kernel", 4}}, json::object()), ConfigError);
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -161,6 +162,45 @@ void check_adjoint(double tol) {
 
 TEST(Conv, AdjointAndWeightGradientFloat) { check_adjoint<float>(1e-5); }
 TEST(Conv, AdjointAndWeightGradientDouble) { check_adjoint<double>(1e-12); }
+
+// A dense staircase layer (MADE): rows of 1x1 "images", output o using the
+// inputs below prefix[o] (sorted), weights past it zero. Restricting each
+// output block to its columns changes no value; the weight gradient touches
+// only the rows inside each block's range.
+TEST(Conv, StaircaseBlocksGiveTheFullResult) {
+  Rng rng(12);
+  const int64_t n = 37, in = 130, out = 101;
+  std::vector<int64_t> prefix(static_cast<size_t>(out));
+  for (int64_t o = 0; o < out; ++o) prefix[size_t(o)] = std::min<int64_t>(in, o * in / out + int64_t(rng.below(3)));
+  std::sort(prefix.begin(), prefix.end());
+  Grid gx, gy;
+  gx.n = gy.n = n, gx.H = gy.H = 1, gx.W = gy.W = 1, gx.F = in, gy.F = out;
+  std::vector<float> x = random_grid<float>(gx, rng), dy = random_grid<float>(gy, rng);
+  std::vector<float> wt(size_t(in * out), 0.0f);  // (in, out): input j feeds output o when j < prefix[o]
+  for (int64_t j = 0; j < in; ++j)
+    for (int64_t o = 0; o < out; ++o)
+      if (j < prefix[size_t(o)]) wt[size_t(j * out + o)] = float(rng.uniform() - 0.5);
+  std::vector<int64_t> col(static_cast<size_t>(in)), ranges;
+  for (int64_t j = 0; j < in; ++j) col[size_t(j)] = j;
+  for (int64_t b = 0; b < num_output_blocks(out); ++b)
+    ranges.insert(ranges.end(), {0, prefix[size_t(std::min(out, (b + 1) * kOutputBlock) - 1)]});
+  std::vector<float> full(gy.size()), cut(gy.size());
+  conv_forward<float>(in, col.data(), wt.data(), gx, x.data(), gy, full.data(), Region::all(gy), {});
+  Epilogue<float> ep;
+  ep.block_cols = ranges.data();
+  conv_forward<float>(in, col.data(), wt.data(), gx, x.data(), gy, cut.data(), Region::all(gy), ep);
+  for (size_t e = 0; e < full.size(); ++e) ASSERT_EQ(full[e], cut[e]) << e;
+  std::vector<float> dw_full(wt.size(), 0.0f), dw_cut(wt.size(), 0.0f);
+  conv_backward_weights<float>(in, col.data(), gx, x.data(), gy, dy.data(), Region::all(gy), dw_full.data());
+  conv_backward_weights<float>(in, col.data(), gx, x.data(), gy, dy.data(), Region::all(gy), dw_cut.data(),
+                               ranges.data());
+  for (int64_t j = 0; j < in; ++j)
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t b = o / kOutputBlock;
+      const bool inside = j >= ranges[size_t(2 * b)] && j < ranges[size_t(2 * b + 1)];
+      ASSERT_EQ(dw_cut[size_t(j * out + o)], inside ? dw_full[size_t(j * out + o)] : 0.0f) << j << " " << o;
+    }
+}
 
 TEST(Conv, EpilogueGatesThenAdds) {
   const Case c{pixelcnn_taps(3, true), 2, 3, 3, 4, 20};

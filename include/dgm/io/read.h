@@ -21,6 +21,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dgm/config.h"
@@ -29,6 +30,7 @@
 namespace dgm {
 
 class Codec;
+class Communicator;
 
 // Samples read from one source, each with the record it came from, and the
 // policy for a bad record. Readers fill it through record() and push().
@@ -50,6 +52,18 @@ class Records {
   // outside text of each sample, its newline included. Empty when not known.
   std::vector<uint8_t> unknown;
   std::vector<int64_t> chars;
+
+  // Outside items that become several samples (a sound clip cut into
+  // frames), for figures per item (`dgm score`, `dgm eval`): (N) the item
+  // of each sample, an index into `items` (their names: the clip's file);
+  // each item's samples are consecutive. Empty when every sample is its own
+  // item. Readers call begin_item() before pushing an item's samples; the
+  // sources of its samples are then "ITEM#K" (K from 1 within the item).
+  std::vector<uint32_t> item;
+  std::vector<std::string> items;
+  void begin_item(const std::string& name);
+  // The samples [first, end) of item k.
+  std::pair<size_t, size_t> item_range(size_t k) const;
 
   // The error policy. With max_errors == 0 (the default) the first bad
   // record throws. Otherwise each bad record is given to on_error and
@@ -74,8 +88,24 @@ class Records {
   // Records of a bulk read: samples [first, data.size()) are records first+1.. (no names stored).
   void mark_bulk(size_t first);
 
+  // --- distributed reading (comm.h) ---
+  // Set part_of before reading to read part part_of->rank() of
+  // part_of->size() of the file. Readers that can read only their part by
+  // offset (idx, cifar: samples [total r / P, total (r+1) / P); lines, csv,
+  // jsonl, text: the lines that start in the r-th of P byte ranges) and set
+  // `part`, and `counted` when they also know `total` (samples in the whole
+  // file) and `first` (the global index of their first sample); read_records
+  // counts the others. A reader that cannot reads the whole file; then
+  // read_records keeps the part.
+  Communicator* part_of = nullptr;
+  bool part = false, counted = false;
+  uint64_t first = 0, total = 0;
+  // Keeps samples [begin, end) (read_records, for the readers that read all).
+  void keep(size_t begin, size_t end);
+
  private:
   std::vector<uint64_t> record_;  // (N) the record number of each sample
+  std::vector<size_t> item_first_;  // (items) the first sample of each item
   std::vector<std::string> own_;  // (N) or empty: each sample's own source
   uint64_t current_ = 0;
   bool by_line_ = true;
@@ -89,7 +119,8 @@ Records read_records(const json& source, const Space& space, const Codec* codec 
 Dataset read_dataset(const json& source, const Space& space, const Codec* codec = nullptr);
 
 // Writes a dataset to `path` in `format` (any format that writes; "image"
-// writes one PNG per sample into the directory `path`). Written to a
+// writes one PNG per sample into the directory `path`; a codec's file
+// formats write as the codec says). Written to a
 // temporary name and renamed into place. "-" writes the text formats to
 // stdout. An empty format is inferred from the name.
 void write_dataset(const Dataset& data, const std::string& path, const std::string& format,
@@ -98,10 +129,13 @@ void write_dataset(const Dataset& data, const std::string& path, const std::stri
 void write_dataset(const Dataset& data, std::ostream& out, const std::string& format, const Codec* codec = nullptr);
 
 // The format of a source, in this order: `preferred` (the model's own format)
-// when the content fits it; else what the content says (PNG/JPEG/BMP/PNM
+// when the content fits it; else a codec's format the name ends in (.wav,
+// .gif); else what the content says (PNG/JPEG/BMP/PNM
 // magic, IDX and gzip, '#'/'.' grids, digit lines — grids when their length
 // is a grid row of `space` —, JSON lines, commas, the codec's formats); else
-// the file name (infer_format). "-" is stdin, read once and kept for the reader.
+// the file name (infer_format). A folder is of `preferred` when the codec
+// owns it (a folder of sound clips), else of images. "-" is stdin, read once
+// and kept for the reader.
 std::string detect_format(const std::string& path, const std::string& preferred = "", const Codec* codec = nullptr,
                           const Space* space = nullptr);
 // The format read_dataset infers from a name alone: image for .png .pgm .ppm
@@ -115,7 +149,8 @@ std::vector<std::string> format_names(const Codec* codec = nullptr);
 // "" when it can.
 std::string format_problem(const std::string& format, const Space& space, const Codec* codec = nullptr);
 // Whether `format` is written as text to a stream (grid, lines, csv, jsonl,
-// a codec's text formats) rather than to files.
+// a codec's text formats) rather than to files (image, idx, cifar, a codec's
+// file formats such as wav and gif).
 bool is_stream_format(const std::string& format, const Codec* codec = nullptr);
 // Where write_dataset(..., "idx") puts the labels of a labeled dataset:
 // "train-images-idx3-ubyte.gz" -> "train-labels-idx1-ubyte.gz",
@@ -165,6 +200,13 @@ struct DataSplits {
   Dataset train, validation, test;  // validation / test may be empty
 };
 DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec = nullptr);
+// The same splits for a distributed run: each rank gets its shard of each
+// (shard_range of the split's size, comm.h), reading only its part of each
+// file (Records::part_of; formats that cannot are read whole by every rank,
+// which keeps its part), the rows then moving to their shard owners.
+// Collective; with one rank, load_data above.
+DataSplits load_data(const json& data_section, const Space& space, uint64_t seed, const Codec* codec,
+                     Communicator& comm);
 // One split ("train", "validation" or "test") of a data section read as its
 // own source, with its records (for per-record figures), before any split-off.
 Records read_split(const json& data_section, const std::string& split, const Space& space,
@@ -180,6 +222,9 @@ struct TrainingData {
   Dataset train, validation, test;
 };
 TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed);
+// Distributed: the codec fitted to what all ranks read, each rank's shards.
+TrainingData load_training_data(const json& data_section, const json& space_section, uint64_t seed,
+                                Communicator& comm);
 
 // Data paths of a config's "data" section (train, validation, test, the
 // label files, and "path"/"labels" of source objects) made absolute against

@@ -151,11 +151,15 @@ class TextCodec : public Codec {
   // {"shape": [max_length], "variable_length": true}; "levels", when given,
   // must equal the vocabulary size. ConfigError / IoError / DataError name
   // the key or the file and line.
-  static std::shared_ptr<const Codec> fit(const json& data_section, const json& space_section, Space* space);
+  // With comm, each rank counts the tokens of its byte range of the file and
+  // the vocabulary comes from the merged counts.
+  static std::shared_ptr<const Codec> fit(const json& data_section, const json& space_section, Space* space,
+                                          Communicator* comm = nullptr);
   static std::shared_ptr<const Codec> load(const json& header, const ModelReader& r);
 
  private:
-  void encode_into(const std::vector<std::string>& lines, Records& out) const;
+  // Lines [first_line, first_line + lines.size()) of a file, into out.
+  void encode_into(const std::vector<std::string>& lines, Records& out, size_t first_line = 0) const;
   Tokenizer tokenizer_;
   Vocabulary vocabulary_;
 };

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -81,11 +82,18 @@ class AutoregressiveModel : public Model, public Trainable {
   // non-null adds sum_i w[i] * d nll[i] / d params to it.
   virtual void loss_grad_rows(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad,
                               double* nll) const = 0;
+  // What one scoring or completion call derives from the parameters once for
+  // all its chunks (MADE's transposed weights); none by default.
+  struct Derived {
+    virtual ~Derived() = default;
+  };
+  virtual std::unique_ptr<const Derived> derive() const { return nullptr; }
   // out[i] = sum over positions d (those with known[i*D+d] != 0 when known is
   // non-null) of log P_variant(x_d | earlier x, y_i). With known a prefix of
-  // the order, this is the exact marginal of the known values.
+  // the order, this is the exact marginal of the known values. `derived` is
+  // derive()'s result for the current parameters (or null: derive it here).
   virtual void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int variant, const uint8_t* known,
-                             double* out) const = 0;
+                             double* out, const Derived* derived) const = 0;
   // Ancestral sampling of the positions not known (known may be null: none)
   // along order(variant), logits divided by temperature.
   virtual void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int variant,

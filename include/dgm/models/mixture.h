@@ -27,6 +27,9 @@ class MixtureModel : public CategoricalMixtureBase {
   std::string kind() const override { return "mixture"; }
   void fit(const Dataset& train, const Dataset* validation, const FitContext& ctx) override;
   json describe() const override;
+  // EM's tables (five copies of G K D L doubles), the E-step's copy and its
+  // per-task (chunk, K) blocks.
+  uint64_t memory_bytes() const override;
 
   // log p(parameters) of the symmetric Dirichlet(alpha + 1) prior, up to its
   // constant: alpha * (sum log pi + sum log theta). Each EM iteration never

@@ -23,9 +23,18 @@
 
 namespace dgm {
 
+// Video [T, C, H, W] (a clip of T frames): the order is frame by frame, each
+// frame in raster order as an image, conditioned on the frames before it by an
+// unmasked first_kernel x first_kernel convolution of the "context_frames"
+// frames before it (default all, T - 1; zero before the clip starts) with a
+// bias per frame index, added to the first layer:
+// log P(clip) = sum_f log P(frame_f | frames < f, y), exact. Sampling draws
+// frame after frame; completion continues a clip from its first frames.
+//
 // Registry factory. Model keys: "channels" (hidden feature maps, 64), "layers"
 // (residual masked-conv layers, 5), "kernel" (3), "first_kernel" (7),
-// "output" ("dlm" | "softmax"), "mixtures" (logistics a sub-pixel, 10).
+// "output" ("dlm" | "softmax"), "mixtures" (logistics a sub-pixel, 10),
+// "context_frames" (video only, 1..T-1, default T-1).
 // Training keys: those of train/trainer.h (epochs, batch_size, patience, Adam).
 std::unique_ptr<Model> create_pixelcnn(const Space& space, ConfigSection& model, ConfigSection& train);
 

@@ -153,7 +153,12 @@ class TransformerModel : public Model, public Trainable {
   // Trainable.
   size_t num_params() const override { return params_.size(); }
   float* params() override { return params_.data(); }
-  double loss_and_grad(const Dataset& data, const size_t* rows, size_t n, float* grad) const override;
+  double loss_and_grad(const Dataset& data, const size_t* rows, size_t n, float* grad) const override {
+    return loss_and_grad_at(data, rows, n, 0, grad);
+  }
+  // Dropout masks are keyed by the step and the sample's place in the epoch.
+  double loss_and_grad_at(const Dataset& data, const size_t* rows, size_t n, uint64_t first,
+                          float* grad) const override;
   double total_nll(const DataView& x, ThreadPool& pool) const override;
   std::vector<std::pair<size_t, size_t>> decay_ranges() const override;
   size_t chunk_rows() const override { return size_t(chunk_rows_); }

@@ -28,6 +28,15 @@ class Trainable {
   // grad (num_params, not cleared). Called concurrently for different chunks:
   // must only read the parameters.
   virtual double loss_and_grad(const Dataset& data, const size_t* rows, size_t n, float* grad) const = 0;
+  // The same, called by the loop, where rows[i] is the sample at place
+  // `first + i` of the epoch's order: a key for per-sample randomness
+  // (dropout) that is the same for any number of threads and MPI ranks (the
+  // row indices are not: over ranks they index the rank's own rows).
+  virtual double loss_and_grad_at(const Dataset& data, const size_t* rows, size_t n, uint64_t first,
+                                  float* grad) const {
+    (void)first;
+    return loss_and_grad(data, rows, n, grad);
+  }
   // Sum of the NLL over x (the model's scoring, e.g. for validation).
   virtual double total_nll(const DataView& x, ThreadPool& pool) const = 0;
   // Sorted, disjoint [begin, end) ranges of the parameters that training may
