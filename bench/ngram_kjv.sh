@@ -40,7 +40,7 @@ fi
 [ -f data/kjv/train.txt ] && [ -f data/kjv/test.txt ] || scripts/prepare_kjv.sh data/kjv
 cmake --build "$build" --target dgmlib -j2 >/dev/null
 c++ -O2 -march=native -std=c++17 -Wall -Wextra -I"$root/include" bench/ngram_tool.cc "$build/libdgm.a" \
-  -lz -lpthread -o "$out/ngram_tool"
+  -lsndfile -lsamplerate -lgif -lz -lpthread -o "$out/ngram_tool"
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s %8s %8s %15s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char load_ms check_ms query_cpu_tok/s
