@@ -252,7 +252,11 @@ std::pair<std::string, std::string> path_and_format(ConfigSection& opts, const s
 void read_into(const json& source, const std::string& where, const Codec* codec, Records& out) {
   const json src = source_object(source, where);
   ConfigSection opts(src, where);
-  const auto [path, name] = path_and_format(opts, where, codec, &out.data.space());
+  // Named, not a structured binding: the lambda below captures them (C++17
+  // allows no capture of a binding; clang refuses it).
+  const std::pair<std::string, std::string> source_format = path_and_format(opts, where, codec, &out.data.space());
+  const std::string& path = source_format.first;
+  const std::string& name = source_format.second;
   const Format* format = codec_owns(codec, name) ? nullptr : find_plain(name);
   if (format) {
     if (path == "-" && !format->write_text)
