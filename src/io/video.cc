@@ -83,6 +83,7 @@ GifLayout walk_gif(const std::string& b, const std::string& path) {
   g.h = le16(8);
   if (g.w == 0 || g.h == 0) throw FormatError(path + ": corrupt GIF: the screen is " + std::to_string(g.w) + "x" +
                                               std::to_string(g.h));
+  int disposal = 0, last_disposal = 0;  // the current one, and that of the frame before
   size_t pos = 13;
   if (at(10) & 0x80) pos += 3 * (size_t(1) << ((at(10) & 7) + 1));
   auto truncated = [&] { return FormatError(path + ": truncated GIF (it ends inside a block, before its trailer)"); };
@@ -103,6 +104,8 @@ GifLayout walk_gif(const std::string& b, const std::string& path) {
     if (c == 0x3B) break;  // trailer
     if (c == 0x21) {       // extension: label, then sub-blocks
       if (pos >= b.size()) throw truncated();
+      // A graphic control extension: its disposal method holds until the next one.
+      if (at(pos) == 0xF9 && pos + 2 < b.size() && at(pos + 1) >= 1) disposal = (at(pos + 2) >> 2) & 7;
       ++pos;
       skip_sub_blocks();
     } else if (c == 0x2C) {  // image descriptor
@@ -110,7 +113,15 @@ GifLayout walk_gif(const std::string& b, const std::string& path) {
       const int64_t left = le16(pos), top = le16(pos + 2), fw = le16(pos + 4), fh = le16(pos + 6);
       const uint8_t flags = at(pos + 8);
       pos += 9;
+      // Debian's stb_image reads out of bounds (two_back) when it
+      // restores a frame for "restore to previous" (disposal 3) past the second
+      // frame: refused here, before it decodes anything.
+      if (g.frames >= 2 && last_disposal == 3)
+        throw DataError(path + ": frame " + std::to_string(g.frames) +
+                        " is disposed by 'restore to previous' (GIF disposal method 3), which this reader does not "
+                        "decode; re-save the clip with full frames and another disposal method");
       ++g.frames;
+      last_disposal = disposal;
       if (left != 0 || top != 0 || fw != g.w || fh != g.h)
         throw DataError(path + ": frame " + std::to_string(g.frames) + " is " + std::to_string(fw) + "x" +
                         std::to_string(fh) + " at (" + std::to_string(left) + "," + std::to_string(top) +
