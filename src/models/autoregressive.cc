@@ -10,7 +10,9 @@
 #include <limits>
 
 // GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
+#if !defined(__clang__)  // a GCC warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Dense>
 
 #include "dgm/error.h"

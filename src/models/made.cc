@@ -13,7 +13,7 @@
 // inputs below its longest prefix (the forward pass from the weights
 // transposed once a minibatch or scoring call, the adjoint and weight
 // gradient from them as stored); sampling finalises the hidden units of one
-// degree at a time with groups of kGroupRows rows. Hidden units are ReLU. Several masks ("masks": M) are
+// degree at a time. Hidden units are ReLU. Several masks ("masks": M) are
 // trained in turn, one a minibatch; scoring averages the first "ensemble": N
 // of them (a uniform mixture, exact log of the average probability).
 #include <algorithm>
@@ -23,7 +23,9 @@
 
 // GCC 12 flags Eigen's AVX-512 kernels (_mm512_undefined_ps) as maybe-uninitialized:
 // a known false positive (GCC bug 105593).
+#if !defined(__clang__)  // a GCC warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Dense>
 
 #include "dgm/error.h"
@@ -41,8 +43,6 @@ using MatR = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajo
 using MapR = Eigen::Map<MatR>;
 using CMapR = Eigen::Map<const MatR>;
 using VecF = Eigen::VectorXf;
-
-constexpr int64_t kGroupRows = 64;
 
 class Made : public AutoregressiveModel {
  public:

@@ -25,7 +25,9 @@
 #include <cstring>
 #include <limits>
 
+#if !defined(__clang__)  // a GCC warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Dense>
 
 #include "dgm/comm.h"

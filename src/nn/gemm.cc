@@ -8,7 +8,9 @@
 #endif
 
 // GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
+#if !defined(__clang__)  // a GCC warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Dense>
 
 namespace dgm::nn {

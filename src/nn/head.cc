@@ -10,7 +10,9 @@
 
 // GCC 12 flags Eigen's AVX-512 kernels as (maybe-)uninitialized: a false
 // positive on _mm512_undefined_* (GCC bug 105593).
+#if !defined(__clang__)  // a GCC warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Dense>
 
