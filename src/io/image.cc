@@ -28,9 +28,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
+#include "dgm/input.h"
 #include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "formats.h"
@@ -177,18 +177,10 @@ class PnmParser {
   size_t pos_ = 0;
 };
 
+// The whole file (read_whole_input: chunked, capped at 1 GiB, errors naming the file).
 std::string read_bytes(const std::string& path) {
-  io::require_file(path);
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) throw IoError(path + ": cannot read its size: " + ec.message());
-  if (size == 0) throw FormatError(path + ": empty file, expected an image");
-  if (size > (uint64_t(1) << 30)) throw FormatError(path + ": larger than 1 GiB, not read as an image");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open");
-  std::string bytes(size_t(size), '\0');
-  in.read(&bytes[0], std::streamsize(size));
-  if (size_t(in.gcount()) != size) throw IoError(path + ": read error");
+  std::string bytes = read_whole_input(path, {uint64_t(1) << 30, nullptr, "image"});
+  if (bytes.empty()) throw FormatError(path + ": empty file, expected an image");
   return bytes;
 }
 

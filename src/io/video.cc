@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "dgm/error.h"
+#include "dgm/input.h"
 #include "dgm/io/atomic_file.h"
 #include "dgm/io/image.h"
 #include "dgm/model_file.h"
@@ -52,17 +52,8 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) 
 
 std::string read_file_bytes(const std::string& path) {
   if (path == "-") throw ConfigError("-: video clips are read from files, not from stdin");
-  io::require_file(path);
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) throw IoError(path + ": cannot read its size: " + ec.message());
-  if (size == 0) throw FormatError(path + ": empty file, expected a GIF");
-  if (size > (uint64_t(1) << 30)) throw FormatError(path + ": larger than 1 GiB, not read as a GIF");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open");
-  std::string bytes(size_t(size), '\0');
-  in.read(&bytes[0], std::streamsize(size));
-  if (size_t(in.gcount()) != size) throw IoError(path + ": read error");
+  std::string bytes = read_whole_input(path, {uint64_t(1) << 30, nullptr, "GIF"});
+  if (bytes.empty()) throw FormatError(path + ": empty file, expected a GIF");
   return bytes;
 }
 
