@@ -123,12 +123,6 @@ std::string lower(std::string s);
 // Throws IoError unless `path` names an existing regular (or special) file.
 void require_file(const std::string& path);
 
-// The frames of an animated GIF decoded by stb_image (compiled in image.cc
-// only), each composited onto the logical screen: (frames, h, w, 4) RGBA
-// bytes. The caller checks the file's structure and sizes first (video.cc).
-std::vector<uint8_t> decode_gif_frames(const std::string& bytes, const std::string& path, int64_t* w, int64_t* h,
-                                       int64_t* frames);
-
 // ---- files of a source, one sample or clip a file (listing.cc) ----
 
 // What kind of file a format reads: its name in messages and its extensions.

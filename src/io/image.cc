@@ -506,23 +506,6 @@ void write_sheet_png(const Dataset& samples, const std::string& path, int64_t co
 
 namespace io {
 
-std::vector<uint8_t> decode_gif_frames(const std::string& bytes, const std::string& path, int64_t* w, int64_t* h,
-                                       int64_t* frames) {
-  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
-  const int len = int(std::min<size_t>(bytes.size(), INT32_MAX));
-  int* delays = nullptr;
-  int x = 0, y = 0, z = 0, comp = 0;
-  stbi_uc* pixels = stbi_load_gif_from_memory(buf, len, &delays, &x, &y, &z, &comp, 4);
-  std::free(delays);
-  if (!pixels) throw FormatError(path + ": cannot decode the GIF (" + stbi_failure_reason() + ")");
-  std::vector<uint8_t> out(pixels, pixels + size_t(x) * size_t(y) * size_t(z) * 4);
-  stbi_image_free(pixels);
-  *w = x;
-  *h = y;
-  *frames = z;
-  return out;
-}
-
 void check_image_space(const Space& space, const std::string& name) { (void)geometry(space, name); }
 
 void read_images(const std::string& path, ConfigSection& opts, Records& out) {

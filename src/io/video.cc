@@ -1,6 +1,7 @@
-// video.cc — the video codec (video.h): animated GIFs read through stb_image
-// (after a walk over the file's blocks that checks the frame count, every
-// frame's size and the memory the decode needs) and written through giflib;
+// video.cc — the video codec (video.h): animated GIFs read and written
+// through giflib (reading: a walk over the file's blocks first checks the
+// frame count, every frame's size and the memory the decode needs; frames are
+// then composed here, by the GIF89a disposal rules);
 // folders of frame images; PNG sheets with a row of frames a clip.
 #include "dgm/io/video.h"
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include "dgm/error.h"
 #include "dgm/input.h"
@@ -59,6 +61,7 @@ std::string read_file_bytes(const std::string& path) {
 
 struct GifLayout {
   int64_t w = 0, h = 0, frames = 0;
+  bool trailer = true;  // false: the file ends after its last frame's data
 };
 
 // Walks the blocks of a GIF (GIF89a spec, sec. 17-27) without decoding:
@@ -74,7 +77,6 @@ GifLayout walk_gif(const std::string& b, const std::string& path) {
   g.h = le16(8);
   if (g.w == 0 || g.h == 0) throw FormatError(path + ": corrupt GIF: the screen is " + std::to_string(g.w) + "x" +
                                               std::to_string(g.h));
-  int disposal = 0, last_disposal = 0;  // the current one, and that of the frame before
   size_t pos = 13;
   if (at(10) & 0x80) pos += 3 * (size_t(1) << ((at(10) & 7) + 1));
   auto truncated = [&] { return FormatError(path + ": truncated GIF (it ends inside a block, before its trailer)"); };
@@ -89,14 +91,13 @@ GifLayout walk_gif(const std::string& b, const std::string& path) {
   for (;;) {
     if (pos >= b.size()) {
       if (g.frames == 0) throw truncated();
+      g.trailer = false;
       break;  // no trailer after the last block: accepted, as decoders do
     }
     const uint8_t c = at(pos++);
     if (c == 0x3B) break;  // trailer
     if (c == 0x21) {       // extension: label, then sub-blocks
       if (pos >= b.size()) throw truncated();
-      // A graphic control extension: its disposal method holds until the next one.
-      if (at(pos) == 0xF9 && pos + 2 < b.size() && at(pos + 1) >= 1) disposal = (at(pos + 2) >> 2) & 7;
       ++pos;
       skip_sub_blocks();
     } else if (c == 0x2C) {  // image descriptor
@@ -104,15 +105,7 @@ GifLayout walk_gif(const std::string& b, const std::string& path) {
       const int64_t left = le16(pos), top = le16(pos + 2), fw = le16(pos + 4), fh = le16(pos + 6);
       const uint8_t flags = at(pos + 8);
       pos += 9;
-      // Debian's stb_image reads out of bounds (two_back) when it
-      // restores a frame for "restore to previous" (disposal 3) past the second
-      // frame: refused here, before it decodes anything.
-      if (g.frames >= 2 && last_disposal == 3)
-        throw DataError(path + ": frame " + std::to_string(g.frames) +
-                        " is disposed by 'restore to previous' (GIF disposal method 3), which this reader does not "
-                        "decode; re-save the clip with full frames and another disposal method");
       ++g.frames;
-      last_disposal = disposal;
       if (left != 0 || top != 0 || fw != g.w || fh != g.h)
         throw DataError(path + ": frame " + std::to_string(g.frames) + " is " + std::to_string(fw) + "x" +
                         std::to_string(fh) + " at (" + std::to_string(left) + "," + std::to_string(top) +
@@ -145,9 +138,9 @@ int append_bytes(GifFileType* gif, const GifByteType* data, int n) {
 }
 
 // One pixel value of a channel from RGBA bytes, as images are read.
-int pixel_value(const uint8_t* rgba, int64_t C, int64_t c) {
-  if (C == 3) return rgba[c];
-  return (299 * rgba[0] + 587 * rgba[1] + 114 * rgba[2] + 500) / 1000;  // ITU-R BT.601 luma
+int pixel_value(const uint8_t* rgb, int64_t C, int64_t c) {
+  if (C == 3) return rgb[c];
+  return (299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2] + 500) / 1000;  // ITU-R BT.601 luma
 }
 
 // Values 0..levels-1 to bytes 0..255, as images are written.
@@ -237,6 +230,80 @@ std::vector<io::FileItem> frame_clips(const std::string& path, const Space& spac
   if (clips.empty()) throw FormatError(path + ": no clip folders");
   return clips;
 }
+// giflib reads from the bytes in memory, and a trailer after them where the
+// file has none.
+struct GifSource {
+  const std::string* bytes;
+  bool add_trailer;
+  size_t pos = 0;
+};
+
+int read_gif_bytes(GifFileType* gif, GifByteType* out, int n) {
+  auto* src = static_cast<GifSource*>(gif->UserData);
+  const size_t want = size_t(std::max(n, 0)), size = src->bytes->size();
+  size_t k = std::min(want, size - std::min(size, src->pos));
+  if (k) std::memcpy(out, src->bytes->data() + src->pos, k);
+  if (k < want && src->add_trailer && src->pos + k == size) out[k++] = 0x3B;
+  src->pos += k;
+  return int(k);
+}
+
+// The frames of a GIF, composed as a viewer shows them (GIF89a sec. 23):
+// each frame is drawn over the screen, except where it has its transparent
+// colour; then its disposal method says what the next frame is drawn over:
+// the screen as it is (0, 1), the background (2: black, transparent for a
+// browser), or the screen as it was before the frame (3). Frames cover the
+// whole screen (walk_gif). RGB, 3 bytes a pixel.
+std::vector<uint8_t> decode_gif(const std::string& bytes, const std::string& path, const GifLayout& lay) {
+  GifSource src{&bytes, !lay.trailer};
+  int err = 0;
+  GifFileType* gif = DGifOpen(&src, &read_gif_bytes, &err);
+  auto fail = [&](int code) {
+    const char* why = GifErrorString(code);
+    return FormatError(path + ": cannot decode the GIF" + (why ? std::string(" (") + why + ")" : std::string()));
+  };
+  if (!gif) throw fail(err);
+  std::unique_ptr<GifFileType, void (*)(GifFileType*)> owner(gif, [](GifFileType* p) {
+    int e = 0;
+    DGifCloseFile(p, &e);
+  });
+  if (DGifSlurp(gif) != GIF_OK) throw fail(gif->Error);
+  if (gif->ImageCount != lay.frames || gif->SWidth != lay.w || gif->SHeight != lay.h)
+    throw FormatError(path + ": corrupt GIF: decoded " + std::to_string(gif->ImageCount) + " frames of " +
+                      std::to_string(gif->SWidth) + "x" + std::to_string(gif->SHeight) + ", its blocks describe " +
+                      std::to_string(lay.frames) + " of " + std::to_string(lay.w) + "x" + std::to_string(lay.h));
+  const size_t hw = size_t(lay.w) * size_t(lay.h);
+  std::vector<uint8_t> out(size_t(lay.frames) * hw * 3);
+  std::vector<uint8_t> screen(hw * 3, 0), before;
+  for (int f = 0; f < gif->ImageCount; ++f) {
+    const SavedImage& im = gif->SavedImages[f];
+    const std::string frame = "frame " + std::to_string(f + 1);
+    if (im.ImageDesc.Left != 0 || im.ImageDesc.Top != 0 || im.ImageDesc.Width != lay.w ||
+        im.ImageDesc.Height != lay.h || !im.RasterBits)
+      throw FormatError(path + ": corrupt GIF: " + frame + " does not cover the screen");
+    const ColorMapObject* map = im.ImageDesc.ColorMap ? im.ImageDesc.ColorMap : gif->SColorMap;
+    if (!map || !map->Colors || map->ColorCount < 1)
+      throw FormatError(path + ": corrupt GIF: " + frame + " has no colour table");
+    GraphicsControlBlock gcb{DISPOSAL_UNSPECIFIED, false, 0, NO_TRANSPARENT_COLOR};
+    if (DGifSavedExtensionToGCB(gif, f, &gcb) != GIF_OK) gcb = {DISPOSAL_UNSPECIFIED, false, 0, NO_TRANSPARENT_COLOR};
+    if (gcb.DisposalMode == DISPOSE_PREVIOUS) before = screen;
+    for (size_t k = 0; k < hw; ++k) {
+      const int index = im.RasterBits[k];
+      if (index == gcb.TransparentColor) continue;
+      if (index >= map->ColorCount)
+        throw FormatError(path + ": corrupt GIF: " + frame + " uses colour " + std::to_string(index) +
+                          " of a table of " + std::to_string(map->ColorCount));
+      const GifColorType& c = map->Colors[index];
+      screen[k * 3] = c.Red;
+      screen[k * 3 + 1] = c.Green;
+      screen[k * 3 + 2] = c.Blue;
+    }
+    std::copy(screen.begin(), screen.end(), out.begin() + std::ptrdiff_t(size_t(f) * hw * 3));
+    if (gcb.DisposalMode == DISPOSE_BACKGROUND) std::fill(screen.begin(), screen.end(), uint8_t(0));
+    if (gcb.DisposalMode == DISPOSE_PREVIOUS) screen.swap(before);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -253,24 +320,21 @@ std::vector<int32_t> read_gif_clip(const std::string& path, const Space& space, 
   if (lay.frames > g.T || (!partial && lay.frames != g.T))
     throw DataError(path + ": " + std::to_string(lay.frames) + " frames, the space has " + std::to_string(g.T) +
                     (partial ? " at most" : ""));
-  // stb holds the frames, RGBA, and two more screens while decoding.
-  const uint64_t need = uint64_t(lay.w) * uint64_t(lay.h) * 4 * uint64_t(lay.frames + 2);
+  // giflib holds a byte a pixel of every frame; the composed frames take 3,
+  // and two screens more.
+  const uint64_t need = uint64_t(lay.w) * uint64_t(lay.h) * (4 * uint64_t(lay.frames) + 6);
   if (need > memory_budget() / 2)
     throw DataError(path + ": decoding " + std::to_string(lay.frames) + " frames of " + std::to_string(lay.w) + "x" +
                     std::to_string(lay.h) + " needs " + mib(need) + ", more than half the " + mib(memory_budget()) +
                     " of memory available");
-  int64_t w = 0, h = 0, n = 0;
-  const std::vector<uint8_t> rgba = io::decode_gif_frames(bytes, path, &w, &h, &n);
-  if (w != lay.w || h != lay.h || n != lay.frames)
-    throw FormatError(path + ": corrupt GIF: decoded " + std::to_string(n) + " frames of " + std::to_string(w) + "x" +
-                      std::to_string(h) + ", its blocks describe " + std::to_string(lay.frames) + " of " +
-                      std::to_string(lay.w) + "x" + std::to_string(lay.h));
+  const std::vector<uint8_t> rgb = decode_gif(bytes, path, lay);
+  const int64_t n = lay.frames;
   std::vector<int32_t> x(size_t(g.T * g.frame()), 0);
   const int64_t HW = g.H * g.W;
   for (int64_t f = 0; f < n; ++f)
     for (int64_t c = 0; c < g.C; ++c)
       for (int64_t k = 0; k < HW; ++k) {
-        const int v = pixel_value(&rgba[size_t((f * HW + k) * 4)], g.C, c);
+        const int v = pixel_value(&rgb[size_t((f * HW + k) * 3)], g.C, c);
         x[size_t(f * g.frame() + c * HW + k)] = t >= 0 ? (v >= t ? 1 : 0) : v;
       }
   *frames = n;

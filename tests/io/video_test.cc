@@ -1,6 +1,7 @@
-// video_test.cc — the video codec: GIFs written through giflib and read
-// through stb_image give back the clips exactly (gray, binary, RGB with a
-// clip palette), folders of frames, sheets, partial clips for completion,
+// video_test.cc — the video codec: GIFs written and read through giflib
+// give back the clips exactly (gray, binary, RGB with a clip palette),
+// frames composed by transparency and every disposal method, folders of
+// frames, sheets, partial clips for completion,
 // and bad input: truncated and corrupt GIFs, frames of different sizes,
 // wrong frame counts and sizes, a decode larger than the memory budget.
 #include "dgm/io/video.h"
@@ -65,6 +66,52 @@ TEST(Video, GifRoundTripsGrayBinaryAndRgb) {
   expect_error<DataError>([&] { c.write_file(test::random_dataset(rgb, 1, 5), "gif", dir + "/rgb.gif"); },
                           dir + "/rgb.gif: the clip has more than 256 colours");
   EXPECT_FALSE(fs::exists(dir + "/rgb.gif"));
+}
+
+// A clip whose frames have a transparent colour and use each disposal method
+// reads as a viewer shows it. The writer's clip is edited in place: every
+// graphic control extension gets transparent index 3 and a disposal method.
+TEST(Video, GifFramesAreComposedByTransparencyAndDisposal) {
+  const std::string dir = tmp_dir();
+  const VideoCodec c(8);
+  const Space space = Space::tensor({4, 1, 3, 4}, 256);
+  const int64_t HW = 12;
+  Dataset d(space);
+  std::vector<int32_t> x(size_t(4 * HW));
+  for (size_t k = 0; k < x.size(); ++k) x[k] = int32_t((k * 5 + k / 7) % 7 + 1);  // 1..7; 3 is transparent
+  d.push_back(x);
+  c.write_file(d, "gif", dir + "/clip.gif");
+  std::string gif = read_file(dir + "/clip.gif");
+  const int disposal[4] = {1, 3, 2, 0};  // none, restore to previous, to background, unspecified
+  size_t at = 0;
+  for (int f = 0; f < 4; ++f, at += 3) {
+    at = gif.find("\x21\xF9\x04", at);
+    ASSERT_NE(at, std::string::npos);
+    gif[at + 3] = char((gif[at + 3] & ~0x1D) | disposal[f] << 2 | 1);
+    gif[at + 6] = 3;
+  }
+  const std::string edited = write_file(dir + "/edited.gif", gif);
+  std::vector<int32_t> want(x.size());
+  std::vector<int32_t> screen(size_t(HW), 0);
+  auto draw = [&](int f) {
+    for (int64_t k = 0; k < HW; ++k)
+      if (x[size_t(f * HW + k)] != 3) screen[size_t(k)] = x[size_t(f * HW + k)];
+    std::copy(screen.begin(), screen.end(), want.begin() + f * HW);
+  };
+  draw(0);                                      // drawn over black; disposal 1 keeps it
+  const std::vector<int32_t> first = screen;
+  draw(1);                                      // over frame 1; disposal 3 restores frame 1
+  screen = first;
+  draw(2);                                      // over frame 1 again; disposal 2 clears to black
+  std::fill(screen.begin(), screen.end(), 0);
+  draw(3);
+  int64_t n = 0;
+  EXPECT_EQ(read_gif_clip(edited, space, -1, false, &n), want);
+  EXPECT_EQ(n, 4);
+  // The same file without its trailer reads the same.
+  ASSERT_EQ(gif.back(), '\x3B');
+  const std::string open_end = write_file(dir + "/open.gif", gif.substr(0, gif.size() - 1));
+  EXPECT_EQ(read_gif_clip(open_end, space, -1, false, &n), want);
 }
 
 TEST(Video, FramesFoldersAndSheets) {
