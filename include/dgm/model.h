@@ -47,6 +47,14 @@ struct TrainProgress {
   bool best = false;               // this step's parameters are the best so far
 };
 
+// The training record a model file keeps (`dgm info` prints it): the unit,
+// the steps run and their maximum, the best step, and a column per quantity
+// of the steps in `history` (train and validation NLL in nats per sample, the
+// learning rate, the EM restart; a column only where some step has it; null
+// for a NaN). `start` is what on_start gave, used before a step has ended;
+// `dims` > 0 is recorded for bits per dimension.
+json training_record(const std::vector<TrainProgress>& history, const TrainProgress& start, int64_t dims);
+
 // Receives training progress; implemented by the CLI (progress bar, JSONL log)
 // and by tests. All calls come from the thread that called fit().
 class TrainMonitor {

@@ -29,6 +29,40 @@ void Model::position_log_probs(const DataView&, double*, ThreadPool&) const {
   throw DataError("model '" + kind() + "' has no per-position conditionals");
 }
 
+json training_record(const std::vector<TrainProgress>& history, const TrainProgress& start, int64_t dims) {
+  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(); };
+  json r;
+  const TrainProgress* last = history.empty() ? nullptr : &history.back();
+  r["unit"] = last ? last->unit : start.unit.empty() ? "step" : start.unit;
+  r["steps"] = history.size();
+  r["max_steps"] = last ? last->total : start.total;
+  int64_t best = 0;
+  bool any_valid = false, any_lr = false, any_restart = false;
+  for (const auto& p : history) {
+    if (p.best) best = p.step;
+    any_valid |= !std::isnan(p.valid_nll);
+    any_lr |= !std::isnan(p.learning_rate);
+    any_restart |= p.restart > 0;
+  }
+  r["best_step"] = best;
+  r["nll_unit"] = "nats per sample";
+  if (dims > 0) r["dims"] = dims;
+  json h;
+  json& step = h["step"] = json::array();
+  json& train = h["train_nll"] = json::array();
+  json& best_col = h["best"] = json::array();
+  for (const auto& p : history) {
+    step.push_back(p.step);
+    train.push_back(num(p.train_nll));
+    best_col.push_back(p.best);
+    if (any_valid) h["valid_nll"].push_back(num(p.valid_nll));
+    if (any_lr) h["learning_rate"].push_back(num(p.learning_rate));
+    if (any_restart) h["restart"].push_back(p.restart);
+  }
+  r["history"] = h;
+  return r;
+}
+
 uint64_t Model::memory_bytes() const {
   const json d = describe();
   const auto it = d.find("parameters");
