@@ -240,4 +240,14 @@ const std::vector<ModelKind>& model_kinds();
 std::unique_ptr<Model> create_model(const Space& space, const json& model_cfg, const json& train_cfg,
                                     json* effective_model = nullptr, json* effective_train = nullptr);
 
+// The unfitted model a whole config (sections space, data, model, train)
+// asks for, in `space`, with `codec` attached; `dgm train` and the Python
+// module's train() both start here. *effective becomes the config the model
+// file keeps: every key with its default, train.seed = `seed`, the space;
+// without what does not change the model (train.checkpoint_every, output).
+// *effective_model, when non-null, gets the model section alone.
+std::unique_ptr<Model> create_model_for_training(const json& cfg, const Space& space, std::shared_ptr<const Codec> codec,
+                                                 uint64_t seed, const std::string& config_name, json* effective,
+                                                 json* effective_model = nullptr);
+
 }  // namespace dgm

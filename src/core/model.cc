@@ -29,6 +29,29 @@ void Model::position_log_probs(const DataView&, double*, ThreadPool&) const {
   throw DataError("model '" + kind() + "' has no per-position conditionals");
 }
 
+std::unique_ptr<Model> create_model_for_training(const json& cfg, const Space& space, std::shared_ptr<const Codec> codec,
+                                                 uint64_t seed, const std::string& config_name, json* effective,
+                                                 json* effective_model) {
+  if (!cfg.contains("model"))
+    throw ConfigError(config_name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
+  json model_section, train_section;
+  std::unique_ptr<Model> model =
+      create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &model_section, &train_section);
+  model->set_codec(std::move(codec));
+  train_section["seed"] = seed;
+  // When to checkpoint changes nothing in the model; the output path is where
+  // the model goes, not what it is: neither is stored, so that the same
+  // training gives the same bytes anywhere.
+  train_section.erase("checkpoint_every");
+  *effective = cfg;
+  effective->erase("output");
+  (*effective)["model"] = model_section;
+  (*effective)["train"] = train_section;
+  (*effective)["space"] = space.to_json();
+  if (effective_model) *effective_model = std::move(model_section);
+  return model;
+}
+
 json training_record(const std::vector<TrainProgress>& history, const TrainProgress& start, int64_t dims) {
   auto num = [](double v) { return std::isfinite(v) ? json(v) : json(); };
   json r;

@@ -734,17 +734,8 @@ PyModel train(py::object config, py::object callback, py::object data, py::objec
   ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
   const uint64_t seed = uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
   if (threads <= 0) threads = int(train_top.get_int("threads", 0, 0, 1024));
-  if (!cfg.contains("model")) throw ConfigError(name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
-  json effective_model, effective_train;
-  std::unique_ptr<Model> model =
-      create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
-  model->set_codec(codec);
-  effective_train["seed"] = seed;
-  effective_train.erase("checkpoint_every");
-  json effective = cfg;
-  effective["model"] = effective_model;
-  effective["train"] = effective_train;
-  effective["space"] = space.to_json();
+  json effective;
+  std::unique_ptr<Model> model = create_model_for_training(cfg, space, codec, seed, name, &effective);
 
   DataSplits splits;
   if (arrays) {
