@@ -42,15 +42,8 @@ void read_cifar(const std::string& path, ConfigSection&, Records& out) {
     throw FormatError(path + ": " + std::to_string(n) + " records exceed the limit of " +
                       std::to_string(Dataset::kMaxValues) + " values");
   // All records, or with out.part_of only this rank's [n r / P, n (r+1) / P), by offset.
-  uint64_t begin = 0, end = n;
-  if (out.part_of) {
-    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
-    begin = n * r / P;
-    end = n * (r + 1) / P;
-    out.part = out.counted = true;
-    out.first = begin;
-    out.total = n;
-  }
+  uint64_t begin, end;
+  out.take_part(n, &begin, &end);
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw IoError(path + ": cannot open");
   Dataset& data = out.data;

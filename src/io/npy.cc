@@ -424,15 +424,8 @@ void read_npy(const std::string& path, ConfigSection& opts, Records& out) {
 
   // All samples, or with out.part_of only this rank's [n r / P, n (r+1) / P),
   // by offset.
-  uint64_t begin = 0, end = n;
-  if (out.part_of) {
-    const uint64_t P = uint64_t(out.part_of->size()), r = uint64_t(out.part_of->rank());
-    begin = n * r / P;
-    end = n * (r + 1) / P;
-    out.part = out.counted = true;
-    out.first = begin;
-    out.total = n;
-  }
+  uint64_t begin, end;
+  out.take_part(n, &begin, &end);
   Dataset& data = out.data;
   const size_t first_sample = data.size();
   with_context(path, [&] { data.reserve(first_sample + size_t(end - begin)); });

@@ -88,6 +88,18 @@ void Records::mark_bulk(size_t first_sample) {
   by_line_ = false;
 }
 
+void Records::take_part(uint64_t n, uint64_t* begin, uint64_t* end) {
+  *begin = 0;
+  *end = n;
+  if (!part_of) return;
+  const uint64_t P = uint64_t(part_of->size()), r = uint64_t(part_of->rank());
+  *begin = n * r / P;
+  *end = n * (r + 1) / P;
+  part = counted = true;
+  first = *begin;
+  total = n;
+}
+
 void Records::keep(size_t begin, size_t end) {
   if (!unknown.empty()) {  // one flag a value: the values of rows [begin, end)
     size_t v0 = 0, v1 = 0;

@@ -100,6 +100,11 @@ class Records {
   Communicator* part_of = nullptr;
   bool part = false, counted = false;
   uint64_t first = 0, total = 0;
+  // For a reader by offset of a file of n samples: the samples
+  // [*begin, *end) it reads, all of them or, with part_of, this rank's
+  // [n r / P, n (r+1) / P); with part_of it also sets part, counted, first
+  // and total.
+  void take_part(uint64_t n, uint64_t* begin, uint64_t* end);
   // Keeps samples [begin, end) (read_records, for the readers that read all).
   void keep(size_t begin, size_t end);
 
