@@ -47,6 +47,14 @@ struct TrainProgress {
   bool best = false;               // this step's parameters are the best so far
 };
 
+// The training record a model file keeps (`dgm info` prints it): the unit,
+// the steps run and their maximum, the best step, and a column per quantity
+// of the steps in `history` (train and validation NLL in nats per sample, the
+// learning rate, the EM restart; a column only where some step has it; null
+// for a NaN). `start` is what on_start gave, used before a step has ended;
+// `dims` > 0 is recorded for bits per dimension.
+json training_record(const std::vector<TrainProgress>& history, const TrainProgress& start, int64_t dims);
+
 // Receives training progress; implemented by the CLI (progress bar, JSONL log)
 // and by tests. All calls come from the thread that called fit().
 class TrainMonitor {
@@ -231,5 +239,15 @@ const std::vector<ModelKind>& model_kinds();
 // included, when non-null. ConfigError on an unknown type or key.
 std::unique_ptr<Model> create_model(const Space& space, const json& model_cfg, const json& train_cfg,
                                     json* effective_model = nullptr, json* effective_train = nullptr);
+
+// The unfitted model a whole config (sections space, data, model, train)
+// asks for, in `space`, with `codec` attached; `dgm train` and the Python
+// module's train() both start here. *effective becomes the config the model
+// file keeps: every key with its default, train.seed = `seed`, the space;
+// without what does not change the model (train.checkpoint_every, output).
+// *effective_model, when non-null, gets the model section alone.
+std::unique_ptr<Model> create_model_for_training(const json& cfg, const Space& space, std::shared_ptr<const Codec> codec,
+                                                 uint64_t seed, const std::string& config_name, json* effective,
+                                                 json* effective_model = nullptr);
 
 }  // namespace dgm

@@ -375,22 +375,9 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
   if (threads == 0 && P > 1) threads = default_threads_per_rank();
   const json every = train_top.has("checkpoint_every") ? train_top.get_json("checkpoint_every") : json("10min");
   const CheckpointPolicy policy = read_checkpoint_policy(every);
-  if (!cfg.contains("model")) throw ConfigError(config_name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
-  json effective_model, effective_train;
+  json effective, effective_model;
   std::unique_ptr<Model> model =
-      create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
-  model->set_codec(codec);
-  effective_train["seed"] = seed;
-  // When to checkpoint changes nothing in the model: not part of its config.
-  effective_train.erase("checkpoint_every");
-
-  json effective = cfg;
-  effective["model"] = effective_model;
-  effective["train"] = effective_train;
-  effective["space"] = space.to_json();
-  // The output path is where the model goes, not what it is: it is left out
-  // of the stored config so the same training gives the same bytes anywhere.
-  effective.erase("output");
+      create_model_for_training(cfg, space, codec, seed, config_name, &effective, &effective_model);
   if (ckpt) {
     std::vector<std::string> diff;
     config_differences(ckpt->header().at("config"), effective, "", diff);

@@ -218,36 +218,8 @@ void CliMonitor::finish() {
 }
 
 json CliMonitor::record(bool with_run) const {
-  json r;
-  const TrainProgress* last = history_.empty() ? nullptr : &history_.back();
   // Before the first step ends, on_start gave the unit and the maximum.
-  r["unit"] = last ? last->unit : last_.unit.empty() ? "step" : last_.unit;
-  r["steps"] = history_.size();
-  r["max_steps"] = last ? last->total : last_.total;
-  int64_t best = 0;
-  bool any_valid = false, any_lr = false, any_restart = false;
-  for (const auto& p : history_) {
-    if (p.best) best = p.step;
-    any_valid |= !std::isnan(p.valid_nll);
-    any_lr |= !std::isnan(p.learning_rate);
-    any_restart |= p.restart > 0;
-  }
-  r["best_step"] = best;
-  r["nll_unit"] = "nats per sample";
-  if (opt_.dims > 0) r["dims"] = opt_.dims;
-  json h;
-  json& step = h["step"] = json::array();
-  json& train = h["train_nll"] = json::array();
-  json& best_col = h["best"] = json::array();
-  for (const auto& p : history_) {
-    step.push_back(p.step);
-    train.push_back(number_or_null(p.train_nll));
-    best_col.push_back(p.best);
-    if (any_valid) h["valid_nll"].push_back(number_or_null(p.valid_nll));
-    if (any_lr) h["learning_rate"].push_back(number_or_null(p.learning_rate));
-    if (any_restart) h["restart"].push_back(p.restart);
-  }
-  r["history"] = h;
+  json r = training_record(history_, last_, opt_.dims);
   if (with_run) {
     const double wall = seconds(), cpu = cpu_seconds() - cpu_start_;
     json sessions = sessions_;

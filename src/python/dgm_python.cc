@@ -633,39 +633,7 @@ class PyMonitor : public TrainMonitor {
     }
   }
 
-  json record() const {
-    json r;
-    const TrainProgress* last = history_.empty() ? nullptr : &history_.back();
-    r["unit"] = last ? last->unit : start_.unit.empty() ? "step" : start_.unit;
-    r["steps"] = history_.size();
-    r["max_steps"] = last ? last->total : start_.total;
-    int64_t best = 0;
-    bool any_valid = false, any_lr = false, any_restart = false;
-    for (const auto& p : history_) {
-      if (p.best) best = p.step;
-      any_valid |= !std::isnan(p.valid_nll);
-      any_lr |= !std::isnan(p.learning_rate);
-      any_restart |= p.restart > 0;
-    }
-    r["best_step"] = best;
-    r["nll_unit"] = "nats per sample";
-    if (dims_ > 0) r["dims"] = dims_;
-    auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-    json h;
-    json& step = h["step"] = json::array();
-    json& train = h["train_nll"] = json::array();
-    json& best_col = h["best"] = json::array();
-    for (const auto& p : history_) {
-      step.push_back(p.step);
-      train.push_back(num(p.train_nll));
-      best_col.push_back(p.best);
-      if (any_valid) h["valid_nll"].push_back(num(p.valid_nll));
-      if (any_lr) h["learning_rate"].push_back(num(p.learning_rate));
-      if (any_restart) h["restart"].push_back(p.restart);
-    }
-    r["history"] = h;
-    return r;
-  }
+  json record() const { return training_record(history_, start_, dims_); }
 
  private:
   bool check_signals() {
@@ -766,17 +734,8 @@ PyModel train(py::object config, py::object callback, py::object data, py::objec
   ConfigSection train_top(cfg.contains("train") ? cfg["train"] : json(), "train");
   const uint64_t seed = uint64_t(train_top.get_int("seed", 1, 0, INT64_MAX));
   if (threads <= 0) threads = int(train_top.get_int("threads", 0, 0, 1024));
-  if (!cfg.contains("model")) throw ConfigError(name + ": missing section 'model' (e.g. {\"type\": \"mixture\"})");
-  json effective_model, effective_train;
-  std::unique_ptr<Model> model =
-      create_model(space, cfg["model"], cfg.contains("train") ? cfg["train"] : json(), &effective_model, &effective_train);
-  model->set_codec(codec);
-  effective_train["seed"] = seed;
-  effective_train.erase("checkpoint_every");
-  json effective = cfg;
-  effective["model"] = effective_model;
-  effective["train"] = effective_train;
-  effective["space"] = space.to_json();
+  json effective;
+  std::unique_ptr<Model> model = create_model_for_training(cfg, space, codec, seed, name, &effective);
 
   DataSplits splits;
   if (arrays) {
