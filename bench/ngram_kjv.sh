@@ -30,7 +30,6 @@
 set -euo pipefail
 
 build="${1:-build}"
-root="$(pwd)"
 out="$build/bench-ngram"
 mkdir -p "$out"
 
@@ -38,20 +37,22 @@ if apt-cache policy kenlm python3-kenlm 2>/dev/null | grep -q 'Candidate: [0-9]'
   echo "note: a kenlm Debian package exists now; this script still compares against the issue's figures" >&2
 fi
 [ -f data/kjv/train.txt ] && [ -f data/kjv/test.txt ] || scripts/prepare_kjv.sh data/kjv
-cmake --build "$build" --target dgmlib -j2 >/dev/null
-c++ -O2 -march=native -std=c++17 -Wall -Wextra -I"$root/include" bench/ngram_tool.cc "$build/libdgm.a" \
-  -lsndfile -lsamplerate -lgif -lz -lpthread -o "$out/ngram_tool"
+# bench/CMakeLists.txt: the tool gets the library's compile options and link
+# line (the configure picks up bench/ in a build configured before it existed).
+cmake "$build" >/dev/null
+cmake --build "$build" --target ngram_tool -j2 >/dev/null
+tool="$build/bench/ngram_tool"
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s %8s %8s %15s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char load_ms check_ms query_cpu_tok/s
 for name in word3 word5 char8; do
   cfg="configs/kjv-$name.json"
   model="$out/kjv-$name.dgm"
-  /usr/bin/time -v -o "$out/$name.time" "$out/ngram_tool" "$cfg" --save "$model" --build-only 1 \
+  /usr/bin/time -v -o "$out/$name.time" "$tool" "$cfg" --save "$model" --build-only 1 \
     > "$out/$name.build.json" 2> "$out/$name.build.log"
   samples=0
   [ "$name" = word5 ] && samples=4096
-  "$out/ngram_tool" "$cfg" --load "$model" --sample "$samples" > "$out/$name.json" 2>/dev/null
+  "$tool" "$cfg" --load "$model" --sample "$samples" > "$out/$name.json" 2>/dev/null
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' "$out/$name.time")
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); t = 0; for (i = 1; i <= n; ++i) t = t * 60 + p[i]; printf "%.2f", t}' "$out/$name.time")
   peak=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$out/$name.time")
@@ -75,9 +76,9 @@ EOF
 grep -h "cannot estimate" "$out"/*.build.log | sed 's/^/note: /' || true
 
 # ARPA round trip of the 5-gram.
-"$out/ngram_tool" configs/kjv-word5.json --load "$out/kjv-word5.dgm" --arpa "$out/kjv-word5.arpa" \
+"$tool" configs/kjv-word5.json --load "$out/kjv-word5.dgm" --arpa "$out/kjv-word5.arpa" \
   > "$out/word5.arpa-write.json" 2>/dev/null
-"$out/ngram_tool" configs/kjv-word5.json --read-arpa "$out/kjv-word5.arpa" > "$out/word5.arpa-read.json" 2>/dev/null
+"$tool" configs/kjv-word5.json --read-arpa "$out/kjv-word5.arpa" > "$out/word5.arpa-read.json" 2>/dev/null
 /usr/bin/python3 - "$out/word5.arpa-write.json" "$out/word5.arpa-read.json" "$out/kjv-word5.arpa" <<'EOF'
 import json, os, sys
 a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))

@@ -16,7 +16,8 @@
 #   bench/run.sh [--quick] [--repeats 3] [--only neural|pixelcnn|mixture|ngram]
 #   --quick   shorter work: MADE/FVSBN 100 minibatches instead of an epoch,
 #             fewer images scored and sampled, 5 EM iterations instead of 20
-#   --only P  run one part again; the table keeps the other parts' last results
+#   --only P  run one part again; the table keeps the other parts' rows from
+#             bench/results/latest.json, each with the run it came from
 #   BUILD=DIR a Release build of this tree to use (default: build-bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,13 +56,20 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt" ||
   { echo "run.sh: $build is not a Release build" >&2; exit 1; }
-cmake --build "$build" --target dgmlib -j2 >/dev/null
-cxx=(g++ -O3 -march=native -DNDEBUG -std=c++17 -Wall -Wextra -I"$root/include" -isystem /usr/include/eigen3
-     -DDGM_VERSION='"bench"')
-"${cxx[@]}" "$root/bench/models_bench.cc" "$build/libdgm.a" -lz -lpthread -o "$build/models_bench"
-"${cxx[@]}" "$root/bench/mixture_em.cc" "$build/libdgm.a" -lz -lpthread -o "$build/mixture_em"
-# A run of one part (--only) keeps the other parts' results, so the table
-# is the latest of each.
+# The drivers are targets of the build (bench/CMakeLists.txt), so they get the
+# library's compile options and link line; ngram_kjv.sh builds its own.
+tools=()
+case "$only" in
+  "") tools=(models_bench mixture_em) ;;
+  neural|pixelcnn) tools=(models_bench) ;;
+  mixture) tools=(mixture_em) ;;
+esac
+if ((${#tools[@]})); then
+  cmake "$build" >/dev/null  # a build-bench configured before bench/CMakeLists.txt existed
+  cmake --build "$build" --target "${tools[@]}" -j2 >/dev/null
+fi
+# A run of one part (--only) clears that part's results only; the table keeps
+# the other parts' rows from bench/results/latest.json (run_report.py --only).
 if [ -z "$only" ]; then
   rm -rf "$work"
 else
@@ -91,7 +99,7 @@ timed() {
   return $status
 }
 
-mb=$build/models_bench
+mb=$build/bench/models_bench
 tn=("$PY" "$root/bench/neural_torch.py")
 tp=("$PY" "$root/bench/pixelcnn_torch.py")
 if ((quick)); then
@@ -133,21 +141,23 @@ fi
 if [ -z "$only" ] || [ "$only" = mixture ]; then
   for r in $(seq "$repeats"); do
     echo "repeat $r/$repeats: mixture EM, K=100, $em_iterations iterations" >&2
-    timed "dgm-mixture-$r" "$build/mixture_em" "$fm" 1 100 $em_iterations || true
+    timed "dgm-mixture-$r" "$build/bench/mixture_em" "$fm" 1 100 $em_iterations || true
     timed "torch-mixture-$r" "$PY" "$root/bench/mixture_em_torch.py" "$fm" 1 100 $em_iterations || true
   done
 fi
 if [ -z "$only" ] || [ "$only" = ngram ]; then
-  echo "n-gram (bench/ngram_kjv.sh)" >&2
-  if (cd "$root" && bench/ngram_kjv.sh "$build") >"$work/ngram_kjv.log" 2>&1; then
-    cp "$build"/bench-ngram/word5.json "$work/ngram-word5.json" 2>/dev/null || true
-  else
-    echo "run.sh: bench/ngram_kjv.sh failed (see $work/ngram_kjv.log)" >&2
-    tail -n 3 "$build"/bench-ngram/*.log >>"$work/ngram_kjv.log" 2>/dev/null || true
-    touch "$work/ngram-failed"
-  fi
+  for r in $(seq "$repeats"); do
+    echo "repeat $r/$repeats: n-gram (bench/ngram_kjv.sh)" >&2
+    if (cd "$root" && bench/ngram_kjv.sh "$build") >"$work/ngram_kjv-$r.log" 2>&1; then
+      cp "$build"/bench-ngram/word5.json "$work/ngram-word5-$r.json"
+    else
+      echo "run.sh: bench/ngram_kjv.sh failed (see $work/ngram_kjv-$r.log)" >&2
+      tail -n 3 "$build"/bench-ngram/*.log >>"$work/ngram_kjv-$r.log" 2>/dev/null || true
+      touch "$work/ngram-failed"
+    fi
+  done
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 $PY "$root/bench/run_report.py" --work "$work" --out "$root/bench/results/latest.json" --repeats "$repeats" \
-  --quick "$quick" --load-before "$load_before" --load-after "$load_after"
+  --quick "$quick" --load-before "$load_before" --load-after "$load_after" --only "$only"

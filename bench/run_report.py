@@ -7,6 +7,9 @@
   --work DIR --out FILE     the table from the runs in DIR: medians over the
                             repeats, written to FILE (JSON) and printed
                             (markdown) with the CPU model and the load
+  --only PART               the table of one part run again (bench/run.sh
+                            --only): PART's rows from DIR, every other row
+                            kept from FILE with the run it came from ("runs")
 
 Ratios are "how many times faster dgm is": reference time / dgm time, or dgm
 rate / reference rate. Reference figures marked "stated" are the issue's (KenLM
@@ -47,6 +50,20 @@ def med(values):
     return statistics.median(values) if values else None
 
 
+PARTS = ('mixture', 'neural', 'pixelcnn', 'ngram')  # bench/run.sh --only, in the table's order
+
+
+def part_of(work):
+    """The part of a row from a table written before rows named their part."""
+    if work.startswith('mixture'):
+        return 'mixture'
+    if work.startswith('PixelCNN'):
+        return 'pixelcnn'
+    if work.startswith('n-gram'):
+        return 'ngram'
+    return 'neural'
+
+
 def report(a):
     work = a.work
 
@@ -65,6 +82,11 @@ def report(a):
     key = lambda k: (lambda r: r[k])
     peak = key('peak_mb')
     rows = []
+    part = [None]  # the bench/run.sh part (--only) the rows being made belong to
+
+    def run_part(p):
+        part[0] = p
+        return not a.only or a.only == p
 
     def row(work_, unit, dgm, ref, ref_name, faster_when_higher, target=None, dgm_peak=None, ref_peak=None,
             note='', target_text=None, meets=None):
@@ -75,17 +97,17 @@ def report(a):
             target_text = f'≥ {target:g}x'
             if ratio is not None:
                 meets = ratio >= target
-        rows.append({'work': work_, 'unit': unit, 'dgm': dgm, 'reference': ref, 'reference_name': ref_name,
+        rows.append({'part': part[0], 'work': work_, 'unit': unit, 'dgm': dgm, 'reference': ref, 'reference_name': ref_name,
                      'ratio': ratio, 'target': target_text, 'meets': meets, 'dgm_peak_mb': dgm_peak,
                      'reference_peak_mb': ref_peak, 'note': note})
 
     torch_epoch = lambda k: (lambda r: r['epochs'][0][k])
-    if runs('dgm-mixture'):
+    if run_part('mixture') and runs('dgm-mixture'):
         nll = f"test NLL {field('dgm-mixture', key('test_nll'))} / {field('torch-mixture', key('test_nll'))}"
         row('mixture EM, K=100, per iteration', 'CPU s', field('dgm-mixture', key('cpu_sec_per_iter_median')),
             field('torch-mixture', key('cpu_sec_per_iter_median')), 'PyTorch', False, 3.0,
             field('dgm-mixture', peak), field('torch-mixture', peak), nll)
-    if runs('dgm-nade-train'):
+    if run_part('neural') and runs('dgm-nade-train'):
         row('NADE-500, training batch of 100', 'CPU ms', field('dgm-nade-train', key('cpu_ms_per_batch')),
             field('torch-nade-train', torch_epoch('cpu_ms_per_batch')), 'PyTorch', False, 10.0,
             field('dgm-nade-train', peak), field('torch-nade-train', peak))
@@ -104,7 +126,7 @@ def report(a):
             row(f'{label} scoring', 'images / CPU s', field(f'dgm-{m}-score', key('score_images_per_cpu_s')),
                 field(f'torch-{m}-score', key('score_images_per_cpu_s')), 'PyTorch', True, 2.0,
                 field(f'dgm-{m}-score', peak), field(f'torch-{m}-score', peak))
-    if runs('dgm-pixelcnn-train'):
+    if run_part('pixelcnn') and runs('dgm-pixelcnn-train'):
         row('PixelCNN (fmnist8 config), training step of 32', 'CPU ms',
             field('dgm-pixelcnn-train', key('cpu_ms_per_batch')), field('torch-pixelcnn-train', key('cpu_ms_per_batch')),
             'PyTorch, same model', False, 2.0, field('dgm-pixelcnn-train', peak), field('torch-pixelcnn-train', peak))
@@ -121,46 +143,52 @@ def report(a):
                 c.get('max_rel_diff'), None, 'PyTorch, same model', True, None, None, c.get('peak_mb'),
                 f"{c.get('parameters')} parameters in PyTorch, {c.get('dgm_parameters')} in dgm",
                 target_text='≤ 1e-6', meets=c.get('max_rel_diff', 1.0) <= 1e-6)
-    # bench/ngram_kjv.sh's output: a table whose first line starts with
-    # "model" (column names), one row per model, the line "sampling word5
-    # words/s 1t X 2t Y identical yes|no"; every figure also in word5.json.
-    ng = os.path.join(work, 'ngram_kjv.log')
-    if os.path.exists(ng):
-        header, word5, sampling = None, None, None
-        for line in open(ng):
-            f = line.split()
-            if f and f[0] == 'model':
-                header = f
-            elif f and f[0] == 'word5' and header and len(f) == len(header):
-                word5 = dict(zip(header, f))
-            elif f[:3] == ['sampling', 'word5', 'words/s'] and len(f) >= 9:
-                sampling = {'1t': float(f[4]), '2t': float(f[6]), 'identical': f[8] == 'yes'}
+    # bench/ngram_kjv.sh's output, one log per repeat (ngram_kjv-R.log and
+    # its word5.json, ngram-word5-R.json): a table whose first line starts
+    # with "model" (column names), one row per model, the line "sampling
+    # word5 words/s 1t X 2t Y identical yes|no".
+    logs = sorted(glob.glob(os.path.join(work, 'ngram_kjv-[0-9]*.log')))
+    if run_part('ngram') and logs:
+        word5s, samplings = [], []
+        for log in logs:
+            header = None
+            for line in open(log):
+                f = line.split()
+                if f and f[0] == 'model':
+                    header = f
+                elif f and f[0] == 'word5' and header and len(f) == len(header):
+                    word5s.append(dict(zip(header, f)))
+                elif f[:3] == ['sampling', 'word5', 'words/s'] and len(f) >= 9:
+                    samplings.append({'1t': float(f[4]), '2t': float(f[6]), 'identical': f[8] == 'yes'})
         failed = os.path.exists(os.path.join(work, 'ngram-failed'))
-        fail_note = '; bench/ngram_kjv.sh failed in this run, see ngram_kjv.log' if failed else ''
-        num = lambda d, k: float(d[k]) if d and k in d else None
-        js = os.path.join(work, 'ngram-word5.json')
-        j = json.load(open(js)) if os.path.exists(js) else {}
-        qps = j.get('query_tokens_per_cpu_second')
+        fail_note = '; bench/ngram_kjv.sh failed in this run, see ngram_kjv-R.log' if failed else ''
+        col = lambda k: med([float(d[k]) for d in word5s if k in d])
+        js = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(work, 'ngram-word5-[0-9]*.json')))]
+        jcol = lambda k: med([d[k] for d in js if k in d])
+        qps = jcol('query_tokens_per_cpu_second')
         qnote = 'per CPU second of the scoring thread'
         if qps is None:
-            qps, qnote = num(word5, 'query_tok/s'), 'per wall second of bench/ngram_tool on a shared machine'
+            qps, qnote = col('query_tok/s'), 'per wall second of bench/ngram_tool on a shared machine'
         row('n-gram 5-gram KJV query, one thread', 'tokens / s', qps, 8.65e6, 'KenLM probing (stated)', True, 1.2,
             note=qnote + fail_note)
-        load_s = j.get('model_load_seconds')
-        if load_s is None and num(word5, 'load_ms') is not None:
-            load_s = num(word5, 'load_ms') / 1000
+        load_s = jcol('model_load_seconds')
+        if load_s is None and col('load_ms') is not None:
+            load_s = col('load_ms') / 1000
         row('n-gram model load (KJV 5-gram)', 's', load_s, 0.004, 'KenLM mmap (stated)', False,
-            target_text='≤ 0.010 s', meets=None if load_s is None else load_s <= 0.010, note='wall time of load_model' + fail_note)
-        cpu_s, peak_mb = num(word5, 'cpu_s'), num(word5, 'peak_MB')
+            target_text='≤ 0.010 s', meets=None if load_s is None else load_s <= 0.010,
+            note='wall time of load_model' + fail_note)
+        cpu_s, peak_mb = col('cpu_s'), col('peak_MB')
         row('n-gram build, KJV word 5-gram', 'CPU s', cpu_s, 0.9, 'KenLM lmplz (stated)', False,
             dgm_peak=peak_mb, ref_peak=230.0, target_text='≤ lmplz time and memory',
             meets=None if cpu_s is None or peak_mb is None else cpu_s <= 0.9 and peak_mb <= 230,
             note='the issue\'s 25 M-word corpus is not in this run' + fail_note)
-        if sampling:
-            row('n-gram sampling (KJV 5-gram), 2 threads against 1', 'words / s', sampling['2t'], sampling['1t'],
+        if samplings:
+            s1, s2 = med([x['1t'] for x in samplings]), med([x['2t'] for x in samplings])
+            identical = all(x['identical'] for x in samplings)
+            row('n-gram sampling (KJV 5-gram), 2 threads against 1', 'words / s', s2, s1,
                 'dgm on 1 thread', True, target_text='all cores, identical draws',
-                meets=sampling['2t'] > 1.3 * sampling['1t'] and sampling['identical'],
-                note='wall time; draws identical across threads: ' + ('yes' if sampling['identical'] else 'no'))
+                meets=s2 > 1.3 * s1 and identical,
+                note='wall time; draws identical across threads: ' + ('yes' if identical else 'no'))
         else:
             row('n-gram sampling', '', None, None, '', True, target_text='all cores',
                 note=('not measured by this bench/ngram_kjv.sh' if not failed else fail_note[2:]))
@@ -175,11 +203,28 @@ def report(a):
         torch_version = torch.__version__
     except Exception:
         torch_version = None
-    result = {'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'cpu': cpu, 'cores': os.cpu_count(),
-              'load_before': a.load_before, 'load_after': a.load_after, 'repeats': a.repeats, 'quick': bool(a.quick),
-              'threads': 1, 'torch': torch_version, 'command': 'bench/run.sh' + (' --quick' if a.quick else ''),
-              'figures': 'CPU time of the timed section, median over interleaved repeats; ratio = how many times '
-                         'faster dgm is', 'rows': rows}
+    command = 'bench/run.sh' + (' --quick' if a.quick else '') + (f' --only {a.only}' if a.only else '')
+    this_run = {'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'cpu': cpu, 'cores': os.cpu_count(),
+                'load_before': a.load_before, 'load_after': a.load_after, 'repeats': a.repeats,
+                'quick': bool(a.quick), 'torch': torch_version, 'command': command}
+    runs_of = {p: this_run for p in PARTS}
+    # --only P: the other parts' rows, and the runs they came from, are kept
+    # from the table this run replaces (a table written before rows named
+    # their part came from one full run).
+    if a.only and os.path.exists(a.out):
+        prev = json.load(open(a.out))
+        fallback = {k: prev.get(k) for k in this_run}
+        kept = []
+        for r in prev.get('rows', []):
+            p = r.get('part') or part_of(r['work'])
+            if p != a.only:
+                kept.append(dict(r, part=p))
+                runs_of[p] = prev.get('runs', {}).get(p, fallback)
+        rows[:] = sorted(kept + rows, key=lambda r: PARTS.index(r['part']))
+    runs_of = {p: runs_of[p] for p in PARTS if any(r['part'] == p for r in rows)}
+    result = dict(this_run, threads=1,
+                  figures='CPU time of the timed section, median over interleaved repeats; ratio = how many times '
+                          'faster dgm is', runs=runs_of, rows=rows)
     tmp = a.out + '.tmp'
     json.dump(result, open(tmp, 'w'), indent=1)
     os.replace(tmp, a.out)
@@ -197,9 +242,21 @@ def report(a):
             return f'{v:.0f}'
         return f'{v:.3g}'
 
-    print(f"{cpu}, {os.cpu_count()} cores, load {a.load_before} before / {a.load_after} after; one thread; "
-          f"CPU time, median of {a.repeats} interleaved runs; PyTorch {torch_version}; "
-          f"`{result['command']}` ({result['date']})")
+    # One line per run the rows come from (one, after a full run).
+    distinct = []
+    for p, r in runs_of.items():
+        for d in distinct:
+            if d[1] == r:
+                d[0].append(p)
+                break
+        else:
+            distinct.append(([p], r))
+    for parts, r in distinct:
+        which = '' if len(distinct) == 1 else ', '.join(parts) + ' rows: '
+        torch_part = parts != ['ngram']  # the n-gram part has no reference run to interleave with
+        print(f"{which}{r['cpu']}, {r['cores']} cores, load {r['load_before']} before / {r['load_after']} after; "
+              f"one thread; CPU time, median of {r['repeats']}{' interleaved' if torch_part else ''} runs; "
+              + (f"PyTorch {r['torch']}; " if torch_part else '') + f"`{r['command']}` ({r['date']})")
     print()
     print('| work | dgm | reference | dgm is | target | peak MB dgm / reference |')
     print('| --- | --- | --- | --- | --- | --- |')
@@ -227,6 +284,7 @@ def main():
     ap.add_argument('--quick', type=int, default=0)
     ap.add_argument('--load-before', default='')
     ap.add_argument('--load-after', default='')
+    ap.add_argument('--only', default='', choices=('',) + PARTS)
     a = ap.parse_args()
     if a.collect:
         return collect(*a.collect)
