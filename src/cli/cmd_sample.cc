@@ -44,7 +44,6 @@ struct SampleCliOptions {
 namespace {
 
 constexpr int64_t kMaxSamples = 1000000000;  // 10^9
-constexpr size_t kChunk = 4096;
 
 // Partial samples of a fixed-shape space for --given: one a line; '?' marks
 // an unknown value, and a line shorter than the sample leaves the rest
@@ -197,13 +196,14 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     const int64_t labels = per_label ? space.labels() : 1;
     const int64_t per = per_label ? (opts.count + labels - 1) / labels : opts.count;
     if (per_label) sheet_columns = per;
-    // Chunk k of label row y is drawn with Rng(seed, k), on the pool.
-    const uint64_t chunks_per_label = uint64_t((per + int64_t(kChunk) - 1) / int64_t(kChunk));
+    // Chunk k of label row y is drawn with Rng(seed, k), on the pool (as
+    // draw_samples does, here chunk by chunk so that stdout streams).
+    const uint64_t chunks_per_label = uint64_t((per + int64_t(kSeedChunk) - 1) / int64_t(kSeedChunk));
     for (uint64_t k = 0; k < chunks_per_label * uint64_t(labels); ++k) {
       SampleOptions o = so;
       if (per_label) o.label = int32_t(k / chunks_per_label);
-      const int64_t done = int64_t(k % chunks_per_label) * int64_t(kChunk);
-      const size_t m = size_t(std::min<int64_t>(int64_t(kChunk), per - done));
+      const int64_t done = int64_t(k % chunks_per_label) * int64_t(kSeedChunk);
+      const size_t m = size_t(std::min<int64_t>(int64_t(kSeedChunk), per - done));
       Rng rng(uint64_t(opts.seed), k);
       Dataset part;
       if (opts.prompt_given) {
