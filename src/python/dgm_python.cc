@@ -654,17 +654,6 @@ class PyMonitor : public TrainMonitor {
   std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
 };
 
-json summary_json(const NllSummary& s) {
-  // As `dgm train` stores its metrics (src/cli/cmd_train.cc).
-  json j;
-  j["samples"] = s.samples;
-  if (s.samples == 0) return j;
-  j["nll_nats"] = std::isfinite(s.nats_per_sample) ? json(s.nats_per_sample) : json("inf");
-  j["bits_per_dim"] = std::isfinite(s.bits_per_dim) ? json(s.bits_per_dim) : json("inf");
-  if (s.zero_probability) j["zero_probability"] = s.zero_probability;
-  return j;
-}
-
 // "model.components" = 20, or model__components = 20.
 void apply_py_override(json& cfg, const std::string& key_in, py::handle value) {
   std::string key = key_in;
@@ -770,8 +759,7 @@ PyModel train(py::object config, py::object callback, py::object data, py::objec
       const NllSummary tr = evaluate_nll(*model, splits.train, pool);
       const NllSummary va = evaluate_nll(*model, splits.validation, pool);
       const NllSummary te = evaluate_nll(*model, splits.test, pool);
-      info["metrics"] = {{"train", summary_json(tr)}, {"validation", summary_json(va)}, {"test", summary_json(te)}};
-      if (space.has_labels()) info["metrics"]["figure"] = "-log P(x | y), the label given";
+      info["metrics"] = metrics_json(tr, va, te, space);
     }
   }
   monitor.rethrow();
