@@ -21,9 +21,14 @@ PY=/usr/bin/python3
 OUT=bench/results/neural_fmnist.jsonl
 mkdir -p bench/results
 
-if ! $PY -c "import torch, numpy" 2>/dev/null; then
+# OpenBLAS even when torch imports: without it PyTorch runs on the reference BLAS.
+need=()
+for pkg in python3-torch python3-numpy libopenblas0-pthread; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
   if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-torch python3-numpy libopenblas0-pthread
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}"
 fi
 
 . bench/build.sh
