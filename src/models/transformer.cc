@@ -328,6 +328,115 @@ T attend_row(const T* q, const T* Kt, size_t ks, const T* V, size_t vs, size_t n
   return mx + std::log(l);
 }
 
+// s[j] = sum_c q[c] Kt[c * ks + j] for j < nk (a chain of fmas over c from 0).
+template <typename T>
+inline void scores(const T* q, const T* Kt, size_t ks, size_t nk, size_t d, T* s) {
+  std::fill(s, s + nk, T(0));
+  for (size_t c = 0; c < d; ++c) axpy(q[c], Kt + c * ks, s, nk);
+}
+
+// o (d) = sum_j w[j] V[j * vs] over j < nk, in order of j from 0.
+template <typename T>
+inline void weighted_rows(const T* w, const T* V, size_t vs, size_t nk, size_t d, T* o) {
+  std::fill(o, o + d, T(0));
+  for (size_t j = 0; j < nk; ++j) axpy(w[j], V + j * vs, o, d);
+}
+
+// y (d) += sum_i w[i * ws] X[i * xs] over i < m, in order of i (axpy after axpy).
+template <typename T>
+inline void accumulate_rows(const T* w, size_t ws, const T* X, size_t xs, size_t m, size_t d, T* y) {
+  for (size_t i = 0; i < m; ++i) axpy(w[i * ws], X + i * xs, y, d);
+}
+
+#if defined(__AVX512F__)
+// s[j] = sum_c q[c] Kt[c * ks + j] for j < nk, each a chain of fmas over c
+// from 0 (the order of the generic axpy loop), 64 keys at a time in registers.
+inline void scores_f(const float* q, const float* Kt, size_t ks, size_t nk, size_t d, float* s) {
+  for (size_t j0 = 0; j0 < nk; j0 += 64) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; ++v) m[v] = j0 + 16 * v < nk ? tail_mask(nk - j0 - 16 * v) : __mmask16(0);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (size_t c = 0; c < d; ++c) {
+      const __m512 qc = _mm512_set1_ps(q[c]);
+      const float* k = Kt + c * ks + j0;
+      for (int v = 0; v < 4; ++v) acc[v] = _mm512_fmadd_ps(qc, _mm512_maskz_loadu_ps(m[v], k + 16 * v), acc[v]);
+    }
+    for (int v = 0; v < 4; ++v) _mm512_mask_storeu_ps(s + j0 + 16 * v, m[v], acc[v]);
+  }
+}
+
+inline void scores(const float* q, const float* Kt, size_t ks, size_t nk, size_t d, float* s) {
+  scores_f(q, Kt, ks, nk, d, s);
+}
+
+template <int NV>
+inline void accumulate_rows_f(const float* w, size_t ws, const float* X, size_t xs, size_t m, size_t d, float* y) {
+  __mmask16 mk[NV];
+  __m512 acc[NV];
+  for (int v = 0; v < NV; ++v) mk[v] = tail_mask(d - 16 * v), acc[v] = _mm512_maskz_loadu_ps(mk[v], y + 16 * v);
+  for (size_t i = 0; i < m; ++i) {
+    const __m512 wi = _mm512_set1_ps(w[i * ws]);
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(wi, _mm512_maskz_loadu_ps(mk[v], X + i * xs + 16 * v), acc[v]);
+  }
+  for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(y + 16 * v, mk[v], acc[v]);
+}
+
+inline void accumulate_rows(const float* w, size_t ws, const float* X, size_t xs, size_t m, size_t d, float* y) {
+  switch ((d + 15) / 16) {
+    case 1: accumulate_rows_f<1>(w, ws, X, xs, m, d, y); return;
+    case 2: accumulate_rows_f<2>(w, ws, X, xs, m, d, y); return;
+    case 3: accumulate_rows_f<3>(w, ws, X, xs, m, d, y); return;
+    case 4: accumulate_rows_f<4>(w, ws, X, xs, m, d, y); return;
+    default:
+      for (size_t i = 0; i < m; ++i) axpy(w[i * ws], X + i * xs, y, d);
+  }
+}
+
+// o (d) = sum_j w[j] V[j * vs] over j < nk, in order of j from 0, NV vectors of
+// 16 lanes held in registers.
+template <int NV>
+inline void weighted_rows_f(const float* w, const float* V, size_t vs, size_t nk, size_t d, float* o) {
+  __mmask16 m[NV];
+  __m512 acc[NV];
+  for (int v = 0; v < NV; ++v) m[v] = tail_mask(d - 16 * v), acc[v] = _mm512_setzero_ps();
+  for (size_t j = 0; j < nk; ++j) {
+    const __m512 wj = _mm512_set1_ps(w[j]);
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(wj, _mm512_maskz_loadu_ps(m[v], V + j * vs + 16 * v), acc[v]);
+  }
+  for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(o + 16 * v, m[v], acc[v]);
+}
+
+inline void weighted_rows(const float* w, const float* V, size_t vs, size_t nk, size_t d, float* o) {
+  switch ((d + 15) / 16) {
+    case 1: weighted_rows_f<1>(w, V, vs, nk, d, o); return;
+    case 2: weighted_rows_f<2>(w, V, vs, nk, d, o); return;
+    case 3: weighted_rows_f<3>(w, V, vs, nk, d, o); return;
+    case 4: weighted_rows_f<4>(w, V, vs, nk, d, o); return;
+    default: weighted_rows<float>(w, V, vs, nk, d, o);
+  }
+}
+
+// The same arithmetic as the generic attend_row, element by element.
+template <>
+float attend_row<float>(const float* q, const float* Kt, size_t ks, const float* V, size_t vs, size_t nk, size_t d,
+                        float* o, float* s) {
+  scores_f(q, Kt, ks, nk, d, s);
+  __m512 mv = _mm512_set1_ps(s[0]);
+  for (size_t j = 0; j < nk; j += 16) mv = _mm512_mask_max_ps(mv, tail_mask(nk - j), mv, _mm512_maskz_loadu_ps(tail_mask(nk - j), s + j));
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, mv);
+  float mx = lanes[0];
+  for (int v = 1; v < 16; ++v) mx = std::max(mx, lanes[v]);
+  exp_shifted(s, nk, mx);
+  float l = 0;
+  for (size_t j = 0; j < nk; ++j) l += s[j];
+  weighted_rows(s, V, vs, nk, d, o);
+  const float inv = 1.0f / l;
+  for (size_t c = 0; c < d; ++c) o[c] *= inv;
+  return mx + std::log(l);
+}
+#endif
+
 // log softmax(z)[v] in double from the logits, and, when dz is non-null,
 // dz = w (softmax(z) - onehot(v)).
 template <typename T>
@@ -513,7 +622,7 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
   const long N = long(n), Wl = long(W), Fl = long(F), Vl = long(V);
   const long nz = N - long(from);
   const Span<T> df = ar.take(n * W, true), dx = ar.take(n * W, true), dy = ar.take(n * W), da = ar.take(n * W),
-                dh = ar.take(n * F), dqkv = ar.take(n * 3 * W), dsc = ar.take(n), dq = ar.take(d);
+                dh = ar.take(n * F), dqkv = ar.take(n * 3 * W), dq = ar.take(d);
   if (nz > 0) {
     CR Z(&dz[size_t(from) * V], nz, Vl);
     CR Fm(&f[size_t(from) * W], nz, Wl);
@@ -531,6 +640,8 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
   for (size_t t = 0; t < n; ++t)
     layer_norm_back_row(&df[t * W], &xhf[t * W], rsf[t], P + l_.lnf_g, &dx[t * W], grad + l_.lnf_g, grad + l_.lnf_b, W);
   const Span<T> vt = ar.take(d * n);
+  constexpr size_t kBlock = 16;
+  const Span<T> pb = ar.take(kBlock * n), db = ar.take(kBlock * n), qb = ar.take(kBlock * d);
   for (size_t li = NL; li-- > 0;) {
     const auto& L = l_.layer[li];
     const T* X1 = xh1.data() + li * n * W;
@@ -589,32 +700,37 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
           kt[c * n + t] = K[t * 3 * W + c];
           vt[c * n + t] = Vv[t * 3 * W + c];
         }
-      for (size_t t = 0; t < n; ++t) {
-        const size_t nk = t + 1;
-        const T* q = Q + t * 3 * W;
-        for (size_t c = 0; c < d; ++c) qs[c] = q[c] * scale;
-        const T* dO = datt.data() + t * W + h * d;
-        const T* O = ATT + t * W + h * d;
-        // p_j = exp(q.k_j - lse); dp_j = dO . v_j; ds_j = p_j (dp_j - dO . O).
-        std::fill(sc.begin(), sc.begin() + nk, T(0));
-        std::fill(dsc.begin(), dsc.begin() + nk, T(0));
-        for (size_t c = 0; c < d; ++c) {
-          axpy(qs[c], &kt[c * n], sc.data(), nk);
-          axpy(dO[c], &vt[c * n], dsc.data(), nk);
+      // Query rows a block of kBlock at a time: each row's probabilities p and
+      // score gradients ds, then every key's dK and dV summed over the block's
+      // rows in registers. Each value is summed in the order of the row-by-row
+      // loop (rows t ascending), so the result does not depend on the block.
+      for (size_t t0 = 0; t0 < n; t0 += kBlock) {
+        const size_t t1 = std::min(n, t0 + kBlock);
+        for (size_t t = t0; t < t1; ++t) {
+          const size_t nk = t + 1, b = t - t0;
+          T* qr = &qb[b * d];
+          T* p = &pb[b * n];
+          T* ds = &db[b * n];
+          const T* q = Q + t * 3 * W;
+          for (size_t c = 0; c < d; ++c) qr[c] = q[c] * scale;
+          const T* dO = datt.data() + t * W + h * d;
+          const T* O = ATT + t * W + h * d;
+          // p_j = exp(q.k_j - lse); dp_j = dO . v_j; ds_j = p_j (dp_j - dO . O).
+          scores(qr, kt.data(), n, nk, d, p);
+          scores(dO, vt.data(), n, nk, d, ds);
+          exp_shifted(p, nk, LSE[h * n + t]);
+          T Dt = 0;
+          for (size_t c = 0; c < d; ++c) Dt += dO[c] * O[c];
+          for (size_t j = 0; j < nk; ++j) ds[j] = p[j] * (ds[j] - Dt);
+          weighted_rows(ds, K, 3 * W, nk, d, dq.data());
+          T* dqt = dQ + t * 3 * W;
+          for (size_t c = 0; c < d; ++c) dqt[c] = dq[c] * scale;
         }
-        exp_shifted(sc.data(), nk, LSE[h * n + t]);
-        T Dt = 0;
-        for (size_t c = 0; c < d; ++c) Dt += dO[c] * O[c];
-        std::fill(dq.begin(), dq.end(), T(0));
-        for (size_t j = 0; j < nk; ++j) {
-          const T p = sc[j];
-          const T ds = p * (dsc[j] - Dt);
-          axpy(ds, K + j * 3 * W, dq.data(), d);
-          axpy(ds, qs.data(), dK + j * 3 * W, d);
-          axpy(p, dO, dV + j * 3 * W, d);
+        for (size_t j = 0; j < t1; ++j) {
+          const size_t b0 = std::max(j, t0) - t0, m = t1 - t0 - b0;  // the block's rows t >= j
+          accumulate_rows(&db[b0 * n + j], n, &qb[b0 * d], d, m, d, dK + j * 3 * W);
+          accumulate_rows(&pb[b0 * n + j], n, datt.data() + (t0 + b0) * W + h * d, W, m, d, dV + j * 3 * W);
         }
-        T* dqt = dQ + t * 3 * W;
-        for (size_t c = 0; c < d; ++c) dqt[c] = dq[c] * scale;
       }
     }
     {
