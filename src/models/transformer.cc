@@ -34,6 +34,7 @@
 #include "dgm/error.h"
 #include "dgm/logmath.h"
 #include "dgm/model_file.h"
+#include "nn/gemm.h"
 
 namespace dgm {
 
@@ -99,17 +100,30 @@ constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
 
 // ------------------------------------------------------------------ kernels
 
-// Y (M, N) = X (M, K) Wt (K, N) [+ b (N)], row strides ldx, ldw, ldy. Every
-// element is acc = 0; acc = fma(x_k, w_k, acc) for k = 0..K-1; y = acc + b.
+// Y (M, N) = X (M, K) Wt (K, N) [+ b (N)], row strides ldx, ldw, ldy; with add,
+// Y += that instead. Every element is acc = 0; acc = fma(x_k, w_k, acc) for
+// k = 0..K-1; y = acc + b (or y = y + acc).
 template <typename T>
 void matmul(const T* X, size_t ldx, const T* Wt, size_t ldw, const T* b, T* Y, size_t ldy, size_t M, size_t K,
-            size_t N) {
+            size_t N, bool add = false) {
   for (size_t i = 0; i < M; ++i)
     for (size_t j = 0; j < N; ++j) {
       T acc = 0;
       for (size_t k = 0; k < K; ++k) acc = std::fma(X[i * ldx + k], Wt[k * ldw + j], acc);
-      Y[i * ldy + j] = b ? acc + b[j] : acc;
+      if (b) acc += b[j];
+      Y[i * ldy + j] = add ? Y[i * ldy + j] + acc : acc;
     }
+}
+
+// dst (cols, rows) = src (rows, cols)^T, both contiguous.
+template <typename T>
+void transpose_rows(size_t rows, size_t cols, const T* src, T* dst) {
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+template <>
+void transpose_rows<float>(size_t rows, size_t cols, const float* src, float* dst) {
+  nn::transpose(int64_t(rows), int64_t(cols), src, int64_t(cols), dst, int64_t(rows));
 }
 
 // Y (M, N) = X (M, K) B (N, K)^T: every element a dot product in a fixed order.
@@ -152,7 +166,7 @@ inline __mmask16 tail_mask(size_t rem) { return rem >= 16 ? __mmask16(0xFFFF) : 
 // a packed panel P (K, 32) of the weights; masked lanes past N are not stored.
 template <int R>
 inline void matmul_tile(const float* X, size_t ldx, const float* P, const float* b, float* Y, size_t ldy, size_t K,
-                        const __mmask16* mk) {
+                        const __mmask16* mk, bool add) {
   __m512 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (size_t k = 0; k < K; ++k) {
@@ -165,8 +179,11 @@ inline void matmul_tile(const float* X, size_t ldx, const float* P, const float*
   }
   for (int v = 0; v < 2; ++v) {
     const __m512 bv = b ? _mm512_maskz_loadu_ps(mk[v], b + 16 * v) : _mm512_setzero_ps();
-    for (int r = 0; r < R; ++r)
-      _mm512_mask_storeu_ps(Y + size_t(r) * ldy + 16 * v, mk[v], b ? _mm512_add_ps(acc[r][v], bv) : acc[r][v]);
+    for (int r = 0; r < R; ++r) {
+      float* y = Y + size_t(r) * ldy + 16 * v;
+      const __m512 o = b ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
+      _mm512_mask_storeu_ps(y, mk[v], add ? _mm512_add_ps(_mm512_maskz_loadu_ps(mk[v], y), o) : o);
+    }
   }
 }
 
@@ -174,7 +191,7 @@ inline void matmul_tile(const float* X, size_t ldx, const float* P, const float*
 // past N), so the panel stays in L1 whatever the row stride of W.
 template <>
 void matmul<float>(const float* X, size_t ldx, const float* Wt, size_t ldw, const float* b, float* Y, size_t ldy,
-                   size_t M, size_t K, size_t N) {
+                   size_t M, size_t K, size_t N, bool add) {
   thread_local std::vector<float, Aligned64<float>> pack;
   pack.resize(K * 32);
   for (size_t j0 = 0; j0 < N; j0 += 32) {
@@ -187,11 +204,11 @@ void matmul<float>(const float* X, size_t ldx, const float* Wt, size_t ldw, cons
     const float* bj = b ? b + j0 : nullptr;
     const float* P = pack.data();
     size_t i = 0;
-    for (; i + 12 <= M; i += 12) matmul_tile<12>(X + i * ldx, ldx, P, bj, Y + i * ldy + j0, ldy, K, mk);
+    for (; i + 12 <= M; i += 12) matmul_tile<12>(X + i * ldx, ldx, P, bj, Y + i * ldy + j0, ldy, K, mk, add);
     const float* Xi = X + i * ldx;
     float* Yi = Y + i * ldy + j0;
     switch (M - i) {
-#define DGM_TILE(R) case R: matmul_tile<R>(Xi, ldx, P, bj, Yi, ldy, K, mk); break;
+#define DGM_TILE(R) case R: matmul_tile<R>(Xi, ldx, P, bj, Yi, ldy, K, mk, add); break;
       DGM_TILE(11) DGM_TILE(10) DGM_TILE(9) DGM_TILE(8) DGM_TILE(7) DGM_TILE(6)
       DGM_TILE(5) DGM_TILE(4) DGM_TILE(3) DGM_TILE(2) DGM_TILE(1)
 #undef DGM_TILE
@@ -437,6 +454,18 @@ float attend_row<float>(const float* q, const float* Kt, size_t ks, const float*
 }
 #endif
 
+// The backward pass of a layer y = A Wm + b, A (n, In), Wm (In, Out), rows
+// contiguous: gW (In, Out) += A^T dY and, when dA is non-null, dA (n, In) =
+// dY Wm^T, both through matmul on transposed copies (at: In * n, wt: Out * In).
+template <typename T>
+void linear_back(const T* A, const T* Wm, const T* dY, size_t n, size_t In, size_t Out, T* gW, T* dA, T* at, T* wt) {
+  transpose_rows(n, In, A, at);
+  matmul(at, n, dY, Out, static_cast<const T*>(nullptr), gW, Out, In, n, Out, true);
+  if (!dA) return;
+  transpose_rows(In, Out, Wm, wt);
+  matmul(dY, Out, wt, In, static_cast<const T*>(nullptr), dA, In, n, Out, In);
+}
+
 // log softmax(z)[v] in double from the logits, and, when dz is non-null,
 // dz = w (softmax(z) - onehot(v)).
 template <typename T>
@@ -619,22 +648,21 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
   // ---------------------------------------------------------------- backward
   using MR = MapR<T>;
   using CR = CMapR<T>;
-  const long N = long(n), Wl = long(W), Fl = long(F), Vl = long(V);
+  const long N = long(n), Wl = long(W), Fl = long(F);
   const long nz = N - long(from);
+  const Span<T> tA = ar.take(std::max({W, F, V}) * n), tW = ar.take(std::max({3 * W * W, W * F, W * V}));
   const Span<T> df = ar.take(n * W, true), dx = ar.take(n * W, true), dy = ar.take(n * W), da = ar.take(n * W),
                 dh = ar.take(n * F), dqkv = ar.take(n * 3 * W), dq = ar.take(d);
   if (nz > 0) {
-    CR Z(&dz[size_t(from) * V], nz, Vl);
-    CR Fm(&f[size_t(from) * W], nz, Wl);
-    MR dF(&df[size_t(from) * W], nz, Wl);
-    if (s_.tied) {
-      CR E(P + l_.tok, Vl, Wl);
-      dF.noalias() = Z * E;
-      MR(grad + l_.tok, Vl, Wl).noalias() += Z.transpose() * Fm;
+    const T* Z = &dz[size_t(from) * V];
+    const T* Fm = &f[size_t(from) * W];
+    T* dF = &df[size_t(from) * W];
+    if (s_.tied) {  // z = f E^T: dF = dZ E, dE += dZ^T f
+      matmul(Z, V, P + l_.tok, W, static_cast<const T*>(nullptr), dF, W, size_t(nz), V, W);
+      transpose_rows(size_t(nz), V, Z, tA.data());
+      matmul(tA.data(), size_t(nz), Fm, W, static_cast<const T*>(nullptr), grad + l_.tok, W, V, size_t(nz), W, true);
     } else {
-      CR Hw(P + l_.head, Wl, Vl);
-      dF.noalias() = Z * Hw.transpose();
-      MR(grad + l_.head, Wl, Vl).noalias() += Fm.transpose() * Z;
+      linear_back(Fm, P + l_.head, Z, size_t(nz), W, V, grad + l_.head, dF, tA.data(), tW.data());
     }
   }
   for (size_t t = 0; t < n; ++t)
@@ -661,16 +689,14 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
     }
     {
       CR dY(dy.data(), N, Wl);
-      MR(grad + L.out_w, Fl, Wl).noalias() += CR(HA, N, Fl).transpose() * dY;
+      linear_back(HA, P + L.out_w, dy.data(), n, F, W, grad + L.out_w, dh.data(), tA.data(), tW.data());
       MR(grad + L.out_b, 1, Wl) += dY.colwise().sum();
-      MR dH(dh.data(), N, Fl);
-      dH.noalias() = dY * CR(P + L.out_w, Fl, Wl).transpose();
+      CR dH(dh.data(), N, Fl);
       gelu_back(HP, dh.data(), n * F);
       for (size_t t = 0; t < n; ++t)
         for (size_t j = 0; j < W; ++j) a[t * W + j] = X2[t * W + j] * P[L.ln2_g + j] + P[L.ln2_b + j];
-      MR(grad + L.fc_w, Wl, Fl).noalias() += CR(a.data(), N, Wl).transpose() * dH;
+      linear_back(a.data(), P + L.fc_w, dh.data(), n, W, F, grad + L.fc_w, da.data(), tA.data(), tW.data());
       MR(grad + L.fc_b, 1, Fl) += dH.colwise().sum();
-      MR(da.data(), N, Wl).noalias() = dH * CR(P + L.fc_w, Wl, Fl).transpose();
     }
     for (size_t t = 0; t < n; ++t)
       layer_norm_back_row(&da[t * W], X2 + t * W, R2[t], P + L.ln2_g, &dx[t * W], grad + L.ln2_g, grad + L.ln2_b, W);
@@ -683,9 +709,8 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
     const Span<T>& datt = da;  // (n, W)
     {
       CR dY(dy.data(), N, Wl);
-      MR(grad + L.proj_w, Wl, Wl).noalias() += CR(ATT, N, Wl).transpose() * dY;
+      linear_back(ATT, P + L.proj_w, dy.data(), n, W, W, grad + L.proj_w, datt.data(), tA.data(), tW.data());
       MR(grad + L.proj_b, 1, Wl) += dY.colwise().sum();
-      MR(datt.data(), N, Wl).noalias() = dY * CR(P + L.proj_w, Wl, Wl).transpose();
     }
     std::fill(dqkv.begin(), dqkv.end(), T(0));
     for (size_t h = 0; h < H; ++h) {
@@ -737,9 +762,8 @@ double TransformerNet<T>::window(const T* P, const int32_t* in, const int32_t* t
       CR dQKV(dqkv.data(), N, 3 * Wl);
       for (size_t t = 0; t < n; ++t)
         for (size_t j = 0; j < W; ++j) a[t * W + j] = X1[t * W + j] * P[L.ln1_g + j] + P[L.ln1_b + j];
-      MR(grad + L.qkv_w, Wl, 3 * Wl).noalias() += CR(a.data(), N, Wl).transpose() * dQKV;
+      linear_back(a.data(), P + L.qkv_w, dqkv.data(), n, W, 3 * W, grad + L.qkv_w, da.data(), tA.data(), tW.data());
       MR(grad + L.qkv_b, 1, 3 * Wl) += dQKV.colwise().sum();
-      MR(da.data(), N, Wl).noalias() = dQKV * CR(P + L.qkv_w, Wl, 3 * Wl).transpose();
     }
     for (size_t t = 0; t < n; ++t)
       layer_norm_back_row(&da[t * W], X1 + t * W, R1[t], P + L.ln1_g, &dx[t * W], grad + L.ln1_g, grad + L.ln1_b, W);
