@@ -171,6 +171,7 @@ struct Net {
     ep.init = prep[l].init;
     ep.add = add;
     ep.relu = relu;
+    ep.skip_zero_inputs = l > 0;  // inputs: a ReLU's outputs
     nn::conv_forward<T>(ly.J(), prep[l].col, prep[l].w, in_grid(l), in, out_grid(l), res, rg, ep);
   }
 
@@ -253,6 +254,7 @@ struct Net {
     nn::Epilogue<T> ep;
     ep.gate = gate;
     ep.add = add;
+    ep.skip_zero_inputs = true;  // dres: gradients gated by a ReLU, often zero
     nn::conv_forward<T>(int64_t(ly.taps.size()) * ly.fout, prep[l].colt, prep[l].wt, out_grid(l), dres, in_grid(l), din,
                         nn::Region::all(g), ep);
   }
