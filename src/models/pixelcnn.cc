@@ -171,7 +171,9 @@ struct Net {
     ep.init = prep[l].init;
     ep.add = add;
     ep.relu = relu;
-    ep.skip_zero_inputs = l > 0;  // inputs: a ReLU's outputs
+    // Inputs: a ReLU's outputs, zero together over neighbouring pixels (a
+    // region of one pixel an image, as in cached sampling, gains nothing).
+    ep.skip_zero_inputs = l > 0 && rg.pixels() > rg.i1 - rg.i0;
     nn::conv_forward<T>(ly.J(), prep[l].col, prep[l].w, in_grid(l), in, out_grid(l), res, rg, ep);
   }
 

@@ -201,8 +201,8 @@ inline __m512 load_lanes(__mmask16 m, const float* p) {
 // stored and reloaded is the same float, so the chain of fused multiply-adds
 // is the one an unsplit pass makes); the last panel applies the epilogue.
 // The columns taken are the nc listed ones (indices into col and w's rows, in
-// increasing order).
-template <int P, int V, bool Full>
+// increasing order), or without a list the first nc.
+template <int P, int V, bool Full, bool Listed>
 void forward_tile(int64_t nc, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
                   const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
                   bool first, bool last) {
@@ -217,9 +217,10 @@ void forward_tile(int64_t nc, const int32_t* list, const int64_t* col, const flo
   const float* xp[P];
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j) xp[j] = x + run.xo[j];
-  for (int64_t i = 0; i < nc; ++i) {
-    const int64_t c = list[i], off = col[c];
-    const float* wr = w + o0 + c * F;
+  const float* wd = w + o0;
+  for (int64_t i = 0; i < nc; ++i, wd += F) {
+    const int64_t c = Listed ? list[i] : i, off = col[c];
+    const float* wr = Listed ? w + o0 + c * F : wd;
     __m512 wv[V];
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) wv[v] = load_lanes<Full>(mask[v], wr + 16 * v);
@@ -254,20 +255,28 @@ void forward_tile(int64_t nc, const int32_t* list, const int64_t* col, const flo
     }
 }
 
+template <int V, bool Full, bool Listed>
+void forward_run_n(int64_t J, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
+                   const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
+                   bool first, bool last) {
+  switch (run.n) {
+    case 8: forward_tile<8, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 7: forward_tile<7, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 6: forward_tile<6, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 5: forward_tile<5, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 4: forward_tile<4, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 3: forward_tile<3, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 2: forward_tile<2, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    default: forward_tile<1, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+  }
+}
+
 template <int V, bool Full>
 void forward_run(int64_t J, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
                  const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
                  bool first, bool last) {
-  switch (run.n) {
-    case 8: forward_tile<8, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 7: forward_tile<7, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 6: forward_tile<6, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 5: forward_tile<5, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 4: forward_tile<4, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 3: forward_tile<3, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 2: forward_tile<2, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    default: forward_tile<1, V, Full>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-  }
+  if (list) forward_run_n<V, Full, true>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
+  else forward_run_n<V, Full, false>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
 }
 
 // Panels of columns small enough that their weight rows stay in L1 while
@@ -319,9 +328,7 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
   const int64_t F = gy.F;
   Workspace& ws = thread_workspace();
   Workspace::Frame frame(ws);
-  int32_t* list = ws.take<int32_t>(size_t(kPanel));
-  int32_t* all = ws.take<int32_t>(size_t(kPanel));
-  for (int64_t c = 0; c < kPanel; ++c) all[c] = int32_t(c);
+  int32_t* list = ep.skip_zero_inputs ? ws.take<int32_t>(size_t(kPanel)) : nullptr;
   uint8_t* seq = ep.skip_zero_inputs ? ws.take<uint8_t>(size_t(J / 16 + 1)) : nullptr;
   for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
     const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
@@ -341,7 +348,7 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
       PixelRun run;
       while (walk.next(run, kTilePixels)) {
         const int64_t nc = seq ? nonzero_columns(Jp, cp, seq, x, run, list) : Jp;
-        const int32_t* cl = seq ? list : all;
+        const int32_t* cl = seq ? list : nullptr;
         if (width == 48) forward_run<3, true>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
         else if (V == 3) forward_run<3, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
         else if (V == 2) forward_run<2, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
