@@ -1,5 +1,5 @@
 // media_tool.cc — helpers of bench/spoken_digits.sh and bench/moving_fmnist.sh
-// on top of libdgm (not part of the build):
+// on top of libdgm (a target of bench/CMakeLists.txt, not of the default build):
 //   media_tool rows CONFIG SPLIT OUT.raw   the rows of a split (as the config
 //       reads them through its codec: the 8-bit codes of every frame), one
 //       byte a value, row after row; prints rows and values to stdout

@@ -31,11 +31,10 @@ for f in train-images-idx3-ubyte.gz t10k-images-idx3-ubyte.gz; do
   [[ -f "$DATA/$f" ]] || { echo "mixture_em.sh: missing $DATA/$f" >&2; exit 1; }
 done
 
-# The library (Release, -march=native as in the main build), then the bench program.
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDGM_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" --target dgmlib -j2 >/dev/null
-g++ -O3 -march=native -DNDEBUG -std=c++17 -Wall -Wextra -I"$ROOT/include" -I/usr/include/eigen3 \
-  -DDGM_VERSION='"bench"' "$ROOT/bench/mixture_em.cc" "$BUILD/libdgm.a" -lz -lpthread -o "$BUILD/mixture_em"
+# The bench program, a target of bench/CMakeLists.txt (Release, -march=native
+# as in the main build); build-bench is also bench/run.sh's build.
+. "$ROOT/bench/build.sh"
+bench_build "$BUILD" mixture_em -- -DDGM_BUILD_TESTS=OFF
 mkdir -p "$OUT"
 rm -f "$OUT"/*.txt
 
@@ -43,7 +42,7 @@ rm -f "$OUT"/*.txt
 run() {
   local name=$1 threads=$2 rep=$3 file="$OUT/$1-t$2-r$3.txt"
   if [[ $name == dgm ]]; then
-    /usr/bin/time -v "$BUILD/mixture_em" "$DATA" "$threads" "$K" "$ITERATIONS" >"$file" 2>"$file.time"
+    /usr/bin/time -v "$BUILD/bench/mixture_em" "$DATA" "$threads" "$K" "$ITERATIONS" >"$file" 2>"$file.time"
   else
     /usr/bin/time -v /usr/bin/python3 "$ROOT/bench/mixture_em_torch.py" "$DATA" "$threads" "$K" "$ITERATIONS" \
       >"$file" 2>"$file.time"

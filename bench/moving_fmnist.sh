@@ -27,7 +27,8 @@ mkdir -p "$out"
 dgm="$build/dgm"
 
 [ -d data/moving-fmnist/8bit/train ] || scripts/make_moving_fmnist.py
-cmake --build "$build" --target dgm -j2 > /dev/null
+. bench/build.sh
+bench_build "$build" dgm
 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for name in independent mixture; do

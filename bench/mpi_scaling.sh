@@ -7,6 +7,8 @@
 # Usage: bench/mpi_scaling.sh [ROUNDS] (from the repository root, after a build with MPI)
 set -uo pipefail
 rounds=${1:-3}
+. bench/build.sh
+bench_build build dgm || exit 1
 dgm=$PWD/build/dgm
 cfg=$PWD/configs
 out=$(mktemp -d)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # neural_fmnist.sh — dgm's FVSBN / NADE / MADE against PyTorch references on
-# binarised Fashion-MNIST (not part of the build or CI). Builds libdgm and the
-# C++ driver bench/neural_fmnist.cc, installs the PyTorch side's needs from
+# binarised Fashion-MNIST (not part of the default build or CI). Builds the
+# C++ driver bench/neural_fmnist.cc (target neural_fmnist), installs the PyTorch side's needs from
 # Debian if missing, then runs both sides interleaved, one model at a time,
 # writing one JSON line per run to bench/results/neural_fmnist.jsonl.
 #
@@ -21,20 +21,23 @@ PY=/usr/bin/python3
 OUT=bench/results/neural_fmnist.jsonl
 mkdir -p bench/results
 
-if ! $PY -c "import torch, numpy" 2>/dev/null; then
+# OpenBLAS even when torch imports: without it PyTorch runs on the reference BLAS.
+need=()
+for pkg in python3-torch python3-numpy libopenblas0-pthread; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
   if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-torch python3-numpy libopenblas0-pthread
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}"
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target dgmlib -j2
-g++ -O3 -march=native -std=c++17 -Wall -Wextra -Iinclude -isystem /usr/include/eigen3 \
-    -DDGM_VERSION='"bench"' bench/neural_fmnist.cc build/libdgm.a -lz -lpthread -o build/neural_fmnist
+. bench/build.sh
+bench_build build neural_fmnist
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for m in $MODELS; do
   echo "== dgm $m" >&2
-  build/neural_fmnist --model "$m" --epochs "$EPOCHS" --threads "$THREADS" | tee -a "$OUT"
+  build/bench/neural_fmnist --model "$m" --epochs "$EPOCHS" --threads "$THREADS" | tee -a "$OUT"
   echo "== torch $m" >&2
   extra=()
   if [ "$m" = nade ] && [ "$TORCH_NADE_BATCHES" != 0 ]; then extra=(--max-batches "$TORCH_NADE_BATCHES"); fi

@@ -37,10 +37,9 @@ if apt-cache policy kenlm python3-kenlm 2>/dev/null | grep -q 'Candidate: [0-9]'
   echo "note: a kenlm Debian package exists now; this script still compares against the issue's figures" >&2
 fi
 [ -f data/kjv/train.txt ] && [ -f data/kjv/test.txt ] || scripts/prepare_kjv.sh data/kjv
-# bench/CMakeLists.txt: the tool gets the library's compile options and link
-# line (the configure picks up bench/ in a build configured before it existed).
-cmake "$build" >/dev/null
-cmake --build "$build" --target ngram_tool -j2 >/dev/null
+# bench/CMakeLists.txt: the tool gets the library's compile options and link line.
+. bench/build.sh
+bench_build "$build" ngram_tool
 tool="$build/bench/ngram_tool"
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -35,7 +35,8 @@ done
 mkdir -p "$work"
 cd "$work"
 dgm=$build/dgm
-[ -x "$dgm" ] || { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build "$build" --target dgm -j2 >/dev/null; }
+. "$root/bench/build.sh"
+bench_build "$build" dgm
 
 need=()
 command -v optipng >/dev/null || need+=(optipng)

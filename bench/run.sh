@@ -49,24 +49,19 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  launcher=()
-  if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDGM_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
-fi
-grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt" ||
+[ ! -f "$build/CMakeCache.txt" ] || grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$build/CMakeCache.txt" ||
   { echo "run.sh: $build is not a Release build" >&2; exit 1; }
-# The drivers are targets of the build (bench/CMakeLists.txt), so they get the
-# library's compile options and link line; ngram_kjv.sh builds its own.
+# The drivers are targets of the build (bench/CMakeLists.txt, bench/build.sh),
+# so they get the library's compile options and link line; ngram_kjv.sh builds its own.
 tools=()
 case "$only" in
   "") tools=(models_bench mixture_em) ;;
   neural|pixelcnn) tools=(models_bench) ;;
   mixture) tools=(mixture_em) ;;
 esac
+. "$root/bench/build.sh"
 if ((${#tools[@]})); then
-  cmake "$build" >/dev/null  # a build-bench configured before bench/CMakeLists.txt existed
-  cmake --build "$build" --target "${tools[@]}" -j2 >/dev/null
+  bench_build "$build" "${tools[@]}" -- -DDGM_BUILD_TESTS=OFF
 fi
 # A run of one part (--only) clears that part's results only; the table keeps
 # the other parts' rows from bench/results/latest.json (run_report.py --only).

@@ -25,15 +25,14 @@ minutes="${2:-60}"
 shift $(( $# >= 2 ? 2 : $# ))
 sets=()
 for s in "$@"; do sets+=(--set "$s"); done
-root="$(pwd)"
 out="$build/bench-spoken-digits"
 mkdir -p "$out"
 dgm="$build/dgm"
 
 [ -d data/spoken-digits/train ] || scripts/make_spoken_digits.sh data/spoken-digits
-cmake --build "$build" --target dgmlib dgm -j2 > /dev/null
-c++ -O2 -march=native -std=c++17 -Wall -Wextra -I"$root/include" -I"$root/src" bench/media_tool.cc "$build/libdgm.a" \
-  -lsndfile -lsamplerate -lgif -lz -lpthread -o "$out/media_tool"
+. bench/build.sh
+bench_build "$build" dgm media_tool
+tool="$build/bench/media_tool"
 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 train() { # train NAME [ARGS...]: CPU time and peak memory of the run in OUT/NAME.time
@@ -63,7 +62,7 @@ for name in independent mixture wavenet; do
 done
 
 # FLAC -8 on the same 8-bit codes.
-"$out/media_tool" rows configs/spoken-digits-independent.json test "$out/test.raw" > "$out/test.rows"
+"$tool" rows configs/spoken-digits-independent.json test "$out/test.raw" > "$out/test.rows"
 values=$(awk '{print $3}' "$out/test.rows")
 flac -8 -s -f --force-raw-format --endian=little --sign=unsigned --channels=1 --bps=8 --sample-rate=8000 \
   --blocksize=4096 -o "$out/test.flac" "$out/test.raw"
@@ -71,7 +70,7 @@ awk -v b="$(stat -c %s "$out/test.flac")" -v n="$values" \
   'BEGIN { printf "%-12s %10s %10.4f   (%d bytes for %d samples)\n", "flac -8", "", 8 * b / n, b, n }'
 
 # The cached sampler against the plain one, on the trained wavenet.
-nice -n 5 "$out/media_tool" samplers "$out/wavenet.dgm" 2 1
+nice -n 5 "$tool" samplers "$out/wavenet.dgm" 2 1
 
 # Samples: a WAV of "seven"s and its spectrogram.
 "$dgm" sample -m "$out/wavenet.dgm" -n 4 --label 7 --seed 1 -f wav -o "$out/wavenet-seven.wav"

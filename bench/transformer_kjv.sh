@@ -19,7 +19,8 @@ configs=("$@")
 out="$build/bench-transformer-kjv"
 mkdir -p "$out"
 [ -f data/kjv/train.txt ] || scripts/prepare_kjv.sh data/kjv
-cmake --build "$build" --target dgm -j2 >/dev/null
+. bench/build.sh
+bench_build "$build" dgm
 dgm="$build/dgm"
 for cfg in "${configs[@]}"; do
   name=$(basename "$cfg" .json)

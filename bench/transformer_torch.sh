@@ -24,17 +24,20 @@ PY=/usr/bin/python3
 out="$build/bench-transformer"
 mkdir -p "$out/run"
 
-if ! $PY -c "import torch, numpy" 2>/dev/null; then
+# OpenBLAS too: without it PyTorch's matrix products run on the reference BLAS,
+# ten times slower (bench/run.sh asks for it likewise).
+need=()
+for pkg in python3-torch python3-numpy libopenblas0-pthread; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
   if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends python3-torch python3-numpy
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 [ -f data/kjv/train.txt ] || scripts/prepare_kjv.sh data/kjv
-cmake --build "$build" --target dgmlib -j2 >/dev/null
-extra=()
-if [ "$(c++ -dumpversion | cut -d. -f1)" -lt 13 ]; then extra=(-fno-tree-slp-vectorize); fi  # as CMakeLists.txt
-c++ -O3 -march=native "${extra[@]}" -std=c++17 -Wall -Wextra -Iinclude bench/transformer_tool.cc "$build/libdgm.a" \
-  -lz -lpthread -o "$out/transformer_tool"
-tool="$out/transformer_tool"
+. bench/build.sh
+bench_build "$build" transformer_tool
+tool="$build/bench/transformer_tool"
 sets=()
 for s in ${SET:-}; do sets+=(--set "$s"); done
 

@@ -27,6 +27,11 @@ struct NllSummary {
 };
 
 NllSummary evaluate_nll(const Model& model, const DataView& data, ThreadPool& pool);
+// The metrics a model file keeps (dgm train, Python's dgm.train): for each
+// split its samples and, when it has any, nll_nats and bits_per_dim ("inf"
+// when a sample has probability zero) and zero_probability when nonzero;
+// on a labeled space, "figure" says that they are -log P(x | y).
+json metrics_json(const NllSummary& train, const NllSummary& validation, const NllSummary& test, const Space& space);
 // The summary of a dataset spread over ranks (`data` is this rank's shard,
 // as load_data gives it), scored and summed per block (comm.h): the same
 // numbers, to the bit, for any number of ranks (one included). Collective.

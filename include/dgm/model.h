@@ -130,6 +130,15 @@ struct SampleOptions {
                                // The samples never depend on the pool's size.
 };
 
+class Model;
+
+// Seeded samples as every front end draws them (dgm sample -n N -s SEED,
+// dgm eval's samples, Python's model.sample): chunk k of kSeedChunk samples
+// from Rng(seed, k), so that a seed's first n samples are the same for any
+// larger n, and for any number of threads.
+constexpr size_t kSeedChunk = 4096;
+Dataset draw_samples(const Model& model, size_t n, uint64_t seed, const SampleOptions& so);
+
 class Model {
  public:
   virtual ~Model() = default;

@@ -126,7 +126,7 @@ std::string value_name(const CLI::Option& o) {
 
 void man_option(std::ostream& out, const CLI::Option& o) {
   out << ".TP\n";
-  if (o.get_positional()) {
+  if (o.get_positional() && !o.nonpositional()) {  // an argument only; one with names too is listed by them
     out << "\\fI" << roff(o.get_name(true, false)) << "\\fR" << (repeatable(o) ? " ..." : "") << "\n";
   } else {
     std::string line;
@@ -250,7 +250,7 @@ void write_bash_completion(const CLI::App& app, std::ostream& out) {
     for (const CLI::Option* o : visible_options(*cmd)) {
       if (o->get_positional()) {
         positionals = true;
-        continue;
+        if (!o->nonpositional()) continue;
       }
       if (!takes_value(*o)) continue;
       std::string pattern;

@@ -40,7 +40,6 @@ struct EvalOptions {
 
 namespace {
 
-constexpr size_t kChunk = 4096;
 
 json overlap_json(const Overlap& train_overlap, const Overlap& ref_overlap) {
   return {{"samples", ref_overlap.num_samples},
@@ -188,13 +187,9 @@ int run_eval(const EvalOptions& opts, std::ostream& out, std::ostream& log) {
     eo.use_labels = false;  // a sample is valid whatever label it was drawn for
     Empirical train_emp(splits.train, eo);
     Empirical ref_emp(reference, eo);
-    Dataset generated(space);
     SampleOptions so;
     so.pool = &pool;
-    for (size_t done = 0, k = 0; done < size_t(opts.samples); done += kChunk, ++k) {
-      Rng rng(uint64_t(opts.seed), k);
-      generated.append(model->sample(std::min(kChunk, size_t(opts.samples) - done), rng, so));
-    }
+    const Dataset generated = draw_samples(*model, size_t(opts.samples), uint64_t(opts.seed), so);
     Rng rng(uint64_t(opts.seed), 0xE3B1A1ULL);
     Dataset baseline = train_emp.sample(size_t(opts.samples), rng);
     result["model_samples"] = overlap_json(train_emp.compare(generated), ref_emp.compare(generated));

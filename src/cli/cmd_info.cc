@@ -194,9 +194,10 @@ int run_info(const InfoOptions& opts, std::ostream& out, std::ostream&) {
 void add_info(CLI::App& app, Action& action) {
   auto opts = std::make_shared<InfoOptions>();
   CLI::App* sub = app.add_subcommand("info", "Describe a model file: kind, space, codec, parameters, training and figures");
-  sub->add_option("-m,--model", opts->model, "Model file, or - for stdin [default: $DGM_MODEL, else model.dgm]");
+  sub->add_option("-m,--model,model", opts->model,
+                  "Model file (as -m or the one argument), or - for stdin [default: $DGM_MODEL, else model.dgm]");
   sub->add_flag("--json", opts->json, "Print the whole header (kind, space, codec, config, metrics) as JSON");
-  sub->footer("Examples:\n  dgm info --model digits.dgm\n  dgm info -m digits.dgm --json | python3 -m json.tool");
+  sub->footer("Examples:\n  dgm info digits.dgm\n  dgm info -m digits.dgm --json | python3 -m json.tool");
   sub->callback([opts, &action] { action = [opts] { return run_info(*opts, std::cout, std::cerr); }; });
 }
 

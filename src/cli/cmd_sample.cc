@@ -44,7 +44,6 @@ struct SampleCliOptions {
 namespace {
 
 constexpr int64_t kMaxSamples = 1000000000;  // 10^9
-constexpr size_t kChunk = 4096;
 
 // Partial samples of a fixed-shape space for --given: one a line; '?' marks
 // an unknown value, and a line shorter than the sample leaves the rest
@@ -127,7 +126,12 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
                      std::to_string(space.labels() - 1));
   if (!(opts.temperature > 0) || !std::isfinite(opts.temperature))
     throw UsageError("--temperature must be a positive number");
-  const std::string format = !opts.format.empty() ? opts.format : codec ? codec->formats().front() : "lines";
+  // Without -f: the codec's format, else what the output's name says
+  // (samples.npy, a .png, a folder/ of images), else lines.
+  const std::string format = !opts.format.empty() ? opts.format
+                             : codec              ? codec->formats().front()
+                             : opts.output != "-" ? infer_format(opts.output)
+                                                  : "lines";
   require_format("--format", format, *model);
   const bool to_stdout = opts.output == "-";
   if (to_stdout && !is_stream_format(format, codec))
@@ -192,13 +196,14 @@ int run_sample(const SampleCliOptions& opts, std::ostream& out, std::ostream& lo
     const int64_t labels = per_label ? space.labels() : 1;
     const int64_t per = per_label ? (opts.count + labels - 1) / labels : opts.count;
     if (per_label) sheet_columns = per;
-    // Chunk k of label row y is drawn with Rng(seed, k), on the pool.
-    const uint64_t chunks_per_label = uint64_t((per + int64_t(kChunk) - 1) / int64_t(kChunk));
+    // Chunk k of label row y is drawn with Rng(seed, k), on the pool (as
+    // draw_samples does, here chunk by chunk so that stdout streams).
+    const uint64_t chunks_per_label = uint64_t((per + int64_t(kSeedChunk) - 1) / int64_t(kSeedChunk));
     for (uint64_t k = 0; k < chunks_per_label * uint64_t(labels); ++k) {
       SampleOptions o = so;
       if (per_label) o.label = int32_t(k / chunks_per_label);
-      const int64_t done = int64_t(k % chunks_per_label) * int64_t(kChunk);
-      const size_t m = size_t(std::min<int64_t>(int64_t(kChunk), per - done));
+      const int64_t done = int64_t(k % chunks_per_label) * int64_t(kSeedChunk);
+      const size_t m = size_t(std::min<int64_t>(int64_t(kSeedChunk), per - done));
       Rng rng(uint64_t(opts.seed), k);
       Dataset part;
       if (opts.prompt_given) {
@@ -270,10 +275,12 @@ void add_sample(CLI::App& app, Action& action) {
       ->capture_default_str();
   sub->add_option("-f,--format", opts->format,
                   "Output format: text (text models), lines (one sample a line, what 'dgm score -' reads), "
-                  "grid (text art), jsonl, csv, or, into files with -o, image (one PNG a sample into a folder), "
+                  "grid (text art), jsonl, csv, or, into files with -o, image (one PNG a sample into a folder; one picture "
+                  "for a path ending in .png, .bmp, .pgm, .ppm or .pbm), "
                   "idx, cifar, npy; sound models: wav, flac, ogg (one file for a path ending in the extension, "
                   "else a folder of one file a sample); video models: gif (likewise), frames (a folder of PNGs a clip), "
-                  "sheet (one PNG, a row of frames a clip) [default: the model's codec's, else lines]");
+                  "sheet (one PNG, a row of frames a clip) [default: the model's codec's; else what -o's name says "
+                  "(.npy, .csv, .jsonl, .grid, .bin, .idx, -ubyte, an image name, a folder/ for images); else lines]");
   sub->add_option("-o,--output", opts->output, "Output file or folder, - for stdout")->capture_default_str();
   sub->add_option("--sheet", opts->sheet,
                   "Also write a contact sheet PNG of the samples (one row per label for labeled models)");

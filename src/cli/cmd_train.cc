@@ -202,16 +202,6 @@ class CliCheckpointer : public Checkpointer {
   bool saved_ = false, stop_saved_ = false;
 };
 
-json summary_json(const NllSummary& s) {
-  json j;
-  j["samples"] = s.samples;
-  if (s.samples == 0) return j;
-  j["nll_nats"] = std::isfinite(s.nats_per_sample) ? json(s.nats_per_sample) : json("inf");
-  j["bits_per_dim"] = std::isfinite(s.bits_per_dim) ? json(s.bits_per_dim) : json("inf");
-  if (s.zero_probability) j["zero_probability"] = s.zero_probability;
-  return j;
-}
-
 void print_summary(std::ostream& log, const char* name, const NllSummary& s) {
   if (s.samples == 0) return;
   char buf[200];
@@ -488,8 +478,7 @@ int train_ranks(const TrainOptions& opts, Communicator& comm, std::ostream& out,
   NllSummary train_s = evaluate_nll(*model, data.train, pool, comm);
   NllSummary valid_s = evaluate_nll(*model, data.validation, pool, comm);
   NllSummary test_s = evaluate_nll(*model, data.test, pool, comm);
-  info["metrics"] = {{"train", summary_json(train_s)}, {"validation", summary_json(valid_s)}, {"test", summary_json(test_s)}};
-  if (space.has_labels()) info["metrics"]["figure"] = "-log P(x | y), the label given";
+  info["metrics"] = metrics_json(train_s, valid_s, test_s, space);
   if (interrupted) info["partial"] = true;
   const std::string path = to_stdout ? "-" : interrupted ? partial : output;
   if (!root) {

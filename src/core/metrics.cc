@@ -19,6 +19,21 @@ constexpr size_t kBatch = 4096;  // rows scored at once (bounds the conditionals
 json finite_or(double v, const char* inf) { return std::isfinite(v) ? json(v) : std::isnan(v) ? json(nullptr) : json(inf); }
 }  // namespace
 
+json metrics_json(const NllSummary& train, const NllSummary& validation, const NllSummary& test, const Space& space) {
+  auto split = [](const NllSummary& s) {
+    json j;
+    j["samples"] = s.samples;
+    if (s.samples == 0) return j;
+    j["nll_nats"] = std::isfinite(s.nats_per_sample) ? json(s.nats_per_sample) : json("inf");
+    j["bits_per_dim"] = std::isfinite(s.bits_per_dim) ? json(s.bits_per_dim) : json("inf");
+    if (s.zero_probability) j["zero_probability"] = s.zero_probability;
+    return j;
+  };
+  json m = {{"train", split(train)}, {"validation", split(validation)}, {"test", split(test)}};
+  if (space.has_labels()) m["figure"] = "-log P(x | y), the label given";
+  return m;
+}
+
 NllSummary summarize_nll(const DataView& data, const double* lp) {
   NllSummary s;
   s.samples = data.size();

@@ -52,6 +52,15 @@ std::unique_ptr<Model> create_model_for_training(const json& cfg, const Space& s
   return model;
 }
 
+Dataset draw_samples(const Model& model, size_t n, uint64_t seed, const SampleOptions& so) {
+  Dataset all(model.space());
+  for (uint64_t k = 0; k * kSeedChunk < n; ++k) {
+    Rng rng(seed, k);
+    all.append(model.sample(std::min(kSeedChunk, n - size_t(k * kSeedChunk)), rng, so));
+  }
+  return all;
+}
+
 json training_record(const std::vector<TrainProgress>& history, const TrainProgress& start, int64_t dims) {
   auto num = [](double v) { return std::isfinite(v) ? json(v) : json(); };
   json r;

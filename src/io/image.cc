@@ -590,6 +590,16 @@ SpaceHint probe_images(const std::string& path, ConfigSection& opts) {
 
 void write_images(const Dataset& data, const std::string& dir) {
   const Geometry g = geometry(data.space(), dir);
+  // A name with an image extension is one picture, as a .gif is one clip.
+  const std::string ext = io::lower(fs::path(dir).extension().string());
+  if (ext == ".png" || ext == ".bmp" || ext == ".pgm" || ext == ".ppm" || ext == ".pbm") {
+    if (data.size() != 1)
+      throw ConfigError(dir + ": one image file holds one sample, and there are " + std::to_string(data.size()) +
+                        "; give a folder name (no extension) for one PNG a sample, or --sheet FILE.png for one "
+                        "picture of them all");
+    encode(to_pixels(data, 0, g), dir, data.space().is_binary());
+    return;
+  }
   const bool labeled = labels_all_or_none(data, dir);
   prepare_output_dir(dir);
   for (size_t i = 0; i < data.size(); ++i)

@@ -192,10 +192,7 @@ void add_weighted_rows(float* dst, const float* const* rows, const float* c, int
 #if defined(__AVX512F__)
   for (; j < n; j += 64) {
     __mmask16 m[4];
-    for (int v = 0; v < 4; ++v) {
-      const long left = n - j - 16 * v;
-      m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
-    }
+    nn::simd::masks4(n, j, m);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int64_t r = 0; r < nr; ++r) {
       const __m512 cr = _mm512_set1_ps(c[r]);
@@ -221,10 +218,7 @@ void advance_rows(float* dst, const float* src, const float* const* rows, int64_
 #if defined(__AVX512F__)
   for (; j < n; j += 64) {
     __mmask16 m[4];
-    for (int v = 0; v < 4; ++v) {
-      const long left = n - j - 16 * v;
-      m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
-    }
+    nn::simd::masks4(n, j, m);
     __m512 acc[4];
     for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], src + j + 16 * v);
     for (int64_t r = 0; r < nr; ++r)
@@ -249,10 +243,7 @@ void run_sum(float* S, float* G, const float* h, const float* const* rows, const
 #if defined(__AVX512F__)
   for (; j < n; j += 64) {
     __mmask16 m[4];
-    for (int v = 0; v < 4; ++v) {
-      const long left = n - j - 16 * v;
-      m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
-    }
+    nn::simd::masks4(n, j, m);
     __m512 acc[4];
     for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
     for (int64_t r = 0; r < nr; ++r) {

@@ -38,12 +38,10 @@ namespace py = pybind11;
 namespace dgm::python {
 namespace {
 
-// What `dgm score` and `dgm sample` use (src/cli/cmd_score.cc kBatch,
-// src/cli/cmd_sample.cc kChunk): scoring in batches of kScoreBatch rows, and
-// sample chunk k of kSampleChunk drawn with Rng(seed, k). Samples depend on
-// kSampleChunk, so it must stay the CLI's for seeded samples to match.
+// Scoring in batches of kScoreBatch rows, as `dgm score` does (the scores do
+// not depend on the batches); seeded samples come from draw_samples
+// (dgm/model.h), as `dgm sample`'s do.
 constexpr size_t kScoreBatch = 65536;
-constexpr size_t kSampleChunk = 4096;
 
 // ---- exceptions ----
 
@@ -435,17 +433,12 @@ class PyModel {
     SampleOptions so;
     so.label = label_arg(label, space());
     so.temperature = temperature_arg(temperature);
-    Dataset all(space());
+    Dataset all;
     {
       py::gil_scoped_release release;
       ThreadPool pool(threads);
       so.pool = &pool;
-      // As `dgm sample -n n -s seed`: chunk k from Rng(seed, k).
-      for (uint64_t k = 0; int64_t(k * kSampleChunk) < n; ++k) {
-        const size_t m = size_t(std::min<int64_t>(int64_t(kSampleChunk), n - int64_t(k * kSampleChunk)));
-        Rng rng(uint64_t(seed), k);
-        all.append(model_->sample(m, rng, so));
-      }
+      all = draw_samples(*model_, size_t(n), uint64_t(seed), so);
     }
     return samples_to_py(std::move(all), model_->codec());
   }
@@ -654,17 +647,6 @@ class PyMonitor : public TrainMonitor {
   std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
 };
 
-json summary_json(const NllSummary& s) {
-  // As `dgm train` stores its metrics (src/cli/cmd_train.cc).
-  json j;
-  j["samples"] = s.samples;
-  if (s.samples == 0) return j;
-  j["nll_nats"] = std::isfinite(s.nats_per_sample) ? json(s.nats_per_sample) : json("inf");
-  j["bits_per_dim"] = std::isfinite(s.bits_per_dim) ? json(s.bits_per_dim) : json("inf");
-  if (s.zero_probability) j["zero_probability"] = s.zero_probability;
-  return j;
-}
-
 // "model.components" = 20, or model__components = 20.
 void apply_py_override(json& cfg, const std::string& key_in, py::handle value) {
   std::string key = key_in;
@@ -770,8 +752,7 @@ PyModel train(py::object config, py::object callback, py::object data, py::objec
       const NllSummary tr = evaluate_nll(*model, splits.train, pool);
       const NllSummary va = evaluate_nll(*model, splits.validation, pool);
       const NllSummary te = evaluate_nll(*model, splits.test, pool);
-      info["metrics"] = {{"train", summary_json(tr)}, {"validation", summary_json(va)}, {"test", summary_json(te)}};
-      if (space.has_labels()) info["metrics"]["figure"] = "-log P(x | y), the label given";
+      info["metrics"] = metrics_json(tr, va, te, space);
     }
   }
   monitor.rethrow();

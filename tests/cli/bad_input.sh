@@ -220,14 +220,17 @@ interrupt_writer() {
   local sig=$1 pid opened=0
   mkdir -p "kill-$sig" && echo previous > "kill-$sig/s.txt"
   # (a background job of a script ignores SIGINT unless it is reset)
-  env --default-signal=INT "$dgm" sample -n 1500000 --model m.dgm -o "kill-$sig/s.txt" 2> /dev/null &
+  # The file is written in the last tenth of the run (the samples are drawn
+  # first): 3 M samples give it about 0.3 s, watched by one `find` at a time
+  # (a loaded machine once let a slower ls-and-grep loop miss 0.15 s).
+  env --default-signal=INT "$dgm" sample -n 3000000 --model m.dgm -o "kill-$sig/s.txt" 2> /dev/null &
   pid=$!
-  for _ in $(seq 1 3000); do
-    if ls -a "kill-$sig" | grep -qvE '^(\.|\.\.|s\.txt)$' || ls -l "/proc/$pid/fd" 2> /dev/null | grep -q "kill-$sig/.*deleted"; then
+  for _ in $(seq 1 20000); do
+    if [ -n "$(find "kill-$sig" "/proc/$pid/fd" -mindepth 1 \( -path "kill-$sig/*" ! -name s.txt -o -lname "*kill-$sig/*" \) \
+                 -print -quit 2> /dev/null)" ]; then
       opened=1; break
     fi
     kill -0 "$pid" 2> /dev/null || break
-    sleep 0.01
   done
   kill "-$sig" "$pid" 2> /dev/null
   wait "$pid" 2> /dev/null

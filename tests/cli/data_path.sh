@@ -66,6 +66,17 @@ expect 0 "$dgm" sample -m $m -n 4 --sheet c/d/sheet.png
 [ -s c/d/sheet.png ] || bad "--sheet into a missing folder"
 expect 0 "$dgm" sample -m $m -n 3 -f image -o e/f/
 [ "$(ls e/f | wc -l)" -eq 3 ] || { bad "sample -f image -o a missing folder/"; ls -R e; }
+# Without -f the output's name says the format: a .npy, a .png (one sample,
+# one picture; more is refused with nothing written), a folder/ of images.
+expect 0 "$dgm" sample -m $m -n 3 -o named.npy
+[ "$(head -c 6 named.npy | tail -c 5)" = "NUMPY" ] || bad "sample -o named.npy is not an npy file"
+expect 0 "$dgm" sample -m $m -n 1 -o one.png
+[ "$(head -c 4 one.png | tail -c 3)" = "PNG" ] || bad "sample -n 1 -o one.png is not a PNG file"
+expect 1 "$dgm" sample -m $m -n 2 -o two.png
+grep -q "two.png: one image file holds one sample, and there are 2" err.txt || { bad "-n 2 -o two.png"; cat err.txt; }
+[ -e two.png ] && bad "a refused -o two.png left something behind"
+expect 0 "$dgm" sample -m $m -n 2 -o pics/
+[ "$(ls pics | wc -l)" -eq 2 ] || { bad "sample -o pics/"; ls -R pics; }
 expect 0 "$dgm" train -c "$src/configs/digits.json" -o g/m.dgm -q --log h/i/log.jsonl
 [ -s h/i/log.jsonl ] || bad "--log into a missing folder"
 

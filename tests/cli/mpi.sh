@@ -148,12 +148,15 @@ fault missing-file "absent.txt" "${mpi[@]}" -np 2 "$dgm" train -c absent.json -o
 
 # A long run (NADE for a million epochs on the digits): rank 1 is killed, or
 # stopped (a hang), once training is under way.
-sed 's/"epochs": 15/"epochs": 1000000, "patience": 1000000/' nade.json > long.json
+# The config's path is this test's own folder, so that signal_rank1 finds
+# this job's ranks and never those of another run of the test on the machine.
+long=$tmp/long.json
+sed 's/"epochs": 15/"epochs": 1000000, "patience": 1000000/' nade.json > "$long"
 # signal_rank1 SIG: waits for the job's rank 1, then sends it SIG.
 signal_rank1() {
   local sig=$1 rank1=
   for _ in $(seq 1 500); do
-    for p in $(pgrep -f "dgm train -c long.json"); do
+    for p in $(pgrep -f -x ".*dgm train -c $long .*"); do
       tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && rank1=$p
     done
     [ -n "$rank1" ] && break
@@ -163,12 +166,12 @@ signal_rank1() {
   [ -n "$rank1" ] && kill -"$sig" "$rank1"
 }
 signal_rank1 KILL &
-fault killed-rank "ended by the MPI launcher" "${mpi[@]}" -np 2 "$dgm" train -c long.json -o previous.dgm -q
+fault killed-rank "ended by the MPI launcher" "${mpi[@]}" -np 2 "$dgm" train -c "$long" -o previous.dgm -q
 wait
 signal_rank1 STOP &
 start=$SECONDS
 fault hung-rank "no answer from the other ranks within 3 s" \
-  "${mpi[@]}" -np 2 "$dgm" train -c long.json -o previous.dgm -q --mpi-timeout 3
+  "${mpi[@]}" -np 2 "$dgm" train -c "$long" -o previous.dgm -q --mpi-timeout 3
 wait
 [ $((SECONDS - start)) -lt 60 ] || { echo "FAIL hung-rank: the timeout took $((SECONDS - start)) s"; fail=1; }
 exit $fail

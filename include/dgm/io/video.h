@@ -8,8 +8,9 @@
 //   "data":  {"train": "moving-fmnist/train", "format": "gif", "fps": 8}
 //
 // Formats:
-//   gif     read: an animated GIF a clip (decoded by stb_image; every frame
-//           must cover the whole logical screen), a file, a folder of GIFs
+//   gif     read: an animated GIF a clip (decoded by giflib, composed by
+//           transparency and disposal method; every frame must cover the
+//           whole logical screen), a file, a folder of GIFs
 //           (label subfolders give labels) or a list file. Write (giflib):
 //           one GIF a sample into a folder (label subfolders when labeled),
 //           or one file when the path ends in .gif and there is one sample;
