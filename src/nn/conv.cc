@@ -200,9 +200,12 @@ inline __m512 load_lanes(__mmask16 m, const float* p) {
 // later one from the partial sums the previous panel left in y (a float
 // stored and reloaded is the same float, so the chain of fused multiply-adds
 // is the one an unsplit pass makes); the last panel applies the epilogue.
-template <int P, int V, bool Full>
-void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
-                  const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep, bool first, bool last) {
+// The columns taken are the nc listed ones (indices into col and w's rows, in
+// increasing order), or without a list the first nc.
+template <int P, int V, bool Full, bool Listed>
+void forward_tile(int64_t nc, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
+                  const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
+                  bool first, bool last) {
   __m512 acc[P][V];
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
@@ -214,9 +217,10 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
   const float* xp[P];
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j) xp[j] = x + run.xo[j];
-  const float* wr = w + o0;
-  for (int64_t c = 0; c < J; ++c, wr += F) {
-    const int64_t off = col[c];
+  const float* wd = w + o0;
+  for (int64_t i = 0; i < nc; ++i, wd += F) {
+    const int64_t c = Listed ? list[i] : i, off = col[c];
+    const float* wr = Listed ? w + o0 + c * F : wd;
     __m512 wv[V];
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) wv[v] = load_lanes<Full>(mask[v], wr + 16 * v);
@@ -251,24 +255,81 @@ void forward_tile(int64_t J, const int64_t* col, const float* w, int64_t F, int6
     }
 }
 
-template <int V, bool Full>
-void forward_run(int64_t J, const int64_t* col, const float* w, int64_t F, int64_t o0, const __mmask16* mask,
-                 const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep, bool first, bool last) {
+template <int V, bool Full, bool Listed>
+void forward_run_n(int64_t J, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
+                   const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
+                   bool first, bool last) {
   switch (run.n) {
-    case 8: forward_tile<8, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 7: forward_tile<7, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 6: forward_tile<6, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 5: forward_tile<5, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 4: forward_tile<4, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 3: forward_tile<3, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 2: forward_tile<2, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    default: forward_tile<1, V, Full>(J, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 8: forward_tile<8, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 7: forward_tile<7, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 6: forward_tile<6, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 5: forward_tile<5, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 4: forward_tile<4, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 3: forward_tile<3, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    case 2: forward_tile<2, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
+    default: forward_tile<1, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
   }
+}
+
+template <int V, bool Full>
+void forward_run(int64_t J, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
+                 const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
+                 bool first, bool last) {
+  if (list) forward_run_n<V, Full, true>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
+  else forward_run_n<V, Full, false>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
+}
+
+// Panels of columns small enough that their weight rows stay in L1 while
+// every tile passes over them.
+constexpr int64_t kPanel = 256;
+
+// Whether the columns [c, c + 16) (or to J) read consecutive inputs, so that
+// one vector load gives a pixel's inputs for all of them.
+bool consecutive_columns(const int64_t* col, int64_t c, int64_t J) {
+  for (int64_t k = c + 1; k < std::min(J, c + 16); ++k)
+    if (col[k] != col[c] + (k - c)) return false;
+  return true;
+}
+
+// The columns [0, J) of a panel (at most kPanel) whose input is nonzero at
+// some pixel of the run, in order, into list; returns their number. seq[g]:
+// consecutive_columns for the group of 16 from column 16 g.
+int64_t nonzero_columns(int64_t J, const int64_t* col, const uint8_t* seq, const float* x, const PixelRun& run,
+                        int32_t* list) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+  int64_t n = 0;
+  for (int64_t c = 0; c < J; c += 16) {
+    const __mmask16 lanes = lane_mask(J - c);
+    __mmask16 nz = 0;
+    if (seq[c / 16]) {
+      // The bits of the run's inputs ORed: nonzero but for the sign bit
+      // where some input is not +-0 (NaN included).
+      __m512i bits = _mm512_setzero_si512();
+      for (int64_t j = 0; j < run.n; ++j)
+        bits = _mm512_or_si512(bits, _mm512_maskz_loadu_epi32(lanes, x + run.xo[j] + col[c]));
+      nz = _mm512_test_epi32_mask(bits, magnitude);
+    } else {
+      for (int64_t k = 0; k < std::min<int64_t>(16, J - c); ++k)
+        for (int64_t j = 0; j < run.n; ++j)
+          if (!(x[run.xo[j] + col[c + k]] == 0.0f)) {
+            nz = __mmask16(nz | (1u << k));
+            break;
+          }
+    }
+    _mm512_mask_compressstoreu_epi32(list + n, nz, _mm512_add_epi32(iota, _mm512_set1_epi32(int(c))));
+    n += _mm_popcnt_u32(nz);
+  }
+  return n;
 }
 
 void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& gx, const float* x, const Grid& gy,
                     float* y, const Region& rg, const Epilogue<float>& ep) {
   const int64_t F = gy.F;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  int32_t* list = ep.skip_zero_inputs ? ws.take<int32_t>(size_t(kPanel)) : nullptr;
+  uint8_t* seq = ep.skip_zero_inputs ? ws.take<uint8_t>(size_t(J / 16 + 1)) : nullptr;
   for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
     const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
     const int V = int((width + 15) / 16);
@@ -276,21 +337,22 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
     for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
     const int64_t b = o0 / kOutputBlock;
     const int64_t lo = ep.block_cols ? ep.block_cols[2 * b] : 0, hi = ep.block_cols ? ep.block_cols[2 * b + 1] : J;
-    // Panels of columns small enough that their weight rows stay in L1 while
-    // every tile passes over them.
-    constexpr int64_t kPanel = 256;
     for (int64_t p0 = lo;; p0 += kPanel) {
       const int64_t p1 = std::min(hi, p0 + kPanel), Jp = std::max<int64_t>(0, p1 - p0);
       const bool first = p0 == lo, last = p1 >= hi;
       const int64_t* cp = col + p0;
       const float* wp = w + p0 * F;
+      if (seq)
+        for (int64_t c = 0; c < Jp; c += 16) seq[c / 16] = consecutive_columns(cp, c, Jp);
       PixelWalk walk(gx, gy, rg);
       PixelRun run;
       while (walk.next(run, kTilePixels)) {
-        if (width == 48) forward_run<3, true>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
-        else if (V == 3) forward_run<3, false>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
-        else if (V == 2) forward_run<2, false>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
-        else forward_run<1, false>(Jp, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+        const int64_t nc = seq ? nonzero_columns(Jp, cp, seq, x, run, list) : Jp;
+        const int32_t* cl = seq ? list : nullptr;
+        if (width == 48) forward_run<3, true>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+        else if (V == 3) forward_run<3, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+        else if (V == 2) forward_run<2, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
+        else forward_run<1, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
       }
       if (last) break;
     }

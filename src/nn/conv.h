@@ -102,6 +102,13 @@ struct Epilogue {
   const T* add = nullptr;
   T* relu = nullptr;
   const int64_t* block_cols = nullptr;  // (2 * output blocks) column ranges; null: [0, J) for every block
+  // Inputs often exactly zero (a ReLU's output, a gated gradient): the float
+  // kernel skips a column at the pixels of a tile whose inputs there are all
+  // +-0. The sums do not change: such a term adds +-0 (finite weights), and
+  // s + (+-0) is s for every s but -0, which a chain starting at init != -0
+  // reaches only by an underflow to -0 (inputs are not rarely enough zero:
+  // leave false, the check costs a load per input and tile).
+  bool skip_zero_inputs = false;
 };
 
 // y over `region` (grid gy, F = fout) from x (grid gx) through J columns with
