@@ -17,7 +17,8 @@
 // a sequential fused multiply-add over the depth, whatever the number of rows
 // or where they sit; elementwise maps are lane-wise. That is what makes the
 // cached sampler's logits bit-identical to the full window's, and a sample's
-// score independent of the batch. The backward products use Eigen.
+// score independent of the batch. The backward products use the same kernel
+// on transposed copies (linear_back): the weights' gradients and the inputs'.
 #include "dgm/models/transformer.h"
 
 #include <algorithm>
