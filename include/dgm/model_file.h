@@ -213,6 +213,9 @@ TrainState read_train_state(const ModelReader& r);
 // metrics...) is merged into the header next to kind, space and versions.
 // With `state`, the file is also a checkpoint to resume from (add_train_state).
 void save_model(const std::string& path, const Model& model, const json& info, const TrainState* state = nullptr);
+// The header such a file holds (format, versions, kind, space, `info`,
+// describe(), the codec), without serialising anything: `dgm info --json`.
+json model_header(const Model& model, const json& info);
 // The same as a writer, not yet written (e.g. for stdout: serialize()).
 ModelWriter model_writer(const Model& model, const json& info, const TrainState* state = nullptr);
 // Loads any registered model; FormatError for an unknown kind or bad file.

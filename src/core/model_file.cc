@@ -674,9 +674,8 @@ void save_model(const std::string& path, const Model& model, const json& info, c
   model_writer(model, info, state).write(path);
 }
 
-ModelWriter model_writer(const Model& model, const json& info, const TrainState* state) {
-  ModelWriter w;
-  json& h = w.header();
+json model_header(const Model& model, const json& info) {
+  json h;
   h["format"] = "dgm-model";
   h["format_version"] = kModelFormatVersion;
   h["dgm_version"] = DGM_VERSION;
@@ -684,10 +683,14 @@ ModelWriter model_writer(const Model& model, const json& info, const TrainState*
   h["space"] = model.space().to_json();
   for (auto it = info.begin(); it != info.end(); ++it) h[it.key()] = it.value();
   h["describe"] = model.describe();
-  if (model.codec()) {
-    h["codec"] = model.codec()->to_json();
-    model.codec()->save(w);
-  }
+  if (model.codec()) h["codec"] = model.codec()->to_json();
+  return h;
+}
+
+ModelWriter model_writer(const Model& model, const json& info, const TrainState* state) {
+  ModelWriter w;
+  w.header() = model_header(model, info);
+  if (model.codec()) model.codec()->save(w);
   model.save(w);
   if (state) add_train_state(w, *state);
   return w;

@@ -373,21 +373,6 @@ py::object samples_to_py(Dataset&& data, const Codec* codec) {
 
 // ---- the model ----
 
-// The header a model file of `model` with `info` holds (model_writer's,
-// without serialising the parameters): what `dgm info --json` prints.
-json header_of(const Model& model, const json& info) {
-  json h;
-  h["format"] = "dgm-model";
-  h["format_version"] = kModelFormatVersion;
-  h["dgm_version"] = DGM_VERSION;
-  h["kind"] = model.kind();
-  h["space"] = model.space().to_json();
-  for (auto it = info.begin(); it != info.end(); ++it) h[it.key()] = it.value();
-  h["describe"] = model.describe();
-  if (model.codec()) h["codec"] = model.codec()->to_json();
-  return h;
-}
-
 int32_t label_arg(py::handle label, const Space& space) {
   if (label.is_none()) return -1;
   if (!space.has_labels())
@@ -491,7 +476,7 @@ class PyModel {
   }
 
   py::dict describe() const {
-    json h = header_of(*model_, info_);
+    json h = model_header(*model_, info_);
     return to_py(h).cast<py::dict>();
   }
 
