@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 namespace dgm {
@@ -109,5 +110,27 @@ class Rng {
   }
   uint64_t s_[4];
 };
+
+// k distinct indices of [0, n) (k <= n) in the order drawn: a partial
+// Fisher-Yates (entry i is what position i holds after swapping it with a
+// uniform pick of [i, n), rng.below(n - i)) that keeps only the swapped
+// entries, so it costs O(k) memory whatever n is. Every random draw of rows
+// without replacement (validation splits, EM initialisation) is this one.
+inline std::vector<size_t> draw_distinct(Rng& rng, size_t n, size_t k) {
+  std::unordered_map<size_t, size_t> swapped;
+  auto at = [&](size_t i) {
+    auto it = swapped.find(i);
+    return it == swapped.end() ? i : it->second;
+  };
+  std::vector<size_t> drawn(k);
+  for (size_t i = 0; i < k; ++i) {
+    const size_t j = i + size_t(rng.below(n - i));
+    const size_t a = at(i), b = at(j);
+    swapped[i] = b;
+    swapped[j] = a;
+    drawn[i] = b;
+  }
+  return drawn;
+}
 
 }  // namespace dgm

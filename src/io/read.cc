@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
-#include <unordered_map>
 #include <utility>
 
 #include "dgm/codec.h"
@@ -506,26 +505,24 @@ Records read_split_in(const json& data_section, const std::string& split, const 
 
 namespace {
 
-// The validation rows `take` of n drawn at random under the seed (a partial
-// Fisher-Yates), sorted; the same draw as one process makes, in memory of
-// the order of `take` (only the swapped entries are kept).
+// The validation rows, `take` of n drawn under the seed, sorted: the same
+// rows in one process and over any number of ranks.
 std::vector<size_t> drawn_validation_rows(size_t n, size_t take, uint64_t seed) {
-  std::unordered_map<size_t, size_t> swapped;
-  auto at = [&](size_t i) {
-    auto it = swapped.find(i);
-    return it == swapped.end() ? i : it->second;
-  };
   Rng rng(seed, 0x5EED5B17ULL);
-  std::vector<size_t> rows(take);
-  for (size_t i = 0; i < take; ++i) {
-    const size_t j = i + size_t(rng.below(n - i));
-    const size_t a = at(i), b = at(j);
-    swapped[i] = b;
-    swapped[j] = a;
-    rows[i] = b;
-  }
+  std::vector<size_t> rows = draw_distinct(rng, n, take);
   std::sort(rows.begin(), rows.end());
   return rows;
+}
+
+// How many training samples validation_fraction or validation_count take.
+size_t validation_take(size_t n, bool has_fraction, double fraction, bool has_count, int64_t count) {
+  size_t take = 0;
+  if (has_fraction) take = size_t(double(n) * fraction + 0.5);
+  else if (has_count) take = size_t(count);
+  if (take >= n && (has_fraction || has_count))
+    throw ConfigError("data: the validation split takes " + std::to_string(take) + " of the " + std::to_string(n) +
+                      " training samples, leaving none to train on");
+  return take;
 }
 
 }  // namespace
@@ -585,12 +582,7 @@ DataSplits load_data(const json& data_section, const Space& space, uint64_t seed
     DataSplits s;
     Records train_part = read_split_in(data_section, "train", space, codec, &comm);
     const size_t n = size_t(train_part.total);
-    size_t take = 0;
-    if (has_fraction) take = size_t(double(n) * fraction + 0.5);
-    else if (has_count) take = size_t(count);
-    if (take >= n && (has_fraction || has_count))
-      throw ConfigError("data: the validation split takes " + std::to_string(take) + " of the " + std::to_string(n) +
-                        " training samples, leaving none to train on");
+    const size_t take = validation_take(n, has_fraction, fraction, has_count, count);
     size_t n_train = n - take;
     if (limit > 0 && size_t(limit) < n_train) n_train = size_t(limit);
     const std::vector<size_t> drawn =
@@ -655,26 +647,19 @@ DataSplits load_data(const json& data_section, const Space& space, uint64_t seed
   else if (!test_labels.empty()) throw ConfigError("data.test_labels: given without data.test");
 
   const size_t n = s.train.size();
-  size_t take = 0;
-  if (has_fraction) take = size_t(double(n) * fraction + 0.5);
-  else if (has_count) take = size_t(count);
-  if (take >= n && (has_fraction || has_count))
-    throw ConfigError("data: the validation split takes " + std::to_string(take) + " of the " + std::to_string(n) +
-                      " training samples, leaving none to train on");
+  const size_t take = validation_take(n, has_fraction, fraction, has_count, count);
   if (take > 0) {
     if (split == "tail") {
       s.validation = s.train.split_tail(take);
     } else {
-      // `take` rows drawn without replacement under the seed (a partial
-      // Fisher-Yates); both sets keep the file's order.
-      std::vector<size_t> idx(n);
-      for (size_t i = 0; i < n; ++i) idx[i] = i;
-      Rng rng(seed, 0x5EED5B17ULL);
-      for (size_t i = 0; i < take; ++i) std::swap(idx[i], idx[i + size_t(rng.below(n - i))]);
-      std::vector<uint8_t> chosen(n, 0);
-      for (size_t i = 0; i < take; ++i) chosen[idx[i]] = 1;
-      std::vector<size_t> keep, val;
-      for (size_t i = 0; i < n; ++i) (chosen[i] ? val : keep).push_back(i);
+      // The drawn rows, and the rest; both keep the file's order.
+      const std::vector<size_t> val = drawn_validation_rows(n, take, seed);
+      std::vector<size_t> keep;
+      keep.reserve(n - take);
+      for (size_t i = 0, v = 0; i < n; ++i) {
+        if (v < val.size() && val[v] == i) ++v;
+        else keep.push_back(i);
+      }
       s.validation = s.train.subset(val);
       s.train = s.train.subset(keep);
     }

@@ -47,7 +47,6 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <unordered_map>
 
 #include "dgm/comm.h"
 #include "dgm/distributed.h"
@@ -384,22 +383,9 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
     p.log_weight.assign(size_t(K_), -std::log(double(K_)));
     p.log_table.assign(size_t(D_ * L_ * K_), -std::log(double(L_)));
     if (size == 0) return;
-    // Partial Fisher-Yates over the group's samples on all ranks: the first
-    // min(K, N) entries are distinct draws (only the swapped entries are kept).
+    // min(K, N) distinct samples of the group, the same draw on all ranks.
     const size_t picks = std::min(size, size_t(K_));
-    std::unordered_map<size_t, size_t> swapped;
-    auto at = [&](size_t i) {
-      auto it = swapped.find(i);
-      return it == swapped.end() ? i : it->second;
-    };
-    std::vector<size_t> drawn(picks);
-    for (size_t i = 0; i < picks; ++i) {
-      const size_t j = i + size_t(rng.below(size - i));
-      const size_t a = at(i), b = at(j);
-      swapped[i] = b;
-      swapped[j] = a;
-      drawn[i] = b;
-    }
+    const std::vector<size_t> drawn = draw_distinct(rng, size, picks);
     // The drawn samples from the ranks that hold them, then every rank's in rank order.
     std::vector<size_t> mine_rows;
     std::string mine_picks;
