@@ -23,6 +23,7 @@
 #include "dgm/models/autoregressive.h"
 #include "dgm/train/params.h"
 #include "nn/conv.h"
+#include "nn/fd_check.h"
 #include "nn/head.h"
 #include "nn/workspace.h"
 
@@ -737,16 +738,9 @@ std::vector<int64_t> order(const Model& m) { return as_pixelcnn(m).ordering(0); 
 double loss_grad_double(const Model& m, const std::vector<double>& params, const std::vector<int32_t>& x,
                         const std::vector<int32_t>& y, std::vector<double>* grad) {
   const PixelCnn& pc = as_pixelcnn(m);
-  const size_t n = y.size();
-  std::vector<double> nll(n);
-  if (grad) grad->assign(params.size(), 0.0);
-  std::vector<int32_t> yy(n);
-  for (size_t i = 0; i < n; ++i) yy[i] = std::max(0, y[i]);
-  nll_and_grad<double>(pc.arch(), params.data(), x.data(), yy.data(), nullptr, n, nullptr, nll.data(),
-                       grad ? grad->data() : nullptr);
-  double s = 0;
-  for (double v : nll) s += v;
-  return s;
+  return nn::summed_nll_and_grad(params.size(), y, grad, [&](const int32_t* yy, size_t n, double* nll, double* g) {
+    nll_and_grad<double>(pc.arch(), params.data(), x.data(), yy, nullptr, n, nullptr, nll, g);
+  });
 }
 
 std::vector<double> parameters(const Model& m) {
