@@ -12,12 +12,16 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <unordered_map>
+
+#include <fcntl.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -108,14 +112,90 @@ struct CountTable {
   }
 };
 
-// Merges the adjusted counts of every rank's shard (shards in rank order are
-// the corpus in order) into the counts of the whole corpus, on every rank.
-// Each order's n-grams are inserted rank by rank in each rank's insertion
-// order, which is their first-occurrence order in the corpus, so the tables
-// (and the model file) are those one process builds. Counts of occurrences
+// One counted n-gram as it travels between shards (MPI) or to a spill file.
+struct Wire {
+  uint64_t key;  // (context id, word), ids local to the shard
+  uint32_t suffix, count;
+};
+static_assert(sizeof(Wire) == 16, "Wire is written as 16 bytes");
+
+// Merges the counts of shards — runs of whole sequences, given in corpus
+// order: the MPI ranks' shards, or the sections a budgeted build spilled —
+// into the counts of their concatenation. Each order's n-grams are inserted
+// shard by shard in each shard's insertion order, which is their
+// first-occurrence order in the corpus, so the merged tables (and the model
+// file) are the ones a single in-memory count builds. Counts of occurrences
 // (top order, and n-grams that start with <s>) add up; the other counts are
-// numbers of distinct left extensions, so they are recounted from the merged
-// next order, as are the unigram counts.
+// numbers of distinct left extensions, so finish() recounts them from the
+// merged next order, as it does the unigram counts.
+//
+// A shard's orders come in increasing order (2..N), and an order's shards in
+// shard order; between them the calls may interleave (MPI: order by order,
+// every shard; spill files: shard by shard, every order). Only each shard's
+// id map of its last order is kept.
+class CountMerger {
+ public:
+  CountMerger(int N, int32_t bos_id, size_t shards)
+      : N_(N), bos_(uint32_t(bos_id)), merged_(size_t(N - 1)), occ_(size_t(N + 1)), map_(shards) {}
+  // Starts shard r's n-grams of order n; `expected`, for the first shard of
+  // an order, sizes the merged index (it grows as needed).
+  void begin(int n, size_t r, uint64_t expected) {
+    n_ = n;
+    r_ = r;
+    CountTable& t = merged_[size_t(n - 2)];
+    if (t.index.empty()) t.init(expected);
+    cur_.clear();
+  }
+  void add(const Wire* w, size_t m) {
+    CountTable& t = merged_[size_t(n_ - 2)];
+    std::vector<uint8_t>& occ = occ_[size_t(n_)];
+    const std::vector<uint32_t>& prev = map_[r_];
+    for (size_t i = 0; i < m; ++i) {
+      uint32_t context = key_context(w[i].key), suffix = w[i].suffix;
+      if (n_ > 2) {
+        context = prev[context];
+        suffix = prev[suffix];
+      }
+      bool inserted;
+      const uint32_t id = t.find_or_insert(make_key(context, key_word(w[i].key)), suffix, &inserted);
+      if (inserted) occ.push_back(n_ == N_ || (n_ == 2 ? context == bos_ : occ_[size_t(n_ - 1)][context]));
+      if (occ[id]) t.count[id] += w[i].count;
+      cur_.push_back(id);
+    }
+  }
+  void end() {
+    if (n_ == N_) std::vector<uint32_t>().swap(map_[r_]);  // the top order's ids are never contexts
+    else std::swap(map_[r_], cur_);
+    std::vector<uint32_t>().swap(cur_);
+  }
+  // The merged tables into ct; the distinct-left-extension counts recounted.
+  void finish(std::vector<CountTable>& ct, std::vector<uint64_t>& uni_count) {
+    map_.clear();
+    ct = std::move(merged_);
+    std::fill(uni_count.begin(), uni_count.end(), 0);
+    for (uint32_t suffix : ct[0].suffix) ++uni_count[suffix];
+    for (int n = 3; n <= N_; ++n) {
+      CountTable& lower = ct[size_t(n - 3)];
+      for (size_t id = 0; id < lower.keys.size(); ++id)
+        if (!occ_[size_t(n - 1)][id]) lower.count[id] = 0;
+      for (uint32_t suffix : ct[size_t(n - 2)].suffix) ++lower.count[suffix];
+    }
+  }
+
+ private:
+  int N_;
+  uint32_t bos_;
+  std::vector<CountTable> merged_;              // by order - 2
+  std::vector<std::vector<uint8_t>> occ_;       // by order, by merged id: counts occurrences
+  std::vector<std::vector<uint32_t>> map_;      // per shard: its ids of its last order -> merged ids
+  std::vector<uint32_t> cur_;
+  int n_ = 0;
+  size_t r_ = 0;
+};
+
+// Merges the adjusted counts of every rank's shard (shards in rank order are
+// the corpus in order) into the counts of the whole corpus, on every rank
+// (CountMerger, order by order).
 void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTable>& ct,
                   std::vector<uint64_t>& uni_count) {
   const int P = comm.size();
@@ -125,16 +205,9 @@ void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTa
     for (size_t w = 0; w < c.size(); ++w) uni_count[w] = uint64_t(c[w]);
     return;
   }
-  struct Wire {  // one n-gram as sent
-    uint64_t key;
-    uint32_t suffix, count;
-  };
-  std::vector<std::vector<uint32_t>> prev_global(static_cast<size_t>(P));  // per rank: local id -> merged id, order n-1
-  std::vector<std::vector<uint8_t>> occurrence(static_cast<size_t>(N + 1));  // per order, by merged id
+  CountMerger merger(N, bos_id, size_t(P));
   for (int n = 2; n <= N; ++n) {
     CountTable& local = ct[size_t(n - 2)];
-    // An n-gram counts occurrences when it is of the top order or starts with
-    // <s> (its context does); the local flag decides what it sends.
     std::string mine(local.keys.size() * sizeof(Wire), '\0');
     for (size_t id = 0; id < local.keys.size(); ++id) {
       const Wire w{local.keys[id], local.suffix[id], local.count[id]};
@@ -145,44 +218,81 @@ void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTa
     mine.clear();
     uint64_t total = 0;
     for (const auto& a : all) total += a.size() / sizeof(Wire);
-    CountTable merged;
-    merged.init(total);
-    std::vector<uint8_t>& occ = occurrence[size_t(n)];
-    std::vector<std::vector<uint32_t>> cur_global(static_cast<size_t>(P));
+    std::vector<Wire> buf;
     for (int r = 0; r < P; ++r) {
       const std::string& a = all[size_t(r)];
-      const size_t m = a.size() / sizeof(Wire);
-      cur_global[size_t(r)].resize(m);
-      for (size_t i = 0; i < m; ++i) {
-        Wire w;
-        std::memcpy(&w, a.data() + i * sizeof(Wire), sizeof w);
-        uint32_t context = key_context(w.key), suffix = w.suffix;
-        if (n > 2) {
-          context = prev_global[size_t(r)][context];
-          suffix = prev_global[size_t(r)][suffix];
-        }
-        bool inserted;
-        const uint32_t id = merged.find_or_insert(make_key(context, key_word(w.key)), suffix, &inserted);
-        if (inserted) {
-          occ.push_back(n == N || (n == 2 ? context == uint32_t(bos_id) : occurrence[size_t(n - 1)][context]));
-        }
-        if (occ[id]) merged.count[id] += w.count;
-        cur_global[size_t(r)][i] = id;
-      }
+      buf.resize(a.size() / sizeof(Wire));
+      std::memcpy(buf.data(), a.data(), buf.size() * sizeof(Wire));
+      merger.begin(n, size_t(r), total);
+      merger.add(buf.data(), buf.size());
+      merger.end();
     }
-    local = std::move(merged);
-    prev_global = std::move(cur_global);
   }
-  // Distinct left extensions, from the merged tables.
-  std::fill(uni_count.begin(), uni_count.end(), 0);
-  for (uint32_t suffix : ct[0].suffix) ++uni_count[suffix];
-  for (int n = 3; n <= N; ++n) {
-    CountTable& lower = ct[size_t(n - 3)];
-    for (size_t id = 0; id < lower.keys.size(); ++id)
-      if (!occurrence[size_t(n - 1)][id]) lower.count[id] = 0;
-    for (uint32_t suffix : ct[size_t(n - 2)].suffix) ++lower.count[suffix];
-  }
+  merger.finish(ct, uni_count);
 }
+
+// A nameless scratch file in $TMPDIR (default /tmp) for the counts a
+// budgeted build spills: open(O_TMPFILE), or where the filesystem has none a
+// named file removed at once. It has no name from the start, so nothing is
+// left behind whatever ends the process (success, an error, a signal, kill -9).
+// Errors (a full disk among them) are one-line IoErrors naming the folder.
+class SpillFile {
+ public:
+  SpillFile() {
+    const char* env = std::getenv("TMPDIR");
+    dir_ = env && *env ? env : "/tmp";
+#ifdef O_TMPFILE
+    fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) fail("cannot create a temporary file");
+#endif
+    if (fd_ < 0) {
+      std::string name = dir_ + "/.dgm-ngram-XXXXXX";
+      fd_ = ::mkstemp(name.data());
+      if (fd_ < 0) fail("cannot create a temporary file");
+      ::unlink(name.c_str());
+    }
+  }
+  ~SpillFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpillFile(const SpillFile&) = delete;
+  SpillFile& operator=(const SpillFile&) = delete;
+  uint64_t size() const { return size_; }
+  const std::string& dir() const { return dir_; }
+  // Appends n bytes; returns their offset.
+  uint64_t append(const void* data, size_t n) {
+    const uint64_t at = size_;
+    const char* p = static_cast<const char*>(data);
+    while (n > 0) {
+      const ssize_t k = ::pwrite(fd_, p, n, off_t(size_));
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) fail("cannot write the n-gram counts' temporary file", k < 0 ? errno : ENOSPC);
+      p += k;
+      n -= size_t(k);
+      size_ += uint64_t(k);
+    }
+    return at;
+  }
+  void read(uint64_t at, void* data, size_t n) const {
+    char* p = static_cast<char*>(data);
+    while (n > 0) {
+      const ssize_t k = ::pread(fd_, p, n, off_t(at));
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) fail("cannot read back the n-gram counts' temporary file", k < 0 ? errno : EIO);
+      p += k;
+      n -= size_t(k);
+      at += uint64_t(k);
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what, int err = errno) const {
+    throw IoError(dir_ + ": " + what + ": " + std::strerror(err) + " (ngram model.build_memory_mb: set TMPDIR to a folder with room, or raise the budget)");
+  }
+  std::string dir_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
 
 }  // namespace
 
@@ -263,8 +373,10 @@ NgramModel::State NgramModel::next_state(const State& st, int32_t x) const {
 
 // ---------------------------------------------------------------- creation
 
-NgramModel::NgramModel(const Space& space, int order, const std::vector<double>& fallback)
-    : Model(space), order_(order) {
+NgramModel::NgramModel(const Space& space, int order, const std::vector<double>& fallback, uint64_t build_memory)
+    : Model(space), order_(order), build_memory_(build_memory) {
+  if (build_memory < (uint64_t(1) << 20))
+    throw ConfigError("model.build_memory_mb: must be at least 1 (MB), got " + std::to_string(double(build_memory) / 1048576.0));
   if (order < 1 || order > kMaxOrder)
     throw ConfigError("model.order: must be between 1 and " + std::to_string(kMaxOrder) + ", got " +
                       std::to_string(order));
@@ -291,7 +403,8 @@ std::unique_ptr<Model> NgramModel::create(const Space& space, ConfigSection& mod
       fb[j] = f[j].get<double>();
     }
   }
-  return std::make_unique<NgramModel>(space, order, fb);
+  const int64_t mb = model.get_int("build_memory_mb", kDefaultBuildMemoryMb, 1, int64_t(1) << 24);
+  return std::make_unique<NgramModel>(space, order, fb, uint64_t(mb) << 20);
 }
 
 void NgramModel::check_fitted(const char* what) const {
@@ -357,8 +470,46 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
   std::vector<CountTable> ct(size_t(std::max(N - 1, 0)));
   uint64_t positions = 0;
   for (size_t i = 0; i < train.size(); ++i) positions += uint64_t(train.length(i)) + (with_eos ? 1 : 0);
-  // Start small: the tables grow as needed (ids are insertion order, so growing keeps them).
-  for (auto& t : ct) t.init(std::min<uint64_t>(positions, uint64_t(1) << 16));
+  // The counting tables live within build_memory_ (model.build_memory_mb):
+  // when they pass half of it (so that a table doubling before the next
+  // check stays within it), the section counted so far is spilled to a
+  // temporary file and counting starts afresh; the sections are merged at
+  // the end (CountMerger: the tables one in-memory count gives). Checked
+  // between sequences. Start small: the tables grow as needed (ids are
+  // insertion order, so growing keeps them).
+  const uint64_t start_size = std::max<uint64_t>(
+      16, std::min<uint64_t>({positions, uint64_t(1) << 16, build_memory_ / (64 * uint64_t(std::max(N - 1, 1)))}));
+  for (auto& t : ct) t.init(start_size);
+  auto table_bytes = [&] {
+    uint64_t b = 0;
+    for (const auto& t : ct)
+      b += t.keys.capacity() * 8 + t.count.capacity() * 4 + t.suffix.capacity() * 4 + t.index.capacity() * 4;
+    return b;
+  };
+  std::unique_ptr<SpillFile> spill;
+  struct Run {
+    uint64_t offset, count;
+  };
+  std::vector<std::vector<Run>> runs;  // per spilled section, per order - 2
+  uint64_t peak_table_bytes = 0;
+  auto spill_section = [&] {
+    if (!spill) spill = std::make_unique<SpillFile>();
+    runs.emplace_back();
+    std::vector<Wire> buf;
+    for (auto& t : ct) {
+      const uint64_t at = spill->size();
+      for (size_t i = 0; i < t.keys.size(); i += 65536) {
+        const size_t m = std::min<size_t>(65536, t.keys.size() - i);
+        buf.resize(m);
+        for (size_t j = 0; j < m; ++j) buf[j] = Wire{t.keys[i + j], t.suffix[i + j], t.count[i + j]};
+        spill->append(buf.data(), m * sizeof(Wire));
+      }
+      runs.back().push_back(Run{at, t.keys.size()});
+      t = CountTable();
+      t.init(start_size);
+    }
+    release_freed_memory();
+  };
 
   std::vector<int32_t> seq;
   std::vector<uint32_t> prev(size_t(N) + 1), cur(size_t(N) + 1);
@@ -389,6 +540,44 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
       }
       std::swap(prev, cur);
     }
+    if (N >= 2) {
+      const uint64_t b = table_bytes();
+      peak_table_bytes = std::max(peak_table_bytes, b);
+      if (2 * b > build_memory_ && s + 1 < train.size()) spill_section();
+    }
+  }
+  if (spill) {
+    // The last section too, then the merge, section by section.
+    spill_section();
+    std::vector<CountTable>().swap(ct);
+    std::vector<uint64_t> largest(size_t(N - 1), 0);
+    for (const auto& r : runs)
+      for (int n = 2; n <= N; ++n) largest[size_t(n - 2)] = std::max(largest[size_t(n - 2)], r[size_t(n - 2)].count);
+    CountMerger merger(N, bos_id, runs.size());
+    std::vector<Wire> buf;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      for (int n = 2; n <= N; ++n) {
+        const Run& run = runs[r][size_t(n - 2)];
+        merger.begin(n, r, largest[size_t(n - 2)]);
+        for (uint64_t i = 0; i < run.count; i += 65536) {
+          const size_t m = size_t(std::min<uint64_t>(65536, run.count - i));
+          buf.resize(m);
+          spill->read(run.offset + i * sizeof(Wire), buf.data(), m * sizeof(Wire));
+          merger.add(buf.data(), m);
+        }
+        merger.end();
+      }
+    }
+    merger.finish(ct, uni_count);
+    if (ctx.monitor) {
+      char msg[300];
+      std::snprintf(msg, sizeof msg, "ngram: counted in %zu sections within model.build_memory_mb = %.0f (tables "
+                    "up to %.1f MB), %.1f MB spilled to a temporary file in %s",
+                    runs.size(), double(build_memory_) / 1048576.0, double(peak_table_bytes) / 1048576.0,
+                    double(spill->size()) / 1048576.0, spill->dir().c_str());
+      ctx.monitor->message(msg);
+    }
+    spill.reset();
   }
 
   if (ctx.comm && ctx.comm->size() > 1) {

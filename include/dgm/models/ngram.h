@@ -36,12 +36,19 @@ namespace dgm {
 // The model kind "ngram". Config ("model" section):
 //   "order": N in 1..kMaxOrder (default 3);
 //   "discount_fallback": [D1, D2, D3+] used for an order whose discounts
-//     cannot be estimated (default [0.5, 1.0, 1.5], KenLM's --discount_fallback).
+//     cannot be estimated (default [0.5, 1.0, 1.5], KenLM's --discount_fallback);
+//   "build_memory_mb": the budget of fit()'s counting tables in MB (default
+//     kDefaultBuildMemoryMb, 1..2^24). When the tables pass half of it the
+//     counts so far go to a nameless temporary file in $TMPDIR (default /tmp)
+//     and are merged at the end; the model is the same, byte for byte. The
+//     merged counts and the model itself are not bounded by it.
 class NgramModel : public Model {
  public:
   static constexpr int kMaxOrder = 16;
+  static constexpr int64_t kDefaultBuildMemoryMb = 1024;
 
-  NgramModel(const Space& space, int order, const std::vector<double>& fallback);
+  NgramModel(const Space& space, int order, const std::vector<double>& fallback,
+             uint64_t build_memory = uint64_t(kDefaultBuildMemoryMb) << 20);
   static std::unique_ptr<Model> create(const Space& space, ConfigSection& model, ConfigSection& train);
 
   // Reads an ARPA file (from lmplz, SRILM or export_to("arpa")) into a model
@@ -117,6 +124,7 @@ class NgramModel : public Model {
 
   int order_;
   std::array<double, 3> fallback_;
+  uint64_t build_memory_;  // bytes (model.build_memory_mb)
   bool fitted_ = false;
   std::string source_ = "trained";  // or "arpa"
   std::vector<std::array<double, 3>> discounts_;  // (N)
