@@ -919,12 +919,17 @@ void NgramModel::position_log_probs(const DataView& x, double* out, ThreadPool& 
 
 // ---------------------------------------------------------------- sampling
 
+// For every context slot of every order, its children's words and
+// probabilities p*(h w) = exp(log_prob) side by side in child order, so that
+// a distribution reads them in sequence (the table's slots are scattered over
+// memory, and most of a draw's time went to fetching them).
 void NgramModel::build_children() const {
   std::call_once(children_once_, [&] {
     uni_prob_.resize(size_t(num_predicted()));
     for (int32_t w = 0; w < num_predicted(); ++w) uni_prob_[size_t(w)] = std::exp(uni_log_prob_[size_t(w)]);
     child_begin_.resize(tables_.size());
-    child_slots_.resize(tables_.size());
+    child_word_.resize(tables_.size());
+    child_prob_.resize(tables_.size());
     for (size_t k = 0; k < tables_.size(); ++k) {
       const Table& t = *tables_[k];
       const size_t lower = k == 0 ? size_t(space_.levels()) + 2 : size_t(tables_[k - 1]->size);
@@ -934,36 +939,63 @@ void NgramModel::build_children() const {
         if (t.entries[s].key != kEmpty) ++begin[key_context(t.entries[s].key) + 1];
       for (size_t i = 0; i < lower; ++i) begin[i + 1] += begin[i];
       std::vector<uint32_t> fill(begin.begin(), begin.end() - 1);
-      child_slots_[k].resize(t.count);
-      for (size_t s = 0; s < t.size; ++s)
-        if (t.entries[s].key != kEmpty) child_slots_[k][fill[key_context(t.entries[s].key)]++] = uint32_t(s);
+      child_word_[k].resize(t.count);
+      child_prob_[k].resize(t.count);
+      for (size_t s = 0; s < t.size; ++s) {
+        const auto& e = t.entries[s];
+        if (e.key == kEmpty) continue;
+        const uint32_t i = fill[key_context(e.key)]++;
+        child_word_[k][i] = key_word(e.key);
+        child_prob_[k][i] = std::exp(e.log_prob);
+      }
     }
   });
 }
 
+// p(.|h) for the full context h: p(w|h_{k+1}) = p*(h_{k+1} w) for the listed
+// children of each suffix h_{k+1} of h, b(h_{k+1}) p(w|h_k) for the rest. In
+// one dense pass (the unigram probabilities times every order's backoff, in
+// order) and then each order's children, whose values get the backoffs of the
+// orders above theirs: each value is the product the order-by-order
+// recursion gives, in its order of multiplication, so the draws do not change.
 void NgramModel::next_distribution(const State& st, std::vector<double>& dist) const {
   const size_t P = size_t(num_predicted());
-  dist.assign(uni_prob_.begin(), uni_prob_.end());
+  dist.resize(P);
+  double b[kMaxOrder];
   for (int k = 0; k < st.len; ++k) {
-    // p(.|h_{k+1}) = p*(h w) for the listed children, b(h) p(.|h_k) for the rest.
     const double lb = k == 0 ? uni_log_backoff_[st.hist[0]] : tables_[size_t(k - 1)]->entries[st.hist[k]].log_backoff;
-    if (lb != 0.0) {
-      const double b = std::exp(lb);
-      for (size_t w = 0; w < P; ++w) dist[w] *= b;
-    }
-    const Table& t = *tables_[size_t(k)];
-    const auto& begin = child_begin_[size_t(k)];
-    const auto& slots = child_slots_[size_t(k)];
-    for (uint32_t i = begin[st.hist[k]]; i < begin[st.hist[k] + 1]; ++i) {
-      const auto& e = t.entries[slots[i]];
-      const uint32_t w = key_word(e.key);
-      if (w < P) dist[w] = std::exp(e.log_prob);
+    b[k] = lb != 0.0 ? std::exp(lb) : 1.0;
+  }
+  const double* u = uni_prob_.data();
+  double* d = dist.data();
+  switch (st.len) {  // multiplying by 1 is exact, as skipping it was
+    case 0: std::copy(u, u + P, d); break;
+    case 1: for (size_t w = 0; w < P; ++w) d[w] = u[w] * b[0]; break;
+    case 2: for (size_t w = 0; w < P; ++w) d[w] = u[w] * b[0] * b[1]; break;
+    case 3: for (size_t w = 0; w < P; ++w) d[w] = u[w] * b[0] * b[1] * b[2]; break;
+    default:
+      for (size_t w = 0; w < P; ++w) {
+        double x = u[w];
+        for (int k = 0; k < st.len; ++k) x *= b[k];
+        d[w] = x;
+      }
+  }
+  for (int k = 0; k < st.len; ++k) {
+    const uint32_t* words = child_word_[size_t(k)].data();
+    const double* probs = child_prob_[size_t(k)].data();
+    const uint32_t first = child_begin_[size_t(k)][st.hist[k]], last = child_begin_[size_t(k)][st.hist[k] + 1];
+    for (uint32_t i = first; i < last; ++i) {
+      const uint32_t w = words[i];
+      if (w >= P) continue;
+      double x = probs[i];
+      for (int j = k + 1; j < st.len; ++j) x *= b[j];
+      d[w] = x;
     }
   }
 }
 
 void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len, Rng& rng, double temperature,
-                             std::vector<int32_t>& out) const {
+                             std::vector<int32_t>& out, std::vector<double>& dist) const {
   build_children();
   out.clear();
   State st;
@@ -977,7 +1009,6 @@ void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len
     if (int64_t(out.size()) >= max_len) return;
     advance(x);
   }
-  std::vector<double> dist;
   const double inv_t = 1.0 / temperature;
   while (int64_t(out.size()) < max_len) {
     next_distribution(st, dist);
@@ -1041,8 +1072,9 @@ Dataset NgramModel::complete(const Dataset& partial, const std::vector<uint8_t>&
   std::vector<std::vector<int32_t>> rows(n);
   auto draw = [&](size_t c) {
     Rng crng(base, c);
+    std::vector<double> dist;  // the chunk's workspace
     for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i)
-      sample_into(prefixes[i], D, crng, opts.temperature, rows[i]);
+      sample_into(prefixes[i], D, crng, opts.temperature, rows[i], dist);
   };
   if (opts.pool) opts.pool->run(num_chunks(n, kChunk), draw);
   else

@@ -119,8 +119,9 @@ class NgramModel : public Model {
   void score_rows(const DataView& x, size_t begin, size_t end, double* out, double* terms, size_t stride) const;
   // Fills dist[0..num_predicted) with p(. | state) (probabilities, sum 1).
   void next_distribution(const State& st, std::vector<double>& dist) const;
+  // dist: workspace (num_predicted values), reused across calls.
   void sample_into(const std::vector<int32_t>& prompt, int64_t max_len, Rng& rng, double temperature,
-                   std::vector<int32_t>& out) const;
+                   std::vector<int32_t>& out, std::vector<double>& dist) const;
 
   int order_;
   std::array<double, 3> fallback_;
@@ -136,10 +137,12 @@ class NgramModel : public Model {
   mutable std::atomic<bool> checked_{true};       // false: mapped tables not yet checked
   mutable std::mutex check_mutex_;
   // Sampling support, built once on first use (call_once: scoring stays const
-  // and thread-safe): for each table k, the children slots of every context
-  // slot of the order below, as offsets (lower slots + 1) and slots.
+  // and thread-safe): for each table k, the children of every context
+  // slot of the order below, as offsets (lower slots + 1) into their words
+  // and probabilities (exp of the table's log_prob), side by side.
   mutable std::once_flag children_once_;
-  mutable std::vector<std::vector<uint32_t>> child_begin_, child_slots_;
+  mutable std::vector<std::vector<uint32_t>> child_begin_, child_word_;
+  mutable std::vector<std::vector<double>> child_prob_;
   mutable std::vector<double> uni_prob_;  // (num_predicted) exp(uni_log_prob_)
 };
 
