@@ -623,6 +623,25 @@ TEST(Ngram, BudgetedBuildOnRanksGivesTheSameModel) {
   EXPECT_TRUE(one == bytes(3, 1)) << "3 spilling ranks differ from one in-memory process";
 }
 
+// Sampling and prompt completion spread over the pool (fixed chunks of
+// rows, one RNG stream a chunk) draw the same sequences on 1 and 3 threads.
+TEST(Ngram, SamplingDoesNotDependOnThreads) {
+  const Space s = Space::sequence(60, 200);
+  auto m = make(s, {{"type", "ngram"}, {"order", 4}});
+  fit(*m, markov_corpus(s, 2000, 4));
+  ThreadPool one(1), three(3);
+  SampleOptions o1, o3;
+  o1.pool = &one;
+  o3.pool = &three;
+  Rng r1(9), r3(9);
+  const Dataset a = m->sample(700, r1, o1), b = m->sample(700, r3, o3);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.row(i), b.row(i)) << "sample " << i;
+  const Dataset prompts = sequences(s, std::vector<std::vector<int32_t>>(300, {3, 24}));
+  const Dataset c = m->complete(prompts, {}, r1, o1), d = m->complete(prompts, {}, r3, o3);
+  for (size_t i = 0; i < c.size(); ++i) ASSERT_EQ(c.row(i), d.row(i)) << "completion " << i;
+}
+
 TEST(Ngram, BuildMemoryLimits) {
   const Space s = Space::sequence(60, 50);
   EXPECT_THROW(make(s, {{"type", "ngram"}, {"build_memory_mb", 0}}), ConfigError);
