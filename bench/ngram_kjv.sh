@@ -14,7 +14,8 @@
 # Output (stable, parsed by bench/run.sh): the line "load average: ...", a
 # table whose first line starts with "model" (column names) and one row per
 # model (query_tok/s per wall second, query_cpu_tok/s per CPU second of the
-# scoring thread: quote the latter on a shared machine), the line "sampling word5 words/s 1t X 2t Y identical yes|no", and
+# scoring thread: quote the latter on a shared machine), the line "sampling word5 words/s 1t X 2t Y identical yes|no cores_used_2t C
+# words_per_cpu_s_1t Z" (C: CPU seconds per wall second of the 2-thread run), and
 # the ARPA round trip line. Every figure is also in $BUILD/bench-ngram/NAME.json.
 #
 #   bench/ngram_kjv.sh [BUILD_DIR]     # default build; run from the repo root
@@ -121,8 +122,10 @@ done
 /usr/bin/python3 - "$out/word5.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-print("sampling word5 words/s 1t %.0f 2t %.0f identical %s" % (d["sample_words_per_second_1t"],
-      d["sample_words_per_second_2t"], "yes" if d["sample_identical_across_threads"] else "no"))
+print("sampling word5 words/s 1t %.0f 2t %.0f identical %s cores_used_2t %.2f words_per_cpu_s_1t %.0f" % (
+      d["sample_words_per_second_1t"], d["sample_words_per_second_2t"],
+      "yes" if d["sample_identical_across_threads"] else "no", d["sample_cores_used_2t"],
+      d["sample_words_per_cpu_second_1t"]))
 EOF
 grep -h "cannot estimate" "$out"/*.build.log | sed 's/^/note: /' || true
 

@@ -11,7 +11,9 @@
 // peak memory). --load also times opening the file (load_model: the tables
 // are mapped, not read) and the first use (the one-time check of the mapped
 // tables' checksums and ids). --sample N draws N sequences at 1 and at 2
-// threads (words/s, </s> not counted) and says whether both draws are equal.
+// threads (words/s, </s> not counted, per wall and per CPU second, and the
+// cores the run got: CPU seconds per wall second) and says whether both draws
+// are equal.
 // Query throughput is given per wall second and per CPU second of the
 // scoring thread (the figure to quote on a shared machine).
 // peak_mb_after_reading / _after_fit: the peak resident memory (getrusage) at
@@ -44,6 +46,12 @@ double peak_mb() {
   rusage u;
   getrusage(RUSAGE_SELF, &u);
   return double(u.ru_maxrss) / 1024.0;
+}
+// The process's CPU time (all threads).
+double process_cpu_now() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 // This thread's CPU time (the query figure on a shared machine).
 double cpu_now() {
@@ -169,7 +177,7 @@ int main(int argc, char** argv) {
         so.pool = &sp;
         std::vector<int32_t> all;
         int64_t words = 0;
-        const double ts = now();
+        const double ts = now(), cs = process_cpu_now();
         for (size_t done = 0; done < sample_n;) {
           const size_t m = std::min<size_t>(4096, sample_n - done);
           const Dataset part = model.sample(m, srng, so);
@@ -181,8 +189,11 @@ int main(int argc, char** argv) {
           }
           done += m;
         }
-        const double el = now() - ts;
+        const double el = now() - ts, cpu = process_cpu_now() - cs;
         out["sample_words_per_second_" + std::to_string(threads) + "t"] = double(words) / el;
+        // CPU seconds per wall second: how many cores the run got.
+        out["sample_cores_used_" + std::to_string(threads) + "t"] = cpu / el;
+        out["sample_words_per_cpu_second_" + std::to_string(threads) + "t"] = double(words) / cpu;
         if (threads == 1) first = all;
         else out["sample_identical_across_threads"] = all == first;
       }

@@ -577,7 +577,6 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
                     double(spill->size()) / 1048576.0, spill->dir().c_str());
       ctx.monitor->message(msg);
     }
-    spill.reset();
   }
 
   if (ctx.comm && ctx.comm->size() > 1) {
@@ -668,6 +667,8 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
           (double(uni_count[size_t(w)]) - discount(1, uni_count[size_t(w)])) / denom + gamma / double(P);
   }
   // Per order: interpolated probabilities by id; the context gammas go to the order below.
+  uint64_t top_count = 0, top_offset = 0;  // the top order's n-grams; where they wait on disk
+  bool top_on_disk = false;
   std::vector<std::vector<double>> prob(static_cast<size_t>(N));  // prob[n-1] by id, n >= 2
   std::vector<std::vector<double>> gamma(static_cast<size_t>(N));  // gamma[n-1]: of the n-grams as contexts
   for (int n = 2; n <= N; ++n) {
@@ -695,6 +696,22 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     CountTable& done = ct[size_t(n - 2)];
     std::vector<uint32_t>().swap(done.count);
     std::vector<uint32_t>().swap(done.suffix);
+    top_count = done.keys.size();
+    if (spill && n == N) {
+      // A budgeted build: the top order's keys and probabilities wait on disk
+      // while the tables below are built, and stream into its table.
+      top_offset = spill->size();
+      std::vector<std::pair<uint64_t, double>> buf;
+      for (size_t i = 0; i < top_count; i += 65536) {
+        const size_t m = std::min<size_t>(65536, top_count - i);
+        buf.resize(m);
+        for (size_t j = 0; j < m; ++j) buf[j] = {done.keys[i + j], p[i + j]};
+        spill->append(buf.data(), m * sizeof buf[0]);
+      }
+      std::vector<uint64_t>().swap(done.keys);
+      std::vector<double>().swap(p);
+      top_on_disk = true;
+    }
     release_freed_memory();
   }
 
@@ -713,6 +730,23 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
   std::vector<uint32_t> slot_of, next_slot_of;
   for (int n = 2; n <= N; ++n) {
     CountTable& t = ct[size_t(n - 2)];
+    if (n == N && top_on_disk) {
+      auto table = std::make_shared<Table>(top_count);
+      std::vector<std::pair<uint64_t, double>> buf;
+      for (uint64_t i = 0; i < top_count; i += 65536) {
+        const size_t m = size_t(std::min<uint64_t>(65536, top_count - i));
+        buf.resize(m);
+        spill->read(top_offset + i * sizeof buf[0], buf.data(), m * sizeof buf[0]);
+        for (const auto& [key, pr] : buf) {
+          uint32_t c = key_context(key);
+          if (n > 2) c = slot_of[c];
+          table->insert(make_key(c, key_word(key)), std::log(pr), 0.0);
+        }
+      }
+      spill.reset();
+      tables_.push_back(std::move(table));
+      break;
+    }
     auto table = std::make_shared<Table>(t.keys.size());
     const bool context_order = n < N;
     next_slot_of.resize(context_order ? t.keys.size() : 0);
