@@ -437,9 +437,10 @@ double MixtureModel::log_prior() const {
 }
 
 uint64_t MixtureModel::memory_bytes() const {
-  // The model's table in its precision (every label group); EM fits one group
-  // at a time: a run's current and best parameters, the best over restarts
-  // and the expected counts in double, the E-step's table in its scalar type;
+  // The model's table in its precision (every label group); EM iterates every
+  // group together (fit's runs): per group a run's current and best
+  // parameters, the best over restarts and the expected counts in double;
+  // one group's E-step table in its scalar type;
   // an E-step wave (as run() cuts it, for blocks of the largest size, 512):
   // its responsibilities (and their grid values when not binary), its
   // chunks' statistics, and each worker's log P(x_n, k) of a chunk; when
@@ -454,7 +455,7 @@ uint64_t MixtureModel::memory_bytes() const {
   const double sparse = L_ == 2 ? 8 * words * (64 * double(K_) + wave_rows) : 0;
   const double wave =
       wave_rows * double(K_) * (s + (L_ > 2 ? 8 : 0)) + wave_chunks * chunk_bytes + 2 * 512 * double(K_) * s + sparse;
-  return uint64_t(double(G_) * group * s + group * (8 * 4 + s) + wave);
+  return uint64_t(double(G_) * group * (s + 8 * 4) + group * s + wave);
 }
 
 json MixtureModel::describe() const {
