@@ -443,7 +443,8 @@ uint64_t MixtureModel::memory_bytes() const {
   // one group's E-step table in its scalar type;
   // an E-step wave (as run() cuts it, for blocks of the largest size, 512):
   // its responsibilities (and their grid values when not binary), its
-  // chunks' statistics, and each worker's log P(x_n, k) of a chunk; when
+  // chunks' statistics, and each worker's log P(x_n, k) of a chunk (and its
+  // sums of log-odds rows, or its samples as values for a dense chunk); when
   // binary also the sparse chunks' ones on the grid (K, whole words of 64
   // positions) and their samples' bits.
   const double s = opt_.float32 ? 4 : 8;
@@ -454,7 +455,7 @@ uint64_t MixtureModel::memory_bytes() const {
   const double words = std::ceil(double(D_) / 64);
   const double sparse = L_ == 2 ? 8 * words * (64 * double(K_) + wave_rows) : 0;
   const double wave =
-      wave_rows * double(K_) * (s + (L_ > 2 ? 8 : 0)) + wave_chunks * chunk_bytes + 2 * 512 * double(K_) * s + sparse;
+      wave_rows * double(K_) * (s + (L_ > 2 ? 8 : 0)) + wave_chunks * chunk_bytes + 512 * (2 * double(K_) + std::max(double(D_), double(K_) + 16)) * s + sparse;
   return uint64_t(double(G_) * group * (s + 8 * 4) + group * s + wave);
 }
 
