@@ -17,8 +17,8 @@
 // on Fashion-MNIST), from the samples as bit words, a word of rows (kept in L1
 // cache) at a time over a chunk's samples, the accumulators in registers, in
 // increasing position. No multiplications; at N=60000, D=784, K=100 in
-// float32 a third of the time of the GEMM x w this replaced (Eigen, ~100
-// GFLOP/s). For other levels D table-row additions over K.
+// float32 an EM iteration took 0.065 CPU s with it against 0.12 with the
+// GEMM x w (Eigen) it replaced. For other levels D table-row additions over K.
 // M-step (MAP under a symmetric Dirichlet(alpha + 1) prior, i.e. alpha
 // pseudo-counts): pi_k = (N_k + alpha) / (N + K alpha),
 // theta_{k,d}(v) = (sum_n r_nk [x_nd = v] + alpha) / (N_k + L alpha).
