@@ -99,7 +99,17 @@ struct Pass {
   FixedPoint fp;
   Communicator* comm;
   ThreadPool* pool;
+  const uint64_t* bits = nullptr;  // binary: the rows as pack_chunks gives them, or null
 };
+
+// Chunk c of an E-step pass is rows [cut[c], cut[c+1]): the rows of one block.
+std::vector<size_t> chunk_cuts(const std::vector<size_t>& rows, size_t block) {
+  std::vector<size_t> cut{0};
+  for (size_t i = 1; i < rows.size(); ++i)
+    if (rows[i] / block != rows[i - 1] / block) cut.push_back(i);
+  if (!rows.empty()) cut.push_back(rows.size());
+  return cut;
+}
 
 // The 0/1 values x[0, D) as bits: bit j of out[b * stride] is x[64 b + j] != 0.
 inline void pack_bits(const uint8_t* x, uint64_t* out, int64_t stride, int64_t D) {
@@ -131,6 +141,22 @@ inline void add_at_ones(uint64_t w, int64_t q, int64_t* o) {
 #else
   for (int j = 0; j < 64; ++j) o[j] += q & -int64_t((w >> j) & 1);
 #endif
+}
+
+// A group's binary rows as bits for EStep::run, packed once for a fit (the
+// passes read an eighth of the data's bytes, in order): chunk c's m samples
+// at offset cut[c] * words, word b of its sample i at b m + i.
+std::vector<uint64_t> pack_chunks(const Dataset& data, const std::vector<size_t>& rows, size_t block, int64_t D,
+                                  ThreadPool& pool) {
+  const std::vector<size_t> cut = chunk_cuts(rows, block);
+  const int64_t words = (D + 63) / 64;
+  std::vector<uint64_t> out(rows.size() * size_t(words), 0);
+  pool.run(cut.size() - 1, [&](size_t c) {
+    const int64_t m = int64_t(cut[c + 1] - cut[c]);
+    for (int64_t i = 0; i < m; ++i)
+      pack_bits(data.row_u8(rows[cut[c] + size_t(i)]), &out[cut[c] * size_t(words) + size_t(i)], m, D);
+  });
+  return out;
 }
 
 // 64 bytes of S as one vector (GCC/Clang vector extension: AVX-512 when the
@@ -221,11 +247,7 @@ class EStep {
     using VecS = Eigen::Array<S, Eigen::Dynamic, 1>;
     ThreadPool& pool = *pass.pool;
     const FixedPoint& fp = pass.fp;
-    // Chunk c is rows [cut[c], cut[c+1]): the rows of one block.
-    std::vector<size_t> cut{0};
-    for (size_t i = 1; i < rows.size(); ++i)
-      if (rows[i] / pass.block != rows[i - 1] / pass.block) cut.push_back(i);
-    if (!rows.empty()) cut.push_back(rows.size());
+    const std::vector<size_t> cut = chunk_cuts(rows, pass.block);
     const size_t chunks = cut.size() - 1;
     std::vector<double> chunk_ll(chunks);
     // Fewer chunks a wave when K is large, to bound memory; the sums are exact,
@@ -250,7 +272,8 @@ class EStep {
       uint32_t i;    // the sample in the chunk
     };
     std::vector<std::vector<Term>> terms(binary_ && stats ? wave_chunks : 0);
-    std::vector<std::vector<uint64_t>> bits(binary_ && stats ? wave_chunks : 0);
+    std::vector<std::vector<uint64_t>> bits(binary_ && stats && !pass.bits ? wave_chunks : 0);
+    std::vector<const uint64_t*> chunk_bits(binary_ && stats ? wave_chunks : 0);
     const int64_t words = (D_ + 63) / 64;
     std::vector<char> sparse(terms.size(), 0);
     // The statistics on the grid: nk (K), then (D, K) ones when binary, else
@@ -278,14 +301,20 @@ class EStep {
         // Binary: the chunk's samples as bits (word-major, see bits), and
         // x . w as the sum of w's rows at the ones (a quarter to a third of
         // the positions here) rather than a GEMM over all of them.
+        // Packed once for the whole fit when the caller did (pass.bits).
         thread_local std::vector<uint64_t> own_bits;
-        std::vector<uint64_t>& xb = stats && binary_ ? bits[wc] : own_bits;
         if (binary_) {
-          xb.assign(size_t(m * words), 0);
+          const uint64_t* xb = pass.bits ? pass.bits + cut[c] * size_t(words) : nullptr;
+          if (!xb) {
+            std::vector<uint64_t>& buf = stats ? bits[wc] : own_bits;
+            buf.assign(size_t(m * words), 0);
+            for (int64_t i = 0; i < m; ++i) pack_bits(data.row_u8(rows[w0 + i0 + size_t(i)]), &buf[size_t(i)], m, D_);
+            xb = buf.data();
+          }
+          if (stats) chunk_bits[wc] = xb;
           thread_local std::vector<S> sums;
           sums.resize(size_t(m * kp_));
-          for (int64_t i = 0; i < m; ++i) pack_bits(data.row_u8(rows[w0 + i0 + size_t(i)]), &xb[size_t(i)], m, D_);
-          sum_rows(xb.data(), m, words, w_.data(), kp_, sums.data());
+          sum_rows(xb, m, words, w_.data(), kp_, sums.data());
           for (int64_t i = 0; i < m; ++i) std::copy_n(&sums[size_t(i * kp_)], K_, &a(i, 0));
         } else {
           std::vector<S> acc(static_cast<size_t>(K_));
@@ -371,7 +400,7 @@ class EStep {
         if (binary_) {
           for (size_t wc = 0; wc < nw; ++wc) {
             if (sparse[wc]) {
-              const uint64_t* b = bits[wc].data() + d0 / 64 * int64_t(bits[wc].size() / size_t(words));
+              const uint64_t* b = chunk_bits[wc] + d0 / 64 * int64_t(cut[c0 + wc + 1] - cut[c0 + wc]);
               int64_t* o = qones + d0 / 64 * K_ * 64;
               for (const Term& t : terms[wc]) add_at_ones(b[t.i], t.q, o + t.k * 64);
               continue;
@@ -525,12 +554,19 @@ void MixtureModel::fit(const Dataset& train, const Dataset* validation, const Fi
   const size_t train_block = size_t(shard_block(n)), valid_block = size_t(shard_block(n_valid_all));
   // The E-step of group g's parameters on its training rows (with the
   // statistics) or on its validation rows (the log-likelihood only).
+  // Binary rows as bits, packed at a group's first pass (an eighth of the data's size).
+  std::vector<std::vector<uint64_t>> packed_train(static_cast<size_t>(G_)), packed_valid(static_cast<size_t>(G_));
   auto e_step = [&](const GroupParams& p, int64_t g, bool on_train, Stats* st) {
     const int64_t size = (on_train ? train_count : valid_count)[size_t(g)];
-    const Pass pass{on_train ? train_block : valid_block, FixedPoint::for_bound(1.01 * double(size) + 16.0), &comm,
-                    ctx.pool};
+    Pass pass{on_train ? train_block : valid_block, FixedPoint::for_bound(1.01 * double(size) + 16.0), &comm,
+              ctx.pool};
     const Dataset& data = on_train ? train : *validation;
     const std::vector<size_t>& rows = (on_train ? train_rows : valid_rows)[size_t(g)];
+    if (binary && !rows.empty()) {
+      std::vector<uint64_t>& packed = (on_train ? packed_train : packed_valid)[size_t(g)];
+      if (packed.empty()) packed = pack_chunks(data, rows, pass.block, D_, *ctx.pool);
+      pass.bits = packed.data();
+    }
     if (opt_.float32) return EStep<float>(p, K_, D_, L_, binary).run(data, rows, st, pass);
     return EStep<double>(p, K_, D_, L_, binary).run(data, rows, st, pass);
   };
