@@ -29,8 +29,9 @@
 // without a better validation log-likelihood.
 // Statistics are formed per chunk — a group's samples within one block of the
 // data (comm.h shard_block: at most 512 samples, and the same blocks for any
-// number of MPI ranks) — in float32 or float64 as configured (one GEMM for
-// the E-step, one for the M-step statistics), a wave of chunks at a time.
+// number of MPI ranks) — in float32 or float64 as configured (binary: the
+// E-step's row sums, then one GEMM for the M-step statistics of a dense
+// chunk), a wave of chunks at a time.
 // Each chunk's statistics are rounded once to a fixed-point grid and added
 // as int64 (comm.h FixedPoint; then summed over the ranks), and the chunks'
 // log-likelihoods are added in chunk order: so the result is bit-identical
@@ -349,19 +350,19 @@ class EStep {
         if (binary_) {
           // A chunk whose r is sparse adds each r_nk, on the grid, at the
           // sample's ones; r_nk whose grid value is 0 add nothing (most r_nk
-          // underflow to 0 or lie below the grid's half step, `cut`: r_nk
-          // rounds to 0 exactly when r_nk <= cut). Which way a chunk goes
+          // underflow to 0 or lie below the grid's half step, `half`: r_nk
+          // rounds to 0 exactly when r_nk <= half). Which way a chunk goes
           // depends on its r only, so on the data and the parameters, never
           // on threads or ranks.
-          const S cut = S(0.5 * fp.inverse);  // a power of 2: exact in S
-          const int64_t nonzero = (a > cut).count();
+          const S half = S(0.5 * fp.inverse);  // a power of 2: exact in S
+          const int64_t nonzero = (a > half).count();
           sparse[wc] = nonzero * kSparseFraction <= m * K_;
           if (sparse[wc]) {
             std::vector<Term>& t = terms[wc];
             t.clear();
             for (int64_t i = 0; i < m; ++i) {
               for (int64_t k = 0; k < K_; ++k)
-                if (a(i, k) > cut) {
+                if (a(i, k) > half) {
                   const int64_t v = fp.to_fixed(double(a(i, k)));
                   qn[size_t(k)] += v;
                   t.push_back({k, v, uint32_t(i)});
