@@ -14,10 +14,10 @@ cfg=$PWD/configs
 out=$(mktemp -d)
 mpi=(mpirun -q --oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
-median_step() {  # the median interval between log lines
+median_step() {  # the median interval between log lines ('seconds' counts from the fit's start)
   /usr/bin/python3 -c "
 import json, sys
-s = [json.loads(l)['seconds'] for l in open(sys.argv[1])]
+s = [0.0] + [json.loads(l)['seconds'] for l in open(sys.argv[1])]
 d = sorted(b - a for a, b in zip(s, s[1:]))
 print('%.3f' % d[len(d) // 2] if d else '-')" "$1"
 }

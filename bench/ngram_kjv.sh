@@ -14,10 +14,23 @@
 # Output (stable, parsed by bench/run.sh): the line "load average: ...", a
 # table whose first line starts with "model" (column names) and one row per
 # model (query_tok/s per wall second, query_cpu_tok/s per CPU second of the
-# scoring thread: quote the latter on a shared machine), the line "sampling word5 words/s 1t X 2t Y identical yes|no", and
+# scoring thread: quote the latter on a shared machine), the line "sampling word5 words/s 1t X 2t Y identical yes|no cores_used_2t C
+# words_per_cpu_s_1t Z" (C: CPU seconds per wall second of the 2-thread run), and
 # the ARPA round trip line. Every figure is also in $BUILD/bench-ngram/NAME.json.
 #
 #   bench/ngram_kjv.sh [BUILD_DIR]     # default build; run from the repo root
+#   bench/ngram_kjv.sh big [BUILD_DIR] [BUDGET_MB] [COPIES]
+#
+# big: the word 5-gram built in memory (the default budget) and within
+# model.build_memory_mb = BUDGET_MB (default 16), which spills counts to a
+# temporary file; first on the KJV, then on COPIES (default 31) copies of the
+# KJV training text concatenated (25.6 M words, in a temporary folder):
+# build CPU and wall time and peak memory (/usr/bin/time -v), the number of
+# spilled sections, and whether the two model files are identical (cmp).
+# The concatenation has the KJV's n-gram types: counting and merging run at
+# 25 M tokens, the growth of the types with the corpus does not. Output: one
+# line "big CORPUS TOKENS budget_MB cpu_s wall_s peak_MB sections identical" a
+# build (identical compares with the in-memory build of the same corpus).
 #
 # KenLM is not packaged by Debian (apt-cache policy kenlm python3-kenlm shows
 # nothing), so the KenLM side is the reference figures from the issues:
@@ -29,6 +42,11 @@
 # Timings are only meaningful on an otherwise idle machine.
 set -euo pipefail
 
+mode=table
+if [ "${1:-}" = big ]; then
+  mode=big
+  shift
+fi
 build="${1:-build}"
 out="$build/bench-ngram"
 mkdir -p "$out"
@@ -43,6 +61,41 @@ bench_build "$build" ngram_tool
 tool="$build/bench/ngram_tool"
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [ "$mode" = big ]; then
+  budget="${2:-16}"
+  copies="${3:-31}"
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  for ((i = 0; i < copies; ++i)); do cat data/kjv/train.txt; done > "$work/train.txt"
+  cp data/kjv/test.txt "$work/test.txt"
+  sed -e 's|"\.\./data/kjv/train.txt"|"'"$work"'/train.txt"|' -e 's|"\.\./data/kjv/test.txt"|"'"$work"'/test.txt"|' \
+    configs/kjv-word5.json > "$work/big-word5.json"
+  printf '%-4s %-10s %11s %9s %8s %8s %8s %8s %9s\n' big corpus tokens budget_MB cpu_s wall_s peak_MB sections identical
+  for corpus in kjv big; do
+    cfg=configs/kjv-word5.json
+    [ "$corpus" = big ] && cfg="$work/big-word5.json"
+    for b in default "$budget"; do
+      set_args=()
+      [ "$b" = default ] || set_args=(--set "model.build_memory_mb=$b")
+      model="$work/$corpus-$b.dgm"
+      /usr/bin/time -v -o "$work/$corpus-$b.time" "$tool" "$cfg" --save "$model" --build-only 1 "${set_args[@]}" \
+        > "$work/$corpus-$b.json" 2> "$work/$corpus-$b.log" || { cat "$work/$corpus-$b.log" >&2; exit 1; }
+      cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' "$work/$corpus-$b.time")
+      wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); t = 0; for (i = 1; i <= n; ++i) t = t * 60 + p[i]; printf "%.2f", t}' "$work/$corpus-$b.time")
+      peak=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2 / 1024}' "$work/$corpus-$b.time")
+      tokens=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["train_tokens"])' "$work/$corpus-$b.json")
+      sections=$(sed -n 's/^ngram: counted in \([0-9]*\) sections.*/\1/p' "$work/$corpus-$b.log")
+      same=-
+      [ "$b" = default ] || { cmp -s "$work/$corpus-default.dgm" "$model" && same=yes || same=no; }
+      printf '%-4s %-10s %11s %9s %8s %8s %8s %8s %9s\n' big "$corpus" "$tokens" "$b" "$cpu" "$wall" "$peak" "${sections:-1}" "$same"
+    done
+    grep -h "^ngram: counted" "$work/$corpus-$budget.log" | sed 's/^/note: /' || true
+    rm -f "$work/$corpus-default.dgm" "$work/$corpus-$budget.dgm"
+  done
+  exit 0
+fi
+
 printf '%-10s %9s %9s %9s %10s %12s %11s %11s %9s %8s %8s %15s\n' model cpu_s wall_s peak_MB file_MB query_tok/s ppl ppl_no_oov bits/char load_ms check_ms query_cpu_tok/s
 for name in word3 word5 char8; do
   cfg="configs/kjv-$name.json"
@@ -69,8 +122,10 @@ done
 /usr/bin/python3 - "$out/word5.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
-print("sampling word5 words/s 1t %.0f 2t %.0f identical %s" % (d["sample_words_per_second_1t"],
-      d["sample_words_per_second_2t"], "yes" if d["sample_identical_across_threads"] else "no"))
+print("sampling word5 words/s 1t %.0f 2t %.0f identical %s cores_used_2t %.2f words_per_cpu_s_1t %.0f" % (
+      d["sample_words_per_second_1t"], d["sample_words_per_second_2t"],
+      "yes" if d["sample_identical_across_threads"] else "no", d["sample_cores_used_2t"],
+      d["sample_words_per_cpu_second_1t"]))
 EOF
 grep -h "cannot estimate" "$out"/*.build.log | sed 's/^/note: /' || true
 

@@ -4,15 +4,21 @@
 // throughput, and optionally writes the model and an ARPA file.
 //
 //   ngram_tool CONFIG.json [--save model.dgm] [--arpa out.arpa] [--read-arpa in.arpa]
-//              [--load model.dgm] [--build-only 1]
+//              [--load model.dgm] [--build-only 1] [--set KEY=VALUE]...
+// --set: a config override as dgm train's (e.g. model.build_memory_mb=64);
+// the model file stores the config without the overrides.
 // --build-only: read the corpus, fit and save, nothing else (for time and
 // peak memory). --load also times opening the file (load_model: the tables
 // are mapped, not read) and the first use (the one-time check of the mapped
 // tables' checksums and ids). --sample N draws N sequences at 1 and at 2
-// threads (words/s, </s> not counted) and says whether both draws are equal.
+// threads (words/s, </s> not counted, per wall and per CPU second, and the
+// cores the run got: CPU seconds per wall second) and says whether both draws
+// are equal.
 // Query throughput is given per wall second and per CPU second of the
 // scoring thread (the figure to quote on a shared machine).
-// Prints one JSON object on stdout.
+// peak_mb_after_reading / _after_fit: the peak resident memory (getrusage) at
+// those points. Prints one JSON object on stdout.
+#include <sys/resource.h>
 #include <time.h>
 
 #include <chrono>
@@ -35,6 +41,18 @@ namespace {
 double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+// The process's peak resident memory so far, in MB.
+double peak_mb() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+// The process's CPU time (all threads).
+double process_cpu_now() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 // This thread's CPU time (the query figure on a shared machine).
 double cpu_now() {
   timespec ts;
@@ -56,6 +74,7 @@ int main(int argc, char** argv) {
     std::string save, arpa, read_arpa, load;
     size_t sample_n = 0;
     bool build_only = false;
+    std::vector<std::string> overrides;
     for (int i = 2; i + 1 < argc; i += 2) {
       std::string a = argv[i];
       if (a == "--save") save = argv[i + 1];
@@ -64,6 +83,7 @@ int main(int argc, char** argv) {
       else if (a == "--load") load = argv[i + 1];
       else if (a == "--build-only") build_only = std::string(argv[i + 1]) == "1";
       else if (a == "--sample") sample_n = size_t(std::stoull(argv[i + 1]));
+      else if (a == "--set") overrides.push_back(argv[i + 1]);
       else throw ConfigError("unknown option " + a);
     }
     json cfg = load_config_file(argv[1]);
@@ -72,6 +92,10 @@ int main(int argc, char** argv) {
       const std::string dir = std::filesystem::absolute(argv[1]).parent_path().string();
       resolve_data_paths(cfg["data"], dir);
     }
+    // The model file keeps the config as given: --set changes the build, not
+    // the file's header, so that builds under two budgets compare with cmp.
+    const json stored = cfg;
+    for (const auto& o : overrides) apply_override(cfg, o);
     json out;
     ThreadPool pool(1);
     Rng rng(1);
@@ -81,6 +105,7 @@ int main(int argc, char** argv) {
     const auto& codec = dynamic_cast<const TextCodec&>(*td.codec);
     const double t1 = now();
     out["load_seconds"] = t1 - t0;
+    out["peak_mb_after_reading"] = peak_mb();
     out["train_lines"] = td.train.size();
     int64_t train_tokens = 0;
     for (size_t i = 0; i < td.train.size(); ++i) train_tokens += td.train.length(i);
@@ -107,10 +132,11 @@ int main(int argc, char** argv) {
     }
     const double t2 = now();
     out["fit_seconds"] = t2 - t1;
+    out["peak_mb_after_fit"] = peak_mb();
     auto& model = dynamic_cast<NgramModel&>(*owned);
     out["describe"] = model.describe();
     if (!save.empty()) {
-      save_model(save, model, {{"config", cfg}});
+      save_model(save, model, {{"config", stored}});
       out["save_seconds"] = now() - t2;
     }
     if (!arpa.empty()) {
@@ -151,7 +177,7 @@ int main(int argc, char** argv) {
         so.pool = &sp;
         std::vector<int32_t> all;
         int64_t words = 0;
-        const double ts = now();
+        const double ts = now(), cs = process_cpu_now();
         for (size_t done = 0; done < sample_n;) {
           const size_t m = std::min<size_t>(4096, sample_n - done);
           const Dataset part = model.sample(m, srng, so);
@@ -163,8 +189,11 @@ int main(int argc, char** argv) {
           }
           done += m;
         }
-        const double el = now() - ts;
+        const double el = now() - ts, cpu = process_cpu_now() - cs;
         out["sample_words_per_second_" + std::to_string(threads) + "t"] = double(words) / el;
+        // CPU seconds per wall second: how many cores the run got.
+        out["sample_cores_used_" + std::to_string(threads) + "t"] = cpu / el;
+        out["sample_words_per_cpu_second_" + std::to_string(threads) + "t"] = double(words) / cpu;
         if (threads == 1) first = all;
         else out["sample_identical_across_threads"] = all == first;
       }

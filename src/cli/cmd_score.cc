@@ -111,8 +111,9 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
     for (size_t b = 0; b < d.size(); b += kBatch) {
       const DataView view(d, b, std::min(d.size(), b + kBatch));
       const std::vector<double> lp = model->log_prob(view, pool);
+      // log P(x) with the label summed out costs a score per label: only --json prints it.
       std::vector<double> marginal;
-      if (space.has_labels()) marginal = model->log_prob(view.without_labels(), pool);
+      if (space.has_labels() && opts.json) marginal = model->log_prob(view.without_labels(), pool);
       std::string buf;
       for (size_t i = 0; i < view.size(); ++i) {
         const int64_t len = view.length(i);
@@ -124,7 +125,7 @@ int run_score(const ScoreOptions& opts, std::ostream& out, std::ostream& log) {
         const int32_t y = view.label(i);
         if (grouped) {
           sum.lp += lp[i];
-          if (space.has_labels()) sum.marginal += marginal[i];
+          if (!marginal.empty()) sum.marginal += marginal[i];
           sum.dims += dims;
           ++sum.samples;
         }

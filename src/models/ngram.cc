@@ -12,12 +12,16 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <unordered_map>
+
+#include <fcntl.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -108,14 +112,90 @@ struct CountTable {
   }
 };
 
-// Merges the adjusted counts of every rank's shard (shards in rank order are
-// the corpus in order) into the counts of the whole corpus, on every rank.
-// Each order's n-grams are inserted rank by rank in each rank's insertion
-// order, which is their first-occurrence order in the corpus, so the tables
-// (and the model file) are those one process builds. Counts of occurrences
+// One counted n-gram as it travels between shards (MPI) or to a spill file.
+struct Wire {
+  uint64_t key;  // (context id, word), ids local to the shard
+  uint32_t suffix, count;
+};
+static_assert(sizeof(Wire) == 16, "Wire is written as 16 bytes");
+
+// Merges the counts of shards — runs of whole sequences, given in corpus
+// order: the MPI ranks' shards, or the sections a budgeted build spilled —
+// into the counts of their concatenation. Each order's n-grams are inserted
+// shard by shard in each shard's insertion order, which is their
+// first-occurrence order in the corpus, so the merged tables (and the model
+// file) are the ones a single in-memory count builds. Counts of occurrences
 // (top order, and n-grams that start with <s>) add up; the other counts are
-// numbers of distinct left extensions, so they are recounted from the merged
-// next order, as are the unigram counts.
+// numbers of distinct left extensions, so finish() recounts them from the
+// merged next order, as it does the unigram counts.
+//
+// A shard's orders come in increasing order (2..N), and an order's shards in
+// shard order; between them the calls may interleave (MPI: order by order,
+// every shard; spill files: shard by shard, every order). Only each shard's
+// id map of its last order is kept.
+class CountMerger {
+ public:
+  CountMerger(int N, int32_t bos_id, size_t shards)
+      : N_(N), bos_(uint32_t(bos_id)), merged_(size_t(N - 1)), occ_(size_t(N + 1)), map_(shards) {}
+  // Starts shard r's n-grams of order n; `expected`, for the first shard of
+  // an order, sizes the merged index (it grows as needed).
+  void begin(int n, size_t r, uint64_t expected) {
+    n_ = n;
+    r_ = r;
+    CountTable& t = merged_[size_t(n - 2)];
+    if (t.index.empty()) t.init(expected);
+    cur_.clear();
+  }
+  void add(const Wire* w, size_t m) {
+    CountTable& t = merged_[size_t(n_ - 2)];
+    std::vector<uint8_t>& occ = occ_[size_t(n_)];
+    const std::vector<uint32_t>& prev = map_[r_];
+    for (size_t i = 0; i < m; ++i) {
+      uint32_t context = key_context(w[i].key), suffix = w[i].suffix;
+      if (n_ > 2) {
+        context = prev[context];
+        suffix = prev[suffix];
+      }
+      bool inserted;
+      const uint32_t id = t.find_or_insert(make_key(context, key_word(w[i].key)), suffix, &inserted);
+      if (inserted) occ.push_back(n_ == N_ || (n_ == 2 ? context == bos_ : occ_[size_t(n_ - 1)][context]));
+      if (occ[id]) t.count[id] += w[i].count;
+      cur_.push_back(id);
+    }
+  }
+  void end() {
+    if (n_ == N_) std::vector<uint32_t>().swap(map_[r_]);  // the top order's ids are never contexts
+    else std::swap(map_[r_], cur_);
+    std::vector<uint32_t>().swap(cur_);
+  }
+  // The merged tables into ct; the distinct-left-extension counts recounted.
+  void finish(std::vector<CountTable>& ct, std::vector<uint64_t>& uni_count) {
+    map_.clear();
+    ct = std::move(merged_);
+    std::fill(uni_count.begin(), uni_count.end(), 0);
+    for (uint32_t suffix : ct[0].suffix) ++uni_count[suffix];
+    for (int n = 3; n <= N_; ++n) {
+      CountTable& lower = ct[size_t(n - 3)];
+      for (size_t id = 0; id < lower.keys.size(); ++id)
+        if (!occ_[size_t(n - 1)][id]) lower.count[id] = 0;
+      for (uint32_t suffix : ct[size_t(n - 2)].suffix) ++lower.count[suffix];
+    }
+  }
+
+ private:
+  int N_;
+  uint32_t bos_;
+  std::vector<CountTable> merged_;              // by order - 2
+  std::vector<std::vector<uint8_t>> occ_;       // by order, by merged id: counts occurrences
+  std::vector<std::vector<uint32_t>> map_;      // per shard: its ids of its last order -> merged ids
+  std::vector<uint32_t> cur_;
+  int n_ = 0;
+  size_t r_ = 0;
+};
+
+// Merges the adjusted counts of every rank's shard (shards in rank order are
+// the corpus in order) into the counts of the whole corpus, on every rank
+// (CountMerger, order by order).
 void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTable>& ct,
                   std::vector<uint64_t>& uni_count) {
   const int P = comm.size();
@@ -125,16 +205,9 @@ void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTa
     for (size_t w = 0; w < c.size(); ++w) uni_count[w] = uint64_t(c[w]);
     return;
   }
-  struct Wire {  // one n-gram as sent
-    uint64_t key;
-    uint32_t suffix, count;
-  };
-  std::vector<std::vector<uint32_t>> prev_global(static_cast<size_t>(P));  // per rank: local id -> merged id, order n-1
-  std::vector<std::vector<uint8_t>> occurrence(static_cast<size_t>(N + 1));  // per order, by merged id
+  CountMerger merger(N, bos_id, size_t(P));
   for (int n = 2; n <= N; ++n) {
     CountTable& local = ct[size_t(n - 2)];
-    // An n-gram counts occurrences when it is of the top order or starts with
-    // <s> (its context does); the local flag decides what it sends.
     std::string mine(local.keys.size() * sizeof(Wire), '\0');
     for (size_t id = 0; id < local.keys.size(); ++id) {
       const Wire w{local.keys[id], local.suffix[id], local.count[id]};
@@ -145,44 +218,81 @@ void merge_counts(Communicator& comm, int N, int32_t bos_id, std::vector<CountTa
     mine.clear();
     uint64_t total = 0;
     for (const auto& a : all) total += a.size() / sizeof(Wire);
-    CountTable merged;
-    merged.init(total);
-    std::vector<uint8_t>& occ = occurrence[size_t(n)];
-    std::vector<std::vector<uint32_t>> cur_global(static_cast<size_t>(P));
+    std::vector<Wire> buf;
     for (int r = 0; r < P; ++r) {
       const std::string& a = all[size_t(r)];
-      const size_t m = a.size() / sizeof(Wire);
-      cur_global[size_t(r)].resize(m);
-      for (size_t i = 0; i < m; ++i) {
-        Wire w;
-        std::memcpy(&w, a.data() + i * sizeof(Wire), sizeof w);
-        uint32_t context = key_context(w.key), suffix = w.suffix;
-        if (n > 2) {
-          context = prev_global[size_t(r)][context];
-          suffix = prev_global[size_t(r)][suffix];
-        }
-        bool inserted;
-        const uint32_t id = merged.find_or_insert(make_key(context, key_word(w.key)), suffix, &inserted);
-        if (inserted) {
-          occ.push_back(n == N || (n == 2 ? context == uint32_t(bos_id) : occurrence[size_t(n - 1)][context]));
-        }
-        if (occ[id]) merged.count[id] += w.count;
-        cur_global[size_t(r)][i] = id;
-      }
+      buf.resize(a.size() / sizeof(Wire));
+      std::memcpy(buf.data(), a.data(), buf.size() * sizeof(Wire));
+      merger.begin(n, size_t(r), total);
+      merger.add(buf.data(), buf.size());
+      merger.end();
     }
-    local = std::move(merged);
-    prev_global = std::move(cur_global);
   }
-  // Distinct left extensions, from the merged tables.
-  std::fill(uni_count.begin(), uni_count.end(), 0);
-  for (uint32_t suffix : ct[0].suffix) ++uni_count[suffix];
-  for (int n = 3; n <= N; ++n) {
-    CountTable& lower = ct[size_t(n - 3)];
-    for (size_t id = 0; id < lower.keys.size(); ++id)
-      if (!occurrence[size_t(n - 1)][id]) lower.count[id] = 0;
-    for (uint32_t suffix : ct[size_t(n - 2)].suffix) ++lower.count[suffix];
-  }
+  merger.finish(ct, uni_count);
 }
+
+// A nameless scratch file in $TMPDIR (default /tmp) for the counts a
+// budgeted build spills: open(O_TMPFILE), or where the filesystem has none a
+// named file removed at once. It has no name from the start, so nothing is
+// left behind whatever ends the process (success, an error, a signal, kill -9).
+// Errors (a full disk among them) are one-line IoErrors naming the folder.
+class SpillFile {
+ public:
+  SpillFile() {
+    const char* env = std::getenv("TMPDIR");
+    dir_ = env && *env ? env : "/tmp";
+#ifdef O_TMPFILE
+    fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd_ < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) fail("cannot create a temporary file");
+#endif
+    if (fd_ < 0) {
+      std::string name = dir_ + "/.dgm-ngram-XXXXXX";
+      fd_ = ::mkstemp(name.data());
+      if (fd_ < 0) fail("cannot create a temporary file");
+      ::unlink(name.c_str());
+    }
+  }
+  ~SpillFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpillFile(const SpillFile&) = delete;
+  SpillFile& operator=(const SpillFile&) = delete;
+  uint64_t size() const { return size_; }
+  const std::string& dir() const { return dir_; }
+  // Appends n bytes; returns their offset.
+  uint64_t append(const void* data, size_t n) {
+    const uint64_t at = size_;
+    const char* p = static_cast<const char*>(data);
+    while (n > 0) {
+      const ssize_t k = ::pwrite(fd_, p, n, off_t(size_));
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) fail("cannot write the n-gram counts' temporary file", k < 0 ? errno : ENOSPC);
+      p += k;
+      n -= size_t(k);
+      size_ += uint64_t(k);
+    }
+    return at;
+  }
+  void read(uint64_t at, void* data, size_t n) const {
+    char* p = static_cast<char*>(data);
+    while (n > 0) {
+      const ssize_t k = ::pread(fd_, p, n, off_t(at));
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) fail("cannot read back the n-gram counts' temporary file", k < 0 ? errno : EIO);
+      p += k;
+      n -= size_t(k);
+      at += uint64_t(k);
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what, int err = errno) const {
+    throw IoError(dir_ + ": " + what + ": " + std::strerror(err) + " (ngram model.build_memory_mb: set TMPDIR to a folder with room, or raise the budget)");
+  }
+  std::string dir_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
 
 }  // namespace
 
@@ -263,8 +373,10 @@ NgramModel::State NgramModel::next_state(const State& st, int32_t x) const {
 
 // ---------------------------------------------------------------- creation
 
-NgramModel::NgramModel(const Space& space, int order, const std::vector<double>& fallback)
-    : Model(space), order_(order) {
+NgramModel::NgramModel(const Space& space, int order, const std::vector<double>& fallback, uint64_t build_memory)
+    : Model(space), order_(order), build_memory_(build_memory) {
+  if (build_memory < (uint64_t(1) << 20))
+    throw ConfigError("model.build_memory_mb: must be at least 1 (MB), got " + std::to_string(double(build_memory) / 1048576.0));
   if (order < 1 || order > kMaxOrder)
     throw ConfigError("model.order: must be between 1 and " + std::to_string(kMaxOrder) + ", got " +
                       std::to_string(order));
@@ -291,7 +403,8 @@ std::unique_ptr<Model> NgramModel::create(const Space& space, ConfigSection& mod
       fb[j] = f[j].get<double>();
     }
   }
-  return std::make_unique<NgramModel>(space, order, fb);
+  const int64_t mb = model.get_int("build_memory_mb", kDefaultBuildMemoryMb, 1, int64_t(1) << 24);
+  return std::make_unique<NgramModel>(space, order, fb, uint64_t(mb) << 20);
 }
 
 void NgramModel::check_fitted(const char* what) const {
@@ -357,8 +470,46 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
   std::vector<CountTable> ct(size_t(std::max(N - 1, 0)));
   uint64_t positions = 0;
   for (size_t i = 0; i < train.size(); ++i) positions += uint64_t(train.length(i)) + (with_eos ? 1 : 0);
-  // Start small: the tables grow as needed (ids are insertion order, so growing keeps them).
-  for (auto& t : ct) t.init(std::min<uint64_t>(positions, uint64_t(1) << 16));
+  // The counting tables live within build_memory_ (model.build_memory_mb):
+  // when they pass half of it (so that a table doubling before the next
+  // check stays within it), the section counted so far is spilled to a
+  // temporary file and counting starts afresh; the sections are merged at
+  // the end (CountMerger: the tables one in-memory count gives). Checked
+  // between sequences. Start small: the tables grow as needed (ids are
+  // insertion order, so growing keeps them).
+  const uint64_t start_size = std::max<uint64_t>(
+      16, std::min<uint64_t>({positions, uint64_t(1) << 16, build_memory_ / (64 * uint64_t(std::max(N - 1, 1)))}));
+  for (auto& t : ct) t.init(start_size);
+  auto table_bytes = [&] {
+    uint64_t b = 0;
+    for (const auto& t : ct)
+      b += t.keys.capacity() * 8 + t.count.capacity() * 4 + t.suffix.capacity() * 4 + t.index.capacity() * 4;
+    return b;
+  };
+  std::unique_ptr<SpillFile> spill;
+  struct Run {
+    uint64_t offset, count;
+  };
+  std::vector<std::vector<Run>> runs;  // per spilled section, per order - 2
+  uint64_t peak_table_bytes = 0;
+  auto spill_section = [&] {
+    if (!spill) spill = std::make_unique<SpillFile>();
+    runs.emplace_back();
+    std::vector<Wire> buf;
+    for (auto& t : ct) {
+      const uint64_t at = spill->size();
+      for (size_t i = 0; i < t.keys.size(); i += 65536) {
+        const size_t m = std::min<size_t>(65536, t.keys.size() - i);
+        buf.resize(m);
+        for (size_t j = 0; j < m; ++j) buf[j] = Wire{t.keys[i + j], t.suffix[i + j], t.count[i + j]};
+        spill->append(buf.data(), m * sizeof(Wire));
+      }
+      runs.back().push_back(Run{at, t.keys.size()});
+      t = CountTable();
+      t.init(start_size);
+    }
+    release_freed_memory();
+  };
 
   std::vector<int32_t> seq;
   std::vector<uint32_t> prev(size_t(N) + 1), cur(size_t(N) + 1);
@@ -388,6 +539,43 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
         if (n == N || j - n + 1 == 0) ++t.count[id];
       }
       std::swap(prev, cur);
+    }
+    if (N >= 2) {
+      const uint64_t b = table_bytes();
+      peak_table_bytes = std::max(peak_table_bytes, b);
+      if (2 * b > build_memory_ && s + 1 < train.size()) spill_section();
+    }
+  }
+  if (spill) {
+    // The last section too, then the merge, section by section.
+    spill_section();
+    std::vector<CountTable>().swap(ct);
+    std::vector<uint64_t> largest(size_t(N - 1), 0);
+    for (const auto& r : runs)
+      for (int n = 2; n <= N; ++n) largest[size_t(n - 2)] = std::max(largest[size_t(n - 2)], r[size_t(n - 2)].count);
+    CountMerger merger(N, bos_id, runs.size());
+    std::vector<Wire> buf;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      for (int n = 2; n <= N; ++n) {
+        const Run& run = runs[r][size_t(n - 2)];
+        merger.begin(n, r, largest[size_t(n - 2)]);
+        for (uint64_t i = 0; i < run.count; i += 65536) {
+          const size_t m = size_t(std::min<uint64_t>(65536, run.count - i));
+          buf.resize(m);
+          spill->read(run.offset + i * sizeof(Wire), buf.data(), m * sizeof(Wire));
+          merger.add(buf.data(), m);
+        }
+        merger.end();
+      }
+    }
+    merger.finish(ct, uni_count);
+    if (ctx.monitor) {
+      char msg[300];
+      std::snprintf(msg, sizeof msg, "ngram: counted in %zu sections within model.build_memory_mb = %.0f (tables "
+                    "up to %.1f MB), %.1f MB spilled to a temporary file in %s",
+                    runs.size(), double(build_memory_) / 1048576.0, double(peak_table_bytes) / 1048576.0,
+                    double(spill->size()) / 1048576.0, spill->dir().c_str());
+      ctx.monitor->message(msg);
     }
   }
 
@@ -479,6 +667,8 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
           (double(uni_count[size_t(w)]) - discount(1, uni_count[size_t(w)])) / denom + gamma / double(P);
   }
   // Per order: interpolated probabilities by id; the context gammas go to the order below.
+  uint64_t top_count = 0, top_offset = 0;  // the top order's n-grams; where they wait on disk
+  bool top_on_disk = false;
   std::vector<std::vector<double>> prob(static_cast<size_t>(N));  // prob[n-1] by id, n >= 2
   std::vector<std::vector<double>> gamma(static_cast<size_t>(N));  // gamma[n-1]: of the n-grams as contexts
   for (int n = 2; n <= N; ++n) {
@@ -506,6 +696,22 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     CountTable& done = ct[size_t(n - 2)];
     std::vector<uint32_t>().swap(done.count);
     std::vector<uint32_t>().swap(done.suffix);
+    top_count = done.keys.size();
+    if (spill && n == N) {
+      // A budgeted build: the top order's keys and probabilities wait on disk
+      // while the tables below are built, and stream into its table.
+      top_offset = spill->size();
+      std::vector<std::pair<uint64_t, double>> buf;
+      for (size_t i = 0; i < top_count; i += 65536) {
+        const size_t m = std::min<size_t>(65536, top_count - i);
+        buf.resize(m);
+        for (size_t j = 0; j < m; ++j) buf[j] = {done.keys[i + j], p[i + j]};
+        spill->append(buf.data(), m * sizeof buf[0]);
+      }
+      std::vector<uint64_t>().swap(done.keys);
+      std::vector<double>().swap(p);
+      top_on_disk = true;
+    }
     release_freed_memory();
   }
 
@@ -524,6 +730,23 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
   std::vector<uint32_t> slot_of, next_slot_of;
   for (int n = 2; n <= N; ++n) {
     CountTable& t = ct[size_t(n - 2)];
+    if (n == N && top_on_disk) {
+      auto table = std::make_shared<Table>(top_count);
+      std::vector<std::pair<uint64_t, double>> buf;
+      for (uint64_t i = 0; i < top_count; i += 65536) {
+        const size_t m = size_t(std::min<uint64_t>(65536, top_count - i));
+        buf.resize(m);
+        spill->read(top_offset + i * sizeof buf[0], buf.data(), m * sizeof buf[0]);
+        for (const auto& [key, pr] : buf) {
+          uint32_t c = key_context(key);
+          if (n > 2) c = slot_of[c];
+          table->insert(make_key(c, key_word(key)), std::log(pr), 0.0);
+        }
+      }
+      spill.reset();
+      tables_.push_back(std::move(table));
+      break;
+    }
     auto table = std::make_shared<Table>(t.keys.size());
     const bool context_order = n < N;
     next_slot_of.resize(context_order ? t.keys.size() : 0);
@@ -730,12 +953,17 @@ void NgramModel::position_log_probs(const DataView& x, double* out, ThreadPool& 
 
 // ---------------------------------------------------------------- sampling
 
+// For every context slot of every order, its children's words and
+// probabilities p*(h w) = exp(log_prob) side by side in child order, so that
+// a distribution reads them in sequence (the table's slots are scattered over
+// memory, and most of a draw's time went to fetching them).
 void NgramModel::build_children() const {
   std::call_once(children_once_, [&] {
     uni_prob_.resize(size_t(num_predicted()));
     for (int32_t w = 0; w < num_predicted(); ++w) uni_prob_[size_t(w)] = std::exp(uni_log_prob_[size_t(w)]);
     child_begin_.resize(tables_.size());
-    child_slots_.resize(tables_.size());
+    child_word_.resize(tables_.size());
+    child_prob_.resize(tables_.size());
     for (size_t k = 0; k < tables_.size(); ++k) {
       const Table& t = *tables_[k];
       const size_t lower = k == 0 ? size_t(space_.levels()) + 2 : size_t(tables_[k - 1]->size);
@@ -745,36 +973,63 @@ void NgramModel::build_children() const {
         if (t.entries[s].key != kEmpty) ++begin[key_context(t.entries[s].key) + 1];
       for (size_t i = 0; i < lower; ++i) begin[i + 1] += begin[i];
       std::vector<uint32_t> fill(begin.begin(), begin.end() - 1);
-      child_slots_[k].resize(t.count);
-      for (size_t s = 0; s < t.size; ++s)
-        if (t.entries[s].key != kEmpty) child_slots_[k][fill[key_context(t.entries[s].key)]++] = uint32_t(s);
+      child_word_[k].resize(t.count);
+      child_prob_[k].resize(t.count);
+      for (size_t s = 0; s < t.size; ++s) {
+        const auto& e = t.entries[s];
+        if (e.key == kEmpty) continue;
+        const uint32_t i = fill[key_context(e.key)]++;
+        child_word_[k][i] = key_word(e.key);
+        child_prob_[k][i] = std::exp(e.log_prob);
+      }
     }
   });
 }
 
+// p(.|h) for the full context h: p(w|h_{k+1}) = p*(h_{k+1} w) for the listed
+// children of each suffix h_{k+1} of h, b(h_{k+1}) p(w|h_k) for the rest. In
+// one dense pass (the unigram probabilities times every order's backoff, in
+// order) and then each order's children, whose values get the backoffs of the
+// orders above theirs: each value is the product the order-by-order
+// recursion gives, in its order of multiplication, so the draws do not change.
 void NgramModel::next_distribution(const State& st, std::vector<double>& dist) const {
   const size_t P = size_t(num_predicted());
-  dist.assign(uni_prob_.begin(), uni_prob_.end());
+  dist.resize(P);
+  double b[kMaxOrder];
   for (int k = 0; k < st.len; ++k) {
-    // p(.|h_{k+1}) = p*(h w) for the listed children, b(h) p(.|h_k) for the rest.
     const double lb = k == 0 ? uni_log_backoff_[st.hist[0]] : tables_[size_t(k - 1)]->entries[st.hist[k]].log_backoff;
-    if (lb != 0.0) {
-      const double b = std::exp(lb);
-      for (size_t w = 0; w < P; ++w) dist[w] *= b;
-    }
-    const Table& t = *tables_[size_t(k)];
-    const auto& begin = child_begin_[size_t(k)];
-    const auto& slots = child_slots_[size_t(k)];
-    for (uint32_t i = begin[st.hist[k]]; i < begin[st.hist[k] + 1]; ++i) {
-      const auto& e = t.entries[slots[i]];
-      const uint32_t w = key_word(e.key);
-      if (w < P) dist[w] = std::exp(e.log_prob);
+    b[k] = lb != 0.0 ? std::exp(lb) : 1.0;
+  }
+  const double* u = uni_prob_.data();
+  double* d = dist.data();
+  switch (st.len) {  // multiplying by 1 is exact, as skipping it was
+    case 0: std::copy(u, u + P, d); break;
+    case 1: for (size_t w = 0; w < P; ++w) d[w] = u[w] * b[0]; break;
+    case 2: for (size_t w = 0; w < P; ++w) d[w] = u[w] * b[0] * b[1]; break;
+    case 3: for (size_t w = 0; w < P; ++w) d[w] = u[w] * b[0] * b[1] * b[2]; break;
+    default:
+      for (size_t w = 0; w < P; ++w) {
+        double x = u[w];
+        for (int k = 0; k < st.len; ++k) x *= b[k];
+        d[w] = x;
+      }
+  }
+  for (int k = 0; k < st.len; ++k) {
+    const uint32_t* words = child_word_[size_t(k)].data();
+    const double* probs = child_prob_[size_t(k)].data();
+    const uint32_t first = child_begin_[size_t(k)][st.hist[k]], last = child_begin_[size_t(k)][st.hist[k] + 1];
+    for (uint32_t i = first; i < last; ++i) {
+      const uint32_t w = words[i];
+      if (w >= P) continue;
+      double x = probs[i];
+      for (int j = k + 1; j < st.len; ++j) x *= b[j];
+      d[w] = x;
     }
   }
 }
 
 void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len, Rng& rng, double temperature,
-                             std::vector<int32_t>& out) const {
+                             std::vector<int32_t>& out, std::vector<double>& dist) const {
   build_children();
   out.clear();
   State st;
@@ -788,7 +1043,6 @@ void NgramModel::sample_into(const std::vector<int32_t>& prompt, int64_t max_len
     if (int64_t(out.size()) >= max_len) return;
     advance(x);
   }
-  std::vector<double> dist;
   const double inv_t = 1.0 / temperature;
   while (int64_t(out.size()) < max_len) {
     next_distribution(st, dist);
@@ -852,8 +1106,9 @@ Dataset NgramModel::complete(const Dataset& partial, const std::vector<uint8_t>&
   std::vector<std::vector<int32_t>> rows(n);
   auto draw = [&](size_t c) {
     Rng crng(base, c);
+    std::vector<double> dist;  // the chunk's workspace
     for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i)
-      sample_into(prefixes[i], D, crng, opts.temperature, rows[i]);
+      sample_into(prefixes[i], D, crng, opts.temperature, rows[i], dist);
   };
   if (opts.pool) opts.pool->run(num_chunks(n, kChunk), draw);
   else

@@ -7,41 +7,7 @@
 set -uo pipefail
 dgm=$1
 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-fail=0
-
-cases=0
-
-# expect_error NAME PATTERN CMD...: exit 1, one "dgm: error:" line containing PATTERN.
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  cases=$((cases + 1))
-  "$@" > out.stdout 2> err.txt
-  local status=$?
-  if [ "$status" -ne 1 ]; then
-    echo "FAIL $name: exit $status, expected 1"; cat err.txt; fail=1; return
-  fi
-  if [ "$(wc -l < err.txt)" -ne 1 ] || ! head -c 12 err.txt | grep -q '^dgm: error: ' || ! grep -qF -- "$pattern" err.txt; then
-    echo "FAIL $name: stderr is not one 'dgm: error:' line naming '$pattern':"; cat err.txt; fail=1; return
-  fi
-  echo "ok   $name: $(cat err.txt)"
-}
-
-# expect_error_full NAME PATTERN CMD...: as expect_error, with stdout on /dev/full.
-expect_error_full() {
-  local name=$1 pattern=$2
-  shift 2
-  cases=$((cases + 1))
-  "$@" > /dev/full 2> err.txt
-  local status=$?
-  if [ "$status" -ne 1 ] || [ "$(wc -l < err.txt)" -ne 1 ] || ! grep -qF -- "$pattern" err.txt; then
-    echo "FAIL $name: exit $status, expected 1 and one line naming '$pattern':"; cat err.txt; fail=1; return
-  fi
-  echo "ok   $name: $(cat err.txt)"
-}
+. "$src/tests/cli/lib.sh"
 
 stats() { # stats FILE FORMAT [extra args]: 5x5 binary unless extra args give a shape
   local f=$1 fmt=$2

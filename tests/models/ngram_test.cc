@@ -8,15 +8,20 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
+#include "dgm/comm.h"
 #include "dgm/error.h"
 #include "dgm/io/read.h"
 #include "dgm/metrics.h"
 #include "dgm/model_file.h"
+#include "thread_comm.h"
 
 namespace dgm {
 namespace {
@@ -515,6 +520,149 @@ TEST(Ngram, ConfigLimits) {
   ThreadPool pool(1);
   EXPECT_THROW(m->log_prob(sequences(s, {{0}}), pool), DataError);  // not fitted
   EXPECT_EQ(m->codec(), nullptr);                                    // no vocabulary
+}
+
+// A corpus from a sparse Markov chain: n-grams recur within and across any
+// split of it, and many sequences start alike (<s>-initial counts).
+Dataset markov_corpus(const Space& s, size_t rows, uint64_t seed) {
+  Dataset d(s);
+  Rng rng(seed);
+  for (size_t i = 0; i < rows; ++i) {
+    std::vector<int32_t> x(size_t(5 + rng.below(uint64_t(s.dims()) - 5)));
+    int32_t w = int32_t(rng.below(4));
+    for (auto& v : x) {
+      w = rng.below(4) == 0 ? int32_t(rng.below(uint64_t(s.levels()))) : int32_t((w * 7 + 3) % s.levels());
+      v = w;
+    }
+    d.push_back(x);
+  }
+  return d;
+}
+
+// The number of sections a budgeted build counted in (0: no spill).
+int sections_counted(const Recorder& rec) {
+  int sections = 0;
+  for (const auto& m : rec.messages) std::sscanf(m.c_str(), "ngram: counted in %d sections", &sections);
+  return sections;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A build within a 1 MB budget spills its counts to a temporary file several
+// times and merges them: the model file is the in-memory build's, byte for byte.
+TEST(Ngram, BudgetedBuildSpillsAndGivesTheSameModelFile) {
+  const Space s = Space::sequence(60, 200);
+  const Dataset d = markov_corpus(s, 6000, 5);
+  for (int order : {3, 5}) {
+    auto mem = make(s, {{"type", "ngram"}, {"order", order}});
+    Recorder mem_rec, small_rec;
+    fit(*mem, d, &mem_rec);
+    auto small = make(s, {{"type", "ngram"}, {"order", order}, {"build_memory_mb", 1}});
+    fit(*small, d, &small_rec);
+    EXPECT_GE(sections_counted(small_rec), 3) << "order " << order << ": the 1 MB budget should force several spills";
+    EXPECT_EQ(sections_counted(mem_rec), 0);
+    const std::string a = temp_path("ngram_budget_mem" + std::to_string(order) + ".dgm");
+    const std::string b = temp_path("ngram_budget_small" + std::to_string(order) + ".dgm");
+    save_model(a, *mem, {});
+    save_model(b, *small, {});
+    EXPECT_TRUE(file_bytes(a) == file_bytes(b)) << "order " << order << ": model files differ";
+  }
+  // A fixed-length space (no </s>) too.
+  const Space t = Space::tensor({40}, 30);
+  Dataset dt(t);
+  Rng rng(3);
+  for (int i = 0; i < 4000; ++i) {
+    std::vector<int32_t> x(40);
+    for (size_t k = 0; k < x.size(); ++k) x[k] = int32_t((k * 3 + rng.below(k % 2 ? 3 : 30)) % 30);
+    dt.push_back(x);
+  }
+  auto mem = make(t, {{"type", "ngram"}, {"order", 4}});
+  auto small = make(t, {{"type", "ngram"}, {"order", 4}, {"build_memory_mb", 1}});
+  Recorder rec;
+  fit(*mem, dt);
+  fit(*small, dt, &rec);
+  EXPECT_GE(sections_counted(rec), 3);
+  const std::string a = temp_path("ngram_budget_tensor_mem.dgm"), b = temp_path("ngram_budget_tensor_small.dgm");
+  save_model(a, *mem, {});
+  save_model(b, *small, {});
+  EXPECT_TRUE(file_bytes(a) == file_bytes(b)) << "fixed-length space: model files differ";
+}
+
+// MPI ranks (threads here) that each spill: their merged counts (merge_counts)
+// give the one-process, in-memory model.
+TEST(Ngram, BudgetedBuildOnRanksGivesTheSameModel) {
+  const Space s = Space::sequence(60, 200);
+  const Dataset d = markov_corpus(s, 6000, 9);
+  auto bytes = [&](int P, int64_t mb) {
+    std::string out;
+    test::run_ranks(P, [&](Communicator& comm) {
+      auto m = make(s, {{"type", "ngram"}, {"order", 4}, {"build_memory_mb", mb}});
+      const Range r = shard_range(d.size(), comm.rank(), P);
+      ThreadPool pool(1);
+      Rng rng(1);
+      Recorder rec;
+      FitContext ctx{&pool, &rng, &rec, nullptr};
+      if (P > 1) ctx.comm = &comm;
+      m->fit(d.slice(size_t(r.begin), size_t(r.end)), nullptr, ctx);
+      if (mb == 1) {
+        EXPECT_GE(sections_counted(rec), 2) << "rank " << comm.rank();
+      }
+      if (comm.rank() == 0) {
+        ModelWriter w;
+        m->save(w);
+        out = w.serialize();
+      }
+    });
+    return out;
+  };
+  const std::string one = bytes(1, 1024);
+  EXPECT_TRUE(one == bytes(2, 1)) << "2 spilling ranks differ from one in-memory process";
+  EXPECT_TRUE(one == bytes(3, 1)) << "3 spilling ranks differ from one in-memory process";
+}
+
+// Sampling and prompt completion spread over the pool (fixed chunks of
+// rows, one RNG stream a chunk) draw the same sequences on 1 and 3 threads.
+TEST(Ngram, SamplingDoesNotDependOnThreads) {
+  const Space s = Space::sequence(60, 200);
+  auto m = make(s, {{"type", "ngram"}, {"order", 4}});
+  fit(*m, markov_corpus(s, 2000, 4));
+  ThreadPool one(1), three(3);
+  SampleOptions o1, o3;
+  o1.pool = &one;
+  o3.pool = &three;
+  Rng r1(9), r3(9);
+  const Dataset a = m->sample(700, r1, o1), b = m->sample(700, r3, o3);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.row(i), b.row(i)) << "sample " << i;
+  const Dataset prompts = sequences(s, std::vector<std::vector<int32_t>>(300, {3, 24}));
+  const Dataset c = m->complete(prompts, {}, r1, o1), d = m->complete(prompts, {}, r3, o3);
+  for (size_t i = 0; i < c.size(); ++i) ASSERT_EQ(c.row(i), d.row(i)) << "completion " << i;
+}
+
+TEST(Ngram, BuildMemoryLimits) {
+  const Space s = Space::sequence(60, 50);
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"build_memory_mb", 0}}), ConfigError);
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"build_memory_mb", int64_t(1) << 25}}), ConfigError);
+  EXPECT_THROW(make(s, {{"type", "ngram"}, {"build_memory_mb", "a lot"}}), ConfigError);
+  // A spill folder that does not exist: an IoError naming it, no model.
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old ? old : "";
+  setenv("TMPDIR", "/nonexistent-dgm-spill-folder", 1);
+  auto m = make(s, {{"type", "ngram"}, {"order", 5}, {"build_memory_mb", 1}});
+  try {
+    fit(*m, markov_corpus(s, 6000, 5));
+    ADD_FAILURE() << "expected an IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dgm-spill-folder: cannot create a temporary file"),
+              std::string::npos) << e.what();
+  }
+  if (old) setenv("TMPDIR", saved.c_str(), 1);
+  else unsetenv("TMPDIR");
+  ThreadPool pool(1);
+  EXPECT_THROW(m->log_prob(sequences(s, {{0}}), pool), DataError);  // not fitted
 }
 
 TEST(Ngram, HighOrderOnLongSequences) {

@@ -230,11 +230,7 @@ TEST(PixelCnn, LearnsConstantImages) {
   auto m = create_model(space, {{"type", "pixelcnn"}, {"channels", 8}, {"layers", 1}, {"first_kernel", 3}, {"mixtures", 2}},
                         {{"epochs", 40}, {"batch_size", 16}, {"learning_rate", 0.01}});
   ThreadPool pool(2);
-  Rng fit_rng(1);
-  m->fit(train, nullptr, {&pool, &fit_rng, nullptr, nullptr});
-  double nll = 0;
-  for (double v : m->log_prob(test, pool)) nll -= v;
-  nll /= double(test.size());
+  const double nll = testing_util::fit_then_test_nll(*m, train, test, pool);
   // Uniform: 16 * log 16 = 44.4 nats, and so is the best model of independent
   // pixels (each pixel's marginal is uniform); the truth: log 16 = 2.77 nats.
   // Where 40 epochs of Adam end varies with the float arithmetic (seen 2.8 to

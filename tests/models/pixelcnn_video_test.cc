@@ -151,11 +151,7 @@ TEST(PixelCnnVideo, LearnsThatFramesRepeat) {
   auto m = create_model(space, {{"type", "pixelcnn"}, {"channels", 8}, {"layers", 1}, {"first_kernel", 3}, {"output", "softmax"}},
                         {{"epochs", 30}, {"batch_size", 16}, {"learning_rate", 0.01}});
   ThreadPool pool(2);
-  Rng fit_rng(1);
-  m->fit(train, nullptr, {&pool, &fit_rng, nullptr, nullptr});
-  double nll = 0;
-  for (double v : m->log_prob(test, pool)) nll -= v;
-  nll /= double(test.size());
+  const double nll = testing_util::fit_then_test_nll(*m, train, test, pool);
   // Independent frames: 4 * 9 log 2 = 25 nats; the truth: 9 log 2 = 6.2.
   EXPECT_LT(nll, 9.0);
 }

@@ -9,10 +9,23 @@
 #include <vector>
 
 #include "dgm/dataset.h"
+#include "dgm/model.h"
 #include "dgm/rng.h"
+#include "dgm/thread_pool.h"
 
 namespace dgm {
 namespace testing_util {
+
+// Fits m on train (no validation data, fit seed `seed`) and returns its mean
+// test NLL in nats per sample.
+inline double fit_then_test_nll(Model& m, const Dataset& train, const Dataset& test, ThreadPool& pool,
+                                uint64_t seed = 1) {
+  Rng fit_rng(seed);
+  m.fit(train, nullptr, {&pool, &fit_rng, nullptr, nullptr});
+  double nll = 0;
+  for (double v : m.log_prob(test, pool)) nll -= v;
+  return nll / double(test.size());
+}
 
 // n samples from a fixed distribution: per label (or once), two prototypes;
 // each position copies the chosen prototype with probability 0.7, else is uniform.

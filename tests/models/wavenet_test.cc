@@ -164,11 +164,7 @@ TEST(WaveNet, LearnsSignalsALabelSelects) {
   auto m = create_model(space, {{"type", "wavenet"}, {"channels", 16}, {"skip", 16}, {"hidden", 32}, {"layers", 4}},
                         {{"epochs", 30}, {"batch_size", 16}, {"learning_rate", 0.01}});
   ThreadPool pool(2);
-  Rng fit_rng(1);
-  m->fit(train, nullptr, {&pool, &fit_rng, nullptr, nullptr});
-  double nll = 0;
-  for (double v : m->log_prob(test, pool)) nll -= v;
-  nll /= double(test.size());
+  const double nll = testing_util::fit_then_test_nll(*m, train, test, pool);
   // Uniform: 32 log 256 = 177 nats. The truth: log 16 for the phase (2.8
   // nats) given the label. A model that learned the recurrences is far under 40.
   EXPECT_LT(nll, 40.0);

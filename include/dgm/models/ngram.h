@@ -36,12 +36,19 @@ namespace dgm {
 // The model kind "ngram". Config ("model" section):
 //   "order": N in 1..kMaxOrder (default 3);
 //   "discount_fallback": [D1, D2, D3+] used for an order whose discounts
-//     cannot be estimated (default [0.5, 1.0, 1.5], KenLM's --discount_fallback).
+//     cannot be estimated (default [0.5, 1.0, 1.5], KenLM's --discount_fallback);
+//   "build_memory_mb": the budget of fit()'s counting tables in MB (default
+//     kDefaultBuildMemoryMb, 1..2^24). When the tables pass half of it the
+//     counts so far go to a nameless temporary file in $TMPDIR (default /tmp)
+//     and are merged at the end; the model is the same, byte for byte. The
+//     merged counts and the model itself are not bounded by it.
 class NgramModel : public Model {
  public:
   static constexpr int kMaxOrder = 16;
+  static constexpr int64_t kDefaultBuildMemoryMb = 1024;
 
-  NgramModel(const Space& space, int order, const std::vector<double>& fallback);
+  NgramModel(const Space& space, int order, const std::vector<double>& fallback,
+             uint64_t build_memory = uint64_t(kDefaultBuildMemoryMb) << 20);
   static std::unique_ptr<Model> create(const Space& space, ConfigSection& model, ConfigSection& train);
 
   // Reads an ARPA file (from lmplz, SRILM or export_to("arpa")) into a model
@@ -112,11 +119,13 @@ class NgramModel : public Model {
   void score_rows(const DataView& x, size_t begin, size_t end, double* out, double* terms, size_t stride) const;
   // Fills dist[0..num_predicted) with p(. | state) (probabilities, sum 1).
   void next_distribution(const State& st, std::vector<double>& dist) const;
+  // dist: workspace (num_predicted values), reused across calls.
   void sample_into(const std::vector<int32_t>& prompt, int64_t max_len, Rng& rng, double temperature,
-                   std::vector<int32_t>& out) const;
+                   std::vector<int32_t>& out, std::vector<double>& dist) const;
 
   int order_;
   std::array<double, 3> fallback_;
+  uint64_t build_memory_;  // bytes (model.build_memory_mb)
   bool fitted_ = false;
   std::string source_ = "trained";  // or "arpa"
   std::vector<std::array<double, 3>> discounts_;  // (N)
@@ -128,10 +137,12 @@ class NgramModel : public Model {
   mutable std::atomic<bool> checked_{true};       // false: mapped tables not yet checked
   mutable std::mutex check_mutex_;
   // Sampling support, built once on first use (call_once: scoring stays const
-  // and thread-safe): for each table k, the children slots of every context
-  // slot of the order below, as offsets (lower slots + 1) and slots.
+  // and thread-safe): for each table k, the children of every context
+  // slot of the order below, as offsets (lower slots + 1) into their words
+  // and probabilities (exp of the table's log_prob), side by side.
   mutable std::once_flag children_once_;
-  mutable std::vector<std::vector<uint32_t>> child_begin_, child_slots_;
+  mutable std::vector<std::vector<uint32_t>> child_begin_, child_word_;
+  mutable std::vector<std::vector<double>> child_prob_;
   mutable std::vector<double> uni_prob_;  // (num_predicted) exp(uni_log_prob_)
 };
 
