@@ -125,11 +125,12 @@ void add_sigmoid_row(float* a, const float* w, float* h, long n) {
 #endif
 }
 
-// A run's start fused: a += w (Add; else a as it is), h = sigmoid(a), and
-// returns v . h while h is in registers, summed exactly as dot_tile sums a row
-// (even and odd vectors in two accumulators), so the same float as
-// add_sigmoid_row followed by dot_rows.
-template <bool Add>
+// A run's start fused: a += w (Add; else a as it is), h = sigmoid(a) (stored
+// when Keep: a run of one position never reads it again), and returns v . h
+// while h is in registers, summed exactly as dot_tile sums a row (even and odd
+// vectors in two accumulators), so the same float as add_sigmoid_row followed
+// by dot_rows.
+template <bool Add, bool Keep>
 float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n) {
 #if defined(__AVX512F__)
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
@@ -143,8 +144,10 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_storeu_ps(a + i + 16, a1);
     }
     const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
-    _mm512_storeu_ps(h + i, h0);
-    _mm512_storeu_ps(h + i + 16, h1);
+    if (Keep) {
+      _mm512_storeu_ps(h + i, h0);
+      _mm512_storeu_ps(h + i + 16, h1);
+    }
     acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), h0, acc0);
     acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i + 16), h1, acc1);
   }
@@ -159,8 +162,10 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_mask_storeu_ps(a + i + 16, m1, a1);
     }
     const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
-    _mm512_mask_storeu_ps(h + i, m0, h0);
-    _mm512_mask_storeu_ps(h + i + 16, m1, h1);
+    if (Keep) {
+      _mm512_mask_storeu_ps(h + i, m0, h0);
+      _mm512_mask_storeu_ps(h + i + 16, m1, h1);
+    }
     acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, v + i), h0, acc0);
     acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, v + i + 16), h1, acc1);
   }
@@ -169,8 +174,9 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
   float acc[2] = {0.0f, 0.0f};
   for (long i = 0; i < n; ++i) {
     if (Add) a[i] += w[i];
-    h[i] = 1.0f / (1.0f + std::exp(-a[i]));
-    acc[(i / 16) & 1] += v[i] * h[i];
+    const float hi = 1.0f / (1.0f + std::exp(-a[i]));
+    if (Keep) h[i] = hi;
+    acc[(i / 16) & 1] += v[i] * hi;
   }
   return acc[0] + acc[1];
 #endif
@@ -603,10 +609,14 @@ class Nade : public AutoregressiveModel {
       for (size_t i = 0; i < n; ++i) {
         float* a = A + i * size_t(Hp);
         float* h = Hh + i * size_t(Hp);
+        // Scoring: a run ending here (x_d = 1) does not keep its state.
+        const bool keep = !out || x[i * size_t(D) + size_t(d)] == 0;
         if (d == 0) {
-          z[i] = add_sigmoid_dot<false>(a, nullptr, h, Vd, long(H_));
+          z[i] = keep ? add_sigmoid_dot<false, true>(a, nullptr, h, Vd, long(H_))
+                      : add_sigmoid_dot<false, false>(a, nullptr, h, Vd, long(H_));
         } else if (x[i * size_t(D) + size_t(d - 1)] != 0) {
-          z[i] = add_sigmoid_dot<true>(a, W + size_t(d - 1) * size_t(H_), h, Vd, long(H_));
+          const float* w = W + size_t(d - 1) * size_t(H_);
+          z[i] = keep ? add_sigmoid_dot<true, true>(a, w, h, Vd, long(H_)) : add_sigmoid_dot<true, false>(a, w, h, Vd, long(H_));
         } else {
           rows[m] = h;
           idx[m++] = i;
