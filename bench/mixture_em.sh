@@ -44,8 +44,9 @@ run() {
   if [[ $name == dgm ]]; then
     /usr/bin/time -v "$BUILD/bench/mixture_em" "$DATA" "$threads" "$K" "$ITERATIONS" >"$file" 2>"$file.time"
   else
-    /usr/bin/time -v /usr/bin/python3 "$ROOT/bench/mixture_em_torch.py" "$DATA" "$threads" "$K" "$ITERATIONS" \
-      >"$file" 2>"$file.time"
+    # OpenBLAS starts its own threads whatever torch.set_num_threads says.
+    OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads /usr/bin/time -v /usr/bin/python3 \
+      "$ROOT/bench/mixture_em_torch.py" "$DATA" "$threads" "$K" "$ITERATIONS" >"$file" 2>"$file.time"
   fi
   echo "peak_mb=$(awk '/Maximum resident/ {printf "%.0f", $NF / 1024}' "$file.time")" >>"$file"
 }

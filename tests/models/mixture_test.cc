@@ -13,6 +13,7 @@
 #include "dgm/logmath.h"
 #include "dgm/model_file.h"
 #include "models/test_util.h"
+#include "thread_comm.h"
 
 namespace dgm {
 namespace {
@@ -276,6 +277,61 @@ TEST(Mixture, GemmScoringIsNormalisedAndMatchesTheConditionalPath) {
   for (size_t i = 0; i < all.size(); ++i) prob[i] = std::exp(lp[i]);
   const auto r = testing_util::chi_square(observed, prob, 20000);
   EXPECT_LT(r.statistic, r.critical);
+}
+
+// Binary data of 10 well-separated prototypes (10% of bits flipped), K = 10:
+// most r_nk underflow, so most chunks (blocks of 32 samples here) take the
+// sparse M-step (per-term grid values at the ones' bits) and some, where two
+// components share a prototype, the dense one; the E-step sums rows over 200
+// positions (three whole words and a partial one). The model bytes must not
+// depend on the number of threads or of ranks, in float32 and float64, and EM
+// must not decrease the MAP objective there.
+TEST(Mixture, SparseResponsibilitiesGiveTheSameFitOverThreadsAndRanks) {
+  const Space space = Space::tensor({200}, 2);
+  Rng gen(11);
+  std::vector<std::vector<uint8_t>> proto(10, std::vector<uint8_t>(200));
+  for (auto& p : proto)
+    for (auto& v : p) v = uint8_t(gen.below(2));
+  Dataset train(space);
+  std::vector<uint8_t> row(200);
+  for (int i = 0; i < 1700; ++i) {
+    const auto& p = proto[gen.below(10)];
+    for (size_t d = 0; d < 200; ++d) row[d] = uint8_t(p[d] ^ (gen.below(10) == 0));
+    train.push_back_u8(row.data());
+  }
+  for (const char* precision : {"float32", "float64"}) {
+    const json mcfg = {{"type", "mixture"}, {"components", 10}, {"alpha", 0.5}, {"precision", precision}};
+    auto fit_bytes = [&](int threads, int ranks, int iterations) {
+      std::string out;
+      test::run_ranks(ranks, [&](Communicator& comm) {
+        auto m = create_model(space, mcfg, {{"max_iterations", iterations}, {"tolerance", 0.0}});
+        const Range r = shard_range(train.size(), comm.rank(), ranks);
+        ThreadPool pool(threads);
+        Rng rng(5);
+        FitContext ctx{&pool, &rng, nullptr, nullptr};
+        if (ranks > 1) ctx.comm = &comm;
+        m->fit(train.slice(size_t(r.begin), size_t(r.end)), nullptr, ctx);
+        if (comm.rank() == 0) {
+          ModelWriter w;
+          m->save(w);
+          out = w.serialize();
+        }
+      });
+      return out;
+    };
+    const std::string one = fit_bytes(1, 1, 6);
+    EXPECT_EQ(one, fit_bytes(3, 1, 6)) << precision << ": 1 and 3 threads differ";
+    EXPECT_EQ(one, fit_bytes(1, 2, 6)) << precision << ": 1 and 2 ranks differ";
+    EXPECT_EQ(one, fit_bytes(2, 3, 6)) << precision << ": 1 and 3 ranks differ";
+  }
+  double prev = -std::numeric_limits<double>::infinity();
+  for (int t = 1; t <= 6; ++t) {
+    auto m = fit_mixture(train, nullptr, {{"components", 10}, {"alpha", 0.5}, {"precision", "float64"}},
+                         {{"max_iterations", t}, {"tolerance", 0.0}});
+    const double obj = total_log_prob(*m, train) + m->log_prior();
+    EXPECT_GE(obj, prev - 1e-9 * std::fabs(prev)) << "iteration " << t;
+    prev = obj;
+  }
 }
 
 }  // namespace
