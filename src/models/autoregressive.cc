@@ -19,6 +19,7 @@
 #include "dgm/logmath.h"
 #include "dgm/model_file.h"
 #include "nn/head.h"
+#include "nn/workspace.h"
 
 namespace dgm {
 
@@ -188,24 +189,28 @@ void AutoregressiveModel::log_prob(const DataView& xv, double* out, ThreadPool& 
   const std::unique_ptr<const Derived> derived = derive();
   pool.run(num_chunks(n, C), [&](size_t c) {
     const size_t r0 = c * C, m = std::min(n, r0 + C) - r0;
-    std::vector<int32_t> x(m * D), y(m, 0);
+    // The chunk's rows in the thread's workspace: no allocation a chunk.
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    int32_t* x = ws.take<int32_t>(m * D);
+    int32_t* y = ws.take_zero<int32_t>(m);
     bool any_unknown = false;
     for (size_t i = 0; i < m; ++i) {
-      xv.get(r0 + i, x.data() + i * D);
+      xv.get(r0 + i, x + i * D);
       if (L_ > 0) {
         y[i] = xv.label(r0 + i);
         any_unknown |= y[i] < 0;
       }
     }
     // lp(y)[i] = log mean_s P_s(x_i | y).
-    auto ensemble = [&](const std::vector<int32_t>& labels, double* res) {
+    auto ensemble = [&](const int32_t* labels, double* res) {
       if (S == 1) {
-        log_prob_rows(x.data(), labels.data(), m, 0, nullptr, res, derived.get());
+        log_prob_rows(x, labels, m, 0, nullptr, res, derived.get());
         return;
       }
       std::vector<double> per(static_cast<size_t>(S) * m), tmp(static_cast<size_t>(S));
       for (int s = 0; s < S; ++s)
-        log_prob_rows(x.data(), labels.data(), m, s, nullptr, per.data() + size_t(s) * m, derived.get());
+        log_prob_rows(x, labels, m, s, nullptr, per.data() + size_t(s) * m, derived.get());
       for (size_t i = 0; i < m; ++i) {
         for (int s = 0; s < S; ++s) tmp[size_t(s)] = per[size_t(s) * m + i];
         res[i] = log_sum_exp(tmp.data(), size_t(S)) - std::log(double(S));
@@ -219,7 +224,7 @@ void AutoregressiveModel::log_prob(const DataView& xv, double* out, ThreadPool& 
     std::vector<int32_t> yy(m);
     for (int64_t k = 0; k < L_; ++k) {
       std::fill(yy.begin(), yy.end(), int32_t(k));
-      ensemble(yy, all.data() + size_t(k) * m);
+      ensemble(yy.data(), all.data() + size_t(k) * m);
     }
     std::vector<double> tmp(static_cast<size_t>(L_));
     for (size_t i = 0; i < m; ++i) {

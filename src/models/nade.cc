@@ -10,8 +10,10 @@
 // memory stays O(n H D / kBlock). Binary data does less work: after x_d = 0
 // the running sum does not move, so h_{d+1} = h_d and sigmoids are evaluated
 // only where a run of equal states starts (a third of the positions of
-// binarised Fashion-MNIST); the backward pass sums dz V over a run before
-// multiplying by sigma' once.
+// binarised Fashion-MNIST), each fused with its first logit; the backward pass
+// sums dz V over a run before multiplying by sigma' once. Binary scoring runs
+// over tiles of 16 rows, whose running sums and hidden states stay in the
+// first-level cache.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -40,37 +42,14 @@ using CMapR = Eigen::Map<const MatR>;
 using RowF = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 
 constexpr int64_t kBlock = 16;  // positions a checkpoint block
+constexpr size_t kScoreTile = 16;  // rows a binary scoring pass
 
-// h = sigmoid(a) over n floats, the hot loop of NADE. With AVX-512, without
-// a branch: e^-x = 2^n 2^f (n = round(-x log2 e), |f| <= 1/2, 2^f by its
-// Taylor series to f^7, relative error < 3e-9), then 1 / (1 + e^-x) by the
-// hardware reciprocal estimate and one Newton step (relative error ~1e-7; x
-// clamped to +-87 so every intermediate is a normal float); vdivps was the
-// single most expensive instruction of training.
-#if defined(__AVX512F__)
-inline __m512 sigmoid16(__m512 x0) {
-  const __m512 x = _mm512_max_ps(_mm512_min_ps(x0, _mm512_set1_ps(87.0f)), _mm512_set1_ps(-87.0f));
-  const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(-1.44269504088896341f));
-  const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_mul_ps(_mm512_sub_ps(t, n), _mm512_set1_ps(0.693147180559945309f));  // in nats
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  const __m512 d = _mm512_add_ps(_mm512_scalef_ps(p, n), _mm512_set1_ps(1.0f));
-  const __m512 r = _mm512_rcp14_ps(d);
-  return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
-}
-#endif
-
+// The hot loop of NADE is the float sigmoid, nn::simd::sigmoid_ps (simd_math.h)
+// with AVX-512.
 void sigmoid(const float* a, float* h, long n) {
   long i = 0;
 #if defined(__AVX512F__)
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(h + i, sigmoid16(_mm512_loadu_ps(a + i)));
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(h + i, nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i)));
 #endif
   for (; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp(-a[i]));
 }
@@ -83,7 +62,7 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
 #if defined(__AVX512F__)
   __m512 acc = _mm512_setzero_ps();
   for (; i + 16 <= n; i += 16) {
-    const __m512 y = sigmoid16(_mm512_loadu_ps(a + i));
+    const __m512 y = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i));
     _mm512_storeu_ps(h + i, y);
     acc = _mm512_fmadd_ps(y, _mm512_loadu_ps(v + i), acc);
   }
@@ -106,8 +85,8 @@ void sigmoid_row(const float* a, float* h, long n) {
 #if defined(__AVX512F__)
   long i = 0;
   for (; i + 64 <= n; i += 64) {  // four independent chains in flight
-    const __m512 y0 = sigmoid16(_mm512_loadu_ps(a + i)), y1 = sigmoid16(_mm512_loadu_ps(a + i + 16));
-    const __m512 y2 = sigmoid16(_mm512_loadu_ps(a + i + 32)), y3 = sigmoid16(_mm512_loadu_ps(a + i + 48));
+    const __m512 y0 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i)), y1 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 16));
+    const __m512 y2 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 32)), y3 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 48));
     _mm512_storeu_ps(h + i, y0);
     _mm512_storeu_ps(h + i + 16, y1);
     _mm512_storeu_ps(h + i + 32, y2);
@@ -115,7 +94,7 @@ void sigmoid_row(const float* a, float* h, long n) {
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
-    nn::simd::store(h + i, m, sigmoid16(_mm512_maskz_loadu_ps(m, a + i)));
+    nn::simd::store(h + i, m, nn::simd::sigmoid_ps(_mm512_maskz_loadu_ps(m, a + i)));
   }
 #else
   for (long i = 0; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp(-a[i]));
@@ -126,17 +105,80 @@ void sigmoid_row(const float* a, float* h, long n) {
 // adding first and sigmoid_row after).
 void add_sigmoid_row(float* a, const float* w, float* h, long n) {
 #if defined(__AVX512F__)
-  for (long i = 0; i < n; i += 16) {
+  long i = 0;
+  for (; i + 16 <= n; i += 16) {  // whole vectors, no masks
+    const __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(w + i));
+    _mm512_storeu_ps(a + i, v);
+    _mm512_storeu_ps(h + i, nn::simd::sigmoid_ps(v));
+  }
+  for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
     const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, w + i));
     nn::simd::store(a + i, m, v);
-    nn::simd::store(h + i, m, sigmoid16(v));
+    nn::simd::store(h + i, m, nn::simd::sigmoid_ps(v));
   }
 #else
   for (long i = 0; i < n; ++i) {
     a[i] += w[i];
     h[i] = 1.0f / (1.0f + std::exp(-a[i]));
   }
+#endif
+}
+
+// A run's start fused: a += w (Add; else a as it is), h = sigmoid(a) (stored
+// when Keep: a run of one position never reads it again), and returns v . h
+// while h is in registers, summed exactly as dot_tile sums a row (even and odd
+// vectors in two accumulators), so the same float as add_sigmoid_row followed
+// by dot_rows.
+template <bool Add, bool Keep>
+float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n) {
+#if defined(__AVX512F__)
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  long i = 0;
+  for (; i + 32 <= n; i += 32) {  // whole pairs of vectors, no masks
+    __m512 a0 = _mm512_loadu_ps(a + i), a1 = _mm512_loadu_ps(a + i + 16);
+    if (Add) {
+      a0 = _mm512_add_ps(a0, _mm512_loadu_ps(w + i));
+      a1 = _mm512_add_ps(a1, _mm512_loadu_ps(w + i + 16));
+      _mm512_storeu_ps(a + i, a0);
+      _mm512_storeu_ps(a + i + 16, a1);
+    }
+    const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
+    if (Keep) {
+      _mm512_storeu_ps(h + i, h0);
+      _mm512_storeu_ps(h + i + 16, h1);
+    }
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), h0, acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i + 16), h1, acc1);
+  }
+  if (i < n) {  // the last pair, masked
+    auto lanes = [&](long j) { return n - j >= 16 ? __mmask16(0xFFFF) : n - j <= 0 ? __mmask16(0) : __mmask16((1u << (n - j)) - 1u); };
+    const __mmask16 m0 = lanes(i), m1 = lanes(i + 16);
+    __m512 a0 = _mm512_maskz_loadu_ps(m0, a + i), a1 = _mm512_maskz_loadu_ps(m1, a + i + 16);
+    if (Add) {
+      a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, w + i));
+      a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m1, w + i + 16));
+      _mm512_mask_storeu_ps(a + i, m0, a0);
+      _mm512_mask_storeu_ps(a + i + 16, m1, a1);
+    }
+    const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
+    if (Keep) {
+      _mm512_mask_storeu_ps(h + i, m0, h0);
+      _mm512_mask_storeu_ps(h + i + 16, m1, h1);
+    }
+    acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, v + i), h0, acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, v + i + 16), h1, acc1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+#else
+  float acc[2] = {0.0f, 0.0f};
+  for (long i = 0; i < n; ++i) {
+    if (Add) a[i] += w[i];
+    const float hi = 1.0f / (1.0f + std::exp(-a[i]));
+    if (Keep) h[i] = hi;
+    acc[(i / 16) & 1] += v[i] * hi;
+  }
+  return acc[0] + acc[1];
 #endif
 }
 
@@ -369,7 +411,14 @@ class Nade : public AutoregressiveModel {
   void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
                      const Derived*) const override {
     if (Km1_ == 1) {
-      binary_pass(x, nullptr, y, n, known, out, nullptr, 1.0);
+      // Tiles of kScoreTile rows: their running sums and hidden states stay in
+      // the first-level cache over the whole pass (rows are independent, so the
+      // tiling does not change a value).
+      for (size_t r0 = 0; r0 < n; r0 += kScoreTile) {
+        const size_t m = std::min(kScoreTile, n - r0);
+        binary_pass(x + r0 * size_t(D_), nullptr, y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0,
+                    nullptr, 1.0);
+      }
       return;
     }
     MatR A, Hd, Z;
@@ -548,16 +597,33 @@ class Nade : public AutoregressiveModel {
     if (out) std::fill(out, out + n, 0.0);
     SampleScratch sc;
     const float* V = params_.data() + v_;
-    const float** hrows = ws.take<const float*>(n);
-    for (size_t i = 0; i < n; ++i) hrows[i] = Hh + i * size_t(Hp);
+    const float* W = params_.data() + w_;
+    const float** rows = ws.take<const float*>(n);  // the hidden states of the rows whose run goes on
+    size_t* idx = ws.take<size_t>(n);                // and those rows
+    float* zr = ws.take<float>(n);                   // their logits
     for (int64_t d = 0; d < D; ++d) {
-      // A run starts after each one: a += W_{d-1} and h = sigmoid(a) in one pass.
-      const float* Wprev = d > 0 ? params_.data() + w_ + size_t(d - 1) * size_t(H_) : nullptr;
+      // A run starts after each one: a += W_{d-1}, h = sigmoid(a) and its
+      // logit in one pass; the other rows' logits from their kept states.
+      const float* Vd = V + size_t(d) * size_t(H_);
+      size_t m = 0;
       for (size_t i = 0; i < n; ++i) {
-        if (d == 0) sigmoid_row(A + i * size_t(Hp), Hh + i * size_t(Hp), long(H_));
-        else if (x[i * size_t(D) + size_t(d - 1)] != 0) add_sigmoid_row(A + i * size_t(Hp), Wprev, Hh + i * size_t(Hp), long(H_));
+        float* a = A + i * size_t(Hp);
+        float* h = Hh + i * size_t(Hp);
+        // Scoring: a run ending here (x_d = 1) does not keep its state.
+        const bool keep = !out || x[i * size_t(D) + size_t(d)] == 0;
+        if (d == 0) {
+          z[i] = keep ? add_sigmoid_dot<false, true>(a, nullptr, h, Vd, long(H_))
+                      : add_sigmoid_dot<false, false>(a, nullptr, h, Vd, long(H_));
+        } else if (x[i * size_t(D) + size_t(d - 1)] != 0) {
+          const float* w = W + size_t(d - 1) * size_t(H_);
+          z[i] = keep ? add_sigmoid_dot<true, true>(a, w, h, Vd, long(H_)) : add_sigmoid_dot<true, false>(a, w, h, Vd, long(H_));
+        } else {
+          rows[m] = h;
+          idx[m++] = i;
+        }
       }
-      dot_rows(V + size_t(d) * size_t(H_), hrows, int64_t(n), long(H_), z);
+      dot_rows(Vd, rows, int64_t(m), long(H_), zr);
+      for (size_t k = 0; k < m; ++k) z[idx[k]] = zr[k];
       for (size_t i = 0; i < n; ++i) z[i] += bias(y, i, d);
       if (out) {
         for (size_t i = 0; i < n; ++i) t[i] = float(x[i * size_t(D) + size_t(d)]);
