@@ -18,8 +18,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+// GCC 12 reports false "may be used uninitialized" warnings inside its own
+// AVX-512 intrinsics (as in src/models/mixture.cc).
+#if !defined(__clang__)  // a GCC warning
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#endif
 
 #include "dgm/distributed.h"
 #include "dgm/error.h"
@@ -109,17 +118,25 @@ class ExactGradientSum {
 
   // The largest |entry| of the given chunk gradients; +inf when one is not finite.
   double max_abs(const std::vector<float*>& grads, ThreadPool& pool) {
+    // On the bits: |x| is x without its sign bit, and for non-negative floats
+    // the bits order as the values do, with inf and NaN above every finite
+    // value, so one vectorisable integer max gives both answers.
     pool.run(slices_.size(), [&](size_t k) {
       const Slice& sl = slices_[k];
-      float m = 0;
-      bool finite = true;
-      for (float* g : grads)
-        for (size_t j = sl.begin; j < sl.end; ++j) {
-          const float a = std::fabs(g[j]);
-          finite = finite && std::isfinite(a);
-          m = a > m ? a : m;
+      uint32_t m = 0;
+      for (float* g : grads) {
+        const float* x = g + sl.begin;
+        const size_t len = sl.end - sl.begin;
+        for (size_t j = 0; j < len; ++j) {
+          uint32_t b;
+          std::memcpy(&b, x + j, sizeof b);
+          b &= 0x7fffffffu;
+          m = b > m ? b : m;
         }
-      slice_max_[k] = finite ? double(m) : std::numeric_limits<double>::infinity();
+      }
+      float v;
+      std::memcpy(&v, &m, sizeof v);
+      slice_max_[k] = m < 0x7f800000u ? double(v) : std::numeric_limits<double>::infinity();
     });
     double m = 0;
     for (double v : slice_max_) m = std::max(m, v);
@@ -132,11 +149,7 @@ class ExactGradientSum {
     pool.run(slices_.size(), [&](size_t k) {
       const Slice& sl = slices_[k];
       int64_t* a = acc_.data() + sl.at;
-      for (float* g : grads)
-        for (size_t j = sl.begin; j < sl.end; ++j) {
-          a[j - sl.begin] += fp.to_fixed(double(g[j]));
-          g[j] = 0.0f;
-        }
+      for (float* g : grads) add_fixed(fp, g + sl.begin, sl.end - sl.begin, a);
     });
   }
 
@@ -148,14 +161,47 @@ class ExactGradientSum {
     pool.run(slices_.size(), [&](size_t k) {
       const Slice& sl = slices_[k];
       int64_t* a = acc_.data() + sl.at;
-      for (size_t j = sl.begin; j < sl.end; ++j) {
-        out[j] = float(fp.to_real(a[j - sl.begin]));
-        a[j - sl.begin] = 0;
+      float* o = out + sl.begin;
+      const size_t len = sl.end - sl.begin;
+      size_t j = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+      // float(double(q) * 2^-bits), each conversion rounding to nearest as in to_real.
+      const __m512d inverse = _mm512_set1_pd(fp.inverse);
+      for (; j + 8 <= len; j += 8) {
+        const __m512d v = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_loadu_si512(a + j)), inverse);
+        _mm256_storeu_ps(o + j, _mm512_cvtpd_ps(v));
+        _mm512_storeu_si512(a + j, _mm512_setzero_si512());
+      }
+#endif
+      for (; j < len; ++j) {
+        o[j] = float(fp.to_real(a[j]));
+        a[j] = 0;
       }
     });
   }
 
  private:
+  // a[j] += fp.to_fixed(g[j]) and g[j] = 0 for j < len. x * 2^bits is exact
+  // in double (x is a float), and vcvtpd2qq rounds it to the nearest int64 as
+  // llrint does (both in the current rounding mode, round-to-nearest-even):
+  // the same integers, eight at a time.
+  static void add_fixed(const FixedPoint& fp, float* g, size_t len, int64_t* a) {
+    size_t j = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    const __m512d scale = _mm512_set1_pd(fp.scale);
+    for (; j + 8 <= len; j += 8) {
+      const __m512d x = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(g + j)), scale);
+      const __m512i q = _mm512_cvtpd_epi64(x);
+      _mm512_storeu_si512(a + j, _mm512_add_epi64(_mm512_loadu_si512(a + j), q));
+      _mm256_storeu_ps(g + j, _mm256_setzero_ps());
+    }
+#endif
+    for (; j < len; ++j) {
+      a[j] += fp.to_fixed(double(g[j]));
+      g[j] = 0.0f;
+    }
+  }
+
   struct Slice {
     size_t begin, end, at;  // [begin, end) of the parameters; at: offset in the packed buffer
   };
