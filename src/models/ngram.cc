@@ -79,6 +79,9 @@ struct CountTable {
     mask = (uint64_t(1) << bits) - 1;
   }
   size_t home(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits)); }
+  // Starts fetching key's home slot (the counting loop asks for every order's
+  // before it probes any, so that their cache misses overlap).
+  void prefetch(uint64_t key) const { __builtin_prefetch(&index[home(key)]); }
   void grow() {
     bits += 1;
     index.assign(size_t(1) << bits, kNone);
@@ -326,6 +329,8 @@ struct NgramModel::Table {
     return size_t((unsigned __int128)(key * 0x9E3779B97F4A7C15ULL) * size >> 64);
   }
   size_t next(size_t i) const { return i + 1 == size ? 0 : i + 1; }
+  // Starts fetching key's home slot for an insert a few keys later.
+  void prefetch_insert(uint64_t key) const { __builtin_prefetch(&own[home(key)], 1); }
   uint32_t find(uint64_t key) const { return find_from(home(key), key); }
   uint32_t find_from(size_t i, uint64_t key) const {
     while (true) {
@@ -526,6 +531,7 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
       if (N == 1) ++uni_count[w];
       // Orders 2..min(j+1, N): the n-gram ending at j starts at j-n+1 (0 = <s>).
       const int top = int(std::min<int64_t>(j + 1, N));
+      for (int n = 2; n <= top; ++n) ct[size_t(n - 2)].prefetch(make_key(prev[size_t(n - 1)], w));
       for (int n = 2; n <= top; ++n) {
         CountTable& t = ct[size_t(n - 2)];
         bool inserted;
@@ -737,10 +743,15 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
         const size_t m = size_t(std::min<uint64_t>(65536, top_count - i));
         buf.resize(m);
         spill->read(top_offset + i * sizeof buf[0], buf.data(), m * sizeof buf[0]);
-        for (const auto& [key, pr] : buf) {
-          uint32_t c = key_context(key);
-          if (n > 2) c = slot_of[c];
-          table->insert(make_key(c, key_word(key)), std::log(pr), 0.0);
+        auto query_key = [&](size_t j) {
+          const uint32_t c = key_context(buf[j].first);
+          return make_key(n > 2 ? slot_of[c] : c, key_word(buf[j].first));
+        };
+        constexpr size_t kAhead = 16;
+        for (size_t j = 0; j < std::min(kAhead, m); ++j) table->prefetch_insert(query_key(j));
+        for (size_t j = 0; j < m; ++j) {
+          if (j + kAhead < m) table->prefetch_insert(query_key(j + kAhead));
+          table->insert(query_key(j), std::log(buf[j].second), 0.0);
         }
       }
       spill.reset();
@@ -750,11 +761,18 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     auto table = std::make_shared<Table>(t.keys.size());
     const bool context_order = n < N;
     next_slot_of.resize(context_order ? t.keys.size() : 0);
+    // The n-gram's key in the query table: its context as a slot of the order below.
+    auto query_key = [&](size_t id) {
+      const uint32_t c = key_context(t.keys[id]);
+      return make_key(n > 2 ? slot_of[c] : c, key_word(t.keys[id]));
+    };
+    // The inserts land in random slots: each one's slot is fetched kAhead inserts before.
+    constexpr size_t kAhead = 16;
+    for (size_t id = 0; id < std::min(kAhead, t.keys.size()); ++id) table->prefetch_insert(query_key(id));
     for (size_t id = 0; id < t.keys.size(); ++id) {
-      uint32_t c = key_context(t.keys[id]);
-      if (n > 2) c = slot_of[c];
+      if (id + kAhead < t.keys.size()) table->prefetch_insert(query_key(id + kAhead));
       const double lb = context_order ? std::log(gamma[size_t(n - 1)][id]) : 0.0;
-      const uint32_t slot = table->insert(make_key(c, key_word(t.keys[id])), std::log(prob[size_t(n - 1)][id]), lb);
+      const uint32_t slot = table->insert(query_key(id), std::log(prob[size_t(n - 1)][id]), lb);
       if (context_order) next_slot_of[id] = slot;
     }
     std::swap(slot_of, next_slot_of);
