@@ -82,6 +82,16 @@ struct CountTable {
   // Starts fetching key's home slot (the counting loop asks for every order's
   // before it probes any, so that their cache misses overlap).
   void prefetch(uint64_t key) const { __builtin_prefetch(&index[home(key)]); }
+  // Then, once the home slot has come, the key and count of the id it holds
+  // (the probe compares the key; a hit's count is incremented), so that these
+  // dependent misses overlap across the orders too.
+  void prefetch_id(uint64_t key) const {
+    const uint32_t id = index[home(key)];
+    if (id != kNone) {
+      __builtin_prefetch(&keys[id]);
+      __builtin_prefetch(&count[id], 1);
+    }
+  }
   void grow() {
     bits += 1;
     index.assign(size_t(1) << bits, kNone);
@@ -532,6 +542,7 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
       // Orders 2..min(j+1, N): the n-gram ending at j starts at j-n+1 (0 = <s>).
       const int top = int(std::min<int64_t>(j + 1, N));
       for (int n = 2; n <= top; ++n) ct[size_t(n - 2)].prefetch(make_key(prev[size_t(n - 1)], w));
+      for (int n = 2; n <= top; ++n) ct[size_t(n - 2)].prefetch_id(make_key(prev[size_t(n - 1)], w));
       for (int n = 2; n <= top; ++n) {
         CountTable& t = ct[size_t(n - 2)];
         bool inserted;
