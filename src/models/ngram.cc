@@ -526,41 +526,66 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     release_freed_memory();
   };
 
+  // Counted a block of whole sequences at a time (about kBlock positions),
+  // order by order: the n-gram ending at a position has as its context the
+  // (n-1)-gram ending at the position before, found in the previous order's
+  // pass, so within an order's pass the lookups are independent and each one's
+  // slots are fetched kAhead positions before it probes. Each table still gets
+  // its n-grams in corpus order (ids are first-occurrence order, as counting
+  // token by token gives them); the count updates add up the same.
+  constexpr size_t kBlock = 2048, kAhead = 16;
   std::vector<int32_t> seq;
-  std::vector<uint32_t> prev(size_t(N) + 1), cur(size_t(N) + 1);
-  for (size_t s = 0; s < train.size(); ++s) {
-    const int64_t len = train.length(s);
-    seq.resize(size_t(len) + 1);
-    train.get(s, seq.data());
-    if (with_eos) seq[size_t(len)] = eos_id;
-    const int64_t T = len + (with_eos ? 1 : 0);
-    prev[1] = uint32_t(bos_id);  // the 1-gram ending at position 0 is <s>
-    for (int64_t j = 1; j <= T; ++j) {
-      const uint32_t w = uint32_t(seq[size_t(j - 1)]);
-      cur[1] = w;
-      if (N == 1) ++uni_count[w];
-      // Orders 2..min(j+1, N): the n-gram ending at j starts at j-n+1 (0 = <s>).
-      const int top = int(std::min<int64_t>(j + 1, N));
-      for (int n = 2; n <= top; ++n) ct[size_t(n - 2)].prefetch(make_key(prev[size_t(n - 1)], w));
-      for (int n = 2; n <= top; ++n) ct[size_t(n - 2)].prefetch_id(make_key(prev[size_t(n - 1)], w));
-      for (int n = 2; n <= top; ++n) {
-        CountTable& t = ct[size_t(n - 2)];
-        bool inserted;
-        const uint32_t id = t.find_or_insert(make_key(prev[size_t(n - 1)], w), cur[size_t(n - 1)], &inserted);
-        cur[size_t(n)] = id;
-        if (inserted) {
-          // A new left extension of the (n-1)-gram ending at j.
-          if (n == 2) ++uni_count[w];
-          else ++ct[size_t(n - 3)].count[cur[size_t(n - 1)]];
-        }
-        if (n == N || j - n + 1 == 0) ++t.count[id];
+  std::vector<uint32_t> word, jpos;  // per block position: the token, its position in its sequence (1-based)
+  std::vector<uint32_t> low, high;   // per block position: the id of the (n-1)-gram / n-gram ending there
+  for (size_t s = 0; s < train.size();) {
+    word.clear();
+    jpos.clear();
+    while (s < train.size() && word.size() < kBlock) {
+      const int64_t len = train.length(s);
+      seq.resize(size_t(len) + 1);
+      train.get(s, seq.data());
+      if (with_eos) seq[size_t(len)] = eos_id;
+      const int64_t T = len + (with_eos ? 1 : 0);
+      for (int64_t j = 1; j <= T; ++j) {
+        word.push_back(uint32_t(seq[size_t(j - 1)]));
+        jpos.push_back(uint32_t(j));
       }
-      std::swap(prev, cur);
+      ++s;
+    }
+    const size_t B = word.size();
+    if (N == 1)
+      for (size_t p = 0; p < B; ++p) ++uni_count[word[p]];
+    low = word;  // the 1-grams
+    high.assign(B, kNone);
+    for (int n = 2; n <= N; ++n) {
+      CountTable& t = ct[size_t(n - 2)];
+      // The n-gram ending at block position p exists when it fits after <s>
+      // (its position j >= n - 1); its context is the (n-1)-gram ending at p - 1
+      // (<s> at j = 1).
+      auto valid = [&](size_t p) { return jpos[p] + 1 >= uint32_t(n); };
+      auto key_at = [&](size_t p) { return make_key(jpos[p] == 1 ? uint32_t(bos_id) : low[p - 1], word[p]); };
+      for (size_t p = 0; p < std::min(B, kAhead); ++p)
+        if (valid(p)) t.prefetch(key_at(p));
+      for (size_t p = 0; p < B; ++p) {
+        if (p + kAhead < B && valid(p + kAhead)) t.prefetch(key_at(p + kAhead));
+        if (p + kAhead / 2 < B && valid(p + kAhead / 2)) t.prefetch_id(key_at(p + kAhead / 2));
+        if (!valid(p)) continue;
+        bool inserted;
+        const uint32_t id = t.find_or_insert(key_at(p), low[p], &inserted);
+        high[p] = id;
+        if (inserted) {
+          // A new left extension of the (n-1)-gram ending at p.
+          if (n == 2) ++uni_count[word[p]];
+          else ++ct[size_t(n - 3)].count[low[p]];
+        }
+        if (n == N || jpos[p] + 1 == uint32_t(n)) ++t.count[id];
+      }
+      std::swap(low, high);
     }
     if (N >= 2) {
       const uint64_t b = table_bytes();
       peak_table_bytes = std::max(peak_table_bytes, b);
-      if (2 * b > build_memory_ && s + 1 < train.size()) spill_section();
+      if (2 * b > build_memory_ && s < train.size()) spill_section();
     }
   }
   if (spill) {
