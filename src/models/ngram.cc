@@ -957,7 +957,9 @@ void NgramModel::score_rows(const DataView& x, size_t begin, size_t end, double*
   };
   int active = 0;
   for (auto& L : lanes) active += start(L) ? 1 : 0;
-  uint32_t found[kMaxOrder];
+  // The slots found for the next state; copied whole (a fixed size: no
+  // variable-length copy per token), the entries past m are never read.
+  uint32_t found[kMaxOrder] = {};
   while (active > 0) {
     for (auto& L : lanes) {
       if (L.idle) continue;
@@ -972,7 +974,7 @@ void NgramModel::score_rows(const DataView& x, size_t begin, size_t end, double*
       }
       for (int k = m; k < L.st.len; ++k) lp += k == 0 ? ulb[L.st.hist[0]] : tp[k - 1]->entries[L.st.hist[k]].log_backoff;
       L.st.hist[0] = L.w;
-      for (int k = 0; k < m; ++k) L.st.hist[k + 1] = found[k];
+      std::memcpy(L.st.hist + 1, found, sizeof(uint32_t) * (kMaxOrder - 1));
       L.st.len = N >= 2 ? std::min(m + 1, N - 1) : 0;
       L.total += lp;
       if (terms) terms[L.i * stride + size_t(L.t)] = lp;
