@@ -79,6 +79,19 @@ struct CountTable {
     mask = (uint64_t(1) << bits) - 1;
   }
   size_t home(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ULL) >> (64 - bits)); }
+  // Starts fetching key's home slot (the counting loop asks for every order's
+  // before it probes any, so that their cache misses overlap).
+  void prefetch(uint64_t key) const { __builtin_prefetch(&index[home(key)]); }
+  // Then, once the home slot has come, the key and count of the id it holds
+  // (the probe compares the key; a hit's count is incremented), so that these
+  // dependent misses overlap across the orders too.
+  void prefetch_id(uint64_t key) const {
+    const uint32_t id = index[home(key)];
+    if (id != kNone) {
+      __builtin_prefetch(&keys[id]);
+      __builtin_prefetch(&count[id], 1);
+    }
+  }
   void grow() {
     bits += 1;
     index.assign(size_t(1) << bits, kNone);
@@ -326,6 +339,8 @@ struct NgramModel::Table {
     return size_t((unsigned __int128)(key * 0x9E3779B97F4A7C15ULL) * size >> 64);
   }
   size_t next(size_t i) const { return i + 1 == size ? 0 : i + 1; }
+  // Starts fetching key's home slot for an insert a few keys later.
+  void prefetch_insert(uint64_t key) const { __builtin_prefetch(&own[home(key)], 1); }
   uint32_t find(uint64_t key) const { return find_from(home(key), key); }
   uint32_t find_from(size_t i, uint64_t key) const {
     while (true) {
@@ -511,39 +526,66 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     release_freed_memory();
   };
 
+  // Counted a block of whole sequences at a time (about kBlock positions),
+  // order by order: the n-gram ending at a position has as its context the
+  // (n-1)-gram ending at the position before, found in the previous order's
+  // pass, so within an order's pass the lookups are independent and each one's
+  // slots are fetched kAhead positions before it probes. Each table still gets
+  // its n-grams in corpus order (ids are first-occurrence order, as counting
+  // token by token gives them); the count updates add up the same.
+  constexpr size_t kBlock = 2048, kAhead = 16;
   std::vector<int32_t> seq;
-  std::vector<uint32_t> prev(size_t(N) + 1), cur(size_t(N) + 1);
-  for (size_t s = 0; s < train.size(); ++s) {
-    const int64_t len = train.length(s);
-    seq.resize(size_t(len) + 1);
-    train.get(s, seq.data());
-    if (with_eos) seq[size_t(len)] = eos_id;
-    const int64_t T = len + (with_eos ? 1 : 0);
-    prev[1] = uint32_t(bos_id);  // the 1-gram ending at position 0 is <s>
-    for (int64_t j = 1; j <= T; ++j) {
-      const uint32_t w = uint32_t(seq[size_t(j - 1)]);
-      cur[1] = w;
-      if (N == 1) ++uni_count[w];
-      // Orders 2..min(j+1, N): the n-gram ending at j starts at j-n+1 (0 = <s>).
-      const int top = int(std::min<int64_t>(j + 1, N));
-      for (int n = 2; n <= top; ++n) {
-        CountTable& t = ct[size_t(n - 2)];
-        bool inserted;
-        const uint32_t id = t.find_or_insert(make_key(prev[size_t(n - 1)], w), cur[size_t(n - 1)], &inserted);
-        cur[size_t(n)] = id;
-        if (inserted) {
-          // A new left extension of the (n-1)-gram ending at j.
-          if (n == 2) ++uni_count[w];
-          else ++ct[size_t(n - 3)].count[cur[size_t(n - 1)]];
-        }
-        if (n == N || j - n + 1 == 0) ++t.count[id];
+  std::vector<uint32_t> word, jpos;  // per block position: the token, its position in its sequence (1-based)
+  std::vector<uint32_t> low, high;   // per block position: the id of the (n-1)-gram / n-gram ending there
+  for (size_t s = 0; s < train.size();) {
+    word.clear();
+    jpos.clear();
+    while (s < train.size() && word.size() < kBlock) {
+      const int64_t len = train.length(s);
+      seq.resize(size_t(len) + 1);
+      train.get(s, seq.data());
+      if (with_eos) seq[size_t(len)] = eos_id;
+      const int64_t T = len + (with_eos ? 1 : 0);
+      for (int64_t j = 1; j <= T; ++j) {
+        word.push_back(uint32_t(seq[size_t(j - 1)]));
+        jpos.push_back(uint32_t(j));
       }
-      std::swap(prev, cur);
+      ++s;
+    }
+    const size_t B = word.size();
+    if (N == 1)
+      for (size_t p = 0; p < B; ++p) ++uni_count[word[p]];
+    low = word;  // the 1-grams
+    high.assign(B, kNone);
+    for (int n = 2; n <= N; ++n) {
+      CountTable& t = ct[size_t(n - 2)];
+      // The n-gram ending at block position p exists when it fits after <s>
+      // (its position j >= n - 1); its context is the (n-1)-gram ending at p - 1
+      // (<s> at j = 1).
+      auto valid = [&](size_t p) { return jpos[p] + 1 >= uint32_t(n); };
+      auto key_at = [&](size_t p) { return make_key(jpos[p] == 1 ? uint32_t(bos_id) : low[p - 1], word[p]); };
+      for (size_t p = 0; p < std::min(B, kAhead); ++p)
+        if (valid(p)) t.prefetch(key_at(p));
+      for (size_t p = 0; p < B; ++p) {
+        if (p + kAhead < B && valid(p + kAhead)) t.prefetch(key_at(p + kAhead));
+        if (p + kAhead / 2 < B && valid(p + kAhead / 2)) t.prefetch_id(key_at(p + kAhead / 2));
+        if (!valid(p)) continue;
+        bool inserted;
+        const uint32_t id = t.find_or_insert(key_at(p), low[p], &inserted);
+        high[p] = id;
+        if (inserted) {
+          // A new left extension of the (n-1)-gram ending at p.
+          if (n == 2) ++uni_count[word[p]];
+          else ++ct[size_t(n - 3)].count[low[p]];
+        }
+        if (n == N || jpos[p] + 1 == uint32_t(n)) ++t.count[id];
+      }
+      std::swap(low, high);
     }
     if (N >= 2) {
       const uint64_t b = table_bytes();
       peak_table_bytes = std::max(peak_table_bytes, b);
-      if (2 * b > build_memory_ && s + 1 < train.size()) spill_section();
+      if (2 * b > build_memory_ && s < train.size()) spill_section();
     }
   }
   if (spill) {
@@ -737,10 +779,15 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
         const size_t m = size_t(std::min<uint64_t>(65536, top_count - i));
         buf.resize(m);
         spill->read(top_offset + i * sizeof buf[0], buf.data(), m * sizeof buf[0]);
-        for (const auto& [key, pr] : buf) {
-          uint32_t c = key_context(key);
-          if (n > 2) c = slot_of[c];
-          table->insert(make_key(c, key_word(key)), std::log(pr), 0.0);
+        auto query_key = [&](size_t j) {
+          const uint32_t c = key_context(buf[j].first);
+          return make_key(n > 2 ? slot_of[c] : c, key_word(buf[j].first));
+        };
+        constexpr size_t kAhead = 16;
+        for (size_t j = 0; j < std::min(kAhead, m); ++j) table->prefetch_insert(query_key(j));
+        for (size_t j = 0; j < m; ++j) {
+          if (j + kAhead < m) table->prefetch_insert(query_key(j + kAhead));
+          table->insert(query_key(j), std::log(buf[j].second), 0.0);
         }
       }
       spill.reset();
@@ -750,11 +797,18 @@ void NgramModel::fit(const Dataset& train, const Dataset* validation, const FitC
     auto table = std::make_shared<Table>(t.keys.size());
     const bool context_order = n < N;
     next_slot_of.resize(context_order ? t.keys.size() : 0);
+    // The n-gram's key in the query table: its context as a slot of the order below.
+    auto query_key = [&](size_t id) {
+      const uint32_t c = key_context(t.keys[id]);
+      return make_key(n > 2 ? slot_of[c] : c, key_word(t.keys[id]));
+    };
+    // The inserts land in random slots: each one's slot is fetched kAhead inserts before.
+    constexpr size_t kAhead = 16;
+    for (size_t id = 0; id < std::min(kAhead, t.keys.size()); ++id) table->prefetch_insert(query_key(id));
     for (size_t id = 0; id < t.keys.size(); ++id) {
-      uint32_t c = key_context(t.keys[id]);
-      if (n > 2) c = slot_of[c];
+      if (id + kAhead < t.keys.size()) table->prefetch_insert(query_key(id + kAhead));
       const double lb = context_order ? std::log(gamma[size_t(n - 1)][id]) : 0.0;
-      const uint32_t slot = table->insert(make_key(c, key_word(t.keys[id])), std::log(prob[size_t(n - 1)][id]), lb);
+      const uint32_t slot = table->insert(query_key(id), std::log(prob[size_t(n - 1)][id]), lb);
       if (context_order) next_slot_of[id] = slot;
     }
     std::swap(slot_of, next_slot_of);
@@ -874,7 +928,11 @@ void NgramModel::score_rows(const DataView& x, size_t begin, size_t end, double*
     for (int k = 0; k < L.st.len; ++k) {
       L.key[k] = make_key(L.st.hist[k], L.w);
       L.home[k] = tp[k]->home(L.key[k]);
-      __builtin_prefetch(&tp[k]->entries[L.home[k]]);
+      // The home slot's line and the next: a probe for a missing key runs
+      // to the next free slot, past the home line about half the time.
+      const char* line = reinterpret_cast<const char*>(&tp[k]->entries[L.home[k]]);
+      __builtin_prefetch(line);
+      __builtin_prefetch(line + 64);
     }
   };
   auto start = [&](Lane& L) {
@@ -903,7 +961,9 @@ void NgramModel::score_rows(const DataView& x, size_t begin, size_t end, double*
   };
   int active = 0;
   for (auto& L : lanes) active += start(L) ? 1 : 0;
-  uint32_t found[kMaxOrder];
+  // The slots found for the next state; copied whole (a fixed size: no
+  // variable-length copy per token), the entries past m are never read.
+  uint32_t found[kMaxOrder] = {};
   while (active > 0) {
     for (auto& L : lanes) {
       if (L.idle) continue;
@@ -918,7 +978,7 @@ void NgramModel::score_rows(const DataView& x, size_t begin, size_t end, double*
       }
       for (int k = m; k < L.st.len; ++k) lp += k == 0 ? ulb[L.st.hist[0]] : tp[k - 1]->entries[L.st.hist[k]].log_backoff;
       L.st.hist[0] = L.w;
-      for (int k = 0; k < m; ++k) L.st.hist[k + 1] = found[k];
+      std::memcpy(L.st.hist + 1, found, sizeof(uint32_t) * (kMaxOrder - 1));
       L.st.len = N >= 2 ? std::min(m + 1, N - 1) : 0;
       L.total += lp;
       if (terms) terms[L.i * stride + size_t(L.t)] = lp;
