@@ -79,14 +79,14 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
 // (a does not move), so sigmoid_row runs only where a run of positions
 // sharing one state starts, and dot_rows forms every row's logit V_d . h.
 
-// h = sigmoid(a) over n floats, masked vectors to the end (every unit through
-// the same vector sigmoid).
+// h = 1 / (1 + 2^t) (= sigmoid(a), t = -a log2 e) over n floats, masked vectors
+// to the end (every unit through the same vector sigmoid).
 void sigmoid_row(const float* a, float* h, long n) {
 #if defined(__AVX512F__)
   long i = 0;
   for (; i + 64 <= n; i += 64) {  // four independent chains in flight
-    const __m512 y0 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i)), y1 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 16));
-    const __m512 y2 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 32)), y3 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 48));
+    const __m512 y0 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i)), y1 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i + 16));
+    const __m512 y2 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i + 32)), y3 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i + 48));
     _mm512_storeu_ps(h + i, y0);
     _mm512_storeu_ps(h + i + 16, y1);
     _mm512_storeu_ps(h + i + 32, y2);
@@ -94,14 +94,14 @@ void sigmoid_row(const float* a, float* h, long n) {
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
-    nn::simd::store(h + i, m, nn::simd::sigmoid_ps(_mm512_maskz_loadu_ps(m, a + i)));
+    nn::simd::store(h + i, m, nn::simd::sigmoid_exp2_ps(_mm512_maskz_loadu_ps(m, a + i)));
   }
 #else
-  for (long i = 0; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp(-a[i]));
+  for (long i = 0; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp2(a[i]));
 #endif
 }
 
-// a += w, then h = sigmoid(a), over n floats in one pass (the same floats as
+// t += w, then h = 1 / (1 + 2^t), over n floats (pre-scaled as sigmoid_row) in one pass (the same floats as
 // adding first and sigmoid_row after).
 void add_sigmoid_row(float* a, const float* w, float* h, long n) {
 #if defined(__AVX512F__)
@@ -109,24 +109,26 @@ void add_sigmoid_row(float* a, const float* w, float* h, long n) {
   for (; i + 16 <= n; i += 16) {  // whole vectors, no masks
     const __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(w + i));
     _mm512_storeu_ps(a + i, v);
-    _mm512_storeu_ps(h + i, nn::simd::sigmoid_ps(v));
+    _mm512_storeu_ps(h + i, nn::simd::sigmoid_exp2_ps(v));
   }
   for (; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
     const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, w + i));
     nn::simd::store(a + i, m, v);
-    nn::simd::store(h + i, m, nn::simd::sigmoid_ps(v));
+    nn::simd::store(h + i, m, nn::simd::sigmoid_exp2_ps(v));
   }
 #else
   for (long i = 0; i < n; ++i) {
     a[i] += w[i];
-    h[i] = 1.0f / (1.0f + std::exp(-a[i]));
+    h[i] = 1.0f / (1.0f + std::exp2(a[i]));
   }
 #endif
 }
 
-// A run's start fused: a += w (Add; else a as it is), h = sigmoid(a) (stored
-// when Keep: a run of one position never reads it again), and returns v . h
+// A run's start fused, on sums pre-scaled by -log2 e (t = -a log2 e, w the
+// same of the input weights): t += w (Add; else t as it is), h = sigmoid(a) =
+// 1 / (1 + 2^t) (stored when Keep: a run of one position never reads it
+// again), and returns v . h
 // while h is in registers, summed exactly as dot_tile sums a row (even and odd
 // vectors in two accumulators), so the same float as add_sigmoid_row followed
 // by dot_rows.
@@ -143,7 +145,7 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_storeu_ps(a + i, a0);
       _mm512_storeu_ps(a + i + 16, a1);
     }
-    const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
+    const __m512 h0 = nn::simd::sigmoid_exp2_ps(a0), h1 = nn::simd::sigmoid_exp2_ps(a1);
     if (Keep) {
       _mm512_storeu_ps(h + i, h0);
       _mm512_storeu_ps(h + i + 16, h1);
@@ -161,7 +163,7 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_mask_storeu_ps(a + i, m0, a0);
       _mm512_mask_storeu_ps(a + i + 16, m1, a1);
     }
-    const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
+    const __m512 h0 = nn::simd::sigmoid_exp2_ps(a0), h1 = nn::simd::sigmoid_exp2_ps(a1);
     if (Keep) {
       _mm512_mask_storeu_ps(h + i, m0, h0);
       _mm512_mask_storeu_ps(h + i + 16, m1, h1);
@@ -174,7 +176,7 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
   float acc[2] = {0.0f, 0.0f};
   for (long i = 0; i < n; ++i) {
     if (Add) a[i] += w[i];
-    const float hi = 1.0f / (1.0f + std::exp(-a[i]));
+    const float hi = 1.0f / (1.0f + std::exp2(a[i]));
     if (Keep) h[i] = hi;
     acc[(i / 16) & 1] += v[i] * hi;
   }
@@ -414,10 +416,13 @@ class Nade : public AutoregressiveModel {
       // Tiles of kScoreTile rows: their running sums and hidden states stay in
       // the first-level cache over the whole pass (rows are independent, so the
       // tiling does not change a value).
+      nn::Workspace& ws = nn::thread_workspace();
+      nn::Workspace::Frame frame(ws);
+      const float* Wt = scaled_input_weights(ws);
       for (size_t r0 = 0; r0 < n; r0 += kScoreTile) {
         const size_t m = std::min(kScoreTile, n - r0);
         binary_pass(x + r0 * size_t(D_), nullptr, y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0,
-                    nullptr, 1.0);
+                    nullptr, 1.0, Wt);
       }
       return;
     }
@@ -445,7 +450,9 @@ class Nade : public AutoregressiveModel {
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int, double temperature,
                    Rng& rng) const override {
     if (Km1_ == 1) {
-      binary_pass(x, x, y, n, known, nullptr, &rng, temperature);
+      nn::Workspace& ws = nn::thread_workspace();
+      nn::Workspace::Frame frame(ws);
+      binary_pass(x, x, y, n, known, nullptr, &rng, temperature, scaled_input_weights(ws));
       return;
     }
     MatR A, Hd, Z;
@@ -575,16 +582,33 @@ class Nade : public AutoregressiveModel {
       }
     }
   }
+  // A[i] *= -log2 e: the running sums as binary_pass and binary_grad keep them.
+  void scale_rows(size_t n, float* A, int64_t Hp) const {
+    for (size_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < H_; ++j) A[i * size_t(Hp) + size_t(j)] *= nn::simd::kNegLog2e;
+  }
   float bias(const int32_t* y, size_t i, int64_t d) const {
     const float* p = params_.data();
     return p[b_ + size_t(d)] + (L_ > 0 ? p[q_ + size_t(y[i]) * size_t(D_) + size_t(d)] : 0.0f);
   }
 
+  // The input weights pre-scaled by -log2 e, (D, H) in ws: binary_pass keeps
+  // its running sums as t = -a log2 e, so the sigmoid at a run's start is
+  // 1 / (1 + 2^t) without a multiplication (sigmoid_exp2_ps). Scoring and
+  // sampling both go through it, so they round alike.
+  const float* scaled_input_weights(nn::Workspace& ws) const {
+    const size_t count = size_t(D_) * size_t(H_);
+    float* Wt = ws.take<float>(count);
+    const float* W = params_.data() + w_;
+    for (size_t j = 0; j < count; ++j) Wt[j] = W[j] * nn::simd::kNegLog2e;
+    return Wt;
+  }
+
   // Scoring (out != null: out[i] = sum of log P over the known positions) or
   // sampling (rng != null: draws the positions not known) of n rows.
-  // (drawn into xs, which is x).
+  // (drawn into xs, which is x). Wt: scaled_input_weights().
   void binary_pass(const int32_t* x, int32_t* xs, const int32_t* y, size_t n, const uint8_t* known, double* out,
-                   Rng* rng, double temperature) const {
+                   Rng* rng, double temperature, const float* Wt) const {
     const int64_t Hp = padded_hidden(), D = D_;
     nn::Workspace& ws = nn::thread_workspace();
     nn::Workspace::Frame frame(ws);
@@ -594,15 +618,16 @@ class Nade : public AutoregressiveModel {
     float* t = ws.take<float>(n);
     double* lp = ws.take<double>(n);
     init_rows(y, n, A, Hp);
+    scale_rows(n, A, Hp);
     if (out) std::fill(out, out + n, 0.0);
     SampleScratch sc;
     const float* V = params_.data() + v_;
-    const float* W = params_.data() + w_;
+    const float* W = Wt;
     const float** rows = ws.take<const float*>(n);  // the hidden states of the rows whose run goes on
     size_t* idx = ws.take<size_t>(n);                // and those rows
     float* zr = ws.take<float>(n);                   // their logits
     for (int64_t d = 0; d < D; ++d) {
-      // A run starts after each one: a += W_{d-1}, h = sigmoid(a) and its
+      // A run starts after each one: t += W_{d-1}, h = sigmoid(a) and its
       // logit in one pass; the other rows' logits from their kept states.
       const float* Vd = V + size_t(d) * size_t(H_);
       size_t m = 0;
@@ -643,7 +668,9 @@ class Nade : public AutoregressiveModel {
   // and multiplied by sigma' once where the run starts; dW_d = x_d G_{d+1}.
   // Hidden states are recomputed a block of kBlock positions at a time from
   // checkpoints of A (run starts only), as in the general case; the forward
-  // pass forms only the checkpoints.
+  // pass forms only the checkpoints. The sums are kept as t = -a log2 e (the
+  // input weights pre-scaled), as binary_pass keeps them, so the hidden states,
+  // logits and NLL are the floats scoring gives; G is still dL/da.
   void binary_grad(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad, double* nll) const {
     const int64_t Hp = padded_hidden(), D = D_, H = H_;
     const size_t row = size_t(Hp);
@@ -666,16 +693,18 @@ class Nade : public AutoregressiveModel {
     float* ones = ws.take<float>(n);
     std::fill(ones, ones + n, 1.0f);
     double* lp = ws.take<double>(n);
+    const float* Wt = scaled_input_weights(ws);  // the sums as t = -a log2 e, as binary_pass keeps them
     // Forward: each block's start from the previous one, a row at a time
     // (the input weights of its ones in order, summed in registers).
     init_rows(y, n, ck, Hp);
+    scale_rows(n, ck, Hp);
     const float* Wrows[kBlock];
     for (int64_t k = 0; k + 1 < blocks; ++k) {
       const int64_t d0 = k * kBlock;
       for (size_t i = 0; i < n; ++i) {
         int64_t nr = 0;
         for (int64_t d = d0; d < d0 + kBlock; ++d)
-          if (x[i * size_t(D) + size_t(d)]) Wrows[nr++] = p + w_ + size_t(d) * size_t(H);
+          if (x[i * size_t(D) + size_t(d)]) Wrows[nr++] = Wt + size_t(d) * size_t(H);
         advance_rows(ck + (size_t(k + 1) * n + i) * row, ck + (size_t(k) * n + i) * row, Wrows, nr, long(H));
       }
     }
@@ -689,7 +718,7 @@ class Nade : public AutoregressiveModel {
         const float* V = p + v_ + size_t(d) * size_t(H);
         const float** hd = hp + size_t(d - d0) * n;
         // A run starts after each one: a += W_{d-1} and h = sigmoid(a) in one pass.
-        const float* Wprev = d > d0 ? p + w_ + size_t(d - 1) * size_t(H) : nullptr;
+        const float* Wprev = d > d0 ? Wt + size_t(d - 1) * size_t(H) : nullptr;
         for (size_t i = 0; i < n; ++i) {
           float* h = Hs + (size_t(d - d0) * n + i) * row;
           if (d == d0) {
