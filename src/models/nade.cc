@@ -76,62 +76,15 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
 }
 
 // The binary model's hidden states are reused: h_{d+1} = h_d whenever x_d = 0
-// (a does not move), so sigmoid_row runs only where a run of positions
-// sharing one state starts, and dot_rows forms every row's logit V_d . h.
-
-// h = 1 / (1 + 2^t) (= sigmoid(a), t = -a log2 e) over n floats, masked vectors
-// to the end (every unit through the same vector sigmoid).
-void sigmoid_row(const float* a, float* h, long n) {
-#if defined(__AVX512F__)
-  long i = 0;
-  for (; i + 64 <= n; i += 64) {  // four independent chains in flight
-    const __m512 y0 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i)), y1 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i + 16));
-    const __m512 y2 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i + 32)), y3 = nn::simd::sigmoid_exp2_ps(_mm512_loadu_ps(a + i + 48));
-    _mm512_storeu_ps(h + i, y0);
-    _mm512_storeu_ps(h + i + 16, y1);
-    _mm512_storeu_ps(h + i + 32, y2);
-    _mm512_storeu_ps(h + i + 48, y3);
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
-    nn::simd::store(h + i, m, nn::simd::sigmoid_exp2_ps(_mm512_maskz_loadu_ps(m, a + i)));
-  }
-#else
-  for (long i = 0; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp2(a[i]));
-#endif
-}
-
-// t += w, then h = 1 / (1 + 2^t), over n floats (pre-scaled as sigmoid_row) in one pass (the same floats as
-// adding first and sigmoid_row after).
-void add_sigmoid_row(float* a, const float* w, float* h, long n) {
-#if defined(__AVX512F__)
-  long i = 0;
-  for (; i + 16 <= n; i += 16) {  // whole vectors, no masks
-    const __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(w + i));
-    _mm512_storeu_ps(a + i, v);
-    _mm512_storeu_ps(h + i, nn::simd::sigmoid_exp2_ps(v));
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
-    const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, w + i));
-    nn::simd::store(a + i, m, v);
-    nn::simd::store(h + i, m, nn::simd::sigmoid_exp2_ps(v));
-  }
-#else
-  for (long i = 0; i < n; ++i) {
-    a[i] += w[i];
-    h[i] = 1.0f / (1.0f + std::exp2(a[i]));
-  }
-#endif
-}
+// (a does not move), so add_sigmoid_dot runs only where a run of positions
+// sharing one state starts, and dot_rows forms the other rows' logits V_d . h.
 
 // A run's start fused, on sums pre-scaled by -log2 e (t = -a log2 e, w the
 // same of the input weights): t += w (Add; else t as it is), h = sigmoid(a) =
 // 1 / (1 + 2^t) (stored when Keep: a run of one position never reads it
-// again), and returns v . h
-// while h is in registers, summed exactly as dot_tile sums a row (even and odd
-// vectors in two accumulators), so the same float as add_sigmoid_row followed
-// by dot_rows.
+// again), and returns v . h while h is in registers, summed exactly as
+// dot_tile sums a row (even and odd vectors in two accumulators), so the same
+// float as dot_rows over the stored h.
 template <bool Add, bool Keep>
 float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n) {
 #if defined(__AVX512F__)
@@ -229,20 +182,26 @@ void dot_rows(const float* v, const float* const* rows, int64_t nr, long n, floa
   }
 }
 
+// Vectors of 16 floats a pass of add_weighted_rows, advance_rows and run_sum
+// keeps in registers: eight independent FMA chains, each row's broadcast
+// shared by 128 columns.
+constexpr int kStrip = 4;
+
 // dst[j] += sum_r c[r] * rows[r][j], j < n: the rows' weighted sum formed in
-// registers, 64 values at a time, with one store (dV of a position over the rows).
+// registers, 16 kStrip values at a time, with one store (dV of a position over the rows).
 void add_weighted_rows(float* dst, const float* const* rows, const float* c, int64_t nr, long n) {
   long j = 0;
 #if defined(__AVX512F__)
-  for (; j < n; j += 64) {
-    __mmask16 m[4];
-    nn::simd::masks4(n, j, m);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (; j < n; j += 16 * kStrip) {
+    __mmask16 m[kStrip];
+    nn::simd::masks<kStrip>(n, j, m);
+    __m512 acc[kStrip];
+    for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_setzero_ps();
     for (int64_t r = 0; r < nr; ++r) {
       const __m512 cr = _mm512_set1_ps(c[r]);
-      for (int v = 0; v < 4; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
+      for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
     }
-    for (int v = 0; v < 4; ++v)
+    for (int v = 0; v < kStrip; ++v)
       nn::simd::store(dst + j + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst + j + 16 * v), acc[v]));
   }
 #else
@@ -260,14 +219,14 @@ void add_weighted_rows(float* dst, const float* const* rows, const float* c, int
 void advance_rows(float* dst, const float* src, const float* const* rows, int64_t nr, long n) {
   long j = 0;
 #if defined(__AVX512F__)
-  for (; j < n; j += 64) {
-    __mmask16 m[4];
-    nn::simd::masks4(n, j, m);
-    __m512 acc[4];
-    for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], src + j + 16 * v);
+  for (; j < n; j += 16 * kStrip) {
+    __mmask16 m[kStrip];
+    nn::simd::masks<kStrip>(n, j, m);
+    __m512 acc[kStrip];
+    for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], src + j + 16 * v);
     for (int64_t r = 0; r < nr; ++r)
-      for (int v = 0; v < 4; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v));
-    for (int v = 0; v < 4; ++v) nn::simd::store(dst + j + 16 * v, m[v], acc[v]);
+      for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v));
+    for (int v = 0; v < kStrip; ++v) nn::simd::store(dst + j + 16 * v, m[v], acc[v]);
   }
 #else
   for (; j < n; ++j) {
@@ -285,16 +244,16 @@ void run_sum(float* S, float* G, const float* h, const float* const* rows, const
              bool close) {
   long j = 0;
 #if defined(__AVX512F__)
-  for (; j < n; j += 64) {
-    __mmask16 m[4];
-    nn::simd::masks4(n, j, m);
-    __m512 acc[4];
-    for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
+  for (; j < n; j += 16 * kStrip) {
+    __mmask16 m[kStrip];
+    nn::simd::masks<kStrip>(n, j, m);
+    __m512 acc[kStrip];
+    for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
     for (int64_t r = 0; r < nr; ++r) {
       const __m512 cr = _mm512_set1_ps(c[r]);
-      for (int v = 0; v < 4; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
+      for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
     }
-    for (int v = 0; v < 4; ++v) {
+    for (int v = 0; v < kStrip; ++v) {
       float* s = S + j + 16 * v;
       if (!close) {
         nn::simd::store(s, m[v], acc[v]);
@@ -694,6 +653,9 @@ class Nade : public AutoregressiveModel {
     std::fill(ones, ones + n, 1.0f);
     double* lp = ws.take<double>(n);
     const float* Wt = scaled_input_weights(ws);  // the sums as t = -a log2 e, as binary_pass keeps them
+    const float** rest = ws.take<const float*>(n);  // a position's rows whose run goes on: their states,
+    size_t* ridx = ws.take<size_t>(n);                // the rows
+    float* zr = ws.take<float>(n);                    // and their logits
     // Forward: each block's start from the previous one, a row at a time
     // (the input weights of its ones in order, summed in registers).
     init_rows(y, n, ck, Hp);
@@ -717,22 +679,28 @@ class Nade : public AutoregressiveModel {
       for (int64_t d = d0; d < d1; ++d) {
         const float* V = p + v_ + size_t(d) * size_t(H);
         const float** hd = hp + size_t(d - d0) * n;
-        // A run starts after each one: a += W_{d-1} and h = sigmoid(a) in one pass.
+        // A run starts after each one: t += W_{d-1}, h = sigmoid(a) and its
+        // logit in one pass (as binary_pass: the same floats as dot_rows);
+        // the other rows' logits from their kept states.
         const float* Wprev = d > d0 ? Wt + size_t(d - 1) * size_t(H) : nullptr;
+        float* Zd = Z + size_t(d - d0) * n;
+        size_t m = 0;
         for (size_t i = 0; i < n; ++i) {
           float* h = Hs + (size_t(d - d0) * n + i) * row;
           if (d == d0) {
-            sigmoid_row(A + i * row, h, long(H));
+            Zd[i] = add_sigmoid_dot<false, true>(A + i * row, nullptr, h, V, long(H));
             hd[i] = h;
           } else if (xat(i, d - 1)) {
-            add_sigmoid_row(A + i * row, Wprev, h, long(H));
+            Zd[i] = add_sigmoid_dot<true, true>(A + i * row, Wprev, h, V, long(H));
             hd[i] = h;
           } else {
             hd[i] = hd[i - n];  // the previous position's state
+            rest[m] = hd[i];
+            ridx[m++] = i;
           }
         }
-        float* Zd = Z + size_t(d - d0) * n;
-        dot_rows(V, hd, int64_t(n), long(H), Zd);
+        dot_rows(V, rest, int64_t(m), long(H), zr);
+        for (size_t k = 0; k < m; ++k) Zd[ridx[k]] = zr[k];
         for (size_t i = 0; i < n; ++i) Zd[i] += bias(y, i, d);
       }
       // The block's output gradients, position by position: dz (kBlock, n).

@@ -27,10 +27,11 @@ inline void store(float* p, __mmask16 m, __m512 v) {
   if (m == __mmask16(0xFFFF)) _mm512_storeu_ps(p, v);
   else _mm512_mask_storeu_ps(p, m, v);
 }
-// The lane masks of the four 16-float packets at [j, j + 64) of an array of
+// The lane masks of the V 16-float packets at [j, j + 16 V) of an array of
 // n floats: all lanes inside it on, the rest off.
-inline void masks4(long n, long j, __mmask16 m[4]) {
-  for (int v = 0; v < 4; ++v) {
+template <int V>
+inline void masks(long n, long j, __mmask16 m[V]) {
+  for (int v = 0; v < V; ++v) {
     const long left = n - j - 16 * v;
     m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
   }
