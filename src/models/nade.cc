@@ -185,7 +185,7 @@ void dot_rows(const float* v, const float* const* rows, int64_t nr, long n, floa
 // Vectors of 16 floats a pass of add_weighted_rows, advance_rows and run_sum
 // keeps in registers: eight independent FMA chains, each row's broadcast
 // shared by 128 columns.
-constexpr int kStrip = 4;
+constexpr int kStrip = 8;
 
 // dst[j] += sum_r c[r] * rows[r][j], j < n: the rows' weighted sum formed in
 // registers, 16 kStrip values at a time, with one store (dV of a position over the rows).
