@@ -369,15 +369,29 @@ class Nade : public AutoregressiveModel {
     }
   }
 
+  // Per scoring call (binary data): the input weights pre-scaled by -log2 e
+  // once for all its chunks.
+  struct Scaled : Derived {
+    FloatBuffer wt;  // (D, H)
+  };
+  std::unique_ptr<const Derived> derive() const override {
+    if (Km1_ != 1) return nullptr;
+    auto d = std::make_unique<Scaled>();
+    d->wt.resize(size_t(D_) * size_t(H_));
+    scale_input_weights(d->wt.data());
+    return d;
+  }
+
   void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
-                     const Derived*) const override {
+                     const Derived* derived) const override {
     if (Km1_ == 1) {
       // Tiles of kScoreTile rows: their running sums and hidden states stay in
       // the first-level cache over the whole pass (rows are independent, so the
       // tiling does not change a value).
       nn::Workspace& ws = nn::thread_workspace();
       nn::Workspace::Frame frame(ws);
-      const float* Wt = scaled_input_weights(ws);
+      const auto* scaled = dynamic_cast<const Scaled*>(derived);
+      const float* Wt = scaled ? scaled->wt.data() : scaled_input_weights(ws);
       for (size_t r0 = 0; r0 < n; r0 += kScoreTile) {
         const size_t m = std::min(kScoreTile, n - r0);
         binary_pass(x + r0 * size_t(D_), nullptr, y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0,
@@ -555,11 +569,15 @@ class Nade : public AutoregressiveModel {
   // its running sums as t = -a log2 e, so the sigmoid at a run's start is
   // 1 / (1 + 2^t) without a multiplication (sigmoid_exp2_ps). Scoring and
   // sampling both go through it, so they round alike.
-  const float* scaled_input_weights(nn::Workspace& ws) const {
+  // (Scoring calls derive() them once.)
+  void scale_input_weights(float* Wt) const {
     const size_t count = size_t(D_) * size_t(H_);
-    float* Wt = ws.take<float>(count);
     const float* W = params_.data() + w_;
     for (size_t j = 0; j < count; ++j) Wt[j] = W[j] * nn::simd::kNegLog2e;
+  }
+  const float* scaled_input_weights(nn::Workspace& ws) const {
+    float* Wt = ws.take<float>(size_t(D_) * size_t(H_));
+    scale_input_weights(Wt);
     return Wt;
   }
 
