@@ -726,12 +726,14 @@ class Nade : public AutoregressiveModel {
         float* dzd = dZ + size_t(d - d0) * n;
         for (size_t i = 0; i < n; ++i) t[i] = float(xat(i, d));
         binary_log_probs(Z + size_t(d - d0) * n, t, long(n), lp, dzd);
+        float gb = grad[b_ + size_t(d)];  // in a register: the same additions in the same order
         for (size_t i = 0; i < n; ++i) {
           nll[i] -= lp[i];
           dzd[i] *= w[i];
-          grad[b_ + size_t(d)] += dzd[i];
+          gb += dzd[i];
           if (L_ > 0) grad[q_ + size_t(y[i]) * size_t(D) + size_t(d)] += dzd[i];
         }
+        grad[b_ + size_t(d)] = gb;
         // dV_d = sum_i dz_i h_i.
         add_weighted_rows(grad + v_ + size_t(d) * size_t(H), hp + size_t(d - d0) * n, dzd, int64_t(n), long(H));
       }
