@@ -45,7 +45,7 @@ constexpr int64_t kBlock = 16;  // positions a checkpoint block
 constexpr size_t kScoreTile = 16;  // rows a binary scoring pass
 
 // The hot loop of NADE is the float sigmoid, nn::simd::sigmoid_ps (simd_math.h)
-// with AVX-512.
+// with AVX-512 (sigmoid_exp2_ps on pre-scaled sums in the binary passes).
 void sigmoid(const float* a, float* h, long n) {
   long i = 0;
 #if defined(__AVX512F__)
