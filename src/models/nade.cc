@@ -45,7 +45,7 @@ constexpr int64_t kBlock = 16;  // positions a checkpoint block
 constexpr size_t kScoreTile = 16;  // rows a binary scoring pass
 
 // The hot loop of NADE is the float sigmoid, nn::simd::sigmoid_ps (simd_math.h)
-// with AVX-512.
+// with AVX-512 (sigmoid_exp2_ps on pre-scaled sums in the binary passes).
 void sigmoid(const float* a, float* h, long n) {
   long i = 0;
 #if defined(__AVX512F__)
@@ -76,60 +76,15 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
 }
 
 // The binary model's hidden states are reused: h_{d+1} = h_d whenever x_d = 0
-// (a does not move), so sigmoid_row runs only where a run of positions
-// sharing one state starts, and dot_rows forms every row's logit V_d . h.
+// (a does not move), so add_sigmoid_dot runs only where a run of positions
+// sharing one state starts, and dot_rows forms the other rows' logits V_d . h.
 
-// h = sigmoid(a) over n floats, masked vectors to the end (every unit through
-// the same vector sigmoid).
-void sigmoid_row(const float* a, float* h, long n) {
-#if defined(__AVX512F__)
-  long i = 0;
-  for (; i + 64 <= n; i += 64) {  // four independent chains in flight
-    const __m512 y0 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i)), y1 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 16));
-    const __m512 y2 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 32)), y3 = nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i + 48));
-    _mm512_storeu_ps(h + i, y0);
-    _mm512_storeu_ps(h + i + 16, y1);
-    _mm512_storeu_ps(h + i + 32, y2);
-    _mm512_storeu_ps(h + i + 48, y3);
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
-    nn::simd::store(h + i, m, nn::simd::sigmoid_ps(_mm512_maskz_loadu_ps(m, a + i)));
-  }
-#else
-  for (long i = 0; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp(-a[i]));
-#endif
-}
-
-// a += w, then h = sigmoid(a), over n floats in one pass (the same floats as
-// adding first and sigmoid_row after).
-void add_sigmoid_row(float* a, const float* w, float* h, long n) {
-#if defined(__AVX512F__)
-  long i = 0;
-  for (; i + 16 <= n; i += 16) {  // whole vectors, no masks
-    const __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(w + i));
-    _mm512_storeu_ps(a + i, v);
-    _mm512_storeu_ps(h + i, nn::simd::sigmoid_ps(v));
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1u);
-    const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, w + i));
-    nn::simd::store(a + i, m, v);
-    nn::simd::store(h + i, m, nn::simd::sigmoid_ps(v));
-  }
-#else
-  for (long i = 0; i < n; ++i) {
-    a[i] += w[i];
-    h[i] = 1.0f / (1.0f + std::exp(-a[i]));
-  }
-#endif
-}
-
-// A run's start fused: a += w (Add; else a as it is), h = sigmoid(a) (stored
-// when Keep: a run of one position never reads it again), and returns v . h
-// while h is in registers, summed exactly as dot_tile sums a row (even and odd
-// vectors in two accumulators), so the same float as add_sigmoid_row followed
-// by dot_rows.
+// A run's start fused, on sums pre-scaled by -log2 e (t = -a log2 e, w the
+// same of the input weights): t += w (Add; else t as it is), h = sigmoid(a) =
+// 1 / (1 + 2^t) (stored when Keep: a run of one position never reads it
+// again), and returns v . h while h is in registers, summed exactly as
+// dot_tile sums a row (even and odd vectors in two accumulators), so the same
+// float as dot_rows over the stored h.
 template <bool Add, bool Keep>
 float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n) {
 #if defined(__AVX512F__)
@@ -143,7 +98,7 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_storeu_ps(a + i, a0);
       _mm512_storeu_ps(a + i + 16, a1);
     }
-    const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
+    const __m512 h0 = nn::simd::sigmoid_exp2_ps(a0), h1 = nn::simd::sigmoid_exp2_ps(a1);
     if (Keep) {
       _mm512_storeu_ps(h + i, h0);
       _mm512_storeu_ps(h + i + 16, h1);
@@ -161,7 +116,7 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_mask_storeu_ps(a + i, m0, a0);
       _mm512_mask_storeu_ps(a + i + 16, m1, a1);
     }
-    const __m512 h0 = nn::simd::sigmoid_ps(a0), h1 = nn::simd::sigmoid_ps(a1);
+    const __m512 h0 = nn::simd::sigmoid_exp2_ps(a0), h1 = nn::simd::sigmoid_exp2_ps(a1);
     if (Keep) {
       _mm512_mask_storeu_ps(h + i, m0, h0);
       _mm512_mask_storeu_ps(h + i + 16, m1, h1);
@@ -174,7 +129,7 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
   float acc[2] = {0.0f, 0.0f};
   for (long i = 0; i < n; ++i) {
     if (Add) a[i] += w[i];
-    const float hi = 1.0f / (1.0f + std::exp(-a[i]));
+    const float hi = 1.0f / (1.0f + std::exp2(a[i]));
     if (Keep) h[i] = hi;
     acc[(i / 16) & 1] += v[i] * hi;
   }
@@ -227,20 +182,26 @@ void dot_rows(const float* v, const float* const* rows, int64_t nr, long n, floa
   }
 }
 
+// Vectors of 16 floats a pass of add_weighted_rows, advance_rows and run_sum
+// keeps in registers: eight independent FMA chains, each row's broadcast
+// shared by 128 columns.
+constexpr int kStrip = 8;
+
 // dst[j] += sum_r c[r] * rows[r][j], j < n: the rows' weighted sum formed in
-// registers, 64 values at a time, with one store (dV of a position over the rows).
+// registers, 16 kStrip values at a time, with one store (dV of a position over the rows).
 void add_weighted_rows(float* dst, const float* const* rows, const float* c, int64_t nr, long n) {
   long j = 0;
 #if defined(__AVX512F__)
-  for (; j < n; j += 64) {
-    __mmask16 m[4];
-    nn::simd::masks4(n, j, m);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (; j < n; j += 16 * kStrip) {
+    __mmask16 m[kStrip];
+    nn::simd::masks<kStrip>(n, j, m);
+    __m512 acc[kStrip];
+    for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_setzero_ps();
     for (int64_t r = 0; r < nr; ++r) {
       const __m512 cr = _mm512_set1_ps(c[r]);
-      for (int v = 0; v < 4; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
+      for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
     }
-    for (int v = 0; v < 4; ++v)
+    for (int v = 0; v < kStrip; ++v)
       nn::simd::store(dst + j + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst + j + 16 * v), acc[v]));
   }
 #else
@@ -258,14 +219,14 @@ void add_weighted_rows(float* dst, const float* const* rows, const float* c, int
 void advance_rows(float* dst, const float* src, const float* const* rows, int64_t nr, long n) {
   long j = 0;
 #if defined(__AVX512F__)
-  for (; j < n; j += 64) {
-    __mmask16 m[4];
-    nn::simd::masks4(n, j, m);
-    __m512 acc[4];
-    for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], src + j + 16 * v);
+  for (; j < n; j += 16 * kStrip) {
+    __mmask16 m[kStrip];
+    nn::simd::masks<kStrip>(n, j, m);
+    __m512 acc[kStrip];
+    for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], src + j + 16 * v);
     for (int64_t r = 0; r < nr; ++r)
-      for (int v = 0; v < 4; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v));
-    for (int v = 0; v < 4; ++v) nn::simd::store(dst + j + 16 * v, m[v], acc[v]);
+      for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v));
+    for (int v = 0; v < kStrip; ++v) nn::simd::store(dst + j + 16 * v, m[v], acc[v]);
   }
 #else
   for (; j < n; ++j) {
@@ -283,16 +244,16 @@ void run_sum(float* S, float* G, const float* h, const float* const* rows, const
              bool close) {
   long j = 0;
 #if defined(__AVX512F__)
-  for (; j < n; j += 64) {
-    __mmask16 m[4];
-    nn::simd::masks4(n, j, m);
-    __m512 acc[4];
-    for (int v = 0; v < 4; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
+  for (; j < n; j += 16 * kStrip) {
+    __mmask16 m[kStrip];
+    nn::simd::masks<kStrip>(n, j, m);
+    __m512 acc[kStrip];
+    for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
     for (int64_t r = 0; r < nr; ++r) {
       const __m512 cr = _mm512_set1_ps(c[r]);
-      for (int v = 0; v < 4; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
+      for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
     }
-    for (int v = 0; v < 4; ++v) {
+    for (int v = 0; v < kStrip; ++v) {
       float* s = S + j + 16 * v;
       if (!close) {
         nn::simd::store(s, m[v], acc[v]);
@@ -408,16 +369,33 @@ class Nade : public AutoregressiveModel {
     }
   }
 
+  // Per scoring call (binary data): the input weights pre-scaled by -log2 e
+  // once for all its chunks.
+  struct Scaled : Derived {
+    FloatBuffer wt;  // (D, H)
+  };
+  std::unique_ptr<const Derived> derive() const override {
+    if (Km1_ != 1) return nullptr;
+    auto d = std::make_unique<Scaled>();
+    d->wt.resize(size_t(D_) * size_t(H_));
+    scale_input_weights(d->wt.data());
+    return d;
+  }
+
   void log_prob_rows(const int32_t* x, const int32_t* y, size_t n, int, const uint8_t* known, double* out,
-                     const Derived*) const override {
+                     const Derived* derived) const override {
     if (Km1_ == 1) {
       // Tiles of kScoreTile rows: their running sums and hidden states stay in
       // the first-level cache over the whole pass (rows are independent, so the
       // tiling does not change a value).
+      nn::Workspace& ws = nn::thread_workspace();
+      nn::Workspace::Frame frame(ws);
+      const auto* scaled = dynamic_cast<const Scaled*>(derived);
+      const float* Wt = scaled ? scaled->wt.data() : scaled_input_weights(ws);
       for (size_t r0 = 0; r0 < n; r0 += kScoreTile) {
         const size_t m = std::min(kScoreTile, n - r0);
         binary_pass(x + r0 * size_t(D_), nullptr, y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0,
-                    nullptr, 1.0);
+                    nullptr, 1.0, Wt);
       }
       return;
     }
@@ -445,7 +423,9 @@ class Nade : public AutoregressiveModel {
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int, double temperature,
                    Rng& rng) const override {
     if (Km1_ == 1) {
-      binary_pass(x, x, y, n, known, nullptr, &rng, temperature);
+      nn::Workspace& ws = nn::thread_workspace();
+      nn::Workspace::Frame frame(ws);
+      binary_pass(x, x, y, n, known, nullptr, &rng, temperature, scaled_input_weights(ws));
       return;
     }
     MatR A, Hd, Z;
@@ -575,16 +555,37 @@ class Nade : public AutoregressiveModel {
       }
     }
   }
+  // A[i] *= -log2 e: the running sums as binary_pass and binary_grad keep them.
+  void scale_rows(size_t n, float* A, int64_t Hp) const {
+    for (size_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < H_; ++j) A[i * size_t(Hp) + size_t(j)] *= nn::simd::kNegLog2e;
+  }
   float bias(const int32_t* y, size_t i, int64_t d) const {
     const float* p = params_.data();
     return p[b_ + size_t(d)] + (L_ > 0 ? p[q_ + size_t(y[i]) * size_t(D_) + size_t(d)] : 0.0f);
   }
 
+  // The input weights pre-scaled by -log2 e, (D, H) in ws: binary_pass keeps
+  // its running sums as t = -a log2 e, so the sigmoid at a run's start is
+  // 1 / (1 + 2^t) without a multiplication (sigmoid_exp2_ps). Scoring and
+  // sampling both go through it, so they round alike.
+  // (Scoring calls derive() them once.)
+  void scale_input_weights(float* Wt) const {
+    const size_t count = size_t(D_) * size_t(H_);
+    const float* W = params_.data() + w_;
+    for (size_t j = 0; j < count; ++j) Wt[j] = W[j] * nn::simd::kNegLog2e;
+  }
+  const float* scaled_input_weights(nn::Workspace& ws) const {
+    float* Wt = ws.take<float>(size_t(D_) * size_t(H_));
+    scale_input_weights(Wt);
+    return Wt;
+  }
+
   // Scoring (out != null: out[i] = sum of log P over the known positions) or
   // sampling (rng != null: draws the positions not known) of n rows.
-  // (drawn into xs, which is x).
+  // (drawn into xs, which is x). Wt: scaled_input_weights().
   void binary_pass(const int32_t* x, int32_t* xs, const int32_t* y, size_t n, const uint8_t* known, double* out,
-                   Rng* rng, double temperature) const {
+                   Rng* rng, double temperature, const float* Wt) const {
     const int64_t Hp = padded_hidden(), D = D_;
     nn::Workspace& ws = nn::thread_workspace();
     nn::Workspace::Frame frame(ws);
@@ -594,15 +595,16 @@ class Nade : public AutoregressiveModel {
     float* t = ws.take<float>(n);
     double* lp = ws.take<double>(n);
     init_rows(y, n, A, Hp);
+    scale_rows(n, A, Hp);
     if (out) std::fill(out, out + n, 0.0);
     SampleScratch sc;
     const float* V = params_.data() + v_;
-    const float* W = params_.data() + w_;
+    const float* W = Wt;
     const float** rows = ws.take<const float*>(n);  // the hidden states of the rows whose run goes on
     size_t* idx = ws.take<size_t>(n);                // and those rows
     float* zr = ws.take<float>(n);                   // their logits
     for (int64_t d = 0; d < D; ++d) {
-      // A run starts after each one: a += W_{d-1}, h = sigmoid(a) and its
+      // A run starts after each one: t += W_{d-1}, h = sigmoid(a) and its
       // logit in one pass; the other rows' logits from their kept states.
       const float* Vd = V + size_t(d) * size_t(H_);
       size_t m = 0;
@@ -643,7 +645,9 @@ class Nade : public AutoregressiveModel {
   // and multiplied by sigma' once where the run starts; dW_d = x_d G_{d+1}.
   // Hidden states are recomputed a block of kBlock positions at a time from
   // checkpoints of A (run starts only), as in the general case; the forward
-  // pass forms only the checkpoints.
+  // pass forms only the checkpoints. The sums are kept as t = -a log2 e (the
+  // input weights pre-scaled), as binary_pass keeps them, so the hidden states,
+  // logits and NLL are the floats scoring gives; G is still dL/da.
   void binary_grad(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad, double* nll) const {
     const int64_t Hp = padded_hidden(), D = D_, H = H_;
     const size_t row = size_t(Hp);
@@ -666,16 +670,21 @@ class Nade : public AutoregressiveModel {
     float* ones = ws.take<float>(n);
     std::fill(ones, ones + n, 1.0f);
     double* lp = ws.take<double>(n);
+    const float* Wt = scaled_input_weights(ws);  // the sums as t = -a log2 e, as binary_pass keeps them
+    const float** rest = ws.take<const float*>(n);  // a position's rows whose run goes on: their states,
+    size_t* ridx = ws.take<size_t>(n);                // the rows
+    float* zr = ws.take<float>(n);                    // and their logits
     // Forward: each block's start from the previous one, a row at a time
     // (the input weights of its ones in order, summed in registers).
     init_rows(y, n, ck, Hp);
+    scale_rows(n, ck, Hp);
     const float* Wrows[kBlock];
     for (int64_t k = 0; k + 1 < blocks; ++k) {
       const int64_t d0 = k * kBlock;
       for (size_t i = 0; i < n; ++i) {
         int64_t nr = 0;
         for (int64_t d = d0; d < d0 + kBlock; ++d)
-          if (x[i * size_t(D) + size_t(d)]) Wrows[nr++] = p + w_ + size_t(d) * size_t(H);
+          if (x[i * size_t(D) + size_t(d)]) Wrows[nr++] = Wt + size_t(d) * size_t(H);
         advance_rows(ck + (size_t(k + 1) * n + i) * row, ck + (size_t(k) * n + i) * row, Wrows, nr, long(H));
       }
     }
@@ -688,22 +697,28 @@ class Nade : public AutoregressiveModel {
       for (int64_t d = d0; d < d1; ++d) {
         const float* V = p + v_ + size_t(d) * size_t(H);
         const float** hd = hp + size_t(d - d0) * n;
-        // A run starts after each one: a += W_{d-1} and h = sigmoid(a) in one pass.
-        const float* Wprev = d > d0 ? p + w_ + size_t(d - 1) * size_t(H) : nullptr;
+        // A run starts after each one: t += W_{d-1}, h = sigmoid(a) and its
+        // logit in one pass (as binary_pass: the same floats as dot_rows);
+        // the other rows' logits from their kept states.
+        const float* Wprev = d > d0 ? Wt + size_t(d - 1) * size_t(H) : nullptr;
+        float* Zd = Z + size_t(d - d0) * n;
+        size_t m = 0;
         for (size_t i = 0; i < n; ++i) {
           float* h = Hs + (size_t(d - d0) * n + i) * row;
           if (d == d0) {
-            sigmoid_row(A + i * row, h, long(H));
+            Zd[i] = add_sigmoid_dot<false, true>(A + i * row, nullptr, h, V, long(H));
             hd[i] = h;
           } else if (xat(i, d - 1)) {
-            add_sigmoid_row(A + i * row, Wprev, h, long(H));
+            Zd[i] = add_sigmoid_dot<true, true>(A + i * row, Wprev, h, V, long(H));
             hd[i] = h;
           } else {
             hd[i] = hd[i - n];  // the previous position's state
+            rest[m] = hd[i];
+            ridx[m++] = i;
           }
         }
-        float* Zd = Z + size_t(d - d0) * n;
-        dot_rows(V, hd, int64_t(n), long(H), Zd);
+        dot_rows(V, rest, int64_t(m), long(H), zr);
+        for (size_t k = 0; k < m; ++k) Zd[ridx[k]] = zr[k];
         for (size_t i = 0; i < n; ++i) Zd[i] += bias(y, i, d);
       }
       // The block's output gradients, position by position: dz (kBlock, n).
@@ -711,12 +726,14 @@ class Nade : public AutoregressiveModel {
         float* dzd = dZ + size_t(d - d0) * n;
         for (size_t i = 0; i < n; ++i) t[i] = float(xat(i, d));
         binary_log_probs(Z + size_t(d - d0) * n, t, long(n), lp, dzd);
+        float gb = grad[b_ + size_t(d)];  // in a register: the same additions in the same order
         for (size_t i = 0; i < n; ++i) {
           nll[i] -= lp[i];
           dzd[i] *= w[i];
-          grad[b_ + size_t(d)] += dzd[i];
+          gb += dzd[i];
           if (L_ > 0) grad[q_ + size_t(y[i]) * size_t(D) + size_t(d)] += dzd[i];
         }
+        grad[b_ + size_t(d)] = gb;
         // dV_d = sum_i dz_i h_i.
         add_weighted_rows(grad + v_ + size_t(d) * size_t(H), hp + size_t(d - d0) * n, dzd, int64_t(n), long(H));
       }

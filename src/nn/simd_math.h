@@ -6,9 +6,15 @@
 //           about -745, +inf above 709);
 //   log1p_pd (x in [0, 1]): 2 atanh(z) with z = x / (2 + x) <= 1/3, the odd
 //           series to z^33 (truncation < 2e-17), accurate for tiny x too;
-//   sigmoid_ps (16 floats): 1 / (1 + e^-x) within 2.5e-7 relative (tests/nn/simd_math_test.cc).
+//   sigmoid_ps (16 floats): 1 / (1 + e^-x) within 6e-7 relative for x >= -10
+//           (tests/nn/simd_math_test.cc); sigmoid_exp2_ps the same of t = -x log2 e.
 // Only under AVX-512; callers keep a scalar path for other builds.
 #pragma once
+
+namespace dgm::nn::simd {
+// The factor of sigmoid_exp2_ps's argument: t = x * kNegLog2e (any build).
+constexpr float kNegLog2e = -1.44269504088896341f;
+}  // namespace dgm::nn::simd
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -21,10 +27,11 @@ inline void store(float* p, __mmask16 m, __m512 v) {
   if (m == __mmask16(0xFFFF)) _mm512_storeu_ps(p, v);
   else _mm512_mask_storeu_ps(p, m, v);
 }
-// The lane masks of the four 16-float packets at [j, j + 64) of an array of
+// The lane masks of the V 16-float packets at [j, j + 16 V) of an array of
 // n floats: all lanes inside it on, the rest off.
-inline void masks4(long n, long j, __mmask16 m[4]) {
-  for (int v = 0; v < 4; ++v) {
+template <int V>
+inline void masks(long n, long j, __mmask16 m[V]) {
+  for (int v = 0; v < V; ++v) {
     const long left = n - j - 16 * v;
     m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
   }
@@ -70,33 +77,38 @@ inline __m512d log1p_pd(__m512d x) {
   return _mm512_mul_pd(_mm512_add_pd(z, z), p);
 }
 
-// sigmoid(x) = 1 / (1 + e^-x) for 16 floats, without a branch, in 14 vector
-// operations: e^-x = 2^t with t = -x log2 e = floor(t) + g, g in [0, 1)
-// exactly (vreduceps), 2^g by its minimax polynomial of degree 6 (relative
-// error 1.9e-9, a thirtieth of float's half ulp) and 2^floor(t) by vscalefps,
-// which floors t itself; then 1 / d, d = 1 + e^-x, by the hardware reciprocal
-// estimate and one Newton step r + r (1 - d r). t is capped at 125 (x >= -86.6)
-// so that 1 / d stays a normal float; x = +inf gives g = 0, e^-x = 0 and 1; a
-// NaN stays NaN. (vdivps was the single most expensive instruction of NADE's
+// 1 / (1 + 2^t) for 16 floats, t = -x log2 e, so sigmoid(x) for a caller that
+// keeps its sums pre-scaled by -log2 e (NADE's binary passes): without a
+// branch, in 12 vector operations: t = floor(t) + g, g in [0, 1) exactly
+// (vreduceps), 2^g by its minimax polynomial of degree 5 (relative error
+// 7.5e-8, below float's half ulp; degree 6 cost one more FMA for 1.9e-9 that
+// the float rounding of its Horner steps hid) and 2^floor(t) by vscalefps,
+// which floors t itself; then 1 / d, d = 1 + 2^t, by the hardware reciprocal
+// estimate and one Newton step r + r (1 - d r). t is capped at 125 so that
+// 1 / d stays a normal float; t = -inf gives g = 0, 2^t = 0 and 1; a NaN
+// stays NaN. (vdivps was the single most expensive instruction of NADE's
 // training; a Taylor series with round-to-nearest took 19 operations.)
-inline __m512 sigmoid_ps(__m512 x) {
-  const __m512 t = _mm512_min_ps(_mm512_set1_ps(125.0f), _mm512_mul_ps(x, _mm512_set1_ps(-1.44269504088896341f)));
+inline __m512 sigmoid_exp2_ps(__m512 t) {
+  t = _mm512_min_ps(_mm512_set1_ps(125.0f), t);
 #if defined(__AVX512DQ__)
   const __m512 g = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);  // t - floor(t)
 #else
   const __m512 g = _mm512_sub_ps(t, _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
 #endif
-  // Horner over the minimax coefficients of 2^g on [0, 1), degree 6 .. 0.
-  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(2.170225513164481e-4f), g, _mm512_set1_ps(1.2439688212386724e-3f));
-  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(9.678840915880976e-3f));
-  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(5.548334204993649e-2f));
-  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(0.24022983625062871f));
-  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(0.6931469838439458f));
-  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(1.00000000185567f));
+  // Horner over the minimax coefficients (relative error) of 2^g on [0, 1), degree 5 .. 0.
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.8775766752169808e-3f), g, _mm512_set1_ps(8.989340090433699e-3f));
+  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(5.582631805334362e-2f));
+  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(0.24015361704436247f));
+  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(0.6931530732001695f));
+  p = _mm512_fmadd_ps(p, g, _mm512_set1_ps(0.9999999250635262f));
   const __m512 d = _mm512_add_ps(_mm512_scalef_ps(p, t), _mm512_set1_ps(1.0f));
   const __m512 r = _mm512_rcp14_ps(d);
   return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
 }
+
+// sigmoid(x) = 1 / (1 + e^-x) for 16 floats: sigmoid_exp2_ps(-x log2 e), 13
+// vector operations (x >= -86.6 below the cap; x = +inf gives 1).
+inline __m512 sigmoid_ps(__m512 x) { return sigmoid_exp2_ps(_mm512_mul_ps(x, _mm512_set1_ps(kNegLog2e))); }
 
 }  // namespace dgm::nn::simd
 
