@@ -10,7 +10,7 @@
 # process (user + system inside the timed section), medians over the
 # repeats, and the peak memory of each process (/usr/bin/time -v). Writes
 # bench/results/latest.json and prints the table (markdown) with the CPU model
-# and the load (bench/run_report.py). Not part of the build or of CI. On a
+# and the load (bench/run_report.py; with the CPU family and the OpenBLAS kernels PyTorch runs). Not part of the build or of CI. On a
 # shared machine run it under `nice`: CPU time is what it compares.
 #
 #   bench/run.sh [--quick] [--repeats 3] [--only neural|pixelcnn|mixture|ngram]

@@ -229,16 +229,30 @@ def report(a):
             row('n-gram sampling', '', None, None, '', True, target_text='all cores',
                 note=('not measured by this bench/ngram_kjv.sh' if not failed else fail_note[2:]))
 
-    cpu = 'unknown'
+    # The CPU's name, family and model (a name like "AMD EPYC" covers several
+    # generations, whose vector units differ).
+    info = {}
     for line in open('/proc/cpuinfo'):
-        if line.startswith('model name'):
-            cpu = line.split(':', 1)[1].strip()
-            break
+        k, _, v = line.partition(':')
+        info.setdefault(k.strip(), v.strip())
+    cpu = info.get('model name', 'unknown')
+    if 'cpu family' in info:
+        cpu += f" (family {info['cpu family']} model {info.get('model', '?')})"
+    torch_version = None
     try:
         import torch
         torch_version = torch.__version__
+        # The BLAS kernels the reference runs on this CPU: OpenBLAS picks them
+        # by CPU at load time (Cooperlake's AVX-512 on a Zen 4, for one), and
+        # they move the reference's figures as much as the CPU does.
+        import ctypes
+        blas = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'libopenblas' in l and '.so' in l})
+        if blas:
+            lib = ctypes.CDLL(blas[0])
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            torch_version += f", OpenBLAS {lib.openblas_get_corename().decode()} kernels"
     except Exception:
-        torch_version = None
+        pass
     command = 'bench/run.sh' + (' --quick' if a.quick else '') + (f' --only {a.only}' if a.only else '')
     this_run = {'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), 'cpu': cpu, 'cores': os.cpu_count(),
                 'load_before': a.load_before, 'load_after': a.load_after, 'repeats': a.repeats,
