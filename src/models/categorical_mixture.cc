@@ -7,12 +7,7 @@
 // SampleOptions::pool, one RNG stream a chunk, through Rng::categorical_log.
 #include "dgm/models/categorical_mixture.h"
 
-// GCC 12 reports false "may be used uninitialized" warnings inside its own
-// AVX-512 intrinsics when Eigen's kernels are inlined here.
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
+#include "nn/eigen.h"
 
 #include <algorithm>
 #include <cmath>

@@ -21,12 +21,7 @@
 #include <numeric>
 #include <stdexcept>
 
-// GCC 12 flags Eigen's AVX-512 kernels (_mm512_undefined_ps) as maybe-uninitialized:
-// a known false positive (GCC bug 105593).
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
+#include "nn/eigen.h"
 
 #include "dgm/error.h"
 #include "dgm/model_file.h"

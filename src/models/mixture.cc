@@ -46,12 +46,7 @@
 // its shard; the initial samples are drawn over the whole training set.
 #include "dgm/models/mixture.h"
 
-// GCC 12 reports false "may be used uninitialized" warnings inside its own
-// AVX-512 intrinsics when Eigen's float kernels are inlined here.
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
+#include "nn/eigen.h"
 
 #include <algorithm>
 #include <cmath>

@@ -26,10 +26,7 @@
 #include <cstring>
 #include <limits>
 
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
+#include "nn/eigen.h"
 
 #include "dgm/comm.h"
 #include "dgm/error.h"

@@ -25,11 +25,7 @@
 #include <limits>
 #include <string>
 
-// GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
+#include "nn/eigen.h"
 
 #include "dgm/error.h"
 #include "dgm/models/autoregressive.h"

@@ -7,11 +7,7 @@
 #include <immintrin.h>
 #endif
 
-// GCC 12 flags Eigen's AVX-512 kernels as maybe-uninitialized (a false positive).
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <Eigen/Dense>
+#include "nn/eigen.h"
 
 namespace dgm::nn {
 

@@ -8,13 +8,7 @@
 #include <cmath>
 #include <limits>
 
-// GCC 12 flags Eigen's AVX-512 kernels as (maybe-)uninitialized: a false
-// positive on _mm512_undefined_* (GCC bug 105593).
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <Eigen/Dense>
+#include "nn/eigen.h"
 
 #include "nn/simd_math.h"
 #include "nn/workspace.h"

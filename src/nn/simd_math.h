@@ -16,8 +16,9 @@ namespace dgm::nn::simd {
 constexpr float kNegLog2e = -1.44269504088896341f;
 }  // namespace dgm::nn::simd
 
+#include "nn/avx512.h"
+
 #if defined(__AVX512F__)
-#include <immintrin.h>
 
 namespace dgm::nn::simd {
 

@@ -21,14 +21,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-// GCC 12 reports false "may be used uninitialized" warnings inside its own
-// AVX-512 intrinsics (as in src/models/mixture.cc).
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#endif
+#include "nn/avx512.h"
 
 #include "dgm/distributed.h"
 #include "dgm/error.h"

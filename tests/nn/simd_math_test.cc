@@ -8,11 +8,6 @@
 #include <cmath>
 #include <vector>
 
-// GCC 12 flags the intrinsics' _mm512_undefined_ps as maybe-uninitialized: a
-// known false positive (GCC bug 105593).
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "nn/simd_math.h"
 
 namespace dgm::nn {
