@@ -292,7 +292,7 @@ bool consecutive_columns(const int64_t* col, int64_t c, int64_t J) {
 }
 
 // The columns [0, J) of a panel (at most kPanel) whose input is nonzero at
-// some pixel of the run, in order, into list; returns their number. seq[g]:
+// some pixel of the run, in order, into list (room for 16 more); returns their number. seq[g]:
 // consecutive_columns for the group of 16 from column 16 g.
 int64_t nonzero_columns(int64_t J, const int64_t* col, const uint8_t* seq, const float* x, const PixelRun& run,
                         int32_t* list) {
@@ -317,7 +317,9 @@ int64_t nonzero_columns(int64_t J, const int64_t* col, const uint8_t* seq, const
             break;
           }
     }
-    _mm512_mask_compressstoreu_epi32(list + n, nz, _mm512_add_epi32(iota, _mm512_set1_epi32(int(c))));
+    // Compressed in a register and stored whole (list has 16 spare entries):
+    // Zen 4 runs vpcompressd to memory as slow microcode.
+    _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(iota, _mm512_set1_epi32(int(c)))));
     n += _mm_popcnt_u32(nz);
   }
   return n;
@@ -328,7 +330,7 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
   const int64_t F = gy.F;
   Workspace& ws = thread_workspace();
   Workspace::Frame frame(ws);
-  int32_t* list = ep.skip_zero_inputs ? ws.take<int32_t>(size_t(kPanel)) : nullptr;
+  int32_t* list = ep.skip_zero_inputs ? ws.take<int32_t>(size_t(kPanel + 16)) : nullptr;
   uint8_t* seq = ep.skip_zero_inputs ? ws.take<uint8_t>(size_t(J / 16 + 1)) : nullptr;
   for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
     const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
