@@ -259,7 +259,9 @@ struct Net {
     nn::Workspace::Frame frame(ws);
     const int64_t J = ly.J(), fo = ly.fout;
     T* dw = ws.take_zero<T>(size_t(J * fo));
-    nn::conv_backward_weights<T>(J, prep[l].col, in_grid(l), in, out_grid(l), dres, nn::Region::all(g), dw);
+    // Inputs of layers >= 1: a ReLU's outputs, often zero.
+    nn::conv_backward_weights<T>(J, prep[l].col, in_grid(l), in, out_grid(l), dres, nn::Region::all(g), dw, nullptr,
+                                 l > 0);
     // Masked entries get no gradient: their weights never act.
     for (int64_t e = 0; e < J * fo; ++e) gr[ly.w + size_t(e)] += dw[e] * T(ly.mask[size_t(e)]);
     T* s = ws.take<T>(size_t(n * fo));

@@ -363,9 +363,10 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
 
 // dw rows [j0, j0 + KB) x V output vectors from o0 += sum over the listed
 // pixels of x[xo + col[j]] * dy[yo].
+// Column k of the tile is col[k * cs] and dw's row k * cs (cs = 1: consecutive).
 template <int KB, int V, bool Full>
 void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
-                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
+                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs = 1) {
   __m512 acc[KB][V];
   #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k)
@@ -373,7 +374,7 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
   int64_t off[KB];
   #pragma GCC unroll 16
-  for (int k = 0; k < KB; ++k) off[k] = col[k];
+  for (int k = 0; k < KB; ++k) off[k] = col[k * cs];
   for (int64_t p = 0; p < np; ++p) {
     const float* xp = x + xo[p];
     const float* d = dy + yo[p] + o0;
@@ -391,28 +392,99 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
   for (int k = 0; k < KB; ++k)
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
-      float* at = dw + k * F + o0 + 16 * v;
+      float* at = dw + k * cs * F + o0 + 16 * v;
       simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
     }
 }
 
 template <int V, bool Full>
 void weights_cols(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
-                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
+                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs = 1) {
   switch (kb) {
-    case 8: weights_tile<8, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 7: weights_tile<7, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 6: weights_tile<6, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 5: weights_tile<5, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 4: weights_tile<4, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 3: weights_tile<3, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 2: weights_tile<2, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    default: weights_tile<1, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 8: weights_tile<8, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 7: weights_tile<7, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 6: weights_tile<6, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 5: weights_tile<5, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 4: weights_tile<4, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 3: weights_tile<3, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 2: weights_tile<2, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    default: weights_tile<1, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+  }
+}
+
+template <int V, bool Full>
+void weights_run(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
+                 const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs) {
+  weights_cols<V, Full>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+}
+
+void weights_any(int64_t width, int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo,
+                 const float* x, const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F,
+                 int64_t cs) {
+  const int V = int((width + 15) / 16);
+  if (width == 48) weights_run<3, true>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 3) weights_run<3, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 2) weights_run<2, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else weights_run<1, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+}
+
+// Whether the weight gradient can skip zero inputs channel by channel: the
+// columns are T >= 3 taps of fin <= 64 consecutive channels each (a channel
+// is then zero at a pixel across all its taps often enough, where 8
+// consecutive channels of one tap rarely are).
+bool channel_tiles(int64_t J, const int64_t* col, int64_t fin) {
+  if (fin <= 0 || fin > 64 || J % fin != 0 || J / fin < 3) return false;
+  for (int64_t j = 0; j < J; ++j)
+    if (col[j] != col[j - j % fin] + j % fin) return false;
+  return true;
+}
+
+// Bit k: channel k of the pixel at x + at is not +-0 (fin <= 64).
+inline uint64_t nonzero_channels(const float* x, int64_t at, int64_t fin) {
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+  uint64_t m = 0;
+  for (int64_t c = 0; c < fin; c += 16) {
+    const __m512i v = _mm512_maskz_loadu_epi32(lane_mask(fin - c), x + at + c);
+    m |= uint64_t(_mm512_test_epi32_mask(v, magnitude)) << c;
+  }
+  return m;
+}
+
+// The weight gradient over a block of np pixels, channel by channel: the
+// tile of channel k is its T columns t * fin + k (in groups of up to 8
+// taps), over the pixels where some of those inputs is not +-0, in order.
+// A skipped term adds +-0 to a chain that started at +0 (see Epilogue), so
+// every dw value is the one the dense tiles give.
+void weights_by_channel(int64_t J, int64_t fin, const int64_t* col, int64_t np, const int64_t* xo,
+                        const int64_t* yo, const float* x, const float* dy, float* dw, int64_t F, uint64_t* nz,
+                        int64_t* xk, int64_t* yk) {
+  const int64_t T = J / fin;
+  for (int64_t p = 0; p < np; ++p) {
+    uint64_t m = 0;
+    for (int64_t t = 0; t < T; ++t) m |= nonzero_channels(x, xo[p] + col[t * fin], fin);
+    nz[p] = m;
+  }
+  for (int64_t k = 0; k < fin; ++k) {
+    int64_t n = 0;
+    for (int64_t p = 0; p < np; ++p) {
+      xk[n] = xo[p], yk[n] = yo[p];
+      n += int64_t((nz[p] >> k) & 1u);
+    }
+    if (n == 0) continue;
+    for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
+      const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
+      __mmask16 mask[kBlockVectors];
+      for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
+      for (int64_t t0 = 0; t0 < T; t0 += 8)
+        weights_any(width, std::min<int64_t>(8, T - t0), col + t0 * fin + k, n, xk, yk, x, dy, o0, mask,
+                    dw + (t0 * fin + k) * F, F, fin);
+    }
   }
 }
 
 void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, const float* x, const Grid& gy,
-                             const float* dy, const Region& rg, float* dw, const int64_t* block_cols) {
+                             const float* dy, const Region& rg, float* dw, const int64_t* block_cols,
+                             bool skip_zero_inputs) {
   // Pixels in blocks small enough that their dy and x stay in cache while
   // every column tile passes over them.
   constexpr int64_t kBlockPixels = 128;
@@ -421,6 +493,10 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
   Workspace::Frame frame(ws);
   int64_t* xo = ws.take<int64_t>(kBlockPixels);
   int64_t* yo = ws.take<int64_t>(kBlockPixels);
+  const bool by_channel = skip_zero_inputs && !block_cols && channel_tiles(J, col, gx.F);
+  uint64_t* nz = by_channel ? ws.take<uint64_t>(kBlockPixels) : nullptr;
+  int64_t* xk = by_channel ? ws.take<int64_t>(kBlockPixels) : nullptr;
+  int64_t* yk = by_channel ? ws.take<int64_t>(kBlockPixels) : nullptr;
   PixelWalk walk(gx, gy, rg);
   PixelRun run;
   bool more = true;
@@ -429,6 +505,10 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
     while (np + kTilePixels <= kBlockPixels && (more = walk.next(run, kTilePixels)))
       for (int64_t j = 0; j < run.n; ++j, ++np) xo[np] = run.xo[j], yo[np] = run.yo[j];
     if (np == 0) break;
+    if (by_channel) {
+      weights_by_channel(J, gx.F, col, np, xo, yo, x, dy, dw, F, nz, xk, yk);
+      continue;
+    }
     for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
       const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
       const int V = int((width + 15) / 16);
@@ -467,14 +547,15 @@ void conv_forward(int64_t J, const int64_t* col, const T* w, const Grid& gx, con
 
 template <typename T>
 void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
-                           const Region& region, T* dw, const int64_t* block_cols) {
+                           const Region& region, T* dw, const int64_t* block_cols, bool skip_zero_inputs) {
   if (region.pixels() <= 0) return;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw, block_cols);
+    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw, block_cols, skip_zero_inputs);
     return;
   }
 #endif
+  (void)skip_zero_inputs;
   backward_weights_generic(J, col, gx, x, gy, dy, region, dw, block_cols);
 }
 
@@ -485,7 +566,7 @@ void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const 
   template void conv_forward<T>(int64_t, const int64_t*, const T*, const Grid&, const T*, const Grid&, T*,      \
                                 const Region&, const Epilogue<T>&);                                            \
   template void conv_backward_weights<T>(int64_t, const int64_t*, const Grid&, const T*, const Grid&, const T*, \
-                                         const Region&, T*, const int64_t*);
+                                         const Region&, T*, const int64_t*, bool);
 DGM_NN_CONV(float)
 DGM_NN_CONV(double)
 #undef DGM_NN_CONV
