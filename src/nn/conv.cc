@@ -96,21 +96,29 @@ struct PixelRun {
 
 class PixelWalk {
  public:
-  PixelWalk(const Grid& gx, const Grid& gy, const Region& rg) : gx_(gx), gy_(gy), rg_(rg), i_(rg.i0), r_(rg.r0), c_(rg.c0) {}
-  // Fills up to cap pixels (cap <= 8); false when none are left.
+  PixelWalk(const Grid& gx, const Grid& gy, const Region& rg)
+      : gx_(gx), gy_(gy), rg_(rg), i_(rg.i0), r_(rg.r0), c_(rg.c0), x_(gx.at(i_, r_, c_)), y_(gy.at(i_, r_, c_)) {}
+  // Fills up to cap pixels (cap <= 8); false when none are left. The offsets
+  // step along a row and are recomputed at each row's start.
   bool next(PixelRun& run, int64_t cap) {
     run.n = 0;
     while (run.n < cap && i_ < rg_.i1) {
-      run.xo[run.n] = gx_.at(i_, r_, c_);
-      run.yo[run.n] = gy_.at(i_, r_, c_);
-      run.img[run.n] = i_;
-      ++run.n;
-      if (++c_ == rg_.c1) {
+      const int64_t m = std::min(cap - run.n, rg_.c1 - c_);
+      for (int64_t k = 0; k < m; ++k, ++run.n) {
+        run.xo[run.n] = x_ + k * gx_.F;
+        run.yo[run.n] = y_ + k * gy_.F;
+        run.img[run.n] = i_;
+      }
+      c_ += m;
+      x_ += m * gx_.F;
+      y_ += m * gy_.F;
+      if (c_ == rg_.c1) {
         c_ = rg_.c0;
         if (++r_ == rg_.r1) {
           r_ = rg_.r0;
           ++i_;
         }
+        if (i_ < rg_.i1) x_ = gx_.at(i_, r_, c_), y_ = gy_.at(i_, r_, c_);
       }
     }
     return run.n > 0;
@@ -120,6 +128,7 @@ class PixelWalk {
   const Grid &gx_, &gy_;
   Region rg_;
   int64_t i_, r_, c_;
+  int64_t x_, y_;  // offsets of pixel (i_, r_, c_)
 };
 
 // Plain loops, the same accumulation order (init, then columns in order) for
