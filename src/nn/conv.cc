@@ -464,13 +464,15 @@ inline uint64_t nonzero_channels(const float* x, int64_t at, int64_t fin) {
 // taps), over the pixels where some of those inputs is not +-0, in order.
 // A skipped term adds +-0 to a chain that started at +0 (see Epilogue), so
 // every dw value is the one the dense tiles give.
+// gm: nonzero_channels of every pixel of x's grid, by offset / fin.
 void weights_by_channel(int64_t J, int64_t fin, const int64_t* col, int64_t np, const int64_t* xo,
-                        const int64_t* yo, const float* x, const float* dy, float* dw, int64_t F, uint64_t* nz,
-                        int64_t* xk, int64_t* yk) {
+                        const int64_t* yo, const float* x, const uint64_t* gm, const float* dy, float* dw,
+                        int64_t F, uint64_t* nz, int64_t* xk, int64_t* yk) {
   const int64_t T = J / fin;
+  const double inv = 1.0 / double(fin);  // offsets are multiples of fin: the quotient rounds exactly
   for (int64_t p = 0; p < np; ++p) {
     uint64_t m = 0;
-    for (int64_t t = 0; t < T; ++t) m |= nonzero_channels(x, xo[p] + col[t * fin], fin);
+    for (int64_t t = 0; t < T; ++t) m |= gm[int64_t(double(xo[p] + col[t * fin]) * inv + 0.5)];
     nz[p] = m;
   }
   for (int64_t k = 0; k < fin; ++k) {
@@ -510,6 +512,14 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
   int64_t* yo = ws.take<int64_t>(kBlockPixels);
   const bool by_channel = skip_zero_inputs && !block_cols && channel_tiles(J, col, gx.F);
   uint64_t* nz = by_channel ? ws.take<uint64_t>(kBlockPixels) : nullptr;
+  uint64_t* gm = nullptr;
+  if (by_channel) {
+    // The nonzero channels of every pixel of the region's images (margins
+    // included), once, rather than at each of the T taps that read a pixel.
+    const int64_t fin = gx.F, q0 = rg.i0 * gx.image_stride() / fin, q1 = rg.i1 * gx.image_stride() / fin;
+    gm = ws.take<uint64_t>(size_t(q1 - q0)) - q0;
+    for (int64_t q = q0; q < q1; ++q) gm[q] = nonzero_channels(x, q * fin, fin);
+  }
   int64_t* xk = by_channel ? ws.take<int64_t>(kBlockPixels + 8) : nullptr;
   int64_t* yk = by_channel ? ws.take<int64_t>(kBlockPixels + 8) : nullptr;
   PixelWalk walk(gx, gy, rg);
@@ -521,7 +531,7 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
       for (int64_t j = 0; j < run.n; ++j, ++np) xo[np] = run.xo[j], yo[np] = run.yo[j];
     if (np == 0) break;
     if (by_channel) {
-      weights_by_channel(J, gx.F, col, np, xo, yo, x, dy, dw, F, nz, xk, yk);
+      weights_by_channel(J, gx.F, col, np, xo, yo, x, gm, dy, dw, F, nz, xk, yk);
       continue;
     }
     for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
