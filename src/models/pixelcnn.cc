@@ -51,7 +51,8 @@ struct Arch {
   bool dlm = true;
   int64_t up = 0;             // rows above a pixel that can reach it (the receptive field's height - 1)
   std::vector<Layer> layers;  // [0] mask A input, [1..R] residual, [R+1] 1x1 hidden, [R+2] 1x1 output
-  nn::Margins margins;        // of every hidden grid: the taps forward and (layers >= 1) backward
+  nn::Margins margins;        // of every hidden grid: the taps of layers >= 1, forward and backward
+  nn::Margins in_margins;     // of the input grids (in0, cin): layer 0's taps and ctx's
   nn::DlmHead head() const { return nn::DlmHead{K, M}; }
 };
 
@@ -85,8 +86,8 @@ Layer make_layer(int64_t k, bool mask_a, const std::vector<int64_t>& gin, const 
 
 // The network on n images of H rows (x (n, C*H*W) channel-major, y (n) labels;
 // for video, frame (n) and clip (n) the frame index and clip of each image),
-// every buffer a zero-margined grid in the caller's thread workspace (the
-// caller holds the Frame). Grids: in0 (C) inputs scaled to [-1, 1]; h[r] (F)
+// every buffer a grid (margins zeroed where taps read them) in the caller's
+// thread workspace (the caller holds the Frame). Grids: in0 (C) inputs scaled to [-1, 1]; h[r] (F)
 // the residual stream and a[r] = relu(h[r]), r = 0..R; o1 / a1 (F) the hidden
 // 1x1 layer; out (C*P, no margins) the outputs, pixel-major.
 template <typename T>
@@ -96,7 +97,7 @@ struct Net {
   int64_t n, H;
   const int32_t* ylabel;  // (n) labels, in [0, L) on a labeled space
   const int32_t *frame_of = nullptr, *clip_of = nullptr;  // (n) each, video only
-  nn::Grid g, gout;  // hidden geometry (F = a.F; in0 uses F = C), outputs
+  nn::Grid g, g0, gout;  // hidden geometry (F = a.F), inputs' (F = C; cin: KC * C), outputs
   T *in0 = nullptr, *o1 = nullptr, *a1 = nullptr, *out = nullptr;
   T *cin = nullptr, *cout = nullptr;  // video: the context frames (KC*C), ctx's output (F)
   std::vector<T*> h, act;  // (R+1) each
@@ -114,22 +115,26 @@ struct Net {
     nn::Workspace& ws = nn::thread_workspace();
     g.n = n, g.H = H, g.W = a.W, g.F = a.F;
     g.top = a.margins.top, g.bottom = a.margins.bottom, g.left = a.margins.left, g.right = a.margins.right;
+    g0 = g.with_channels(a.C);
+    g0.top = a.in_margins.top, g0.bottom = a.in_margins.bottom, g0.left = a.in_margins.left, g0.right = a.in_margins.right;
     gout.n = n, gout.H = H, gout.W = a.W, gout.F = a.C * a.P;
-    in0 = grid(g.with_channels(a.C));
+    in0 = grid(g0, true);
     h.resize(size_t(a.R + 1));
     act.resize(size_t(a.R + 1));
-    for (int64_t r = 0; r <= a.R; ++r) h[size_t(r)] = grid(g), act[size_t(r)] = grid(g);
-    o1 = grid(g);
-    a1 = grid(g);
+    // h[r] is read at its own pixels only (a residual, a gate); act[r] through
+    // layer r + 1's taps (the 1x1 hidden layer's for r = R).
+    for (int64_t r = 0; r <= a.R; ++r) h[size_t(r)] = grid(g, false), act[size_t(r)] = grid(g, r < a.R);
+    o1 = grid(g, false);
+    a1 = grid(g, false);
     out = ws.take<T>(gout.size());
     if (a.KC > 0) {
-      cin = grid(g.with_channels(a.KC * a.C));
-      cout = grid(g);
+      cin = grid(g0.with_channels(a.KC * a.C), true);
+      cout = grid(g, false);
       const Layer& ly = a.ctx;
       ctxp.w = ws.take<T>(size_t(ly.J() * ly.fout));
       std::copy(p + ly.w, p + ly.w + ly.J() * ly.fout, ctxp.w);
       ctxp.col = ws.take<int64_t>(size_t(ly.J()));
-      nn::column_offsets(ly.taps, g.with_channels(ly.fin), ctxp.col);
+      nn::column_offsets(ly.taps, g0.with_channels(ly.fin), ctxp.col);
       ctxp.init = ws.take<T>(size_t(n * ly.fout));
       for (int64_t i = 0; i < n; ++i)
         for (int64_t o = 0; o < ly.fout; ++o) ctxp.init[i * ly.fout + o] = p[ly.q + size_t(frame_of[i]) * size_t(ly.fout) + size_t(o)];
@@ -157,13 +162,15 @@ struct Net {
     }
   }
 
-  // A grid of the workspace with zeroed margins (the interior is written before it is read).
-  T* grid(const nn::Grid& gg) const {
+  // A grid of the workspace, its margins zeroed when it is read through taps
+  // other than (0, 0) (the interior is written before it is read; nothing
+  // reads the margins of the others).
+  T* grid(const nn::Grid& gg, bool tapped) const {
     T* d = nn::thread_workspace().take<T>(gg.size());
-    nn::zero_margins(gg, d);
+    if (tapped) nn::zero_margins(gg, d);
     return d;
   }
-  nn::Grid in_grid(size_t l) const { return l == 0 ? g.with_channels(a.C) : g; }
+  nn::Grid in_grid(size_t l) const { return l == 0 ? g0 : g; }
   nn::Grid out_grid(size_t l) const { return l + 1 == a.layers.size() ? gout : g; }
 
   void conv(size_t l, const T* in, T* res, const nn::Region& rg, const T* add, T* relu) const {
@@ -182,7 +189,7 @@ struct Net {
   void set_inputs(const int32_t* x, const nn::Region& rg) {
     const int64_t C = a.C, HW = H * a.W, D = C * HW;
     const T scale = T(2.0 / double(a.K - 1));
-    const nn::Grid gi = g.with_channels(C);
+    const nn::Grid& gi = g0;
     for (int64_t i = rg.i0; i < rg.i1; ++i)
       for (int64_t r = rg.r0; r < rg.r1; ++r)
         for (int64_t c = rg.c0; c < rg.c1; ++c)
@@ -198,11 +205,11 @@ struct Net {
   void set_context(const int32_t* x_img, int64_t clips, int64_t H_full, int64_t r0, int64_t i0, int64_t i1) {
     const int64_t C = a.C, W = a.W, HWf = H_full * W, D = C * HWf;
     const T scale = T(2.0 / double(a.K - 1));
-    const nn::Grid gc = g.with_channels(a.KC * C);
+    const nn::Grid gc = g0.with_channels(a.KC * C);
     for (int64_t i = i0; i < i1; ++i)
-      for (int64_t r = -g.top; r < H + g.bottom; ++r) {
+      for (int64_t r = -gc.top; r < H + gc.bottom; ++r) {
         const int64_t rf = r0 + r;
-        for (int64_t c = -g.left; c < W + g.right; ++c) {
+        for (int64_t c = -gc.left; c < W + gc.right; ++c) {
           T* dst = cin + gc.at(i, r, c);
           for (int64_t k = 0; k < a.KC; ++k) {
             const int64_t f = frame_of[i] - 1 - k;
@@ -233,7 +240,7 @@ struct Net {
     if (a.KC > 0) {
       nn::Epilogue<T> ep;
       ep.init = ctxp.init;
-      nn::conv_forward<T>(a.ctx.J(), ctxp.col, ctxp.w, g.with_channels(a.ctx.fin), cin, g, cout, rg, ep);
+      nn::conv_forward<T>(a.ctx.J(), ctxp.col, ctxp.w, g0.with_channels(a.ctx.fin), cin, g, cout, rg, ep);
     }
     conv(0, in0, h[0], rg, cout, act[0]);
     for (int64_t r = 1; r <= R; ++r) conv(size_t(r), act[size_t(r - 1)], h[size_t(r)], rg, h[size_t(r - 1)], act[size_t(r)]);
@@ -252,7 +259,9 @@ struct Net {
     nn::Workspace::Frame frame(ws);
     const int64_t J = ly.J(), fo = ly.fout;
     T* dw = ws.take_zero<T>(size_t(J * fo));
-    nn::conv_backward_weights<T>(J, prep[l].col, in_grid(l), in, out_grid(l), dres, nn::Region::all(g), dw);
+    // Inputs of layers >= 1: a ReLU's outputs, often zero.
+    nn::conv_backward_weights<T>(J, prep[l].col, in_grid(l), in, out_grid(l), dres, nn::Region::all(g), dw, nullptr,
+                                 l > 0);
     // Masked entries get no gradient: their weights never act.
     for (int64_t e = 0; e < J * fo; ++e) gr[ly.w + size_t(e)] += dw[e] * T(ly.mask[size_t(e)]);
     T* s = ws.take<T>(size_t(n * fo));
@@ -278,9 +287,9 @@ struct Net {
   // Given dout (outputs' gradient, laid out as out), adds the parameter gradient to gr.
   void backward(const T* dout, T* gr) const {
     const int64_t R = a.R;
-    T* d1 = grid(g);
-    T* dh = grid(g);
-    T* dh2 = grid(g);
+    T* d1 = grid(g, false);  // read through the 1x1 hidden layer's adjoint
+    T* dh = grid(g, true);
+    T* dh2 = grid(g, true);
     layer_grads(size_t(R + 2), a1, dout, gr);
     layer_adjoint(size_t(R + 2), dout, o1, nullptr, d1);  // d o1
     layer_grads(size_t(R + 1), act[size_t(R)], d1, gr);
@@ -299,7 +308,7 @@ struct Net {
       nn::Workspace::Frame frame(ws);
       const int64_t J = ly.J(), fo = ly.fout;
       T* dw = ws.take_zero<T>(size_t(J * fo));
-      nn::conv_backward_weights<T>(J, ctxp.col, g.with_channels(ly.fin), cin, g, dh, nn::Region::all(g), dw);
+      nn::conv_backward_weights<T>(J, ctxp.col, g0.with_channels(ly.fin), cin, g, dh, nn::Region::all(g), dw);
       for (int64_t e = 0; e < J * fo; ++e) gr[ly.w + size_t(e)] += dw[e];
       T* s = ws.take<T>(size_t(n * fo));
       nn::sum_pixels(g, dh, nn::Region::all(g), s);
@@ -451,10 +460,11 @@ class PixelCnn : public AutoregressiveModel {
       ly.w = params_.add(name + ".w", {uint64_t(ly.taps.size() * size_t(ly.fin)), uint64_t(ly.fout)});
       ly.b = params_.add(name + ".b", {uint64_t(ly.fout)});
       if (L_ > 0) ly.q = params_.add(name + ".q", {uint64_t(L_), uint64_t(ly.fout)});
-      // Hidden grids are read through every layer's taps, and (layers after
-      // the first) through their adjoint's in the backward pass.
-      a_.margins = nn::max_margins(a_.margins, nn::margins_for(ly.taps));
-      if (j > 0) a_.margins = nn::max_margins(a_.margins, nn::margins_for(nn::negate(ly.taps)));
+      // The inputs are read through layer 0's taps; hidden grids through the
+      // later layers' taps, and through their adjoint's in the backward pass
+      // (layer 0 has no adjoint: its 7x7 margins would widen every grid).
+      if (j == 0) a_.in_margins = nn::margins_for(ly.taps);
+      else a_.margins = nn::max_margins(a_.margins, nn::max_margins(nn::margins_for(ly.taps), nn::margins_for(nn::negate(ly.taps))));
     }
     if (a_.KC > 0) {
       // The context: every tap of a first_kernel square, no mask (earlier frames are known).
@@ -467,7 +477,7 @@ class PixelCnn : public AutoregressiveModel {
       ly.mask.assign(size_t(ly.J() * ly.fout), 1.0f);
       ly.w = params_.add("ctx.w", {uint64_t(ly.J()), uint64_t(F)});
       ly.q = params_.add("ctx.q", {uint64_t(a_.T), uint64_t(F)});
-      a_.margins = nn::max_margins(a_.margins, nn::margins_for(ly.taps));
+      a_.in_margins = nn::max_margins(a_.in_margins, nn::margins_for(ly.taps));
     }
     params_.allocate();
     order_.resize(size_t(D_));

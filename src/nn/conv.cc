@@ -89,21 +89,29 @@ struct PixelRun {
 
 class PixelWalk {
  public:
-  PixelWalk(const Grid& gx, const Grid& gy, const Region& rg) : gx_(gx), gy_(gy), rg_(rg), i_(rg.i0), r_(rg.r0), c_(rg.c0) {}
-  // Fills up to cap pixels (cap <= 8); false when none are left.
+  PixelWalk(const Grid& gx, const Grid& gy, const Region& rg)
+      : gx_(gx), gy_(gy), rg_(rg), i_(rg.i0), r_(rg.r0), c_(rg.c0), x_(gx.at(i_, r_, c_)), y_(gy.at(i_, r_, c_)) {}
+  // Fills up to cap pixels (cap <= 8); false when none are left. The offsets
+  // step along a row and are recomputed at each row's start.
   bool next(PixelRun& run, int64_t cap) {
     run.n = 0;
     while (run.n < cap && i_ < rg_.i1) {
-      run.xo[run.n] = gx_.at(i_, r_, c_);
-      run.yo[run.n] = gy_.at(i_, r_, c_);
-      run.img[run.n] = i_;
-      ++run.n;
-      if (++c_ == rg_.c1) {
+      const int64_t m = std::min(cap - run.n, rg_.c1 - c_);
+      for (int64_t k = 0; k < m; ++k, ++run.n) {
+        run.xo[run.n] = x_ + k * gx_.F;
+        run.yo[run.n] = y_ + k * gy_.F;
+        run.img[run.n] = i_;
+      }
+      c_ += m;
+      x_ += m * gx_.F;
+      y_ += m * gy_.F;
+      if (c_ == rg_.c1) {
         c_ = rg_.c0;
         if (++r_ == rg_.r1) {
           r_ = rg_.r0;
           ++i_;
         }
+        if (i_ < rg_.i1) x_ = gx_.at(i_, r_, c_), y_ = gy_.at(i_, r_, c_);
       }
     }
     return run.n > 0;
@@ -113,6 +121,7 @@ class PixelWalk {
   const Grid &gx_, &gy_;
   Region rg_;
   int64_t i_, r_, c_;
+  int64_t x_, y_;  // offsets of pixel (i_, r_, c_)
 };
 
 // Plain loops, the same accumulation order (init, then columns in order) for
@@ -285,7 +294,7 @@ bool consecutive_columns(const int64_t* col, int64_t c, int64_t J) {
 }
 
 // The columns [0, J) of a panel (at most kPanel) whose input is nonzero at
-// some pixel of the run, in order, into list; returns their number. seq[g]:
+// some pixel of the run, in order, into list (room for 16 more); returns their number. seq[g]:
 // consecutive_columns for the group of 16 from column 16 g.
 int64_t nonzero_columns(int64_t J, const int64_t* col, const uint8_t* seq, const float* x, const PixelRun& run,
                         int32_t* list) {
@@ -310,7 +319,9 @@ int64_t nonzero_columns(int64_t J, const int64_t* col, const uint8_t* seq, const
             break;
           }
     }
-    _mm512_mask_compressstoreu_epi32(list + n, nz, _mm512_add_epi32(iota, _mm512_set1_epi32(int(c))));
+    // Compressed in a register and stored whole (list has 16 spare entries):
+    // Zen 4 runs vpcompressd to memory as slow microcode.
+    _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(iota, _mm512_set1_epi32(int(c)))));
     n += _mm_popcnt_u32(nz);
   }
   return n;
@@ -321,7 +332,7 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
   const int64_t F = gy.F;
   Workspace& ws = thread_workspace();
   Workspace::Frame frame(ws);
-  int32_t* list = ep.skip_zero_inputs ? ws.take<int32_t>(size_t(kPanel)) : nullptr;
+  int32_t* list = ep.skip_zero_inputs ? ws.take<int32_t>(size_t(kPanel + 16)) : nullptr;
   uint8_t* seq = ep.skip_zero_inputs ? ws.take<uint8_t>(size_t(J / 16 + 1)) : nullptr;
   for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
     const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
@@ -354,9 +365,10 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
 
 // dw rows [j0, j0 + KB) x V output vectors from o0 += sum over the listed
 // pixels of x[xo + col[j]] * dy[yo].
+// Column k of the tile is col[k * cs] and dw's row k * cs (cs = 1: consecutive).
 template <int KB, int V, bool Full>
 void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
-                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
+                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs = 1) {
   __m512 acc[KB][V];
   #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k)
@@ -364,7 +376,7 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
   int64_t off[KB];
   #pragma GCC unroll 16
-  for (int k = 0; k < KB; ++k) off[k] = col[k];
+  for (int k = 0; k < KB; ++k) off[k] = col[k * cs];
   for (int64_t p = 0; p < np; ++p) {
     const float* xp = x + xo[p];
     const float* d = dy + yo[p] + o0;
@@ -382,28 +394,107 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
   for (int k = 0; k < KB; ++k)
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
-      float* at = dw + k * F + o0 + 16 * v;
+      float* at = dw + k * cs * F + o0 + 16 * v;
       simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
     }
 }
 
 template <int V, bool Full>
 void weights_cols(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
-                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F) {
+                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs = 1) {
   switch (kb) {
-    case 8: weights_tile<8, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 7: weights_tile<7, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 6: weights_tile<6, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 5: weights_tile<5, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 4: weights_tile<4, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 3: weights_tile<3, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    case 2: weights_tile<2, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
-    default: weights_tile<1, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F); break;
+    case 8: weights_tile<8, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 7: weights_tile<7, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 6: weights_tile<6, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 5: weights_tile<5, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 4: weights_tile<4, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 3: weights_tile<3, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    case 2: weights_tile<2, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+    default: weights_tile<1, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
+  }
+}
+
+template <int V, bool Full>
+void weights_run(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
+                 const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs) {
+  weights_cols<V, Full>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+}
+
+void weights_any(int64_t width, int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo,
+                 const float* x, const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F,
+                 int64_t cs) {
+  const int V = int((width + 15) / 16);
+  if (width == 48) weights_run<3, true>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 3) weights_run<3, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 2) weights_run<2, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else weights_run<1, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+}
+
+// Whether the weight gradient can skip zero inputs channel by channel: the
+// columns are T >= 3 taps of fin <= 64 consecutive channels each (a channel
+// is then zero at a pixel across all its taps often enough, where 8
+// consecutive channels of one tap rarely are).
+bool channel_tiles(int64_t J, const int64_t* col, int64_t fin) {
+  if (fin <= 0 || fin > 64 || J % fin != 0 || J / fin < 3) return false;
+  for (int64_t j = 0; j < J; ++j)
+    if (col[j] != col[j - j % fin] + j % fin) return false;
+  return true;
+}
+
+// Bit k: channel k of the pixel at x + at is not +-0 (fin <= 64).
+inline uint64_t nonzero_channels(const float* x, int64_t at, int64_t fin) {
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+  uint64_t m = 0;
+  for (int64_t c = 0; c < fin; c += 16) {
+    const __m512i v = _mm512_maskz_loadu_epi32(lane_mask(fin - c), x + at + c);
+    m |= uint64_t(_mm512_test_epi32_mask(v, magnitude)) << c;
+  }
+  return m;
+}
+
+// The weight gradient over a block of np pixels, channel by channel: the
+// tile of channel k is its T columns t * fin + k (in groups of up to 8
+// taps), over the pixels where some of those inputs is not +-0, in order.
+// A skipped term adds +-0 to a chain that started at +0 (see Epilogue), so
+// every dw value is the one the dense tiles give.
+// gm: nonzero_channels of every pixel of x's grid, by offset / fin.
+void weights_by_channel(int64_t J, int64_t fin, const int64_t* col, int64_t np, const int64_t* xo,
+                        const int64_t* yo, const float* x, const uint64_t* gm, const float* dy, float* dw,
+                        int64_t F, uint64_t* nz, int64_t* xk, int64_t* yk) {
+  const int64_t T = J / fin;
+  const double inv = 1.0 / double(fin);  // offsets are multiples of fin: the quotient rounds exactly
+  for (int64_t p = 0; p < np; ++p) {
+    uint64_t m = 0;
+    for (int64_t t = 0; t < T; ++t) m |= gm[int64_t(double(xo[p] + col[t * fin]) * inv + 0.5)];
+    nz[p] = m;
+  }
+  for (int64_t k = 0; k < fin; ++k) {
+    // The pixels whose bit k is set, 8 at a time (compressed in registers:
+    // Zen 4 runs vpcompressq to memory as slow microcode; xk, yk have 8 spare).
+    const __m512i bit = _mm512_set1_epi64(int64_t(uint64_t(1) << k));
+    int64_t n = 0;
+    for (int64_t p = 0; p < np; p += 8) {
+      const __mmask8 lanes = __mmask8(np - p >= 8 ? 0xFF : (1u << (np - p)) - 1u);
+      const __mmask8 m = _mm512_mask_test_epi64_mask(lanes, _mm512_maskz_loadu_epi64(lanes, nz + p), bit);
+      _mm512_storeu_si512(xk + n, _mm512_maskz_compress_epi64(m, _mm512_maskz_loadu_epi64(lanes, xo + p)));
+      _mm512_storeu_si512(yk + n, _mm512_maskz_compress_epi64(m, _mm512_maskz_loadu_epi64(lanes, yo + p)));
+      n += _mm_popcnt_u32(m);
+    }
+    if (n == 0) continue;
+    for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
+      const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
+      __mmask16 mask[kBlockVectors];
+      for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
+      for (int64_t t0 = 0; t0 < T; t0 += 8)
+        weights_any(width, std::min<int64_t>(8, T - t0), col + t0 * fin + k, n, xk, yk, x, dy, o0, mask,
+                    dw + (t0 * fin + k) * F, F, fin);
+    }
   }
 }
 
 void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, const float* x, const Grid& gy,
-                             const float* dy, const Region& rg, float* dw, const int64_t* block_cols) {
+                             const float* dy, const Region& rg, float* dw, const int64_t* block_cols,
+                             bool skip_zero_inputs) {
   // Pixels in blocks small enough that their dy and x stay in cache while
   // every column tile passes over them.
   constexpr int64_t kBlockPixels = 128;
@@ -412,6 +503,18 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
   Workspace::Frame frame(ws);
   int64_t* xo = ws.take<int64_t>(kBlockPixels);
   int64_t* yo = ws.take<int64_t>(kBlockPixels);
+  const bool by_channel = skip_zero_inputs && !block_cols && channel_tiles(J, col, gx.F);
+  uint64_t* nz = by_channel ? ws.take<uint64_t>(kBlockPixels) : nullptr;
+  uint64_t* gm = nullptr;
+  if (by_channel) {
+    // The nonzero channels of every pixel of the region's images (margins
+    // included), once, rather than at each of the T taps that read a pixel.
+    const int64_t fin = gx.F, q0 = rg.i0 * gx.image_stride() / fin, q1 = rg.i1 * gx.image_stride() / fin;
+    gm = ws.take<uint64_t>(size_t(q1 - q0)) - q0;
+    for (int64_t q = q0; q < q1; ++q) gm[q] = nonzero_channels(x, q * fin, fin);
+  }
+  int64_t* xk = by_channel ? ws.take<int64_t>(kBlockPixels + 8) : nullptr;
+  int64_t* yk = by_channel ? ws.take<int64_t>(kBlockPixels + 8) : nullptr;
   PixelWalk walk(gx, gy, rg);
   PixelRun run;
   bool more = true;
@@ -420,6 +523,10 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
     while (np + kTilePixels <= kBlockPixels && (more = walk.next(run, kTilePixels)))
       for (int64_t j = 0; j < run.n; ++j, ++np) xo[np] = run.xo[j], yo[np] = run.yo[j];
     if (np == 0) break;
+    if (by_channel) {
+      weights_by_channel(J, gx.F, col, np, xo, yo, x, gm, dy, dw, F, nz, xk, yk);
+      continue;
+    }
     for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
       const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
       const int V = int((width + 15) / 16);
@@ -458,14 +565,15 @@ void conv_forward(int64_t J, const int64_t* col, const T* w, const Grid& gx, con
 
 template <typename T>
 void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
-                           const Region& region, T* dw, const int64_t* block_cols) {
+                           const Region& region, T* dw, const int64_t* block_cols, bool skip_zero_inputs) {
   if (region.pixels() <= 0) return;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw, block_cols);
+    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw, block_cols, skip_zero_inputs);
     return;
   }
 #endif
+  (void)skip_zero_inputs;
   backward_weights_generic(J, col, gx, x, gy, dy, region, dw, block_cols);
 }
 
@@ -476,7 +584,7 @@ void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const 
   template void conv_forward<T>(int64_t, const int64_t*, const T*, const Grid&, const T*, const Grid&, T*,      \
                                 const Region&, const Epilogue<T>&);                                            \
   template void conv_backward_weights<T>(int64_t, const int64_t*, const Grid&, const T*, const Grid&, const T*, \
-                                         const Region&, T*, const int64_t*);
+                                         const Region&, T*, const int64_t*, bool);
 DGM_NN_CONV(float)
 DGM_NN_CONV(double)
 #undef DGM_NN_CONV

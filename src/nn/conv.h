@@ -119,10 +119,14 @@ void conv_forward(int64_t J, const int64_t* col, const T* w, const Grid& gx, con
 
 // dw (J, fout) += sum over the region's pixels p (in image, row, column order)
 // of x[p + col[j]] * dy[p]; dy laid out as gy. block_cols as in Epilogue (rows
-// of dw outside a block's range are not touched there).
+// of dw outside a block's range are not touched there). skip_zero_inputs: x
+// often exactly zero (a ReLU's output); the float kernel then skips, channel
+// by channel, the pixels where a channel's inputs at every tap are +-0 (the
+// same dw, as in Epilogue).
 template <typename T>
 void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
-                           const Region& region, T* dw, const int64_t* block_cols = nullptr);
+                           const Region& region, T* dw, const int64_t* block_cols = nullptr,
+                           bool skip_zero_inputs = false);
 
 // s (i1 - i0, F) = per-image sums of the grid's values over the region
 // (bias gradients).

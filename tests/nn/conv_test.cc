@@ -163,6 +163,45 @@ void check_adjoint(double tol) {
 TEST(Conv, AdjointAndWeightGradientFloat) { check_adjoint<float>(1e-5); }
 TEST(Conv, AdjointAndWeightGradientDouble) { check_adjoint<double>(1e-12); }
 
+// Inputs mostly exactly zero (a ReLU's outputs, zero in blocks of pixels and
+// at random): the weight gradient that skips them channel by channel gives
+// every dw bit for bit as the dense one, over regions of whole images and of
+// a few rows; shapes past its limits (fin > 64, fewer than 3 taps, more than
+// 8 taps, more than one output block) included.
+TEST(Conv, WeightGradientSkippingZeroInputsIsExact) {
+  Rng rng(21);
+  std::vector<Case> cs = cases();
+  cs.push_back({pixelcnn_taps(3, true), 3, 9, 10, 64, 100});
+  cs.push_back({pixelcnn_taps(3, true), 2, 5, 5, 70, 16});
+  cs.push_back({pixelcnn_taps(7, true), 2, 8, 8, 7, 48});
+  for (const Case& c : cs) {
+    const Margins m = max_margins(margins_for(c.taps), margins_for(negate(c.taps)));
+    const Grid gx = make_grid(c, c.fin, m), gy = make_grid(c, c.fout, m);
+    std::vector<float> x = random_grid<float>(gx, rng);
+    const std::vector<float> dy = random_grid<float>(gy, rng);
+    for (int64_t i = 0; i < c.n; ++i)
+      for (int64_t r = 0; r < c.H; ++r)
+        for (int64_t cc = 0; cc < c.W; ++cc)
+          for (int64_t k = 0; k < c.fin; ++k) {
+            float& v = x[size_t(gx.at(i, r, cc) + k)];
+            if ((r + cc + k) % 5 < 2 || rng.uniform() < 0.4) v = 0.0f;
+            else v = std::max(v, 0.0f);
+          }
+    const int64_t J = int64_t(c.taps.size()) * c.fin;
+    std::vector<int64_t> col(static_cast<size_t>(J));
+    column_offsets(c.taps, gx, col.data());
+    const Region parts[] = {Region::all(gy), {c.n > 1 ? 1 : 0, c.n, std::min<int64_t>(1, c.H - 1), c.H, 0, c.W}};
+    for (const Region& rg : parts) {
+      std::vector<float> dense(size_t(J * c.fout), 0.5f), skip(dense);
+      conv_backward_weights<float>(J, col.data(), gx, x.data(), gy, dy.data(), rg, dense.data());
+      conv_backward_weights<float>(J, col.data(), gx, x.data(), gy, dy.data(), rg, skip.data(), nullptr, true);
+      for (size_t e = 0; e < dense.size(); ++e)
+        ASSERT_EQ(std::memcmp(&dense[e], &skip[e], sizeof(float)), 0)
+            << "fin " << c.fin << " fout " << c.fout << " taps " << c.taps.size() << " at " << e;
+    }
+  }
+}
+
 // A dense staircase layer (MADE): rows of 1x1 "images", output o using the
 // inputs below prefix[o] (sorted), weights past it zero. Restricting each
 // output block to its columns changes no value; the weight gradient touches
