@@ -1,0 +1,37 @@
+// sparse_rows.h — staircase layers (nn/conv.h's blocks of kOutputBlock
+// outputs, each reading a range of columns) on inputs that are mostly exact
+// zeros: the 0/1 features of binary data and the ReLU outputs of a hidden
+// layer. Each row visits only its own nonzero inputs, where the tiles of
+// conv_forward multiply every column for every pixel of a tile.
+//
+// The floats are those of conv_forward on the same operands: every output
+// value is the same chain of fused multiply-adds in column order, less terms
+// whose input is +-0 (a finite weight times +-0 adds +-0, which leaves every
+// partial sum but -0 unchanged; a chain reaches -0 only from an init of -0 or
+// an underflow, and then only the sign of a zero can differ). Where every
+// nonzero input is 1 the terms are plain adds, which round alike.
+#pragma once
+
+#include <cstdint>
+
+#include "nn/conv.h"
+
+namespace dgm::nn {
+
+// Whether the kernel is built (AVX-512) and takes J columns; where not, it
+// returns false and writes nothing.
+bool sparse_rows_fit(int64_t J);
+
+// y (n, F) = init (n, F; null: 0) + x (n, J) w (J, F), block b of outputs
+// reading the columns [block_cols[2b], block_cols[2b + 1]) (null: all), its
+// weights outside them zero; with relu, max(v, 0) is stored. w is packed by
+// blocks: block b's (J, kOutputBlock) weights at w + b * J * kOutputBlock
+// (sparse_rows_packed), so that each term loads three whole cache lines (w
+// 64-byte aligned) and a block's rows share no cache sets.
+bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, int64_t F, const int64_t* block_cols,
+                         const float* init, float* y, bool relu);
+
+// The size of the packed weights of F outputs from J columns.
+inline int64_t sparse_rows_packed(int64_t J, int64_t F) { return num_output_blocks(F) * J * kOutputBlock; }
+
+}  // namespace dgm::nn
