@@ -517,13 +517,22 @@ class Made : public AutoregressiveModel {
     };
     // act[0] (n, F) input features in the mask's sorted order; act[l] (n, H_l) ReLU outputs; z (n, D*(K-1)).
     float** act = ws.take<float*>(nl + 1);
-    act[0] = ws.take_zero<float>(size_t(N * F_));
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t t = 0; t < D_; ++t) {
-        int64_t col;
-        float val;
-        if (feature(t, x[i * D_ + mk.order[size_t(t)]], &col, &val)) act[0][i * F_ + col] = val;
-      }
+    if (onehot_) {
+      act[0] = ws.take_zero<float>(size_t(N * F_));
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t t = 0; t < D_; ++t) {
+          int64_t col;
+          float val;
+          if (feature(t, x[i * D_ + mk.order[size_t(t)]], &col, &val)) act[0][i * F_ + col] = val;
+        }
+    } else {
+      // One feature a position (column t), value v / (K - 1): without the
+      // branch on v == 0 (unpredictable on binary images), the same floats.
+      act[0] = ws.take<float>(size_t(N * F_));
+      const float scale = float(K_ - 1);
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t t = 0; t < D_; ++t) act[0][i * F_ + t] = float(x[i * D_ + mk.order[size_t(t)]]) / scale;
+    }
     for (size_t l = 0; l < nl; ++l) {
       const Layer& ly = layers_[l];
       float* init = ws.take<float>(size_t(N * ly.out));  // b + U[:, y_i]
@@ -554,13 +563,23 @@ class Made : public AutoregressiveModel {
       // Binary: act[0] holds the 0/1 targets in the same sorted layout as z.
       double* lp = ws.take<double>(size_t(N * O));
       binary_log_probs(z, act[0], long(N * O), lp, dz);
-      for (int64_t i = 0; i < N; ++i) {
-        double sum = 0;
-        for (int64_t j = 0; j < O; ++j) sum += lp[i * O + j];
-        nll[i] = -sum;
-        if (dz && w && w[i] != 1.0f)
-          for (int64_t j = 0; j < O; ++j) dz[i * O + j] *= w[i];
+      // Each row's sum in position order; four rows at a time (independent chains).
+      int64_t i0 = 0;
+      for (; i0 + 4 <= N; i0 += 4) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const double* r = lp + i0 * O;
+        for (int64_t j = 0; j < O; ++j) s0 += r[j], s1 += r[O + j], s2 += r[2 * O + j], s3 += r[3 * O + j];
+        nll[i0] = -s0, nll[i0 + 1] = -s1, nll[i0 + 2] = -s2, nll[i0 + 3] = -s3;
       }
+      for (; i0 < N; ++i0) {
+        double sum = 0;
+        for (int64_t j = 0; j < O; ++j) sum += lp[i0 * O + j];
+        nll[i0] = -sum;
+      }
+      if (dz && w)
+        for (int64_t i = 0; i < N; ++i)
+          if (w[i] != 1.0f)
+            for (int64_t j = 0; j < O; ++j) dz[i * O + j] *= w[i];
     } else {
       for (int64_t i = 0; i < N; ++i) {
         double lp = 0;
