@@ -610,7 +610,10 @@ class Made : public AutoregressiveModel {
         }
       // dW (out, in) += dpre^T act[l]: "columns" are the outputs r, vectors run
       // over the inputs; each block of inputs reads the outputs that may use them.
-      nn::conv_backward_weights<float>(ly.out, iota_.data(), rows(ly.out), dpre, rows(ly.in), act[l],
+      // The first layer's 0/1 inputs: blocks of inputs skip the rows that are all 0 there.
+      if (!wt_sparse_[l] ||
+          !nn::sparse_rows_weight_gradient(N, ly.out, ly.in, dpre, act[l], ml.adjoint_cols.data(), g + ly.w))
+        nn::conv_backward_weights<float>(ly.out, iota_.data(), rows(ly.out), dpre, rows(ly.in), act[l],
                                          nn::Region::all(rows(ly.in)), g + ly.w, ml.adjoint_cols.data());
       // Keep the staircase: entries past each row's own prefix get no gradient
       // (the kernel wrote whole input blocks).

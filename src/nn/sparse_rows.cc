@@ -76,6 +76,54 @@ void forward_rows(int V, bool full, int64_t n, const int32_t* off, const float* 
   else forward_row<1, false, Unit>(n, off, val, w, mask, init, y, relu, first, last);
 }
 
+// dw rows [0, KB) (ld J) x V vectors += sum over the listed rows p of
+// d[p][k] x[p][:], each chain from +0 (conv_backward_weights' tiles).
+template <int KB, int V, bool Full>
+void weights_tile(int64_t np, const int32_t* rows, const float* d, int64_t R, const float* x, int64_t J,
+                  const __mmask16* mask, float* dw) {
+  __m512 acc[KB][V];
+  #pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < np; ++i) {
+    const int64_t p = rows[i];
+    const float* xp = x + p * J;
+    const float* dp = d + p * R;
+    __m512 xv[V];
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) xv[v] = load_lanes<Full>(mask[v], xp + 16 * v);
+    #pragma GCC unroll 16
+    for (int k = 0; k < KB; ++k) {
+      const __m512 db = _mm512_set1_ps(dp[k]);
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[k][v] = _mm512_fmadd_ps(db, xv[v], acc[k][v]);
+    }
+  }
+  #pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) {
+      float* at = dw + k * J + 16 * v;
+      simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
+    }
+}
+
+template <int V, bool Full>
+void weights_rows(int64_t kb, int64_t np, const int32_t* rows, const float* d, int64_t R, const float* x, int64_t J,
+                  const __mmask16* mask, float* dw) {
+  switch (kb) {
+    case 8: weights_tile<8, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 7: weights_tile<7, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 6: weights_tile<6, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 5: weights_tile<5, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 4: weights_tile<4, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 3: weights_tile<3, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 2: weights_tile<2, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    default: weights_tile<1, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+  }
+}
+
 }  // namespace
 
 bool sparse_rows_fit(int64_t J) { return J * kOutputBlock < (int64_t(1) << 31); }
@@ -156,7 +204,51 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
   return true;
 }
 
+bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d, const float* x,
+                                 const int64_t* block_cols, float* dw) {
+  constexpr int64_t kBlockRows = 128;  // conv_backward_weights' blocks of pixels
+  if (n <= 0) return true;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  int32_t* rows = ws.take<int32_t>(size_t(kBlockRows));
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+  for (int64_t p0 = 0; p0 < n; p0 += kBlockRows) {
+    const int64_t m = std::min(kBlockRows, n - p0);
+    for (int64_t c0 = 0; c0 < J; c0 += kOutputBlock) {
+      const int64_t width = std::min(kOutputBlock, J - c0), b = c0 / kOutputBlock;
+      const int V = int((width + 15) / 16);
+      __mmask16 mask[3];
+      for (int v = 0; v < 3; ++v) mask[v] = lanes(width - 16 * v);
+      const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : R;
+      if (lo >= hi) continue;
+      // The block's rows p whose inputs are not all +-0 there, in order.
+      int64_t np = 0;
+      for (int64_t p = p0; p < p0 + m; ++p) {
+        const float* xp = x + p * J + c0;
+        __m512i bits = _mm512_setzero_si512();
+        for (int v = 0; v < V; ++v) bits = _mm512_or_si512(bits, _mm512_maskz_loadu_epi32(mask[v], xp + 16 * v));
+        rows[np] = int32_t(p);
+        np += _mm512_test_epi32_mask(bits, magnitude) != 0;
+      }
+      if (np == 0) continue;
+      for (int64_t j0 = lo; j0 < hi; j0 += 8) {
+        const int64_t kb = std::min<int64_t>(8, hi - j0);
+        float* at = dw + j0 * J + c0;
+        if (width == kOutputBlock) weights_rows<3, true>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else if (V == 3) weights_rows<3, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else if (V == 2) weights_rows<2, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else weights_rows<1, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+      }
+    }
+  }
+  return true;
+}
+
 #else
+
+bool sparse_rows_weight_gradient(int64_t, int64_t, int64_t, const float*, const float*, const int64_t*, float*) {
+  return false;
+}
 
 bool sparse_rows_fit(int64_t) { return false; }
 

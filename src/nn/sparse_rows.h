@@ -31,6 +31,15 @@ bool sparse_rows_fit(int64_t J);
 bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, int64_t F, const int64_t* block_cols,
                          const float* init, float* y, bool relu);
 
+// dw (R, J) += d^T x (d (n, R), x (n, J) mostly zero): the sums of
+// conv_backward_weights(R, 0..R-1, rows of R, d, rows of J, x, all rows, dw,
+// block_cols), block b of x's kOutputBlock columns taking dw's rows
+// [block_cols[2b], block_cols[2b + 1]), skipping there the rows p whose x is
+// all +-0 in the block (background pixels of binary images). False (nothing
+// written) where the kernel is not built.
+bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d, const float* x,
+                                 const int64_t* block_cols, float* dw);
+
 // The size of the packed weights of F outputs from J columns.
 inline int64_t sparse_rows_packed(int64_t J, int64_t F) { return num_output_blocks(F) * J * kOutputBlock; }
 
