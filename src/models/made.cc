@@ -493,7 +493,9 @@ class Made : public AutoregressiveModel {
       const std::vector<int64_t>& prefix = masks_[0].layers[l].prefix;
       for (int64_t r0 = 0; r0 < ly.out; r0 += 16) {
         const int64_t r1 = std::min(ly.out, r0 + 16);
-        put(r0, r1, staircase ? prefix[size_t(r1 - 1)] : ly.in);
+        // Columns up to a multiple of 16 (whole tiles; the band's weights
+        // there are the staircase's zeros, over zeros).
+        put(r0, r1, staircase ? std::min(ly.in, (prefix[size_t(r1 - 1)] + 15) / 16 * 16) : ly.in);
       }
     }
   }
