@@ -9,13 +9,14 @@
 # CPU seconds per iteration too (all threads), which a loaded machine distorts
 # less than wall time. Not run in CI.
 #   bench/mixture_em.sh [REPEATS] [ITERATIONS] [COMPONENTS]
+#   BUILD=DIR a Release build of this tree to use (default: build-bench, as bench/run.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 REPEATS="${1:-3}"
 ITERATIONS="${2:-50}"
 K="${3:-100}"
 DATA=/usr/share/datasets/fashion-mnist
-BUILD="$ROOT/build-bench"
+BUILD="${BUILD:-$ROOT/build-bench}"
 OUT="$BUILD/results"
 
 # Its own needs, from Debian packages.

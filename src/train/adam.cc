@@ -73,6 +73,57 @@ void Adam::restore(int64_t steps, const std::vector<float>& m, const std::vector
 
 void Adam::set_epoch(int64_t epoch) { lr_ = opt_.learning_rate * std::pow(opt_.lr_decay, double(epoch - 1)); }
 
+void Adam::advance(float& step, float& eps_hat) {
+  ++t_;
+  const double bc1 = 1.0 - std::pow(opt_.beta1, double(t_));
+  const double bc2 = 1.0 - std::pow(opt_.beta2, double(t_));
+  // Both bias corrections folded into the step size and epsilon (the textbook
+  // form up to rounding): lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2)).
+  step = float(lr_ * std::sqrt(bc2) / bc1);
+  eps_hat = float(opt_.epsilon * std::sqrt(bc2));
+}
+
+double Adam::step(float* params, const GradientSource& source, float scale, ThreadPool& pool) {
+  if (opt_.clip_norm > 0) {
+    if (gathered_.size() != m_.size()) gathered_.assign(m_.size(), 0.0f);
+    pool.run(work_.size(), [&](size_t c) { source(work_[c].begin, work_[c].end, gathered_.data() + work_[c].begin); });
+    return step(params, std::vector<float*>{gathered_.data()}, scale, pool);
+  }
+  const float wd_all = opt_.decoupled ? 0.0f : float(opt_.weight_decay);
+  const float b1 = float(opt_.beta1), b2 = float(opt_.beta2);
+  float step, eps_hat;
+  advance(step, eps_hat);
+  const float shrink_all = opt_.decoupled ? float(1.0 - lr_ * opt_.weight_decay) : 1.0f;
+  pool.run(work_.size(), [&](size_t c) {
+    const float wd = work_[c].decay ? wd_all : 0.0f;
+    const float shrink = work_[c].decay ? shrink_all : 1.0f;
+    // Blocks small enough to stay in L1 between the source's write and the update.
+    constexpr size_t kBlock = 2048;
+    alignas(64) float block[kBlock];
+    for (size_t b = work_[c].begin; b < work_[c].end; b += kBlock) {
+      const size_t e = std::min(work_[c].end, b + kBlock);
+      source(b, e, block);
+      const float* __restrict g0 = block - b;
+      float* __restrict p = params;
+      float* __restrict m = m_.data();
+      float* __restrict v = v_.data();
+      const float scale_k = scale, b1_k = b1, b2_k = b2, step_k = step, eps_k = eps_hat;
+      // The statements of step() below, without storing g (clip is 1 here;
+      // shrink is not 1 only with decoupled decay, where wd is 0, so g does
+      // not depend on the order).
+      if (shrink != 1.0f)
+        for (size_t i = b; i < e; ++i) p[i] *= shrink;
+      for (size_t i = b; i < e; ++i) {
+        const float g = g0[i] * scale_k + wd * p[i];
+        m[i] = b1_k * m[i] + (1.0f - b1_k) * g;
+        v[i] = b2_k * v[i] + (1.0f - b2_k) * g * g;
+        p[i] -= step_k * m[i] / (std::sqrt(v[i]) + eps_k);
+      }
+    }
+  });
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
 double Adam::step(float* params, const std::vector<float*>& grads, float scale, ThreadPool& pool,
                   bool clear_grads) {
   const size_t chunks = work_.size();
@@ -110,14 +161,9 @@ double Adam::step(float* params, const std::vector<float*>& grads, float scale, 
     if (norm > opt_.clip_norm) clip = float(opt_.clip_norm / norm);
     summed = true;
   }
-  ++t_;
   const float b1 = float(opt_.beta1), b2 = float(opt_.beta2);
-  const double bc1 = 1.0 - std::pow(opt_.beta1, double(t_));
-  const double bc2 = 1.0 - std::pow(opt_.beta2, double(t_));
-  // Both bias corrections folded into the step size and epsilon (the textbook
-  // form up to rounding): lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps sqrt(bc2)).
-  const float step = float(lr_ * std::sqrt(bc2) / bc1);
-  const float eps_hat = float(opt_.epsilon * std::sqrt(bc2));
+  float step, eps_hat;
+  advance(step, eps_hat);
   // Decoupled decay: theta <- theta (1 - lr wd) before the Adam step, as torch.optim.AdamW.
   const float shrink_all = opt_.decoupled ? float(1.0 - lr_ * opt_.weight_decay) : 1.0f;
   pool.run(chunks, [&](size_t c) {

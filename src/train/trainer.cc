@@ -155,36 +155,34 @@ class ExactGradientSum {
 
   int64_t* accumulator() { return acc_.data(); }
 
-  // add, then take, for one process (nothing to sum over ranks): the same
+  // add, then take, for one process (nothing to sum over ranks), for
+  // parameters [b, e) (within the ranges), into out (e - b): the same
   // integers, summed eight entries at a time in registers instead of in the
-  // accumulator, so the same floats in out.
-  void add_and_take(const std::vector<float*>& grads, const FixedPoint& fp, float* out, ThreadPool& pool) {
-    pool.run(slices_.size(), [&](size_t k) {
-      const Slice& sl = slices_[k];
-      const size_t len = sl.end - sl.begin;
-      float* o = out + sl.begin;
-      size_t j = 0;
+  // accumulator, so the same floats. Elementwise, so any split of the ranges
+  // gives the same floats: Adam's step(source) takes it a block at a time.
+  static void take_range(const std::vector<float*>& grads, const FixedPoint& fp, size_t b, size_t e, float* out) {
+    const size_t len = e - b;
+    size_t j = 0;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
-      const __m512d scale = _mm512_set1_pd(fp.scale), inverse = _mm512_set1_pd(fp.inverse);
-      for (; j + 8 <= len; j += 8) {
-        __m512i q = _mm512_setzero_si512();
-        for (float* g : grads) {
-          float* x = g + sl.begin + j;
-          q = _mm512_add_epi64(q, _mm512_cvtpd_epi64(_mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x)), scale)));
-          _mm256_storeu_ps(x, _mm256_setzero_ps());
-        }
-        _mm256_storeu_ps(o + j, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi64_pd(q), inverse)));
+    const __m512d scale = _mm512_set1_pd(fp.scale), inverse = _mm512_set1_pd(fp.inverse);
+    for (; j + 8 <= len; j += 8) {
+      __m512i q = _mm512_setzero_si512();
+      for (float* g : grads) {
+        float* x = g + b + j;
+        q = _mm512_add_epi64(q, _mm512_cvtpd_epi64(_mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x)), scale)));
+        _mm256_storeu_ps(x, _mm256_setzero_ps());
       }
+      _mm256_storeu_ps(out + j, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi64_pd(q), inverse)));
+    }
 #endif
-      for (; j < len; ++j) {
-        int64_t q = 0;
-        for (float* g : grads) {
-          q += fp.to_fixed(double(g[sl.begin + j]));
-          g[sl.begin + j] = 0.0f;
-        }
-        o[j] = float(fp.to_real(q));
+    for (; j < len; ++j) {
+      int64_t q = 0;
+      for (float* g : grads) {
+        q += fp.to_fixed(double(g[b + j]));
+        g[b + j] = 0.0f;
       }
-    });
+      out[j] = float(fp.to_real(q));
+    }
   }
 
   // The sum into out (num_params; entries outside the ranges untouched), and
@@ -273,7 +271,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   Adam adam(P, opt.adam);
   adam.set_active(model.active_ranges());
   ExactGradientSum grad_sum(P, model.active_ranges());
-  FloatBuffer grad(P);  // (P) the minibatch's summed gradient
+  FloatBuffer grad(R > 1 ? P : 0);  // (P) the minibatch's summed gradient, over ranks
 
   // Over ranks, the rows of this rank's chunks for the current epoch order:
   // epoch_rows holds them by position; first_row[b] is the row of the first
@@ -508,13 +506,18 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
       // Every chunk's gradient is bounded by top[0], so their sum by nc top[0].
       const FixedPoint fp = FixedPoint::for_bound(double(nc) * top[0]);
       if (R == 1) {
-        grad_sum.add_and_take(parts, fp, grad.data(), pool);
+        // Summed a block at a time as Adam consumes it: the same floats as
+        // add_and_take into grad, without storing it.
+        adam.step(
+            model.params(),
+            [&](size_t b, size_t e, float* out) { ExactGradientSum::take_range(parts, fp, b, e, out); },
+            1.0f / float(bn), pool);
       } else {
         grad_sum.add(parts, fp, pool);
         comm.sum(grad_sum.accumulator(), grad_sum.packed());
         grad_sum.take(fp, grad.data(), pool);
+        adam.step(model.params(), std::vector<float*>{grad.data()}, 1.0f / float(bn), pool, /*clear_grads=*/true);
       }
-      adam.step(model.params(), std::vector<float*>{grad.data()}, 1.0f / float(bn), pool, /*clear_grads=*/true);
       if (ctx.monitor) ctx.monitor->on_work(int64_t(st.batch + 1), int64_t(batches));
       if (by_step && st.step % opt.validate_every == 0 && st.batch + 1 < batches) {
         early = evaluate(st.epoch, st.part_loss, st.part_rows);

@@ -2,6 +2,7 @@
 // (L2 and decoupled), learning-rate decay and the warmup / cosine schedule.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "dgm/train/adam.h"
@@ -114,6 +115,46 @@ TEST(Adam, ResultsDoNotDependOnThreads) {
   ThreadPool t1(1), t3(3);
   EXPECT_EQ(a1.step(p1.data(), g1.data(), t1), a2.step(p2.data(), g2.data(), t3));
   EXPECT_EQ(p1, p2);
+}
+
+// step(source) gives the floats of step() on the gathered gradient, over
+// active and decay ranges that cut its blocks unevenly, for L2 and decoupled
+// decay and with clipping, at any thread count; it reads only the active ranges.
+TEST(Adam, GradientFromASourceGivesTheSameSteps) {
+  const size_t n = 70001;
+  const std::vector<std::pair<size_t, size_t>> active{{3, 40000}, {40007, 70001}}, decay{{1000, 45000}};
+  for (int variant = 0; variant < 3; ++variant) {
+    AdamOptions o;
+    o.weight_decay = 0.01;
+    o.decoupled = variant == 1;
+    o.clip_norm = variant == 2 ? 5.0 : 0.0;
+    Adam a(n, o), b(n, o);
+    for (Adam* x : {&a, &b}) {
+      x->set_active(active);
+      x->set_decay(decay);
+    }
+    ThreadPool t1(1), t2(2);
+    std::vector<float> pa(n), pb(n), g(n);
+    for (size_t i = 0; i < n; ++i) pa[i] = pb[i] = float(std::cos(double(i)));
+    for (int s = 0; s < 3; ++s) {
+      for (size_t i = 0; i < n; ++i) g[i] = float(std::sin(double(i * (s + 1))));
+      std::vector<float> gb = g;
+      std::atomic<size_t> read{0};
+      auto source = [&](size_t begin, size_t end, float* out) {
+        for (size_t i = begin; i < end; ++i) {
+          EXPECT_TRUE((i >= 3 && i < 40000) || i >= 40007) << i;
+          out[i - begin] = g[i];
+        }
+        read += end - begin;
+      };
+      a.step(pa.data(), source, 0.5f, s == 1 ? t2 : t1);
+      b.step(pb.data(), {gb.data()}, 0.5f, t1, /*clear_grads=*/true);
+      EXPECT_EQ(read.load(), n - 3 - 7) << variant;
+      EXPECT_EQ(pa, pb) << "variant " << variant << ", step " << s;
+    }
+    EXPECT_EQ(a.first_moment(), b.first_moment());
+    EXPECT_EQ(a.second_moment(), b.second_moment());
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -62,6 +63,16 @@ class Adam {
               bool clear_grads = false);
   double step(float* params, float* grad, ThreadPool& pool) { return step(params, std::vector<float*>{grad}, 1.0f, pool); }
 
+  // The same update with the gradient produced a block at a time: source(b,
+  // e, out) writes the unscaled gradient of parameters [b, e) (within the
+  // active ranges) to out, and each block is consumed at once, so the whole
+  // gradient is never stored (one pass over the parameters and moments).
+  // With clipping, which needs the global norm first, the gradient is
+  // gathered into a buffer of the optimiser's and stepped from there. The
+  // same floats as step() on the gathered gradient.
+  using GradientSource = std::function<void(size_t begin, size_t end, float* out)>;
+  double step(float* params, const GradientSource& source, float scale, ThreadPool& pool);
+
   int64_t steps() const { return t_; }
 
   // The state beyond the options (step count and moments), to save and
@@ -80,6 +91,9 @@ class Adam {
     bool decay;
   };
   void build_work();
+  // The bias-corrected step size and epsilon for the next step (t_ + 1), t_ advanced.
+  void advance(float& step, float& eps_hat);
+  std::vector<float> gathered_;  // (n) step(source) with clipping: the gradient, gathered
   std::vector<std::pair<size_t, size_t>> active_, decay_;
   std::vector<Slice> work_;  // ranges of at most kParamSlice, the parallel work items
 };
