@@ -1,8 +1,9 @@
-// sparse_rows.cc — the kernel of sparse_rows.h. Under AVX-512 a row keeps
-// its 48 outputs of a block in 3 registers and walks its list of nonzero
-// inputs (three loads a term, shared with no other row: the terms are fewer).
-// Rows taken in groups, walking their lists in step, were no faster on Zen 4
-// (loads, not the adds' latency, bound it).
+// sparse_rows.cc — the kernels of sparse_rows.h. Under AVX-512 the forward
+// pass keeps a row's 48 outputs of a block in 3 registers and walks its list
+// of nonzero inputs (three loads a term, shared with no other row: the terms
+// are fewer). Rows taken in groups, walking their lists in step, were no
+// faster on Zen 4 (loads, not the adds' latency, bound it). The weight
+// gradient runs conv_backward_weights' tiles over a block's listed rows.
 #include "nn/sparse_rows.h"
 
 #include <algorithm>
