@@ -28,6 +28,7 @@
 #include "dgm/models/autoregressive.h"
 #include "nn/conv.h"
 #include "nn/gemm.h"
+#include "nn/sparse_rows.h"
 #include "nn/workspace.h"
 
 namespace dgm {
@@ -84,6 +85,17 @@ class Made : public AutoregressiveModel {
       in = ly.out;
     }
     params_.allocate();
+    // The transposed weights: layer l at wt_off_[l]; the first layer's (0/1
+    // inputs, through sparse_rows_forward) packed by blocks of outputs.
+    size_t wt_at = 0;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const Layer& ly = layers_[l];
+      const bool sparse = l == 0 && nn::sparse_rows_fit(ly.in);
+      wt_sparse_.push_back(sparse);
+      wt_off_.push_back(wt_at);
+      wt_at += (size_t(sparse ? nn::sparse_rows_packed(ly.in, ly.out) : ly.in * ly.out) + 15) / 16 * 16;
+    }
+    wt_size_ = wt_at;
     int64_t widest = 0;
     for (const Layer& ly : layers_) widest = std::max({widest, ly.in, ly.out});
     iota_.resize(size_t(widest));
@@ -117,7 +129,7 @@ class Made : public AutoregressiveModel {
     active_ = int(step % num_masks_);
     if (num_masks_ > 1) gather(active_, train_eff_);
     // A single mask's transposed zeros stay in place from the first step on.
-    const bool staircase = num_masks_ == 1 && train_wt_.size() == params_.size();
+    const bool staircase = num_masks_ == 1 && train_wt_.size() == wt_size_;
     transpose_weights(num_masks_ > 1 ? train_eff_.data() : params_.data(), train_wt_, staircase);
   }
 
@@ -173,7 +185,7 @@ class Made : public AutoregressiveModel {
     const int s = active_;
     const float* eff = params_.data();
     if (num_masks_ > 1) eff = train_eff_.data();
-    if (train_wt_.size() != params_.size())
+    if (train_wt_.size() != wt_size_)
       throw std::logic_error("made: loss_and_grad before begin_step");
     float* g = grad;
     FloatBuffer geff;
@@ -453,24 +465,32 @@ class Made : public AutoregressiveModel {
       }
   }
 
-  // Every layer's weights of `eff` transposed, (in, out) at the same offsets:
-  // the forward pass streams rows of W^T.
+  // Every layer's weights of `eff` transposed, (in, out) at wt_off_ (packed
+  // by blocks of nn::kOutputBlock outputs where wt_sparse_): the forward pass
+  // streams rows of W^T.
   // With `staircase` (a single mask, whose masked weights are fixed zeros),
   // only the bands of 16 rows up to their longest prefix are transposed: wt
   // must already hold the zeros elsewhere (a previous full call).
   void transpose_weights(const float* eff, FloatBuffer& wt, bool staircase = false) const {
-    wt.resize(params_.size());
+    wt.resize(wt_size_);
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& ly = layers_[l];
-      if (!staircase) {
-        nn::transpose(ly.out, ly.in, eff + ly.w, ly.in, wt.data() + ly.w, ly.out);
-        continue;
-      }
+      float* dst = wt.data() + wt_off_[l];
+      // Rows [r0, r1) of W, columns [0, c), to their place in W^T.
+      auto put = [&](int64_t r0, int64_t r1, int64_t c) {
+        const float* src = eff + ly.w + size_t(r0 * ly.in);
+        if (!wt_sparse_[l]) return nn::transpose(r1 - r0, c, src, ly.in, dst + r0, ly.out);
+        const int64_t b = r0 / nn::kOutputBlock;
+        nn::transpose(r1 - r0, c, src, ly.in, dst + (b * ly.in * nn::kOutputBlock + r0 - b * nn::kOutputBlock),
+                      nn::kOutputBlock);
+      };
+      static_assert(nn::kOutputBlock % 16 == 0, "bands of 16 rows stay inside a block");
       const std::vector<int64_t>& prefix = masks_[0].layers[l].prefix;
       for (int64_t r0 = 0; r0 < ly.out; r0 += 16) {
         const int64_t r1 = std::min(ly.out, r0 + 16);
-        nn::transpose(r1 - r0, prefix[size_t(r1 - 1)], eff + ly.w + size_t(r0 * ly.in), ly.in, wt.data() + ly.w + r0,
-                      ly.out);
+        // Columns up to a multiple of 16 (whole tiles; the band's weights
+        // there are the staircase's zeros, over zeros).
+        put(r0, r1, staircase ? std::min(ly.in, (prefix[size_t(r1 - 1)] + 15) / 16 * 16) : ly.in);
       }
     }
   }
@@ -494,13 +514,23 @@ class Made : public AutoregressiveModel {
     };
     // act[0] (n, F) input features in the mask's sorted order; act[l] (n, H_l) ReLU outputs; z (n, D*(K-1)).
     float** act = ws.take<float*>(nl + 1);
-    act[0] = ws.take_zero<float>(size_t(N * F_));
-    for (int64_t i = 0; i < N; ++i)
-      for (int64_t t = 0; t < D_; ++t) {
-        int64_t col;
-        float val;
-        if (feature(t, x[i * D_ + mk.order[size_t(t)]], &col, &val)) act[0][i * F_ + col] = val;
-      }
+    if (onehot_ && Km1_ > 1) {
+      act[0] = ws.take_zero<float>(size_t(N * F_));
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t t = 0; t < D_; ++t) {
+          int64_t col;
+          float val;
+          if (feature(t, x[i * D_ + mk.order[size_t(t)]], &col, &val)) act[0][i * F_ + col] = val;
+        }
+    } else {
+      // One feature a position (column t), value v / (K - 1) (binary one-hot:
+      // v): without the branch on v == 0 (unpredictable on binary images),
+      // the same floats.
+      act[0] = ws.take<float>(size_t(N * F_));
+      const float scale = float(K_ - 1);
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t t = 0; t < D_; ++t) act[0][i * F_ + t] = float(x[i * D_ + mk.order[size_t(t)]]) / scale;
+    }
     for (size_t l = 0; l < nl; ++l) {
       const Layer& ly = layers_[l];
       float* init = ws.take<float>(size_t(N * ly.out));  // b + U[:, y_i]
@@ -508,11 +538,19 @@ class Made : public AutoregressiveModel {
         for (int64_t r = 0; r < ly.out; ++r)
           init[i * ly.out + r] = eff[ly.b + size_t(r)] + (L_ > 0 ? eff[ly.u + size_t(r * L_ + y[i])] : 0.0f);
       act[l + 1] = ws.take<float>(size_t(N * ly.out));
+      // The first layer's inputs are 0/1 features, mostly 0: rows visit their
+      // nonzeros only (a hidden layer's ReLU outputs are mostly nonzero).
+      if (wt_sparse_[l]) {
+        if (!nn::sparse_rows_forward(N, ly.in, act[l], wt + wt_off_[l], ly.out, mk.layers[l].forward_cols.data(), init,
+                                     act[l + 1], l + 1 < nl))
+          throw std::logic_error("made: sparse_rows_forward refused a layer it fits");
+        continue;
+      }
       nn::Epilogue<float> ep;
       ep.init = init;
       ep.block_cols = mk.layers[l].forward_cols.data();
       if (l + 1 < nl) ep.relu = act[l + 1];  // stored over the pre-activation: only the ReLU is kept
-      nn::conv_forward<float>(ly.in, iota_.data(), wt + ly.w, rows(ly.in), act[l], rows(ly.out), act[l + 1],
+      nn::conv_forward<float>(ly.in, iota_.data(), wt + wt_off_[l], rows(ly.in), act[l], rows(ly.out), act[l + 1],
                               nn::Region::all(rows(ly.out)), ep);
     }
     const float* z = act[nl];
@@ -523,13 +561,23 @@ class Made : public AutoregressiveModel {
       // Binary: act[0] holds the 0/1 targets in the same sorted layout as z.
       double* lp = ws.take<double>(size_t(N * O));
       binary_log_probs(z, act[0], long(N * O), lp, dz);
-      for (int64_t i = 0; i < N; ++i) {
-        double sum = 0;
-        for (int64_t j = 0; j < O; ++j) sum += lp[i * O + j];
-        nll[i] = -sum;
-        if (dz && w && w[i] != 1.0f)
-          for (int64_t j = 0; j < O; ++j) dz[i * O + j] *= w[i];
+      // Each row's sum in position order; four rows at a time (independent chains).
+      int64_t i0 = 0;
+      for (; i0 + 4 <= N; i0 += 4) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const double* r = lp + i0 * O;
+        for (int64_t j = 0; j < O; ++j) s0 += r[j], s1 += r[O + j], s2 += r[2 * O + j], s3 += r[3 * O + j];
+        nll[i0] = -s0, nll[i0 + 1] = -s1, nll[i0 + 2] = -s2, nll[i0 + 3] = -s3;
       }
+      for (; i0 < N; ++i0) {
+        double sum = 0;
+        for (int64_t j = 0; j < O; ++j) sum += lp[i0 * O + j];
+        nll[i0] = -sum;
+      }
+      if (dz && w)
+        for (int64_t i = 0; i < N; ++i)
+          if (w[i] != 1.0f)
+            for (int64_t j = 0; j < O; ++j) dz[i * O + j] *= w[i];
     } else {
       for (int64_t i = 0; i < N; ++i) {
         double lp = 0;
@@ -559,8 +607,11 @@ class Made : public AutoregressiveModel {
         }
       // dW (out, in) += dpre^T act[l]: "columns" are the outputs r, vectors run
       // over the inputs; each block of inputs reads the outputs that may use them.
-      nn::conv_backward_weights<float>(ly.out, iota_.data(), rows(ly.out), dpre, rows(ly.in), act[l],
-                                       nn::Region::all(rows(ly.in)), g + ly.w, ml.adjoint_cols.data());
+      // The first layer's 0/1 inputs: blocks of inputs skip the rows that are all 0 there.
+      if (!wt_sparse_[l] ||
+          !nn::sparse_rows_weight_gradient(N, ly.out, ly.in, dpre, act[l], ml.adjoint_cols.data(), g + ly.w))
+        nn::conv_backward_weights<float>(ly.out, iota_.data(), rows(ly.out), dpre, rows(ly.in), act[l],
+                                         nn::Region::all(rows(ly.in)), g + ly.w, ml.adjoint_cols.data());
       // Keep the staircase: entries past each row's own prefix get no gradient
       // (the kernel wrote whole input blocks).
       for (int64_t r = 0; r < ly.out; ++r) {
@@ -587,7 +638,10 @@ class Made : public AutoregressiveModel {
   std::vector<Mask> masks_;
   int active_ = 0;                  // the mask of the current minibatch
   FloatBuffer train_eff_;    // (P) gathered weights of the active mask when masks > 1
-  FloatBuffer train_wt_;     // (P) their (or the parameters') weights transposed, for the current minibatch
+  FloatBuffer train_wt_;     // (wt_size_) their (or the parameters') weights transposed, for the current minibatch
+  std::vector<size_t> wt_off_;   // per layer: offset of W^T in a transposed buffer
+  std::vector<bool> wt_sparse_;  // per layer: forward through sparse_rows_forward
+  size_t wt_size_ = 0;
   std::vector<int64_t> iota_;  // 0, 1, 2, ...: the column offsets of a dense layer
 };
 

@@ -1,0 +1,263 @@
+// sparse_rows.cc — the kernels of sparse_rows.h. Under AVX-512 the forward
+// pass keeps a row's 48 outputs of a block in 3 registers and walks its list
+// of nonzero inputs (three loads a term, shared with no other row: the terms
+// are fewer). Rows taken in groups, walking their lists in step, were no
+// faster on Zen 4 (loads, not the adds' latency, bound it). The weight
+// gradient runs conv_backward_weights' tiles over a block's listed rows.
+#include "nn/sparse_rows.h"
+
+#include <algorithm>
+
+#if defined(__AVX512F__)
+// GCC 12 flags its own AVX-512 intrinsics (_mm512_undefined_ps) as
+// maybe-uninitialized: a known false positive (GCC bug 105593).
+#if !defined(__clang__)  // a GCC warning
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#endif
+
+#include "nn/conv.h"
+#include "nn/simd_math.h"
+#include "nn/workspace.h"
+
+namespace dgm::nn {
+
+#if defined(__AVX512F__)
+
+namespace {
+
+inline __mmask16 lanes(int64_t remaining) {
+  return remaining >= 16 ? __mmask16(0xFFFF) : remaining <= 0 ? __mmask16(0) : __mmask16((1u << remaining) - 1u);
+}
+
+template <bool Full>
+inline __m512 load_lanes(__mmask16 m, const float* p) {
+  if constexpr (Full) return _mm512_loadu_ps(p);
+  else return _mm512_maskz_loadu_ps(m, p);
+}
+
+// One row x V vectors of outputs over one panel of columns: acc = init on
+// the first panel (the partial sums from y on a later one: a float stored
+// and reloaded is the same float), then the row's n terms there (offsets of
+// weight rows and input values); the last panel stores max(v, 0) with relu.
+// Unit: every input is 1, and fma(1, w, s) rounds as s + w.
+template <int V, bool Full, bool Unit>
+void forward_row(int64_t n, const int32_t* off, const float* val, const float* w, const __mmask16* mask,
+                 const float* init, float* y, bool relu, bool first, bool last) {
+  __m512 acc[V];
+  #pragma GCC unroll 16
+  for (int v = 0; v < V; ++v)
+    acc[v] = !first ? _mm512_maskz_loadu_ps(mask[v], y + 16 * v)
+             : init ? _mm512_maskz_loadu_ps(mask[v], init + 16 * v)
+                    : _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; ++k) {
+    const float* wr = w + off[k];
+    if constexpr (Unit) {
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[v] = _mm512_add_ps(acc[v], load_lanes<Full>(mask[v], wr + 16 * v));
+    } else {
+      const __m512 xb = _mm512_set1_ps(val[k]);
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(xb, load_lanes<Full>(mask[v], wr + 16 * v), acc[v]);
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  const bool r = relu && last;
+  #pragma GCC unroll 16
+  for (int v = 0; v < V; ++v) simd::store(y + 16 * v, mask[v], r ? _mm512_max_ps(acc[v], zero) : acc[v]);
+}
+
+template <bool Unit>
+void forward_rows(int V, bool full, int64_t n, const int32_t* off, const float* val, const float* w,
+                  const __mmask16* mask, const float* init, float* y, bool relu, bool first, bool last) {
+  if (full) forward_row<3, true, Unit>(n, off, val, w, mask, init, y, relu, first, last);
+  else if (V == 3) forward_row<3, false, Unit>(n, off, val, w, mask, init, y, relu, first, last);
+  else if (V == 2) forward_row<2, false, Unit>(n, off, val, w, mask, init, y, relu, first, last);
+  else forward_row<1, false, Unit>(n, off, val, w, mask, init, y, relu, first, last);
+}
+
+// dw rows [0, KB) (ld J) x V vectors += sum over the listed rows p of
+// d[p][k] x[p][:], each chain from +0 (conv_backward_weights' tiles).
+template <int KB, int V, bool Full>
+void weights_tile(int64_t np, const int32_t* rows, const float* d, int64_t R, const float* x, int64_t J,
+                  const __mmask16* mask, float* dw) {
+  __m512 acc[KB][V];
+  #pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < np; ++i) {
+    const int64_t p = rows[i];
+    const float* xp = x + p * J;
+    const float* dp = d + p * R;
+    __m512 xv[V];
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) xv[v] = load_lanes<Full>(mask[v], xp + 16 * v);
+    #pragma GCC unroll 16
+    for (int k = 0; k < KB; ++k) {
+      const __m512 db = _mm512_set1_ps(dp[k]);
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[k][v] = _mm512_fmadd_ps(db, xv[v], acc[k][v]);
+    }
+  }
+  #pragma GCC unroll 16
+  for (int k = 0; k < KB; ++k)
+    #pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) {
+      float* at = dw + k * J + 16 * v;
+      simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
+    }
+}
+
+template <int V, bool Full>
+void weights_rows(int64_t kb, int64_t np, const int32_t* rows, const float* d, int64_t R, const float* x, int64_t J,
+                  const __mmask16* mask, float* dw) {
+  switch (kb) {
+    case 8: weights_tile<8, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 7: weights_tile<7, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 6: weights_tile<6, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 5: weights_tile<5, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 4: weights_tile<4, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 3: weights_tile<3, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    case 2: weights_tile<2, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+    default: weights_tile<1, V, Full>(np, rows, d, R, x, J, mask, dw); break;
+  }
+}
+
+}  // namespace
+
+bool sparse_rows_fit(int64_t J) { return J * kOutputBlock < (int64_t(1) << 31); }
+
+bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, int64_t F, const int64_t* block_cols,
+                         const float* init, float* y, bool relu) {
+  // Panels of columns whose weight rows (a block's 48 outputs) stay in L1
+  // while every row of a slice passes over them.
+  constexpr int64_t kPanel = 256, kSliceRows = 128;
+  if (!sparse_rows_fit(J)) return false;
+  if (n <= 0) return true;
+  // Forward staircases read columns from 0.
+  if (block_cols)
+    for (int64_t b = 0; b < num_output_blocks(F); ++b)
+      if (block_cols[2 * b] != 0) return false;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  // Row r's nonzero inputs in panel k, at slot r * panels + k: offsets
+  // j * kOutputBlock of their weight rows in a block and their values, in
+  // column order.
+  const int64_t panels = (J + kPanel - 1) / kPanel, slot = kPanel + 16;
+  int32_t* off = ws.take<int32_t>(size_t(kSliceRows * panels * slot));
+  float* val = ws.take<float>(size_t(kSliceRows * panels * slot));
+  int64_t* count = ws.take<int64_t>(size_t(kSliceRows * panels));
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), one = _mm512_set1_epi32(0x3F800000);
+  const __m512i step = _mm512_set1_epi32(int(16 * kOutputBlock)), scale = _mm512_set1_epi32(int(kOutputBlock));
+  for (int64_t s0 = 0; s0 < n; s0 += kSliceRows) {
+    const int64_t m = std::min(kSliceRows, n - s0);
+    __mmask16 other = 0;  // lanes where some nonzero input is not 1
+    for (int64_t r = 0; r < m; ++r) {
+      const float* xr = x + (s0 + r) * J;
+      __m512i jf = _mm512_mullo_epi32(iota, scale);
+      for (int64_t k = 0; k < panels; ++k) {
+        int32_t* o = off + (r * panels + k) * slot;
+        float* v = val + (r * panels + k) * slot;
+        int64_t c = 0;
+        for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); j += 16, jf = _mm512_add_epi32(jf, step)) {
+          const __m512i bits = _mm512_maskz_loadu_epi32(lanes(J - j), xr + j);
+          // Nonzero but for the sign bit where the input is not +-0.
+          const __mmask16 nz = _mm512_test_epi32_mask(bits, magnitude);
+          other = __mmask16(other | _mm512_mask_cmpneq_epi32_mask(nz, bits, one));
+          // Compressed in registers, stored whole (a compressing store to
+          // memory is microcoded on Zen 4); a slot has 16 entries of room.
+          _mm512_storeu_si512(o + c, _mm512_maskz_compress_epi32(nz, jf));
+          _mm512_storeu_si512(v + c, _mm512_maskz_compress_epi32(nz, bits));
+          c += _mm_popcnt_u32(nz);
+        }
+        count[r * panels + k] = c;
+      }
+    }
+    const bool unit = other == 0;
+    for (int64_t o0 = 0; o0 < F; o0 += kOutputBlock) {
+      const int64_t width = std::min(kOutputBlock, F - o0), b = o0 / kOutputBlock;
+      const int V = int((width + 15) / 16);
+      __mmask16 mask[3];
+      for (int v = 0; v < 3; ++v) mask[v] = lanes(width - 16 * v);
+      const int64_t hi = block_cols ? block_cols[2 * b + 1] : J;
+      const int64_t kend = std::max<int64_t>(1, (hi + kPanel - 1) / kPanel);
+      const float* wb = w + b * J * kOutputBlock;
+      for (int64_t k = 0; k < kend; ++k) {
+        const bool first = k == 0, last = k + 1 == kend;
+        // The block's last panel ends at hi.
+        const bool cut = hi < (k + 1) * kPanel;
+        for (int64_t r = 0; r < m; ++r) {
+          const int64_t p = s0 + r;
+          const int32_t* o = off + (r * panels + k) * slot;
+          const float* v = val + (r * panels + k) * slot;
+          int64_t c = hi <= 0 ? 0 : count[r * panels + k];
+          if (cut) c = std::lower_bound(o, o + c, int32_t(hi * kOutputBlock)) - o;
+          const float* in = init ? init + p * F + o0 : nullptr;
+          if (unit) forward_rows<true>(V, width == kOutputBlock, c, o, v, wb, mask, in, y + p * F + o0, relu, first, last);
+          else forward_rows<false>(V, width == kOutputBlock, c, o, v, wb, mask, in, y + p * F + o0, relu, first, last);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d, const float* x,
+                                 const int64_t* block_cols, float* dw) {
+  constexpr int64_t kBlockRows = 128;  // conv_backward_weights' blocks of pixels
+  if (n <= 0) return true;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  int32_t* rows = ws.take<int32_t>(size_t(kBlockRows));
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
+  for (int64_t p0 = 0; p0 < n; p0 += kBlockRows) {
+    const int64_t m = std::min(kBlockRows, n - p0);
+    for (int64_t c0 = 0; c0 < J; c0 += kOutputBlock) {
+      const int64_t width = std::min(kOutputBlock, J - c0), b = c0 / kOutputBlock;
+      const int V = int((width + 15) / 16);
+      __mmask16 mask[3];
+      for (int v = 0; v < 3; ++v) mask[v] = lanes(width - 16 * v);
+      const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : R;
+      if (lo >= hi) continue;
+      // The block's rows p whose inputs are not all +-0 there, in order.
+      int64_t np = 0;
+      for (int64_t p = p0; p < p0 + m; ++p) {
+        const float* xp = x + p * J + c0;
+        __m512i bits = _mm512_setzero_si512();
+        for (int v = 0; v < V; ++v) bits = _mm512_or_si512(bits, _mm512_maskz_loadu_epi32(mask[v], xp + 16 * v));
+        rows[np] = int32_t(p);
+        np += _mm512_test_epi32_mask(bits, magnitude) != 0;
+      }
+      if (np == 0) continue;
+      for (int64_t j0 = lo; j0 < hi; j0 += 8) {
+        const int64_t kb = std::min<int64_t>(8, hi - j0);
+        float* at = dw + j0 * J + c0;
+        if (width == kOutputBlock) weights_rows<3, true>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else if (V == 3) weights_rows<3, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else if (V == 2) weights_rows<2, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else weights_rows<1, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+      }
+    }
+  }
+  return true;
+}
+
+#else
+
+bool sparse_rows_weight_gradient(int64_t, int64_t, int64_t, const float*, const float*, const int64_t*, float*) {
+  return false;
+}
+
+bool sparse_rows_fit(int64_t) { return false; }
+
+bool sparse_rows_forward(int64_t, int64_t, const float*, const float*, int64_t, const int64_t*, const float*, float*,
+                         bool) {
+  return false;
+}
+
+#endif  // __AVX512F__
+
+}  // namespace dgm::nn
