@@ -8,15 +8,7 @@
 
 #include <algorithm>
 
-#if defined(__AVX512F__)
-// GCC 12 flags its own AVX-512 intrinsics (_mm512_undefined_ps) as
-// maybe-uninitialized: a known false positive (GCC bug 105593).
-#if !defined(__clang__)  // a GCC warning
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#endif
-
+#include "nn/avx512.h"
 #include "nn/conv.h"
 #include "nn/simd_math.h"
 #include "nn/workspace.h"
