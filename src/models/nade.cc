@@ -101,8 +101,7 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
     acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i + 16), h1, acc1);
   }
   if (i < n) {  // the last pair, masked
-    auto lanes = [&](long j) { return n - j >= 16 ? __mmask16(0xFFFF) : n - j <= 0 ? __mmask16(0) : __mmask16((1u << (n - j)) - 1u); };
-    const __mmask16 m0 = lanes(i), m1 = lanes(i + 16);
+    const __mmask16 m0 = nn::simd::lane_mask(n - i), m1 = nn::simd::lane_mask(n - i - 16);
     __m512 a0 = _mm512_maskz_loadu_ps(m0, a + i), a1 = _mm512_maskz_loadu_ps(m1, a + i + 16);
     if (Add) {
       a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, w + i));
@@ -140,9 +139,8 @@ void dot_tile(const float* v, const float* const* rows, long n, float* z) {
   __m512 acc0[M], acc1[M];
   #pragma GCC unroll 8
   for (int r = 0; r < M; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
-  auto lanes = [&](long i) { return n - i >= 16 ? __mmask16(0xFFFF) : n - i <= 0 ? __mmask16(0) : __mmask16((1u << (n - i)) - 1u); };
   for (long i = 0; i < n; i += 32) {
-    const __mmask16 m0 = lanes(i), m1 = lanes(i + 16);
+    const __mmask16 m0 = nn::simd::lane_mask(n - i), m1 = nn::simd::lane_mask(n - i - 16);
     const __m512 v0 = _mm512_maskz_loadu_ps(m0, v + i), v1 = _mm512_maskz_loadu_ps(m1, v + i + 16);
     #pragma GCC unroll 8
     for (int r = 0; r < M; ++r) {

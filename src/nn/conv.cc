@@ -186,16 +186,8 @@ constexpr int kTilePixels = 8;
 constexpr int kBlockVectors = 3;  // outputs a block: 3 x 16 = kOutputBlock
 static_assert(16 * kBlockVectors == kOutputBlock, "output blocks are three vectors");
 
-inline __mmask16 lane_mask(int64_t remaining) {
-  return remaining >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << remaining) - 1u);
-}
-
-// A vector of 16 outputs; Full: every lane is in the block (a plain load).
-template <bool Full>
-inline __m512 load_lanes(__mmask16 m, const float* p) {
-  if constexpr (Full) return _mm512_loadu_ps(p);
-  else return _mm512_maskz_loadu_ps(m, p);
-}
+using simd::lane_mask;
+using simd::load_lanes;
 
 // One tile: P pixels x V vectors of outputs starting at o0 (masks per vector),
 // over one panel of columns: the first panel starts from the init values, a
@@ -338,7 +330,7 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
     const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
     const int V = int((width + 15) / 16);
     __mmask16 mask[kBlockVectors];
-    for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
+    for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(width - 16 * v);
     const int64_t b = o0 / kOutputBlock;
     const int64_t lo = ep.block_cols ? ep.block_cols[2 * b] : 0, hi = ep.block_cols ? ep.block_cols[2 * b + 1] : J;
     for (int64_t p0 = lo;; p0 += kPanel) {
@@ -414,20 +406,15 @@ void weights_cols(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo,
   }
 }
 
-template <int V, bool Full>
-void weights_run(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
-                 const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs) {
-  weights_cols<V, Full>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
-}
-
+// weights_cols for a block of `width` outputs.
 void weights_any(int64_t width, int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo,
                  const float* x, const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F,
                  int64_t cs) {
   const int V = int((width + 15) / 16);
-  if (width == 48) weights_run<3, true>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
-  else if (V == 3) weights_run<3, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
-  else if (V == 2) weights_run<2, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
-  else weights_run<1, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  if (width == kOutputBlock) weights_cols<3, true>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 3) weights_cols<3, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 2) weights_cols<2, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else weights_cols<1, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
 }
 
 // Whether the weight gradient can skip zero inputs channel by channel: the
@@ -484,7 +471,7 @@ void weights_by_channel(int64_t J, int64_t fin, const int64_t* col, int64_t np, 
     for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
       const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
       __mmask16 mask[kBlockVectors];
-      for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
+      for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(width - 16 * v);
       for (int64_t t0 = 0; t0 < T; t0 += 8)
         weights_any(width, std::min<int64_t>(8, T - t0), col + t0 * fin + k, n, xk, yk, x, dy, o0, mask,
                     dw + (t0 * fin + k) * F, F, fin);
@@ -529,19 +516,12 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
     }
     for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
       const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
-      const int V = int((width + 15) / 16);
       __mmask16 mask[kBlockVectors];
-      for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(std::max<int64_t>(0, width - 16 * v));
+      for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(width - 16 * v);
       const int64_t b = o0 / kOutputBlock;
       const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : J;
-      for (int64_t j0 = lo; j0 < hi; j0 += 8) {
-        const int64_t kb = std::min<int64_t>(8, hi - j0);
-        float* d = dw + j0 * F;
-        if (width == 48) weights_cols<3, true>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-        else if (V == 3) weights_cols<3, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-        else if (V == 2) weights_cols<2, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-        else weights_cols<1, false>(kb, col + j0, np, xo, yo, x, dy, o0, mask, d, F);
-      }
+      for (int64_t j0 = lo; j0 < hi; j0 += 8)
+        weights_any(width, std::min<int64_t>(8, hi - j0), col + j0, np, xo, yo, x, dy, o0, mask, dw + j0 * F, F, 1);
     }
   }
 }

@@ -19,15 +19,8 @@ namespace dgm::nn {
 
 namespace {
 
-inline __mmask16 lanes(int64_t remaining) {
-  return remaining >= 16 ? __mmask16(0xFFFF) : remaining <= 0 ? __mmask16(0) : __mmask16((1u << remaining) - 1u);
-}
-
-template <bool Full>
-inline __m512 load_lanes(__mmask16 m, const float* p) {
-  if constexpr (Full) return _mm512_loadu_ps(p);
-  else return _mm512_maskz_loadu_ps(m, p);
-}
+using simd::lane_mask;
+using simd::load_lanes;
 
 // One row x V vectors of outputs over one panel of columns: acc = init on
 // the first panel (the partial sums from y on a later one: a float stored
@@ -155,7 +148,7 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
         float* v = val + (r * panels + k) * slot;
         int64_t c = 0;
         for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); j += 16, jf = _mm512_add_epi32(jf, step)) {
-          const __m512i bits = _mm512_maskz_loadu_epi32(lanes(J - j), xr + j);
+          const __m512i bits = _mm512_maskz_loadu_epi32(lane_mask(J - j), xr + j);
           // Nonzero but for the sign bit where the input is not +-0.
           const __mmask16 nz = _mm512_test_epi32_mask(bits, magnitude);
           other = __mmask16(other | _mm512_mask_cmpneq_epi32_mask(nz, bits, one));
@@ -173,7 +166,7 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
       const int64_t width = std::min(kOutputBlock, F - o0), b = o0 / kOutputBlock;
       const int V = int((width + 15) / 16);
       __mmask16 mask[3];
-      for (int v = 0; v < 3; ++v) mask[v] = lanes(width - 16 * v);
+      for (int v = 0; v < 3; ++v) mask[v] = lane_mask(width - 16 * v);
       const int64_t hi = block_cols ? block_cols[2 * b + 1] : J;
       const int64_t kend = std::max<int64_t>(1, (hi + kPanel - 1) / kPanel);
       const float* wb = w + b * J * kOutputBlock;
@@ -211,7 +204,7 @@ bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d
       const int64_t width = std::min(kOutputBlock, J - c0), b = c0 / kOutputBlock;
       const int V = int((width + 15) / 16);
       __mmask16 mask[3];
-      for (int v = 0; v < 3; ++v) mask[v] = lanes(width - 16 * v);
+      for (int v = 0; v < 3; ++v) mask[v] = lane_mask(width - 16 * v);
       const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : R;
       if (lo >= hi) continue;
       // The block's rows p whose inputs are not all +-0 there, in order.
