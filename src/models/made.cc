@@ -514,7 +514,7 @@ class Made : public AutoregressiveModel {
     };
     // act[0] (n, F) input features in the mask's sorted order; act[l] (n, H_l) ReLU outputs; z (n, D*(K-1)).
     float** act = ws.take<float*>(nl + 1);
-    if (onehot_ && Km1_ > 1) {
+    if (!one_feature_per_position()) {
       act[0] = ws.take_zero<float>(size_t(N * F_));
       for (int64_t i = 0; i < N; ++i)
         for (int64_t t = 0; t < D_; ++t) {
@@ -523,13 +523,11 @@ class Made : public AutoregressiveModel {
           if (feature(t, x[i * D_ + mk.order[size_t(t)]], &col, &val)) act[0][i * F_ + col] = val;
         }
     } else {
-      // One feature a position (column t), value v / (K - 1) (binary one-hot:
-      // v): without the branch on v == 0 (unpredictable on binary images),
-      // the same floats.
+      // One feature a position (column t): written for every value, without
+      // the branch on v == 0 (unpredictable on binary images).
       act[0] = ws.take<float>(size_t(N * F_));
-      const float scale = float(K_ - 1);
       for (int64_t i = 0; i < N; ++i)
-        for (int64_t t = 0; t < D_; ++t) act[0][i * F_ + t] = float(x[i * D_ + mk.order[size_t(t)]]) / scale;
+        for (int64_t t = 0; t < D_; ++t) act[0][i * F_ + t] = position_feature(x[i * D_ + mk.order[size_t(t)]]);
     }
     for (size_t l = 0; l < nl; ++l) {
       const Layer& ly = layers_[l];

@@ -65,9 +65,13 @@ class AutoregressiveModel : public Model, public Trainable {
   bool feature(int64_t d, int32_t v, int64_t* col, float* val) const {
     if (v == 0) return false;
     if (onehot_) { *col = d * (K_ - 1) + (v - 1); *val = 1.0f; }
-    else { *col = d; *val = float(v) / float(K_ - 1); }
+    else { *col = d; *val = position_feature(v); }
     return true;
   }
+  // Whether each position has one feature, column d (not one-hot, or two
+  // values), of value position_feature(v): 0 for v = 0, where feature() adds nothing.
+  bool one_feature_per_position() const { return !onehot_ || K_ == 2; }
+  float position_feature(int32_t v) const { return float(v) / float(K_ - 1); }
 
  protected:
   // Reads "input" from the model section and the training keys from `train`.
