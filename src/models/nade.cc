@@ -12,8 +12,9 @@
 // only where a run of equal states starts (a third of the positions of
 // binarised Fashion-MNIST), each fused with its first logit; the backward pass
 // sums dz V over a run before multiplying by sigma' once. Binary scoring runs
-// over tiles of 16 rows, whose running sums and hidden states stay in the
-// first-level cache.
+// over tiles of 16 rows and blocks of 8 positions, row by row within a block,
+// so that a row's running sum and hidden state stay in the first-level cache
+// over the block, and a run's logits in the block come with its sigmoids.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -37,6 +38,7 @@ using RowF = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 
 constexpr int64_t kBlock = 16;  // positions a checkpoint block
 constexpr size_t kScoreTile = 16;  // rows a binary scoring pass
+constexpr int64_t kScoreSpan = 8;  // positions a block of it, row by row (at most 8: add_sigmoid_dots)
 
 // The hot loop of NADE is the float sigmoid, nn::simd::sigmoid_ps (simd_math.h)
 // with AVX-512 (sigmoid_exp2_ps on pre-scaled sums in the binary passes).
@@ -75,14 +77,17 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
 
 // A run's start fused, on sums pre-scaled by -log2 e (t = -a log2 e, w the
 // same of the input weights): t += w (Add; else t as it is), h = sigmoid(a) =
-// 1 / (1 + 2^t) (stored when Keep: a run of one position never reads it
-// again), and returns v . h while h is in registers, summed exactly as
+// 1 / (1 + 2^t) (stored when Keep: a run that ends where it is formed never
+// reads it again), and z[k] = v[k] . h for the K rows v (the logits of the
+// run's first K positions) while h is in registers, each summed exactly as
 // dot_tile sums a row (even and odd vectors in two accumulators), so the same
-// float as dot_rows over the stored h.
-template <bool Add, bool Keep>
-float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n) {
+// floats as dot_rows over the stored h.
+template <bool Add, bool Keep, int K>
+void add_sigmoid_dots(float* a, const float* w, float* h, const float* const* v, long n, float* z) {
 #if defined(__AVX512F__)
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc0[K], acc1[K];
+  #pragma GCC unroll 8
+  for (int k = 0; k < K; ++k) acc0[k] = acc1[k] = _mm512_setzero_ps();
   long i = 0;
   for (; i + 32 <= n; i += 32) {  // whole pairs of vectors, no masks
     __m512 a0 = _mm512_loadu_ps(a + i), a1 = _mm512_loadu_ps(a + i + 16);
@@ -97,8 +102,11 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_storeu_ps(h + i, h0);
       _mm512_storeu_ps(h + i + 16, h1);
     }
-    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i), h0, acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(v + i + 16), h1, acc1);
+    #pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) {
+      acc0[k] = _mm512_fmadd_ps(_mm512_loadu_ps(v[k] + i), h0, acc0[k]);
+      acc1[k] = _mm512_fmadd_ps(_mm512_loadu_ps(v[k] + i + 16), h1, acc1[k]);
+    }
   }
   if (i < n) {  // the last pair, masked
     const __mmask16 m0 = nn::simd::lane_mask(n - i), m1 = nn::simd::lane_mask(n - i - 16);
@@ -114,20 +122,58 @@ float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n
       _mm512_mask_storeu_ps(h + i, m0, h0);
       _mm512_mask_storeu_ps(h + i + 16, m1, h1);
     }
-    acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, v + i), h0, acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, v + i + 16), h1, acc1);
+    #pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) {
+      acc0[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, v[k] + i), h0, acc0[k]);
+      acc1[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, v[k] + i + 16), h1, acc1[k]);
+    }
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  if constexpr (K >= 4) {  // the same floats as one reduction a row
+    __m512 s[8];
+    #pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) s[k] = k < K ? _mm512_add_ps(acc0[k], acc1[k]) : _mm512_setzero_ps();
+    float t[8];
+    nn::simd::reduce_add_8(s, t);
+    #pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) z[k] = t[k];
+  } else {
+    #pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) z[k] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[k], acc1[k]));
+  }
 #else
-  float acc[2] = {0.0f, 0.0f};
+  float acc[K][2] = {};
   for (long i = 0; i < n; ++i) {
     if (Add) a[i] += w[i];
     const float hi = 1.0f / (1.0f + std::exp2(a[i]));
     if (Keep) h[i] = hi;
-    acc[(i / 16) & 1] += v[i] * hi;
+    for (int k = 0; k < K; ++k) acc[k][(i / 16) & 1] += v[k][i] * hi;
   }
-  return acc[0] + acc[1];
+  for (int k = 0; k < K; ++k) z[k] = acc[k][0] + acc[k][1];
 #endif
+}
+
+// The logit of one position: add_sigmoid_dots of one row v.
+template <bool Add, bool Keep>
+float add_sigmoid_dot(float* a, const float* w, float* h, const float* v, long n) {
+  float z;
+  add_sigmoid_dots<Add, Keep, 1>(a, w, h, &v, n, &z);
+  return z;
+}
+
+// add_sigmoid_dots for k = 1 .. 8 rows chosen at run time.
+template <bool Add, bool Keep>
+void add_sigmoid_dots(float* a, const float* w, float* h, const float* const* v, int64_t k, long n, float* z) {
+  switch (k) {
+    case 1: add_sigmoid_dots<Add, Keep, 1>(a, w, h, v, n, z); break;
+    case 2: add_sigmoid_dots<Add, Keep, 2>(a, w, h, v, n, z); break;
+    case 3: add_sigmoid_dots<Add, Keep, 3>(a, w, h, v, n, z); break;
+    case 4: add_sigmoid_dots<Add, Keep, 4>(a, w, h, v, n, z); break;
+    case 5: add_sigmoid_dots<Add, Keep, 5>(a, w, h, v, n, z); break;
+    case 6: add_sigmoid_dots<Add, Keep, 6>(a, w, h, v, n, z); break;
+    case 7: add_sigmoid_dots<Add, Keep, 7>(a, w, h, v, n, z); break;
+    case 8: add_sigmoid_dots<Add, Keep, 8>(a, w, h, v, n, z); break;
+    default: break;
+  }
 }
 
 // z[r] = v . rows[r] (n floats) for nr rows, 8 rows at a time sharing each
@@ -148,8 +194,18 @@ void dot_tile(const float* v, const float* const* rows, long n, float* z) {
       acc1[r] = _mm512_fmadd_ps(v1, _mm512_maskz_loadu_ps(m1, rows[r] + i + 16), acc1[r]);
     }
   }
-  #pragma GCC unroll 8
-  for (int r = 0; r < M; ++r) z[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+  if constexpr (M >= 4) {  // the same floats as one reduction a row
+    __m512 s[8];
+    #pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) s[r] = r < M ? _mm512_add_ps(acc0[r], acc1[r]) : _mm512_setzero_ps();
+    float t[8];
+    nn::simd::reduce_add_8(s, t);
+    #pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) z[r] = t[r];
+  } else {
+    #pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) z[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
+  }
 #else
   for (int r = 0; r < M; ++r) {
     float acc[2] = {0.0f, 0.0f};
@@ -364,13 +420,15 @@ class Nade : public AutoregressiveModel {
   // Per scoring call (binary data): the input weights pre-scaled by -log2 e
   // once for all its chunks.
   struct Scaled : Derived {
-    FloatBuffer wt;  // (D, H)
+    FloatBuffer w, v;  // score_weights()
   };
   std::unique_ptr<const Derived> derive() const override {
     if (Km1_ != 1) return nullptr;
     auto d = std::make_unique<Scaled>();
-    d->wt.resize(size_t(D_) * size_t(H_));
-    scale_input_weights(d->wt.data());
+    const size_t count = size_t(D_) * size_t(padded_hidden());
+    d->w.resize(count);
+    d->v.resize(count);
+    score_weights(d->w.data(), d->v.data());
     return d;
   }
 
@@ -383,11 +441,21 @@ class Nade : public AutoregressiveModel {
       nn::Workspace& ws = nn::thread_workspace();
       nn::Workspace::Frame frame(ws);
       const auto* scaled = dynamic_cast<const Scaled*>(derived);
-      const float* Wt = scaled ? scaled->wt.data() : scaled_input_weights(ws);
+      const float *Wt, *Vp;
+      if (scaled) {
+        Wt = scaled->w.data();
+        Vp = scaled->v.data();
+      } else {
+        const size_t count = size_t(D_) * size_t(padded_hidden());
+        float* w = ws.take<float>(count);
+        float* v = ws.take<float>(count);
+        score_weights(w, v);
+        Wt = w;
+        Vp = v;
+      }
       for (size_t r0 = 0; r0 < n; r0 += kScoreTile) {
         const size_t m = std::min(kScoreTile, n - r0);
-        binary_pass(x + r0 * size_t(D_), nullptr, y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0,
-                    nullptr, 1.0, Wt);
+        binary_score(x + r0 * size_t(D_), y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0, Wt, Vp);
       }
       return;
     }
@@ -417,7 +485,7 @@ class Nade : public AutoregressiveModel {
     if (Km1_ == 1) {
       nn::Workspace& ws = nn::thread_workspace();
       nn::Workspace::Frame frame(ws);
-      binary_pass(x, x, y, n, known, nullptr, &rng, temperature, scaled_input_weights(ws));
+      binary_sample(x, y, n, known, rng, temperature, scaled_input_weights(ws));
       return;
     }
     MatR A, Hd, Z;
@@ -547,7 +615,7 @@ class Nade : public AutoregressiveModel {
       }
     }
   }
-  // A[i] *= -log2 e: the running sums as binary_pass and binary_grad keep them.
+  // A[i] *= -log2 e: the running sums as the binary passes keep them.
   void scale_rows(size_t n, float* A, int64_t Hp) const {
     for (size_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < H_; ++j) A[i * size_t(Hp) + size_t(j)] *= nn::simd::kNegLog2e;
@@ -557,41 +625,51 @@ class Nade : public AutoregressiveModel {
     return p[b_ + size_t(d)] + (L_ > 0 ? p[q_ + size_t(y[i]) * size_t(D_) + size_t(d)] : 0.0f);
   }
 
-  // The input weights pre-scaled by -log2 e, (D, H) in ws: binary_pass keeps
-  // its running sums as t = -a log2 e, so the sigmoid at a run's start is
-  // 1 / (1 + 2^t) without a multiplication (sigmoid_exp2_ps). Scoring and
-  // sampling both go through it, so they round alike.
-  // (Scoring calls derive() them once.)
-  void scale_input_weights(float* Wt) const {
-    const size_t count = size_t(D_) * size_t(H_);
+  // The input weights pre-scaled by -log2 e, (D, ld), the pads of rows
+  // longer than H zero: the binary passes keep their running sums as
+  // t = -a log2 e, so the sigmoid at a run's start is 1 / (1 + 2^t) without a
+  // multiplication (sigmoid_exp2_ps). Scoring, sampling and training all go
+  // through it, so they round alike.
+  void scale_input_weights(float* Wt, size_t ld) const {
+    const size_t H = size_t(H_);
     const float* W = params_.data() + w_;
-    for (size_t j = 0; j < count; ++j) Wt[j] = W[j] * nn::simd::kNegLog2e;
+    for (size_t d = 0; d < size_t(D_); ++d) {
+      for (size_t j = 0; j < H; ++j) Wt[d * ld + j] = W[d * H + j] * nn::simd::kNegLog2e;
+      std::fill(Wt + d * ld + H, Wt + (d + 1) * ld, 0.0f);
+    }
+  }
+  // binary_score's weights (derive() forms them once a scoring call), rows
+  // padded to Hp floats, 64-byte aligned so that no packet load splits a cache
+  // line: Wt (D, Hp) the scaled input weights, Vp (D, Hp) the output weights.
+  void score_weights(float* Wt, float* Vp) const {
+    const size_t Hp = size_t(padded_hidden()), H = size_t(H_);
+    scale_input_weights(Wt, Hp);
+    const float* V = params_.data() + v_;
+    for (size_t d = 0; d < size_t(D_); ++d) {
+      std::copy(V + d * H, V + (d + 1) * H, Vp + d * Hp);
+      std::fill(Vp + d * Hp + H, Vp + (d + 1) * Hp, 0.0f);
+    }
   }
   const float* scaled_input_weights(nn::Workspace& ws) const {
     float* Wt = ws.take<float>(size_t(D_) * size_t(H_));
-    scale_input_weights(Wt);
+    scale_input_weights(Wt, size_t(H_));
     return Wt;
   }
 
-  // Scoring (out != null: out[i] = sum of log P over the known positions) or
-  // sampling (rng != null: draws the positions not known) of n rows.
-  // (drawn into xs, which is x). Wt: scaled_input_weights().
-  void binary_pass(const int32_t* x, int32_t* xs, const int32_t* y, size_t n, const uint8_t* known, double* out,
-                   Rng* rng, double temperature, const float* Wt) const {
+  // Sampling n rows: draws the positions not known into x, position by
+  // position (each draw needs the ones before it). Wt: scaled_input_weights().
+  void binary_sample(int32_t* x, const int32_t* y, size_t n, const uint8_t* known, Rng& rng, double temperature,
+                     const float* Wt) const {
     const int64_t Hp = padded_hidden(), D = D_;
     nn::Workspace& ws = nn::thread_workspace();
     nn::Workspace::Frame frame(ws);
     float* A = ws.take<float>(n * size_t(Hp));
     float* Hh = ws.take<float>(n * size_t(Hp));
     float* z = ws.take<float>(n);
-    float* t = ws.take<float>(n);
-    double* lp = ws.take<double>(n);
     init_rows(y, n, A, Hp);
     scale_rows(n, A, Hp);
-    if (out) std::fill(out, out + n, 0.0);
     SampleScratch sc;
     const float* V = params_.data() + v_;
-    const float* W = Wt;
     const float** rows = ws.take<const float*>(n);  // the hidden states of the rows whose run goes on
     size_t* idx = ws.take<size_t>(n);                // and those rows
     float* zr = ws.take<float>(n);                   // their logits
@@ -603,14 +681,10 @@ class Nade : public AutoregressiveModel {
       for (size_t i = 0; i < n; ++i) {
         float* a = A + i * size_t(Hp);
         float* h = Hh + i * size_t(Hp);
-        // Scoring: a run ending here (x_d = 1) does not keep its state.
-        const bool keep = !out || x[i * size_t(D) + size_t(d)] == 0;
         if (d == 0) {
-          z[i] = keep ? add_sigmoid_dot<false, true>(a, nullptr, h, Vd, long(H_))
-                      : add_sigmoid_dot<false, false>(a, nullptr, h, Vd, long(H_));
+          z[i] = add_sigmoid_dot<false, true>(a, nullptr, h, Vd, long(H_));
         } else if (x[i * size_t(D) + size_t(d - 1)] != 0) {
-          const float* w = W + size_t(d - 1) * size_t(H_);
-          z[i] = keep ? add_sigmoid_dot<true, true>(a, w, h, Vd, long(H_)) : add_sigmoid_dot<true, false>(a, w, h, Vd, long(H_));
+          z[i] = add_sigmoid_dot<true, true>(a, Wt + size_t(d - 1) * size_t(H_), h, Vd, long(H_));
         } else {
           rows[m] = h;
           idx[m++] = i;
@@ -619,15 +693,69 @@ class Nade : public AutoregressiveModel {
       dot_rows(Vd, rows, int64_t(m), long(H_), zr);
       for (size_t k = 0; k < m; ++k) z[idx[k]] = zr[k];
       for (size_t i = 0; i < n; ++i) z[i] += bias(y, i, d);
-      if (out) {
-        for (size_t i = 0; i < n; ++i) t[i] = float(x[i * size_t(D) + size_t(d)]);
-        binary_log_probs(z, t, long(n), lp, nullptr);
-        for (size_t i = 0; i < n; ++i)
-          if (!known || known[i * size_t(D) + size_t(d)]) out[i] += lp[i];
-      } else {
-        for (size_t i = 0; i < n; ++i)
-          if (!known || !known[i * size_t(D) + size_t(d)]) xs[i * size_t(D) + size_t(d)] = sample_ref(&z[i], temperature, *rng, sc);
+      for (size_t i = 0; i < n; ++i)
+        if (!known || !known[i * size_t(D) + size_t(d)]) x[i * size_t(D) + size_t(d)] = sample_ref(&z[i], temperature, rng, sc);
+    }
+  }
+
+  // Scoring n binary rows: out[i] = sum of log P over the known positions.
+  // Over blocks of kScoreSpan positions, row by row within a block: a row's
+  // running sum and hidden state stay in the first-level cache over the block
+  // and the block's rows of V and W (shared by the n rows) too; a run start's
+  // sigmoid pass also forms the logits of the run's next positions in the
+  // block while h is in registers (add_sigmoid_dots), and a run going on from
+  // the previous block takes its kept state's (dot_rows). Each logit is the
+  // float binary_sample forms. Wt, Vp: score_weights().
+  void binary_score(const int32_t* x, const int32_t* y, size_t n, const uint8_t* known, double* out,
+                    const float* Wt, const float* Vp) const {
+    const int64_t Hp = padded_hidden(), D = D_, S = kScoreSpan;
+    nn::Workspace& ws = nn::thread_workspace();
+    nn::Workspace::Frame frame(ws);
+    float* A = ws.take<float>(n * size_t(Hp));
+    float* Hh = ws.take<float>(n * size_t(Hp));
+    float* z = ws.take<float>(size_t(S) * n);  // (span, n) the block's logits
+    float* t = ws.take<float>(size_t(S) * n);  // and targets
+    double* lp = ws.take<double>(size_t(S) * n);
+    init_rows(y, n, A, Hp);
+    scale_rows(n, A, Hp);
+    std::fill(out, out + n, 0.0);
+    const float* Vd[kScoreSpan];
+    for (int64_t d0 = 0; d0 < D; d0 += S) {
+      const int64_t d1 = std::min(D, d0 + S);
+      for (int64_t d = d0; d < d1; ++d) Vd[d - d0] = Vp + size_t(d) * size_t(Hp);
+      for (size_t i = 0; i < n; ++i) {
+        const int32_t* xr = x + i * size_t(D);
+        float* a = A + i * size_t(Hp);
+        float* h = Hh + i * size_t(Hp);
+        float zk[kScoreSpan];
+        for (int64_t d = d0; d < d1;) {
+          int64_t e = d + 1;  // [d, e): positions sharing one state in this block
+          while (e < d1 && xr[e - 1] == 0) ++e;
+          const int64_t k = e - d;
+          const float* const* v = Vd + (d - d0);
+          if (d > 0 && xr[d - 1] == 0) {
+            dot_rows(h, v, k, long(H_), zk);  // the run goes on from the previous block
+          } else {
+            const bool keep = xr[e - 1] == 0;  // the run goes on into the next block
+            if (d == 0) {
+              keep ? add_sigmoid_dots<false, true>(a, nullptr, h, v, k, long(H_), zk)
+                   : add_sigmoid_dots<false, false>(a, nullptr, h, v, k, long(H_), zk);
+            } else {
+              const float* w = Wt + size_t(d - 1) * size_t(Hp);
+              keep ? add_sigmoid_dots<true, true>(a, w, h, v, k, long(H_), zk)
+                   : add_sigmoid_dots<true, false>(a, w, h, v, k, long(H_), zk);
+            }
+          }
+          for (int64_t j = 0; j < k; ++j) z[size_t(d - d0 + j) * n + i] = zk[j] + bias(y, i, d + j);
+          d = e;
+        }
       }
+      for (int64_t d = d0; d < d1; ++d)
+        for (size_t i = 0; i < n; ++i) t[size_t(d - d0) * n + i] = float(x[i * size_t(D) + size_t(d)]);
+      binary_log_probs(z, t, long(size_t(d1 - d0) * n), lp, nullptr);
+      for (int64_t d = d0; d < d1; ++d)
+        for (size_t i = 0; i < n; ++i)
+          if (!known || known[i * size_t(D) + size_t(d)]) out[i] += lp[size_t(d - d0) * n + i];
     }
   }
 
@@ -638,7 +766,7 @@ class Nade : public AutoregressiveModel {
   // Hidden states are recomputed a block of kBlock positions at a time from
   // checkpoints of A (run starts only), as in the general case; the forward
   // pass forms only the checkpoints. The sums are kept as t = -a log2 e (the
-  // input weights pre-scaled), as binary_pass keeps them, so the hidden states,
+  // input weights pre-scaled), as binary_score keeps them, so the hidden states,
   // logits and NLL are the floats scoring gives; G is still dL/da.
   void binary_grad(const int32_t* x, const int32_t* y, const float* w, size_t n, float* grad, double* nll) const {
     const int64_t Hp = padded_hidden(), D = D_, H = H_;
@@ -662,7 +790,7 @@ class Nade : public AutoregressiveModel {
     float* ones = ws.take<float>(n);
     std::fill(ones, ones + n, 1.0f);
     double* lp = ws.take<double>(n);
-    const float* Wt = scaled_input_weights(ws);  // the sums as t = -a log2 e, as binary_pass keeps them
+    const float* Wt = scaled_input_weights(ws);  // the sums as t = -a log2 e, as binary_score keeps them
     const float** rest = ws.take<const float*>(n);  // a position's rows whose run goes on: their states,
     size_t* ridx = ws.take<size_t>(n);                // the rows
     float* zr = ws.take<float>(n);                    // and their logits
@@ -690,7 +818,7 @@ class Nade : public AutoregressiveModel {
         const float* V = p + v_ + size_t(d) * size_t(H);
         const float** hd = hp + size_t(d - d0) * n;
         // A run starts after each one: t += W_{d-1}, h = sigmoid(a) and its
-        // logit in one pass (as binary_pass: the same floats as dot_rows);
+        // logit in one pass (as binary_sample: the same floats as dot_rows);
         // the other rows' logits from their kept states.
         const float* Wprev = d > d0 ? Wt + size_t(d - 1) * size_t(H) : nullptr;
         float* Zd = Z + size_t(d - d0) * n;
