@@ -417,10 +417,9 @@ class Nade : public AutoregressiveModel {
     }
   }
 
-  // Per scoring call (binary data): the input weights pre-scaled by -log2 e
-  // once for all its chunks.
+  // Per scoring call (binary data): binary_weights() once for all its chunks.
   struct Scaled : Derived {
-    FloatBuffer w, v;  // score_weights()
+    FloatBuffer w, v;  // binary_weights()
   };
   std::unique_ptr<const Derived> derive() const override {
     if (Km1_ != 1) return nullptr;
@@ -428,7 +427,7 @@ class Nade : public AutoregressiveModel {
     const size_t count = size_t(D_) * size_t(padded_hidden());
     d->w.resize(count);
     d->v.resize(count);
-    score_weights(d->w.data(), d->v.data());
+    binary_weights(d->w.data(), d->v.data());
     return d;
   }
 
@@ -441,21 +440,10 @@ class Nade : public AutoregressiveModel {
       nn::Workspace& ws = nn::thread_workspace();
       nn::Workspace::Frame frame(ws);
       const auto* scaled = dynamic_cast<const Scaled*>(derived);
-      const float *Wt, *Vp;
-      if (scaled) {
-        Wt = scaled->w.data();
-        Vp = scaled->v.data();
-      } else {
-        const size_t count = size_t(D_) * size_t(padded_hidden());
-        float* w = ws.take<float>(count);
-        float* v = ws.take<float>(count);
-        score_weights(w, v);
-        Wt = w;
-        Vp = v;
-      }
+      const BinaryWeights bw = scaled ? BinaryWeights{scaled->w.data(), scaled->v.data()} : binary_weights(ws);
       for (size_t r0 = 0; r0 < n; r0 += kScoreTile) {
         const size_t m = std::min(kScoreTile, n - r0);
-        binary_score(x + r0 * size_t(D_), y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0, Wt, Vp);
+        binary_score(x + r0 * size_t(D_), y + r0, m, known ? known + r0 * size_t(D_) : nullptr, out + r0, bw);
       }
       return;
     }
@@ -483,9 +471,7 @@ class Nade : public AutoregressiveModel {
   void sample_rows(int32_t* x, const uint8_t* known, const int32_t* y, size_t n, int, double temperature,
                    Rng& rng) const override {
     if (Km1_ == 1) {
-      nn::Workspace& ws = nn::thread_workspace();
-      nn::Workspace::Frame frame(ws);
-      binary_sample(x, y, n, known, rng, temperature, scaled_input_weights(ws));
+      binary_sample(x, y, n, known, rng, temperature);
       return;
     }
     MatR A, Hd, Z;
@@ -625,41 +611,41 @@ class Nade : public AutoregressiveModel {
     return p[b_ + size_t(d)] + (L_ > 0 ? p[q_ + size_t(y[i]) * size_t(D_) + size_t(d)] : 0.0f);
   }
 
-  // The input weights pre-scaled by -log2 e, (D, ld), the pads of rows
-  // longer than H zero: the binary passes keep their running sums as
-  // t = -a log2 e, so the sigmoid at a run's start is 1 / (1 + 2^t) without a
-  // multiplication (sigmoid_exp2_ps). Scoring, sampling and training all go
-  // through it, so they round alike.
-  void scale_input_weights(float* Wt, size_t ld) const {
-    const size_t H = size_t(H_);
-    const float* W = params_.data() + w_;
-    for (size_t d = 0; d < size_t(D_); ++d) {
-      for (size_t j = 0; j < H; ++j) Wt[d * ld + j] = W[d * H + j] * nn::simd::kNegLog2e;
-      std::fill(Wt + d * ld + H, Wt + (d + 1) * ld, 0.0f);
-    }
-  }
-  // binary_score's weights (derive() forms them once a scoring call), rows
-  // padded to Hp floats, 64-byte aligned so that no packet load splits a cache
-  // line: Wt (D, Hp) the scaled input weights, Vp (D, Hp) the output weights.
-  void score_weights(float* Wt, float* Vp) const {
+  // The binary passes' weights, rows padded to Hp floats (64-byte aligned, so
+  // that no packet load splits a cache line; the pads zero): Wt (D, Hp) the
+  // input weights pre-scaled by -log2 e and Vp (D, Hp) the output weights. The
+  // passes keep their running sums as t = -a log2 e, so the sigmoid at a run's
+  // start is 1 / (1 + 2^t) without a multiplication (sigmoid_exp2_ps);
+  // scoring, sampling and training all go through these, so they round alike.
+  // (Scoring derive()s them once a call; training takes Wt only, a copy of V
+  // each chunk cost more than its aligned loads saved.)
+  void binary_weights(float* Wt, float* Vp) const {
     const size_t Hp = size_t(padded_hidden()), H = size_t(H_);
-    scale_input_weights(Wt, Hp);
+    const float* W = params_.data() + w_;
     const float* V = params_.data() + v_;
     for (size_t d = 0; d < size_t(D_); ++d) {
+      for (size_t j = 0; j < H; ++j) Wt[d * Hp + j] = W[d * H + j] * nn::simd::kNegLog2e;
+      std::fill(Wt + d * Hp + H, Wt + (d + 1) * Hp, 0.0f);
+      if (!Vp) continue;
       std::copy(V + d * H, V + (d + 1) * H, Vp + d * Hp);
       std::fill(Vp + d * Hp + H, Vp + (d + 1) * Hp, 0.0f);
     }
   }
-  const float* scaled_input_weights(nn::Workspace& ws) const {
-    float* Wt = ws.take<float>(size_t(D_) * size_t(H_));
-    scale_input_weights(Wt, size_t(H_));
-    return Wt;
+  struct BinaryWeights {
+    const float* w;  // Wt
+    const float* v;  // Vp
+  };
+  BinaryWeights binary_weights(nn::Workspace& ws) const {
+    const size_t count = size_t(D_) * size_t(padded_hidden());
+    float* w = ws.take<float>(count);
+    float* v = ws.take<float>(count);
+    binary_weights(w, v);
+    return {w, v};
   }
 
   // Sampling n rows: draws the positions not known into x, position by
-  // position (each draw needs the ones before it). Wt: scaled_input_weights().
-  void binary_sample(int32_t* x, const int32_t* y, size_t n, const uint8_t* known, Rng& rng, double temperature,
-                     const float* Wt) const {
+  // position (each draw needs the ones before it).
+  void binary_sample(int32_t* x, const int32_t* y, size_t n, const uint8_t* known, Rng& rng, double temperature) const {
     const int64_t Hp = padded_hidden(), D = D_;
     nn::Workspace& ws = nn::thread_workspace();
     nn::Workspace::Frame frame(ws);
@@ -669,14 +655,14 @@ class Nade : public AutoregressiveModel {
     init_rows(y, n, A, Hp);
     scale_rows(n, A, Hp);
     SampleScratch sc;
-    const float* V = params_.data() + v_;
+    const BinaryWeights bw = binary_weights(ws);
     const float** rows = ws.take<const float*>(n);  // the hidden states of the rows whose run goes on
     size_t* idx = ws.take<size_t>(n);                // and those rows
     float* zr = ws.take<float>(n);                   // their logits
     for (int64_t d = 0; d < D; ++d) {
       // A run starts after each one: t += W_{d-1}, h = sigmoid(a) and its
       // logit in one pass; the other rows' logits from their kept states.
-      const float* Vd = V + size_t(d) * size_t(H_);
+      const float* Vd = bw.v + size_t(d) * size_t(Hp);
       size_t m = 0;
       for (size_t i = 0; i < n; ++i) {
         float* a = A + i * size_t(Hp);
@@ -684,7 +670,7 @@ class Nade : public AutoregressiveModel {
         if (d == 0) {
           z[i] = add_sigmoid_dot<false, true>(a, nullptr, h, Vd, long(H_));
         } else if (x[i * size_t(D) + size_t(d - 1)] != 0) {
-          z[i] = add_sigmoid_dot<true, true>(a, Wt + size_t(d - 1) * size_t(H_), h, Vd, long(H_));
+          z[i] = add_sigmoid_dot<true, true>(a, bw.w + size_t(d - 1) * size_t(Hp), h, Vd, long(H_));
         } else {
           rows[m] = h;
           idx[m++] = i;
@@ -705,9 +691,9 @@ class Nade : public AutoregressiveModel {
   // sigmoid pass also forms the logits of the run's next positions in the
   // block while h is in registers (add_sigmoid_dots), and a run going on from
   // the previous block takes its kept state's (dot_rows). Each logit is the
-  // float binary_sample forms. Wt, Vp: score_weights().
+  // float binary_sample forms.
   void binary_score(const int32_t* x, const int32_t* y, size_t n, const uint8_t* known, double* out,
-                    const float* Wt, const float* Vp) const {
+                    const BinaryWeights& bw) const {
     const int64_t Hp = padded_hidden(), D = D_, S = kScoreSpan;
     nn::Workspace& ws = nn::thread_workspace();
     nn::Workspace::Frame frame(ws);
@@ -722,7 +708,7 @@ class Nade : public AutoregressiveModel {
     const float* Vd[kScoreSpan];
     for (int64_t d0 = 0; d0 < D; d0 += S) {
       const int64_t d1 = std::min(D, d0 + S);
-      for (int64_t d = d0; d < d1; ++d) Vd[d - d0] = Vp + size_t(d) * size_t(Hp);
+      for (int64_t d = d0; d < d1; ++d) Vd[d - d0] = bw.v + size_t(d) * size_t(Hp);
       for (size_t i = 0; i < n; ++i) {
         const int32_t* xr = x + i * size_t(D);
         float* a = A + i * size_t(Hp);
@@ -741,7 +727,7 @@ class Nade : public AutoregressiveModel {
               keep ? add_sigmoid_dots<false, true>(a, nullptr, h, v, k, long(H_), zk)
                    : add_sigmoid_dots<false, false>(a, nullptr, h, v, k, long(H_), zk);
             } else {
-              const float* w = Wt + size_t(d - 1) * size_t(Hp);
+              const float* w = bw.w + size_t(d - 1) * size_t(Hp);
               keep ? add_sigmoid_dots<true, true>(a, w, h, v, k, long(H_), zk)
                    : add_sigmoid_dots<true, false>(a, w, h, v, k, long(H_), zk);
             }
@@ -790,7 +776,8 @@ class Nade : public AutoregressiveModel {
     float* ones = ws.take<float>(n);
     std::fill(ones, ones + n, 1.0f);
     double* lp = ws.take<double>(n);
-    const float* Wt = scaled_input_weights(ws);  // the sums as t = -a log2 e, as binary_score keeps them
+    float* Wt = ws.take<float>(size_t(D) * row);  // the sums as t = -a log2 e, as binary_score keeps them
+    binary_weights(Wt, nullptr);
     const float** rest = ws.take<const float*>(n);  // a position's rows whose run goes on: their states,
     size_t* ridx = ws.take<size_t>(n);                // the rows
     float* zr = ws.take<float>(n);                    // and their logits
@@ -804,7 +791,7 @@ class Nade : public AutoregressiveModel {
       for (size_t i = 0; i < n; ++i) {
         int64_t nr = 0;
         for (int64_t d = d0; d < d0 + kBlock; ++d)
-          if (x[i * size_t(D) + size_t(d)]) Wrows[nr++] = Wt + size_t(d) * size_t(H);
+          if (x[i * size_t(D) + size_t(d)]) Wrows[nr++] = Wt + size_t(d) * row;
         advance_rows(ck + (size_t(k + 1) * n + i) * row, ck + (size_t(k) * n + i) * row, Wrows, nr, long(H));
       }
     }
@@ -820,7 +807,7 @@ class Nade : public AutoregressiveModel {
         // A run starts after each one: t += W_{d-1}, h = sigmoid(a) and its
         // logit in one pass (as binary_sample: the same floats as dot_rows);
         // the other rows' logits from their kept states.
-        const float* Wprev = d > d0 ? Wt + size_t(d - 1) * size_t(H) : nullptr;
+        const float* Wprev = d > d0 ? Wt + size_t(d - 1) * row : nullptr;
         float* Zd = Z + size_t(d - d0) * n;
         size_t m = 0;
         for (size_t i = 0; i < n; ++i) {
