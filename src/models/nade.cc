@@ -286,41 +286,39 @@ void advance_rows(float* dst, const float* src, const float* const* rows, int64_
 }
 
 // The open run's sum S += sum_k c[k] * rows[k] (rows = V of its positions in
-// this block); when `close` (the run starts here, h its hidden state) also
-// G += S . h (1 - h) and S = 0.
+// this block; S taken as 0, not read, when `fresh`); when `close` (the run
+// starts here, h its hidden state) G += S . h (1 - h) and S is left as it is
+// (the row's next run starts fresh), else S is stored.
 void run_sum(float* S, float* G, const float* h, const float* const* rows, const float* c, int64_t nr, long n,
-             bool close) {
+             bool fresh, bool close) {
   long j = 0;
 #if defined(__AVX512F__)
   for (; j < n; j += 16 * kStrip) {
     __mmask16 m[kStrip];
     nn::simd::masks<kStrip>(n, j, m);
     __m512 acc[kStrip];
-    for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
+    for (int v = 0; v < kStrip; ++v) acc[v] = fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[v], S + j + 16 * v);
     for (int64_t r = 0; r < nr; ++r) {
       const __m512 cr = _mm512_set1_ps(c[r]);
       for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_fmadd_ps(cr, _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v), acc[v]);
     }
     for (int v = 0; v < kStrip; ++v) {
-      float* s = S + j + 16 * v;
       if (!close) {
-        nn::simd::store(s, m[v], acc[v]);
+        nn::simd::store(S + j + 16 * v, m[v], acc[v]);
         continue;
       }
       const __m512 hv = _mm512_maskz_loadu_ps(m[v], h + j + 16 * v);
       const __m512 dsig = _mm512_fnmadd_ps(hv, hv, hv);  // h - h^2
       float* g = G + j + 16 * v;
       nn::simd::store(g, m[v], _mm512_fmadd_ps(acc[v], dsig, _mm512_maskz_loadu_ps(m[v], g)));
-      nn::simd::store(s, m[v], _mm512_setzero_ps());
     }
   }
 #else
   for (; j < n; ++j) {
-    float acc = S[j];
+    float acc = fresh ? 0.0f : S[j];
     for (int64_t r = 0; r < nr; ++r) acc += c[r] * rows[r][j];
     if (close) {
       G[j] += acc * (h[j] - h[j] * h[j]);
-      S[j] = 0.0f;
     } else {
       S[j] = acc;
     }
@@ -763,7 +761,9 @@ class Nade : public AutoregressiveModel {
     nn::Workspace::Frame frame(ws);
     float* ck = ws.take<float>(size_t(blocks) * n * row);   // (blocks, n, Hp) A at each block start
     float* G = ws.take_zero<float>(n * row);                 // dL/da at the current position
-    float* S = ws.take_zero<float>(n * row);                 // sum of dz V over the open run
+    float* S = ws.take<float>(n * row);                      // sum of dz V over the open run
+    bool* open = ws.take<bool>(n);                           // S holds a run going on from the next block
+    std::fill(open, open + n, false);
     float* Hs = ws.take<float>(size_t(kBlock) * n * row);   // hidden states of run starts in the block
     const float** hp = ws.take<const float*>(size_t(kBlock) * n);  // (kBlock, n) the h each position uses
     float* Z = ws.take<float>(size_t(kBlock) * n);           // (kBlock, n) logits
@@ -856,14 +856,17 @@ class Nade : public AutoregressiveModel {
         for (size_t i = 0; i < n; ++i) {
           if (d > 0 && !xat(i, d - 1)) continue;
           for (int64_t e = d; e <= hi[i]; ++e) cz[e - d] = dZ[size_t(e - d0) * n + i];
-          run_sum(S + i * row, G + i * row, hp[size_t(d - d0) * n + i], Vrows + (d - d0), cz, hi[i] - d + 1, long(H), true);
+          run_sum(S + i * row, G + i * row, hp[size_t(d - d0) * n + i], Vrows + (d - d0), cz, hi[i] - d + 1, long(H),
+                  !open[i], true);
+          open[i] = false;
           hi[i] = d - 1;
         }
       }
       for (size_t i = 0; i < n; ++i) {
         if (hi[i] < d0) continue;  // the run goes on into the previous block
         for (int64_t e = d0; e <= hi[i]; ++e) cz[e - d0] = dZ[size_t(e - d0) * n + i];
-        run_sum(S + i * row, G + i * row, nullptr, Vrows, cz, hi[i] - d0 + 1, long(H), false);
+        run_sum(S + i * row, G + i * row, nullptr, Vrows, cz, hi[i] - d0 + 1, long(H), !open[i], false);
+        open[i] = true;
       }
     }
     for (size_t i = 0; i < n; ++i)
