@@ -261,6 +261,44 @@ void add_weighted_rows(float* dst, const float* const* rows, const float* c, int
 #endif
 }
 
+// add_weighted_rows for two positions at once (dst0 from rows0 and c0, dst1
+// from rows1 and c1, each the same sums in the same order): a row whose state
+// both positions use (rows1[r] == rows0[r], its run going on) is loaded once.
+void add_weighted_rows2(float* dst0, float* dst1, const float* const* rows0, const float* const* rows1,
+                        const float* c0, const float* c1, int64_t nr, long n) {
+#if defined(__AVX512F__)
+  constexpr int kS = kStrip;
+  for (long j = 0; j < n; j += 16 * kS) {
+    __mmask16 m[kS];
+    nn::simd::masks<kS>(n, j, m);
+    __m512 a0[kS], a1[kS];
+    for (int v = 0; v < kS; ++v) a0[v] = a1[v] = _mm512_setzero_ps();
+    for (int64_t r = 0; r < nr; ++r) {
+      const __m512 k0 = _mm512_set1_ps(c0[r]), k1 = _mm512_set1_ps(c1[r]);
+      if (rows1[r] == rows0[r]) {
+        for (int v = 0; v < kS; ++v) {
+          const __m512 x = _mm512_maskz_loadu_ps(m[v], rows0[r] + j + 16 * v);
+          a0[v] = _mm512_fmadd_ps(k0, x, a0[v]);
+          a1[v] = _mm512_fmadd_ps(k1, x, a1[v]);
+        }
+      } else {
+        for (int v = 0; v < kS; ++v) {
+          a0[v] = _mm512_fmadd_ps(k0, _mm512_maskz_loadu_ps(m[v], rows0[r] + j + 16 * v), a0[v]);
+          a1[v] = _mm512_fmadd_ps(k1, _mm512_maskz_loadu_ps(m[v], rows1[r] + j + 16 * v), a1[v]);
+        }
+      }
+    }
+    for (int v = 0; v < kS; ++v) {
+      nn::simd::store(dst0 + j + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst0 + j + 16 * v), a0[v]));
+      nn::simd::store(dst1 + j + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst1 + j + 16 * v), a1[v]));
+    }
+  }
+#else
+  add_weighted_rows(dst0, rows0, c0, nr, n);
+  add_weighted_rows(dst1, rows1, c1, nr, n);
+#endif
+}
+
 // dst[j] = (((src[j] + rows[0][j]) + rows[1][j]) + ...), j < n: a running sum
 // advanced over nr positions in registers, in the order the position-by-position
 // additions make (the same floats), with one store (the next checkpoint).
@@ -841,8 +879,15 @@ class Nade : public AutoregressiveModel {
           if (L_ > 0) grad[q_ + size_t(y[i]) * size_t(D) + size_t(d)] += dzd[i];
         }
         grad[b_ + size_t(d)] = gb;
-        // dV_d = sum_i dz_i h_i.
-        add_weighted_rows(grad + v_ + size_t(d) * size_t(H), hp + size_t(d - d0) * n, dzd, int64_t(n), long(H));
+      }
+      // dV_d = sum_i dz_i h_i, two positions at a time (their shared states loaded once).
+      for (int64_t d = d0; d < d1; d += 2) {
+        const size_t o = size_t(d - d0) * n;
+        float* dV = grad + v_ + size_t(d) * size_t(H);
+        if (d + 1 < d1)
+          add_weighted_rows2(dV, dV + H, hp + o, hp + o + n, dZ + o, dZ + o + n, int64_t(n), long(H));
+        else
+          add_weighted_rows(dV, hp + o, dZ + o, int64_t(n), long(H));
       }
       for (int64_t d = d0; d < d1; ++d) Vrows[d - d0] = p + v_ + size_t(d) * size_t(H);
       // Backwards: dW_d = sum over the rows with x_d = 1 of G_{d+1}; each run's
