@@ -105,35 +105,30 @@ class ExactGradientSum {
       packed_ += sl.end - sl.begin;
     }
     acc_.assign(packed_, 0);
-    slice_max_.assign(slices_.size(), 0.0);
   }
   size_t packed() const { return packed_; }
 
-  // The largest |entry| of the given chunk gradients; +inf when one is not finite.
-  double max_abs(const std::vector<float*>& grads, ThreadPool& pool) {
+  // The largest |entry| of one chunk gradient over the ranges; +inf when
+  // one is not finite. Called by the chunk's own task right after the model
+  // wrote it, while much of it is still in cache.
+  double max_abs(const float* g) const {
     // On the bits: |x| is x without its sign bit, and for non-negative floats
     // the bits order as the values do, with inf and NaN above every finite
     // value, so one vectorisable integer max gives both answers.
-    pool.run(slices_.size(), [&](size_t k) {
-      const Slice& sl = slices_[k];
-      uint32_t m = 0;
-      for (float* g : grads) {
-        const float* x = g + sl.begin;
-        const size_t len = sl.end - sl.begin;
-        for (size_t j = 0; j < len; ++j) {
-          uint32_t b;
-          std::memcpy(&b, x + j, sizeof b);
-          b &= 0x7fffffffu;
-          m = b > m ? b : m;
-        }
+    uint32_t m = 0;
+    for (const Slice& sl : slices_) {
+      const float* x = g + sl.begin;
+      const size_t len = sl.end - sl.begin;
+      for (size_t j = 0; j < len; ++j) {
+        uint32_t b;
+        std::memcpy(&b, x + j, sizeof b);
+        b &= 0x7fffffffu;
+        m = b > m ? b : m;
       }
-      float v;
-      std::memcpy(&v, &m, sizeof v);
-      slice_max_[k] = m < 0x7f800000u ? double(v) : std::numeric_limits<double>::infinity();
-    });
-    double m = 0;
-    for (double v : slice_max_) m = std::max(m, v);
-    return m;
+    }
+    float v;
+    std::memcpy(&v, &m, sizeof v);
+    return m < 0x7f800000u ? double(v) : std::numeric_limits<double>::infinity();
   }
 
   // Adds the chunk gradients, rounded to fp's grid, to the packed int64
@@ -231,7 +226,6 @@ class ExactGradientSum {
   std::vector<Slice> slices_;
   size_t packed_ = 0;
   std::vector<int64_t> acc_;        // (packed)
-  std::vector<double> slice_max_;   // (slices)
 };
 
 }  // namespace
@@ -258,7 +252,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   };
 
   std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P), this rank's
-  std::vector<double> chunk_loss(max_chunks);
+  std::vector<double> chunk_loss(max_chunks), chunk_max(max_chunks);
   std::vector<float> best(model.params(), model.params() + P);  // (P)
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
@@ -476,13 +470,15 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
         const size_t* rows = R == 1 ? perm.data() + b0 + r0 : identity.data() + first_row[st.batch] + (c - c0) * C;
         chunk_loss[k] = model.loss_and_grad_at(R == 1 ? train : epoch_rows, rows, rn, b0 + r0, g.data());
+        chunk_max[k] = grad_sum.max_abs(g.data());
       });
       std::vector<float*> parts(c1 - c0);
       for (size_t k = 0; k < parts.size(); ++k) parts[k] = chunk_grads[k].data();
       // One max-reduction: the largest |gradient entry| and every chunk's loss
       // (-inf where another rank has it; a loss that is not finite as +inf).
       std::vector<double> top(nc + 1, -std::numeric_limits<double>::infinity());
-      top[0] = grad_sum.max_abs(parts, pool);
+      top[0] = 0;
+      for (size_t k = 0; k < parts.size(); ++k) top[0] = std::max(top[0], chunk_max[k]);
       for (size_t c = c0; c < c1; ++c)
         top[1 + c] = std::isfinite(chunk_loss[c - c0]) ? chunk_loss[c - c0] : std::numeric_limits<double>::infinity();
       comm.max(top.data(), top.size());
