@@ -407,8 +407,8 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     s.f64["sums"] = {st.epoch_loss, st.best_nll, res.best_valid_nll, res.last_train_nll, st.part_loss};
     s.f32["params"].assign(model.params(), model.params() + P);
     s.f32["best"] = best;
-    s.f32["adam_m"] = adam.first_moment();
-    s.f32["adam_v"] = adam.second_moment();
+    s.f32["adam_m"].assign(adam.first_moment().begin(), adam.first_moment().end());
+    s.f32["adam_v"].assign(adam.second_moment().begin(), adam.second_moment().end());
     s.u64["order"].assign(perm.begin(), perm.end());
     const auto r = ctx.rng->state();
     s.u64["rng"].assign(r.begin(), r.end());
