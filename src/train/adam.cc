@@ -67,8 +67,8 @@ void Adam::restore(int64_t steps, const std::vector<float>& m, const std::vector
     throw FormatError("optimiser state of " + std::to_string(m.size()) + " parameters, expected " +
                       std::to_string(m_.size()));
   t_ = steps;
-  m_ = m;
-  v_ = v;
+  m_.assign(m.begin(), m.end());
+  v_.assign(v.begin(), v.end());
 }
 
 void Adam::set_epoch(int64_t epoch) { lr_ = opt_.learning_rate * std::pow(opt_.lr_decay, double(epoch - 1)); }

@@ -1,11 +1,30 @@
 // params.cc — flat parameter buffer with named blocks, and their model-file arrays.
 #include "dgm/train/params.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "dgm/dataset.h"
 #include "dgm/error.h"
 #include "dgm/model_file.h"
 
 namespace dgm {
+
+void* allocate_aligned(size_t bytes) {
+  // The training loop streams several parameter-sized buffers at once (the
+  // parameters, Adam's moments, the chunk gradients, a model's transposed
+  // weights): on 4 KB pages their pages outnumber the TLB's entries.
+  constexpr size_t kHuge = size_t(2) << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  bytes = bytes ? (bytes + align - 1) / align * align : align;
+  void* p = std::aligned_alloc(align, bytes);
+  if (!p) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+  if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // advice: ignored where not granted
+#endif
+  return p;
+}
 
 void ParamStore::allocate() {
   // Values, the best values kept for early stopping, gradients (at least one

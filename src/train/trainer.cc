@@ -105,35 +105,30 @@ class ExactGradientSum {
       packed_ += sl.end - sl.begin;
     }
     acc_.assign(packed_, 0);
-    slice_max_.assign(slices_.size(), 0.0);
   }
   size_t packed() const { return packed_; }
 
-  // The largest |entry| of the given chunk gradients; +inf when one is not finite.
-  double max_abs(const std::vector<float*>& grads, ThreadPool& pool) {
+  // The largest |entry| of one chunk gradient over the ranges; +inf when
+  // one is not finite. Called by the chunk's own task right after the model
+  // wrote it, while much of it is still in cache.
+  double max_abs(const float* g) const {
     // On the bits: |x| is x without its sign bit, and for non-negative floats
     // the bits order as the values do, with inf and NaN above every finite
     // value, so one vectorisable integer max gives both answers.
-    pool.run(slices_.size(), [&](size_t k) {
-      const Slice& sl = slices_[k];
-      uint32_t m = 0;
-      for (float* g : grads) {
-        const float* x = g + sl.begin;
-        const size_t len = sl.end - sl.begin;
-        for (size_t j = 0; j < len; ++j) {
-          uint32_t b;
-          std::memcpy(&b, x + j, sizeof b);
-          b &= 0x7fffffffu;
-          m = b > m ? b : m;
-        }
+    uint32_t m = 0;
+    for (const Slice& sl : slices_) {
+      const float* x = g + sl.begin;
+      const size_t len = sl.end - sl.begin;
+      for (size_t j = 0; j < len; ++j) {
+        uint32_t b;
+        std::memcpy(&b, x + j, sizeof b);
+        b &= 0x7fffffffu;
+        m = b > m ? b : m;
       }
-      float v;
-      std::memcpy(&v, &m, sizeof v);
-      slice_max_[k] = m < 0x7f800000u ? double(v) : std::numeric_limits<double>::infinity();
-    });
-    double m = 0;
-    for (double v : slice_max_) m = std::max(m, v);
-    return m;
+    }
+    float v;
+    std::memcpy(&v, &m, sizeof v);
+    return m < 0x7f800000u ? double(v) : std::numeric_limits<double>::infinity();
   }
 
   // Adds the chunk gradients, rounded to fp's grid, to the packed int64
@@ -153,12 +148,21 @@ class ExactGradientSum {
   // integers, summed eight entries at a time in registers instead of in the
   // accumulator, so the same floats. Elementwise, so any split of the ranges
   // gives the same floats: Adam's step(source) takes it a block at a time.
+  //
+  // Where every entry of 16 is 0 or a multiple of 2^(E - 53), 2^E = 2^(62 -
+  // bits) bounding every partial sum (the grid's bound), the integers are
+  // those entries exactly and their sums fit 53 bits: double adds them
+  // exactly, in any order, and float() of that exact sum is what the
+  // integers give. So they are summed in double, without the conversions
+  // to and from int64 (most entries: a gradient's entries seldom lie 2^30
+  // below the largest).
   static void take_range(const std::vector<float*>& grads, const FixedPoint& fp, size_t b, size_t e, float* out) {
     const size_t len = e - b;
     size_t j = 0;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
     const __m512d scale = _mm512_set1_pd(fp.scale), inverse = _mm512_set1_pd(fp.inverse);
-    for (; j + 8 <= len; j += 8) {
+    // Entries [j, j + 8) through the integers.
+    auto integers = [&](size_t j) {
       __m512i q = _mm512_setzero_si512();
       for (float* g : grads) {
         float* x = g + b + j;
@@ -166,7 +170,33 @@ class ExactGradientSum {
         _mm256_storeu_ps(x, _mm256_setzero_ps());
       }
       _mm256_storeu_ps(out + j, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi64_pd(q), inverse)));
+    };
+    // A float of biased exponent x is a multiple of 2^(x - 150): of
+    // 2^(E - 53) from x = E + 97 on (a conservative test for subnormals).
+    const int threshold = std::clamp(62 - fp.bits + 97, 0, 255);
+    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), least = _mm512_set1_epi32(threshold << 23);
+    for (; j + 16 <= len; j += 16) {
+      __mmask16 off = 0;  // entries off the coarse grid
+      for (const float* g : grads) {
+        const __m512i a = _mm512_and_si512(_mm512_loadu_si512(g + b + j), magnitude);
+        off = __mmask16(off | _mm512_mask_cmplt_epu32_mask(_mm512_test_epi32_mask(a, a), a, least));
+      }
+      if (off) {
+        integers(j);
+        integers(j + 8);
+        continue;
+      }
+      __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+      for (float* g : grads) {
+        float* x = g + b + j;
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm256_loadu_ps(x)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_loadu_ps(x + 8)));
+        _mm512_storeu_ps(x, _mm512_setzero_ps());
+      }
+      _mm256_storeu_ps(out + j, _mm512_cvtpd_ps(lo));
+      _mm256_storeu_ps(out + j + 8, _mm512_cvtpd_ps(hi));
     }
+    for (; j + 8 <= len; j += 8) integers(j);
 #endif
     for (; j < len; ++j) {
       int64_t q = 0;
@@ -231,7 +261,6 @@ class ExactGradientSum {
   std::vector<Slice> slices_;
   size_t packed_ = 0;
   std::vector<int64_t> acc_;        // (packed)
-  std::vector<double> slice_max_;   // (slices)
 };
 
 }  // namespace
@@ -258,7 +287,7 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
   };
 
   std::vector<FloatBuffer> chunk_grads(max_chunks, FloatBuffer(P));  // (chunks, P), this rank's
-  std::vector<double> chunk_loss(max_chunks);
+  std::vector<double> chunk_loss(max_chunks), chunk_max(max_chunks);
   std::vector<float> best(model.params(), model.params() + P);  // (P)
   std::vector<size_t> perm(n);
   Adam adam(P, opt.adam);
@@ -378,8 +407,8 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
     s.f64["sums"] = {st.epoch_loss, st.best_nll, res.best_valid_nll, res.last_train_nll, st.part_loss};
     s.f32["params"].assign(model.params(), model.params() + P);
     s.f32["best"] = best;
-    s.f32["adam_m"] = adam.first_moment();
-    s.f32["adam_v"] = adam.second_moment();
+    s.f32["adam_m"].assign(adam.first_moment().begin(), adam.first_moment().end());
+    s.f32["adam_v"].assign(adam.second_moment().begin(), adam.second_moment().end());
     s.u64["order"].assign(perm.begin(), perm.end());
     const auto r = ctx.rng->state();
     s.u64["rng"].assign(r.begin(), r.end());
@@ -476,13 +505,15 @@ TrainResult train_minibatch(Trainable& model, const Dataset& train, const Datase
         const size_t r0 = c * C, rn = std::min(bn, r0 + C) - r0;
         const size_t* rows = R == 1 ? perm.data() + b0 + r0 : identity.data() + first_row[st.batch] + (c - c0) * C;
         chunk_loss[k] = model.loss_and_grad_at(R == 1 ? train : epoch_rows, rows, rn, b0 + r0, g.data());
+        chunk_max[k] = grad_sum.max_abs(g.data());
       });
       std::vector<float*> parts(c1 - c0);
       for (size_t k = 0; k < parts.size(); ++k) parts[k] = chunk_grads[k].data();
       // One max-reduction: the largest |gradient entry| and every chunk's loss
       // (-inf where another rank has it; a loss that is not finite as +inf).
       std::vector<double> top(nc + 1, -std::numeric_limits<double>::infinity());
-      top[0] = grad_sum.max_abs(parts, pool);
+      top[0] = 0;
+      for (size_t k = 0; k < parts.size(); ++k) top[0] = std::max(top[0], chunk_max[k]);
       for (size_t c = c0; c < c1; ++c)
         top[1 + c] = std::isfinite(chunk_loss[c - c0]) ? chunk_loss[c - c0] : std::numeric_limits<double>::infinity();
       comm.max(top.data(), top.size());

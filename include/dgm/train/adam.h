@@ -17,6 +17,7 @@
 
 #include "dgm/config.h"
 #include "dgm/thread_pool.h"
+#include "dgm/train/params.h"
 
 namespace dgm {
 
@@ -77,15 +78,15 @@ class Adam {
 
   // The state beyond the options (step count and moments), to save and
   // restore exactly (checkpoints). restore() throws FormatError on a size mismatch.
-  const std::vector<float>& first_moment() const { return m_; }
-  const std::vector<float>& second_moment() const { return v_; }
+  const FloatBuffer& first_moment() const { return m_; }
+  const FloatBuffer& second_moment() const { return v_; }
   void restore(int64_t steps, const std::vector<float>& m, const std::vector<float>& v);
 
  private:
   AdamOptions opt_;
   double lr_;
   int64_t t_ = 0;
-  std::vector<float> m_, v_;  // (n) first and second moments
+  FloatBuffer m_, v_;  // (n) first and second moments
   struct Slice {
     size_t begin, end;
     bool decay;

@@ -12,6 +12,11 @@
 
 namespace dgm {
 
+// At least 64-byte aligned storage of `bytes` (std::bad_alloc when there is
+// none); buffers of 2 MB and more are 2 MB aligned, on transparent huge pages
+// where the system grants them (params.cc). Free with std::free.
+void* allocate_aligned(size_t bytes);
+
 // Allocates on 64-byte boundaries. Vectorised kernels (Eigen) peel a scalar
 // head up to the first aligned element, and scalar and vector rounding differ
 // (FMA); with every buffer aligned the same way, results are bit-identical
@@ -22,12 +27,7 @@ struct Aligned64 {
   Aligned64() = default;
   template <typename U>
   Aligned64(const Aligned64<U>&) {}  // NOLINT: rebinding
-  T* allocate(size_t n) {
-    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, bytes ? bytes : 64);
-    if (!p) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
+  T* allocate(size_t n) { return static_cast<T*>(allocate_aligned(n * sizeof(T))); }
   void deallocate(T* p, size_t) { std::free(p); }
   template <typename U>
   bool operator==(const Aligned64<U>&) const { return true; }
