@@ -71,6 +71,26 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
   return dot;
 }
 
+#if defined(__AVX512F__)
+// z[k] = the lane sum of acc0[k] + acc1[k] for K <= 8 rows; from 4 rows on
+// through reduce_add_8, which gives the same floats as one reduction a row.
+template <int K>
+inline void reduce_pairs(const __m512* acc0, const __m512* acc1, float* z) {
+  if constexpr (K >= 4) {
+    __m512 s[8];
+    #pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) s[k] = k < K ? _mm512_add_ps(acc0[k], acc1[k]) : _mm512_setzero_ps();
+    float t[8];
+    nn::simd::reduce_add_8(s, t);
+    #pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) z[k] = t[k];
+  } else {
+    #pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) z[k] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[k], acc1[k]));
+  }
+}
+#endif
+
 // The binary model's hidden states are reused: h_{d+1} = h_d whenever x_d = 0
 // (a does not move), so add_sigmoid_dot runs only where a run of positions
 // sharing one state starts, and dot_rows forms the other rows' logits V_d . h.
@@ -128,18 +148,7 @@ void add_sigmoid_dots(float* a, const float* w, float* h, const float* const* v,
       acc1[k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, v[k] + i + 16), h1, acc1[k]);
     }
   }
-  if constexpr (K >= 4) {  // the same floats as one reduction a row
-    __m512 s[8];
-    #pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) s[k] = k < K ? _mm512_add_ps(acc0[k], acc1[k]) : _mm512_setzero_ps();
-    float t[8];
-    nn::simd::reduce_add_8(s, t);
-    #pragma GCC unroll 8
-    for (int k = 0; k < K; ++k) z[k] = t[k];
-  } else {
-    #pragma GCC unroll 8
-    for (int k = 0; k < K; ++k) z[k] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[k], acc1[k]));
-  }
+  reduce_pairs<K>(acc0, acc1, z);
 #else
   float acc[K][2] = {};
   for (long i = 0; i < n; ++i) {
@@ -194,18 +203,7 @@ void dot_tile(const float* v, const float* const* rows, long n, float* z) {
       acc1[r] = _mm512_fmadd_ps(v1, _mm512_maskz_loadu_ps(m1, rows[r] + i + 16), acc1[r]);
     }
   }
-  if constexpr (M >= 4) {  // the same floats as one reduction a row
-    __m512 s[8];
-    #pragma GCC unroll 8
-    for (int r = 0; r < 8; ++r) s[r] = r < M ? _mm512_add_ps(acc0[r], acc1[r]) : _mm512_setzero_ps();
-    float t[8];
-    nn::simd::reduce_add_8(s, t);
-    #pragma GCC unroll 8
-    for (int r = 0; r < M; ++r) z[r] = t[r];
-  } else {
-    #pragma GCC unroll 8
-    for (int r = 0; r < M; ++r) z[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
-  }
+  reduce_pairs<M>(acc0, acc1, z);
 #else
   for (int r = 0; r < M; ++r) {
     float acc[2] = {0.0f, 0.0f};
