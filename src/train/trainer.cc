@@ -148,21 +148,12 @@ class ExactGradientSum {
   // integers, summed eight entries at a time in registers instead of in the
   // accumulator, so the same floats. Elementwise, so any split of the ranges
   // gives the same floats: Adam's step(source) takes it a block at a time.
-  //
-  // Where every entry of 16 is 0 or a multiple of 2^(E - 53), 2^E = 2^(62 -
-  // bits) bounding every partial sum (the grid's bound), the integers are
-  // those entries exactly and their sums fit 53 bits: double adds them
-  // exactly, in any order, and float() of that exact sum is what the
-  // integers give. So they are summed in double, without the conversions
-  // to and from int64 (most entries: a gradient's entries seldom lie 2^30
-  // below the largest).
   static void take_range(const std::vector<float*>& grads, const FixedPoint& fp, size_t b, size_t e, float* out) {
     const size_t len = e - b;
     size_t j = 0;
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
     const __m512d scale = _mm512_set1_pd(fp.scale), inverse = _mm512_set1_pd(fp.inverse);
-    // Entries [j, j + 8) through the integers.
-    auto integers = [&](size_t j) {
+    for (; j + 8 <= len; j += 8) {
       __m512i q = _mm512_setzero_si512();
       for (float* g : grads) {
         float* x = g + b + j;
@@ -170,33 +161,7 @@ class ExactGradientSum {
         _mm256_storeu_ps(x, _mm256_setzero_ps());
       }
       _mm256_storeu_ps(out + j, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi64_pd(q), inverse)));
-    };
-    // A float of biased exponent x is a multiple of 2^(x - 150): of
-    // 2^(E - 53) from x = E + 97 on (a conservative test for subnormals).
-    const int threshold = std::clamp(62 - fp.bits + 97, 0, 255);
-    const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), least = _mm512_set1_epi32(threshold << 23);
-    for (; j + 16 <= len; j += 16) {
-      __mmask16 off = 0;  // entries off the coarse grid
-      for (const float* g : grads) {
-        const __m512i a = _mm512_and_si512(_mm512_loadu_si512(g + b + j), magnitude);
-        off = __mmask16(off | _mm512_mask_cmplt_epu32_mask(_mm512_test_epi32_mask(a, a), a, least));
-      }
-      if (off) {
-        integers(j);
-        integers(j + 8);
-        continue;
-      }
-      __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
-      for (float* g : grads) {
-        float* x = g + b + j;
-        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm256_loadu_ps(x)));
-        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_loadu_ps(x + 8)));
-        _mm512_storeu_ps(x, _mm512_setzero_ps());
-      }
-      _mm256_storeu_ps(out + j, _mm512_cvtpd_ps(lo));
-      _mm256_storeu_ps(out + j + 8, _mm512_cvtpd_ps(hi));
     }
-    for (; j + 8 <= len; j += 8) integers(j);
 #endif
     for (; j < len; ++j) {
       int64_t q = 0;
