@@ -2,10 +2,13 @@
 // double-precision 1 / (1 + e^-x): every float of a dense grid over the range
 // where it is a normal float and around it, within float's own error (the
 // product -x log2 e rounded to float costs |x| 6e-8 relative, as in any float
-// exp without an extended reduction), and the special values.
+// exp without an extended reduction), and the special values; and
+// reduce_add_8 against the one-vector reduction it stands in for.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <random>
 #include <vector>
 
 #include "nn/simd_math.h"
@@ -75,6 +78,43 @@ TEST(SimdMath, SigmoidSpecialValues) {
   // sigmoid(x) + sigmoid(-x) = 1.
   EXPECT_NEAR(double(h[11]) + double(h[12]), 1.0, 1.2e-7);
   EXPECT_NEAR(double(h[13]) + double(h[14]), 1.0, 1.2e-7);
+#endif
+}
+
+// NADE's dot products reduce 4-8 rows at once through reduce_add_8 and the
+// others one at a time: a row's value must not depend on which, so every
+// lane sum is the float _mm512_reduce_add_ps gives, bit for bit. Lanes of
+// mixed sign and magnitude (2^-20 .. 2^20), where the order of the additions
+// shows in the result.
+TEST(SimdMath, ReduceAddEightIsTheOneVectorReduction) {
+#if !defined(__AVX512F__)
+  GTEST_SKIP() << "an AVX-512 kernel";
+#else
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<float> mant(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> expo(-20, 20);
+  int order_shows = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    alignas(64) float lanes[8][16];
+    __m512 x[8];
+    for (int k = 0; k < 8; ++k) {
+      for (int i = 0; i < 16; ++i) lanes[k][i] = std::ldexp(mant(gen), expo(gen));
+      x[k] = _mm512_load_ps(lanes[k]);
+    }
+    float out[8];
+    simd::reduce_add_8(x, out);
+    for (int k = 0; k < 8; ++k) {
+      const float ref = _mm512_reduce_add_ps(x[k]);
+      uint32_t a, b;
+      std::memcpy(&a, &out[k], 4);
+      std::memcpy(&b, &ref, 4);
+      ASSERT_EQ(a, b) << "trial " << trial << " row " << k << ": " << out[k] << " against " << ref;
+      float left = 0.0f;  // the sum left to right, to show the inputs tell orders apart
+      for (int i = 0; i < 16; ++i) left += lanes[k][i];
+      order_shows += left != ref;
+    }
+  }
+  EXPECT_GT(order_shows, 1000);
 #endif
 }
 
