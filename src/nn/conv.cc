@@ -1,16 +1,17 @@
-// conv.cc — the column-table convolution of conv.h. The float kernels under
-// AVX-512 keep a tile of up to 8 pixels x 48 outputs in 24 registers and
-// stream the weight rows (forward), or a tile of 8 columns x 48 outputs over
-// blocks of pixels (weight gradient); each output value is one chain of fused
-// multiply-adds in column order, so which pixels share a tile never changes it.
+// conv.cc — the column-table convolution of conv.h. The float kernels, on
+// 16-float packets (packet.h: AVX-512, or pairs of AVX2 registers), keep a
+// tile of up to 8 pixels (2 on AVX2) x 48 outputs in registers and stream the
+// weight rows (forward), or a tile of 8 columns (2) x 48 outputs over blocks
+// of pixels (weight gradient); each output value is one chain of fused
+// multiply-adds in column order, so which pixels share a tile never changes
+// it, and the floats are those of the plain loops and of either instruction set.
 #include "nn/conv.h"
 
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 
-#include "nn/avx512.h"
-
+#include "nn/packet.h"
 #include "nn/simd_math.h"
 #include "nn/workspace.h"
 
@@ -125,7 +126,7 @@ class PixelWalk {
 };
 
 // Plain loops, the same accumulation order (init, then columns in order) for
-// every pixel; used for double and for builds without AVX-512.
+// every pixel; used for double and for builds without packets.
 template <typename T>
 void forward_generic(int64_t J, const int64_t* col, const T* w, const Grid& gx, const T* x, const Grid& gy, T* y,
                      const Region& rg, const Epilogue<T>& ep) {
@@ -180,14 +181,25 @@ void backward_weights_generic(int64_t J, const int64_t* col, const Grid& gx, con
   }
 }
 
-#if defined(__AVX512F__)
+#if defined(DGM_PACKETS)
 
-constexpr int kTilePixels = 8;
+// A forward tile's pixels and a weight tile's columns: 8 x 3 packets of
+// accumulators fill AVX-512's 32 registers; AVX2's 16 hold 2 x 3 pairs.
+constexpr int kTilePixels = DGM_PACKETS == 512 ? 8 : 2;
+constexpr int kTileCols = DGM_PACKETS == 512 ? 8 : 2;
 constexpr int kBlockVectors = 3;  // outputs a block: 3 x 16 = kOutputBlock
 static_assert(16 * kBlockVectors == kOutputBlock, "output blocks are three vectors");
 
+using simd::add;
+using simd::f16;
+using simd::fmadd;
 using simd::lane_mask;
 using simd::load_lanes;
+using simd::mask16;
+using simd::maskz_load;
+using simd::max;
+using simd::set1;
+using simd::zero;
 
 // One tile: P pixels x V vectors of outputs starting at o0 (masks per vector),
 // over one panel of columns: the first panel starts from the init values, a
@@ -198,16 +210,16 @@ using simd::load_lanes;
 // increasing order), or without a list the first nc.
 template <int P, int V, bool Full, bool Listed>
 void forward_tile(int64_t nc, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
-                  const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
+                  const mask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
                   bool first, bool last) {
-  __m512 acc[P][V];
+  f16 acc[P][V];
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v)
-      acc[j][v] = !first ? _mm512_maskz_loadu_ps(mask[v], y + run.yo[j] + o0 + 16 * v)
-                  : ep.init ? _mm512_maskz_loadu_ps(mask[v], ep.init + run.img[j] * F + o0 + 16 * v)
-                            : _mm512_setzero_ps();
+      acc[j][v] = !first ? maskz_load(mask[v], y + run.yo[j] + o0 + 16 * v)
+                  : ep.init ? maskz_load(mask[v], ep.init + run.img[j] * F + o0 + 16 * v)
+                            : zero();
   const float* xp[P];
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j) xp[j] = x + run.xo[j];
@@ -215,14 +227,14 @@ void forward_tile(int64_t nc, const int32_t* list, const int64_t* col, const flo
   for (int64_t i = 0; i < nc; ++i, wd += F) {
     const int64_t c = Listed ? list[i] : i, off = col[c];
     const float* wr = Listed ? w + o0 + c * F : wd;
-    __m512 wv[V];
+    f16 wv[V];
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) wv[v] = load_lanes<Full>(mask[v], wr + 16 * v);
     #pragma GCC unroll 16
     for (int j = 0; j < P; ++j) {
-      const __m512 xb = _mm512_set1_ps(xp[j][off]);
+      const f16 xb = set1(xp[j][off]);
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) acc[j][v] = _mm512_fmadd_ps(xb, wv[v], acc[j][v]);
+      for (int v = 0; v < V; ++v) acc[j][v] = fmadd(xb, wv[v], acc[j][v]);
     }
   }
   if (!last) {
@@ -232,45 +244,36 @@ void forward_tile(int64_t nc, const int32_t* list, const int64_t* col, const flo
       for (int v = 0; v < V; ++v) simd::store(y + run.yo[j] + o0 + 16 * v, mask[v], acc[j][v]);
     return;
   }
-  const __m512 zero = _mm512_setzero_ps();
+  const f16 z = zero();
   #pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       const int64_t at = run.yo[j] + o0 + 16 * v;
-      __m512 val = acc[j][v];
-      if (ep.gate) {
-        const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(mask[v], ep.gate + at), zero, _CMP_GT_OQ);
-        val = _mm512_maskz_mov_ps(pos, val);
-      }
-      if (ep.add) val = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ep.add + at), val);
+      f16 val = acc[j][v];
+      if (ep.gate) val = simd::keep_where_positive(maskz_load(mask[v], ep.gate + at), val);
+      if (ep.add) val = add(maskz_load(mask[v], ep.add + at), val);
       simd::store(y + at, mask[v], val);
-      if (ep.relu) simd::store(ep.relu + at, mask[v], _mm512_max_ps(val, zero));
+      if (ep.relu) simd::store(ep.relu + at, mask[v], max(val, z));
     }
 }
 
-template <int V, bool Full, bool Listed>
+// forward_tile for a run of run.n <= P pixels.
+template <int P, int V, bool Full, bool Listed>
 void forward_run_n(int64_t J, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
-                   const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
+                   const mask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
                    bool first, bool last) {
-  switch (run.n) {
-    case 8: forward_tile<8, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 7: forward_tile<7, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 6: forward_tile<6, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 5: forward_tile<5, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 4: forward_tile<4, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 3: forward_tile<3, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    case 2: forward_tile<2, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-    default: forward_tile<1, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last); break;
-  }
+  if constexpr (P > 1)
+    if (run.n < P) return forward_run_n<P - 1, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
+  forward_tile<P, V, Full, Listed>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
 }
 
 template <int V, bool Full>
 void forward_run(int64_t J, const int32_t* list, const int64_t* col, const float* w, int64_t F, int64_t o0,
-                 const __mmask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
+                 const mask16* mask, const float* x, const PixelRun& run, float* y, const Epilogue<float>& ep,
                  bool first, bool last) {
-  if (list) forward_run_n<V, Full, true>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
-  else forward_run_n<V, Full, false>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
+  if (list) forward_run_n<kTilePixels, V, Full, true>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
+  else forward_run_n<kTilePixels, V, Full, false>(J, list, col, w, F, o0, mask, x, run, y, ep, first, last);
 }
 
 // Panels of columns small enough that their weight rows stay in L1 while
@@ -290,36 +293,30 @@ bool consecutive_columns(const int64_t* col, int64_t c, int64_t J) {
 // consecutive_columns for the group of 16 from column 16 g.
 int64_t nonzero_columns(int64_t J, const int64_t* col, const uint8_t* seq, const float* x, const PixelRun& run,
                         int32_t* list) {
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
   int64_t n = 0;
   for (int64_t c = 0; c < J; c += 16) {
-    const __mmask16 lanes = lane_mask(J - c);
-    __mmask16 nz = 0;
+    const mask16 lanes = lane_mask(J - c);
+    mask16 nz = 0;
     if (seq[c / 16]) {
       // The bits of the run's inputs ORed: nonzero but for the sign bit
       // where some input is not +-0 (NaN included).
-      __m512i bits = _mm512_setzero_si512();
-      for (int64_t j = 0; j < run.n; ++j)
-        bits = _mm512_or_si512(bits, _mm512_maskz_loadu_epi32(lanes, x + run.xo[j] + col[c]));
-      nz = _mm512_test_epi32_mask(bits, magnitude);
+      simd::i16 bits = simd::zero_bits();
+      for (int64_t j = 0; j < run.n; ++j) bits = simd::or_bits(bits, lanes, x + run.xo[j] + col[c]);
+      nz = simd::nonzero(bits);
     } else {
       for (int64_t k = 0; k < std::min<int64_t>(16, J - c); ++k)
         for (int64_t j = 0; j < run.n; ++j)
           if (!(x[run.xo[j] + col[c + k]] == 0.0f)) {
-            nz = __mmask16(nz | (1u << k));
+            nz = mask16(nz | (1u << k));
             break;
           }
     }
-    // Compressed in a register and stored whole (list has 16 spare entries):
-    // Zen 4 runs vpcompressd to memory as slow microcode.
-    _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(iota, _mm512_set1_epi32(int(c)))));
-    n += _mm_popcnt_u32(nz);
+    n += simd::compress_indices(list + n, nz, int32_t(c));  // list has 16 spare entries
   }
   return n;
 }
 
-void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& gx, const float* x, const Grid& gy,
+void forward_packets(int64_t J, const int64_t* col, const float* w, const Grid& gx, const float* x, const Grid& gy,
                     float* y, const Region& rg, const Epilogue<float>& ep) {
   const int64_t F = gy.F;
   Workspace& ws = thread_workspace();
@@ -329,7 +326,7 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
   for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
     const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
     const int V = int((width + 15) / 16);
-    __mmask16 mask[kBlockVectors];
+    mask16 mask[kBlockVectors];
     for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(width - 16 * v);
     const int64_t b = o0 / kOutputBlock;
     const int64_t lo = ep.block_cols ? ep.block_cols[2 * b] : 0, hi = ep.block_cols ? ep.block_cols[2 * b + 1] : J;
@@ -360,26 +357,26 @@ void forward_avx512(int64_t J, const int64_t* col, const float* w, const Grid& g
 // Column k of the tile is col[k * cs] and dw's row k * cs (cs = 1: consecutive).
 template <int KB, int V, bool Full>
 void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
-                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs = 1) {
-  __m512 acc[KB][V];
+                  const float* dy, int64_t o0, const mask16* mask, float* dw, int64_t F, int64_t cs = 1) {
+  f16 acc[KB][V];
   #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k)
     #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
+    for (int v = 0; v < V; ++v) acc[k][v] = zero();
   int64_t off[KB];
   #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k) off[k] = col[k * cs];
   for (int64_t p = 0; p < np; ++p) {
     const float* xp = x + xo[p];
     const float* d = dy + yo[p] + o0;
-    __m512 dv[V];
+    f16 dv[V];
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) dv[v] = load_lanes<Full>(mask[v], d + 16 * v);
     #pragma GCC unroll 16
     for (int k = 0; k < KB; ++k) {
-      const __m512 xb = _mm512_set1_ps(xp[off[k]]);
+      const f16 xb = set1(xp[off[k]]);
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) acc[k][v] = _mm512_fmadd_ps(xb, dv[v], acc[k][v]);
+      for (int v = 0; v < V; ++v) acc[k][v] = fmadd(xb, dv[v], acc[k][v]);
     }
   }
   #pragma GCC unroll 16
@@ -387,34 +384,28 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       float* at = dw + k * cs * F + o0 + 16 * v;
-      simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
+      simd::store(at, mask[v], add(maskz_load(mask[v], at), acc[k][v]));
     }
 }
 
-template <int V, bool Full>
+// weights_tile for kb <= KB columns.
+template <int KB, int V, bool Full>
 void weights_cols(int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo, const float* x,
-                  const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F, int64_t cs = 1) {
-  switch (kb) {
-    case 8: weights_tile<8, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-    case 7: weights_tile<7, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-    case 6: weights_tile<6, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-    case 5: weights_tile<5, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-    case 4: weights_tile<4, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-    case 3: weights_tile<3, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-    case 2: weights_tile<2, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-    default: weights_tile<1, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs); break;
-  }
+                  const float* dy, int64_t o0, const mask16* mask, float* dw, int64_t F, int64_t cs = 1) {
+  if constexpr (KB > 1)
+    if (kb < KB) return weights_cols<KB - 1, V, Full>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  weights_tile<KB, V, Full>(col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
 }
 
 // weights_cols for a block of `width` outputs.
 void weights_any(int64_t width, int64_t kb, const int64_t* col, int64_t np, const int64_t* xo, const int64_t* yo,
-                 const float* x, const float* dy, int64_t o0, const __mmask16* mask, float* dw, int64_t F,
+                 const float* x, const float* dy, int64_t o0, const mask16* mask, float* dw, int64_t F,
                  int64_t cs) {
   const int V = int((width + 15) / 16);
-  if (width == kOutputBlock) weights_cols<3, true>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
-  else if (V == 3) weights_cols<3, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
-  else if (V == 2) weights_cols<2, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
-  else weights_cols<1, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  if (width == kOutputBlock) weights_cols<kTileCols, 3, true>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 3) weights_cols<kTileCols, 3, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else if (V == 2) weights_cols<kTileCols, 2, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
+  else weights_cols<kTileCols, 1, false>(kb, col, np, xo, yo, x, dy, o0, mask, dw, F, cs);
 }
 
 // Whether the weight gradient can skip zero inputs channel by channel: the
@@ -430,12 +421,9 @@ bool channel_tiles(int64_t J, const int64_t* col, int64_t fin) {
 
 // Bit k: channel k of the pixel at x + at is not +-0 (fin <= 64).
 inline uint64_t nonzero_channels(const float* x, int64_t at, int64_t fin) {
-  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
   uint64_t m = 0;
-  for (int64_t c = 0; c < fin; c += 16) {
-    const __m512i v = _mm512_maskz_loadu_epi32(lane_mask(fin - c), x + at + c);
-    m |= uint64_t(_mm512_test_epi32_mask(v, magnitude)) << c;
-  }
+  for (int64_t c = 0; c < fin; c += 16)
+    m |= uint64_t(simd::nonzero(simd::or_bits(simd::zero_bits(), lane_mask(fin - c), x + at + c))) << c;
   return m;
 }
 
@@ -458,8 +446,9 @@ void weights_by_channel(int64_t J, int64_t fin, const int64_t* col, int64_t np, 
   for (int64_t k = 0; k < fin; ++k) {
     // The pixels whose bit k is set, 8 at a time (compressed in registers:
     // Zen 4 runs vpcompressq to memory as slow microcode; xk, yk have 8 spare).
-    const __m512i bit = _mm512_set1_epi64(int64_t(uint64_t(1) << k));
     int64_t n = 0;
+#if DGM_PACKETS == 512
+    const __m512i bit = _mm512_set1_epi64(int64_t(uint64_t(1) << k));
     for (int64_t p = 0; p < np; p += 8) {
       const __mmask8 lanes = __mmask8(np - p >= 8 ? 0xFF : (1u << (np - p)) - 1u);
       const __mmask8 m = _mm512_mask_test_epi64_mask(lanes, _mm512_maskz_loadu_epi64(lanes, nz + p), bit);
@@ -467,19 +456,23 @@ void weights_by_channel(int64_t J, int64_t fin, const int64_t* col, int64_t np, 
       _mm512_storeu_si512(yk + n, _mm512_maskz_compress_epi64(m, _mm512_maskz_loadu_epi64(lanes, yo + p)));
       n += _mm_popcnt_u32(m);
     }
+#else
+    for (int64_t p = 0; p < np; ++p)
+      if ((nz[p] >> k) & 1u) xk[n] = xo[p], yk[n] = yo[p], ++n;
+#endif
     if (n == 0) continue;
     for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
       const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
-      __mmask16 mask[kBlockVectors];
+      mask16 mask[kBlockVectors];
       for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(width - 16 * v);
-      for (int64_t t0 = 0; t0 < T; t0 += 8)
-        weights_any(width, std::min<int64_t>(8, T - t0), col + t0 * fin + k, n, xk, yk, x, dy, o0, mask,
+      for (int64_t t0 = 0; t0 < T; t0 += kTileCols)
+        weights_any(width, std::min<int64_t>(kTileCols, T - t0), col + t0 * fin + k, n, xk, yk, x, dy, o0, mask,
                     dw + (t0 * fin + k) * F, F, fin);
     }
   }
 }
 
-void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, const float* x, const Grid& gy,
+void backward_weights_packets(int64_t J, const int64_t* col, const Grid& gx, const float* x, const Grid& gy,
                              const float* dy, const Region& rg, float* dw, const int64_t* block_cols,
                              bool skip_zero_inputs) {
   // Pixels in blocks small enough that their dy and x stay in cache while
@@ -516,17 +509,17 @@ void backward_weights_avx512(int64_t J, const int64_t* col, const Grid& gx, cons
     }
     for (int64_t o0 = 0; o0 < F; o0 += 16 * kBlockVectors) {
       const int64_t width = std::min<int64_t>(16 * kBlockVectors, F - o0);
-      __mmask16 mask[kBlockVectors];
+      mask16 mask[kBlockVectors];
       for (int v = 0; v < kBlockVectors; ++v) mask[v] = lane_mask(width - 16 * v);
       const int64_t b = o0 / kOutputBlock;
       const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : J;
-      for (int64_t j0 = lo; j0 < hi; j0 += 8)
-        weights_any(width, std::min<int64_t>(8, hi - j0), col + j0, np, xo, yo, x, dy, o0, mask, dw + j0 * F, F, 1);
+      for (int64_t j0 = lo; j0 < hi; j0 += kTileCols)
+        weights_any(width, std::min<int64_t>(kTileCols, hi - j0), col + j0, np, xo, yo, x, dy, o0, mask, dw + j0 * F, F, 1);
     }
   }
 }
 
-#endif  // __AVX512F__
+#endif  // DGM_PACKETS
 
 }  // namespace
 
@@ -534,9 +527,9 @@ template <typename T>
 void conv_forward(int64_t J, const int64_t* col, const T* w, const Grid& gx, const T* x, const Grid& gy, T* y,
                   const Region& region, const Epilogue<T>& ep) {
   if (region.pixels() <= 0) return;
-#if defined(__AVX512F__)
+#if defined(DGM_PACKETS)
   if constexpr (std::is_same_v<T, float>) {
-    forward_avx512(J, col, w, gx, x, gy, y, region, ep);
+    forward_packets(J, col, w, gx, x, gy, y, region, ep);
     return;
   }
 #endif
@@ -547,9 +540,9 @@ template <typename T>
 void conv_backward_weights(int64_t J, const int64_t* col, const Grid& gx, const T* x, const Grid& gy, const T* dy,
                            const Region& region, T* dw, const int64_t* block_cols, bool skip_zero_inputs) {
   if (region.pixels() <= 0) return;
-#if defined(__AVX512F__)
+#if defined(DGM_PACKETS)
   if constexpr (std::is_same_v<T, float>) {
-    backward_weights_avx512(J, col, gx, x, gy, dy, region, dw, block_cols, skip_zero_inputs);
+    backward_weights_packets(J, col, gx, x, gy, dy, region, dw, block_cols, skip_zero_inputs);
     return;
   }
 #endif

@@ -18,35 +18,12 @@ namespace dgm::nn::simd {
 constexpr float kNegLog2e = -1.44269504088896341f;
 }  // namespace dgm::nn::simd
 
-#include "nn/avx512.h"
+#include "nn/packet.h"  // simd::store, lane_mask, load_lanes and masks of 16-float packets
 
 #if defined(__AVX512F__)
 
 namespace dgm::nn::simd {
 
-// Stores with a lane mask only where lanes are off: masked stores are slow on
-// some AVX-512 cores (a NADE scoring pass spent a quarter of its time in them).
-inline void store(float* p, __mmask16 m, __m512 v) {
-  if (m == __mmask16(0xFFFF)) _mm512_storeu_ps(p, v);
-  else _mm512_mask_storeu_ps(p, m, v);
-}
-// The lanes of a 16-float packet with `remaining` elements left from its
-// first: all on from 16, none at 0 or below.
-inline __mmask16 lane_mask(int64_t remaining) {
-  return remaining >= 16 ? __mmask16(0xFFFF) : remaining <= 0 ? __mmask16(0) : __mmask16((1u << remaining) - 1u);
-}
-// A packet's lanes m of p; Full: every lane is on (a plain load).
-template <bool Full>
-inline __m512 load_lanes(__mmask16 m, const float* p) {
-  if constexpr (Full) return _mm512_loadu_ps(p);
-  else return _mm512_maskz_loadu_ps(m, p);
-}
-// The lane masks of the V 16-float packets at [j, j + 16 V) of an array of
-// n floats: all lanes inside it on, the rest off.
-template <int V>
-inline void masks(long n, long j, __mmask16 m[V]) {
-  for (int v = 0; v < V; ++v) m[v] = lane_mask(n - j - 16 * v);
-}
 inline void store(double* p, __mmask8 m, __m512d v) {
   if (m == __mmask8(0xFF)) _mm512_storeu_pd(p, v);
   else _mm512_mask_storeu_pd(p, m, v);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "dgm/rng.h"
@@ -101,6 +102,14 @@ void check_forward(double tol) {
             const T got = y[size_t(gy.at(i, r, cc) + o)];
             ASSERT_NEAR(double(got), want, tol * (1 + std::fabs(want))) << "fin " << c.fin << " fout " << c.fout;
             ASSERT_EQ(relu[size_t(gy.at(i, r, cc) + o)], std::max(got, T(0)));
+            if constexpr (std::is_same_v<T, float>) {
+              // Bit for bit one chain of fused multiply-adds in column order
+              // from the init value, whatever the tiles or instruction set.
+              float s = init[size_t(i * c.fout + o)];
+              for (int64_t j = 0; j < J; ++j)
+                s = std::fma(x[size_t(gx.at(i, r, cc) + col[size_t(j)])], w[size_t(j * c.fout + o)], s);
+              ASSERT_EQ(std::memcmp(&got, &s, sizeof s), 0) << "fin " << c.fin << " fout " << c.fout << " o " << o;
+            }
           }
     // One pixel at a time, for all images at once (the cached sampler's call),
     // and one image row at a time: bit for bit the whole pass.
