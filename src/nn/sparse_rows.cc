@@ -1,5 +1,6 @@
-// sparse_rows.cc — the kernels of sparse_rows.h. Under AVX-512 the forward
-// pass keeps a row's 48 outputs of a block in 3 registers and walks its list
+// sparse_rows.cc — the kernels of sparse_rows.h, on 16-float packets
+// (packet.h: AVX-512, or pairs of AVX2 registers). The forward
+// pass keeps a row's 48 outputs of a block in 3 packets and walks its list
 // of nonzero inputs (three loads a term, shared with no other row: the terms
 // are fewer). Rows taken in groups, walking their lists in step, were no
 // faster on Zen 4 (loads, not the adds' latency, bound it). The weight
@@ -7,20 +8,33 @@
 #include "nn/sparse_rows.h"
 
 #include <algorithm>
+#include <cstring>
 
-#include "nn/avx512.h"
+#include "nn/packet.h"
 #include "nn/conv.h"
 #include "nn/simd_math.h"
 #include "nn/workspace.h"
 
 namespace dgm::nn {
 
-#if defined(__AVX512F__)
+#if defined(DGM_PACKETS)
 
 namespace {
 
+using simd::add;
+using simd::f16;
+using simd::fmadd;
 using simd::lane_mask;
 using simd::load_lanes;
+using simd::mask16;
+using simd::maskz_load;
+using simd::max;
+using simd::set1;
+using simd::zero;
+
+// A weight tile's rows: 8 x 3 packets of accumulators fill AVX-512's 32
+// registers; AVX2's 16 hold 2 x 3 pairs.
+constexpr int kTileRows = DGM_PACKETS == 512 ? 8 : 2;
 
 // One row x V vectors of outputs over one panel of columns: acc = init on
 // the first panel (the partial sums from y on a later one: a float stored
@@ -28,34 +42,34 @@ using simd::load_lanes;
 // weight rows and input values); the last panel stores max(v, 0) with relu.
 // Unit: every input is 1, and fma(1, w, s) rounds as s + w.
 template <int V, bool Full, bool Unit>
-void forward_row(int64_t n, const int32_t* off, const float* val, const float* w, const __mmask16* mask,
+void forward_row(int64_t n, const int32_t* off, const float* val, const float* w, const mask16* mask,
                  const float* init, float* y, bool relu, bool first, bool last) {
-  __m512 acc[V];
+  f16 acc[V];
   #pragma GCC unroll 16
   for (int v = 0; v < V; ++v)
-    acc[v] = !first ? _mm512_maskz_loadu_ps(mask[v], y + 16 * v)
-             : init ? _mm512_maskz_loadu_ps(mask[v], init + 16 * v)
-                    : _mm512_setzero_ps();
+    acc[v] = !first ? maskz_load(mask[v], y + 16 * v)
+             : init ? maskz_load(mask[v], init + 16 * v)
+                    : zero();
   for (int64_t k = 0; k < n; ++k) {
     const float* wr = w + off[k];
     if constexpr (Unit) {
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) acc[v] = _mm512_add_ps(acc[v], load_lanes<Full>(mask[v], wr + 16 * v));
+      for (int v = 0; v < V; ++v) acc[v] = add(acc[v], load_lanes<Full>(mask[v], wr + 16 * v));
     } else {
-      const __m512 xb = _mm512_set1_ps(val[k]);
+      const f16 xb = set1(val[k]);
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(xb, load_lanes<Full>(mask[v], wr + 16 * v), acc[v]);
+      for (int v = 0; v < V; ++v) acc[v] = fmadd(xb, load_lanes<Full>(mask[v], wr + 16 * v), acc[v]);
     }
   }
-  const __m512 zero = _mm512_setzero_ps();
+  const f16 z = zero();
   const bool r = relu && last;
   #pragma GCC unroll 16
-  for (int v = 0; v < V; ++v) simd::store(y + 16 * v, mask[v], r ? _mm512_max_ps(acc[v], zero) : acc[v]);
+  for (int v = 0; v < V; ++v) simd::store(y + 16 * v, mask[v], r ? max(acc[v], z) : acc[v]);
 }
 
 template <bool Unit>
 void forward_rows(int V, bool full, int64_t n, const int32_t* off, const float* val, const float* w,
-                  const __mmask16* mask, const float* init, float* y, bool relu, bool first, bool last) {
+                  const mask16* mask, const float* init, float* y, bool relu, bool first, bool last) {
   if (full) forward_row<3, true, Unit>(n, off, val, w, mask, init, y, relu, first, last);
   else if (V == 3) forward_row<3, false, Unit>(n, off, val, w, mask, init, y, relu, first, last);
   else if (V == 2) forward_row<2, false, Unit>(n, off, val, w, mask, init, y, relu, first, last);
@@ -66,24 +80,24 @@ void forward_rows(int V, bool full, int64_t n, const int32_t* off, const float* 
 // d[p][k] x[p][:], each chain from +0 (conv_backward_weights' tiles).
 template <int KB, int V, bool Full>
 void weights_tile(int64_t np, const int32_t* rows, const float* d, int64_t R, const float* x, int64_t J,
-                  const __mmask16* mask, float* dw) {
-  __m512 acc[KB][V];
+                  const mask16* mask, float* dw) {
+  f16 acc[KB][V];
   #pragma GCC unroll 16
   for (int k = 0; k < KB; ++k)
     #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) acc[k][v] = _mm512_setzero_ps();
+    for (int v = 0; v < V; ++v) acc[k][v] = zero();
   for (int64_t i = 0; i < np; ++i) {
     const int64_t p = rows[i];
     const float* xp = x + p * J;
     const float* dp = d + p * R;
-    __m512 xv[V];
+    f16 xv[V];
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) xv[v] = load_lanes<Full>(mask[v], xp + 16 * v);
     #pragma GCC unroll 16
     for (int k = 0; k < KB; ++k) {
-      const __m512 db = _mm512_set1_ps(dp[k]);
+      const f16 db = set1(dp[k]);
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) acc[k][v] = _mm512_fmadd_ps(db, xv[v], acc[k][v]);
+      for (int v = 0; v < V; ++v) acc[k][v] = fmadd(db, xv[v], acc[k][v]);
     }
   }
   #pragma GCC unroll 16
@@ -91,23 +105,17 @@ void weights_tile(int64_t np, const int32_t* rows, const float* d, int64_t R, co
     #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) {
       float* at = dw + k * J + 16 * v;
-      simd::store(at, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], at), acc[k][v]));
+      simd::store(at, mask[v], add(maskz_load(mask[v], at), acc[k][v]));
     }
 }
 
-template <int V, bool Full>
+// weights_tile for kb <= KB rows.
+template <int KB, int V, bool Full>
 void weights_rows(int64_t kb, int64_t np, const int32_t* rows, const float* d, int64_t R, const float* x, int64_t J,
-                  const __mmask16* mask, float* dw) {
-  switch (kb) {
-    case 8: weights_tile<8, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-    case 7: weights_tile<7, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-    case 6: weights_tile<6, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-    case 5: weights_tile<5, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-    case 4: weights_tile<4, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-    case 3: weights_tile<3, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-    case 2: weights_tile<2, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-    default: weights_tile<1, V, Full>(np, rows, d, R, x, J, mask, dw); break;
-  }
+                  const mask16* mask, float* dw) {
+  if constexpr (KB > 1)
+    if (kb < KB) return weights_rows<KB - 1, V, Full>(kb, np, rows, d, R, x, J, mask, dw);
+  weights_tile<KB, V, Full>(np, rows, d, R, x, J, mask, dw);
 }
 
 }  // namespace
@@ -134,14 +142,17 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
   int32_t* off = ws.take<int32_t>(size_t(kSliceRows * panels * slot));
   float* val = ws.take<float>(size_t(kSliceRows * panels * slot));
   int64_t* count = ws.take<int64_t>(size_t(kSliceRows * panels));
+#if DGM_PACKETS == 512
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), one = _mm512_set1_epi32(0x3F800000);
   const __m512i step = _mm512_set1_epi32(int(16 * kOutputBlock)), scale = _mm512_set1_epi32(int(kOutputBlock));
+#endif
   for (int64_t s0 = 0; s0 < n; s0 += kSliceRows) {
     const int64_t m = std::min(kSliceRows, n - s0);
-    __mmask16 other = 0;  // lanes where some nonzero input is not 1
+    mask16 other = 0;  // lanes where some nonzero input is not 1
     for (int64_t r = 0; r < m; ++r) {
       const float* xr = x + (s0 + r) * J;
+#if DGM_PACKETS == 512
       __m512i jf = _mm512_mullo_epi32(iota, scale);
       for (int64_t k = 0; k < panels; ++k) {
         int32_t* o = off + (r * panels + k) * slot;
@@ -160,12 +171,30 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
         }
         count[r * panels + k] = c;
       }
+#else
+      // One input at a time: the list costs little next to the three
+      // packets of adds each listed input takes.
+      for (int64_t k = 0; k < panels; ++k) {
+        int32_t* o = off + (r * panels + k) * slot;
+        float* v = val + (r * panels + k) * slot;
+        int64_t c = 0;
+        for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); ++j) {
+          uint32_t bits;
+          std::memcpy(&bits, xr + j, sizeof bits);
+          if (!(bits & 0x7FFFFFFFu)) continue;  // +-0
+          other = mask16(other | (bits != 0x3F800000u));
+          o[c] = int32_t(j * kOutputBlock);
+          v[c++] = xr[j];
+        }
+        count[r * panels + k] = c;
+      }
+#endif
     }
     const bool unit = other == 0;
     for (int64_t o0 = 0; o0 < F; o0 += kOutputBlock) {
       const int64_t width = std::min(kOutputBlock, F - o0), b = o0 / kOutputBlock;
       const int V = int((width + 15) / 16);
-      __mmask16 mask[3];
+      mask16 mask[3];
       for (int v = 0; v < 3; ++v) mask[v] = lane_mask(width - 16 * v);
       const int64_t hi = block_cols ? block_cols[2 * b + 1] : J;
       const int64_t kend = std::max<int64_t>(1, (hi + kPanel - 1) / kPanel);
@@ -197,13 +226,12 @@ bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d
   Workspace& ws = thread_workspace();
   Workspace::Frame frame(ws);
   int32_t* rows = ws.take<int32_t>(size_t(kBlockRows));
-  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF);
   for (int64_t p0 = 0; p0 < n; p0 += kBlockRows) {
     const int64_t m = std::min(kBlockRows, n - p0);
     for (int64_t c0 = 0; c0 < J; c0 += kOutputBlock) {
       const int64_t width = std::min(kOutputBlock, J - c0), b = c0 / kOutputBlock;
       const int V = int((width + 15) / 16);
-      __mmask16 mask[3];
+      mask16 mask[3];
       for (int v = 0; v < 3; ++v) mask[v] = lane_mask(width - 16 * v);
       const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : R;
       if (lo >= hi) continue;
@@ -211,19 +239,19 @@ bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d
       int64_t np = 0;
       for (int64_t p = p0; p < p0 + m; ++p) {
         const float* xp = x + p * J + c0;
-        __m512i bits = _mm512_setzero_si512();
-        for (int v = 0; v < V; ++v) bits = _mm512_or_si512(bits, _mm512_maskz_loadu_epi32(mask[v], xp + 16 * v));
+        simd::i16 bits = simd::zero_bits();
+        for (int v = 0; v < V; ++v) bits = simd::or_bits(bits, mask[v], xp + 16 * v);
         rows[np] = int32_t(p);
-        np += _mm512_test_epi32_mask(bits, magnitude) != 0;
+        np += simd::nonzero(bits) != 0;
       }
       if (np == 0) continue;
-      for (int64_t j0 = lo; j0 < hi; j0 += 8) {
-        const int64_t kb = std::min<int64_t>(8, hi - j0);
+      for (int64_t j0 = lo; j0 < hi; j0 += kTileRows) {
+        const int64_t kb = std::min<int64_t>(kTileRows, hi - j0);
         float* at = dw + j0 * J + c0;
-        if (width == kOutputBlock) weights_rows<3, true>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
-        else if (V == 3) weights_rows<3, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
-        else if (V == 2) weights_rows<2, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
-        else weights_rows<1, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        if (width == kOutputBlock) weights_rows<kTileRows, 3, true>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else if (V == 3) weights_rows<kTileRows, 3, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else if (V == 2) weights_rows<kTileRows, 2, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
+        else weights_rows<kTileRows, 1, false>(kb, np, rows, d + j0, R, x + c0, J, mask, at);
       }
     }
   }
@@ -243,6 +271,6 @@ bool sparse_rows_forward(int64_t, int64_t, const float*, const float*, int64_t, 
   return false;
 }
 
-#endif  // __AVX512F__
+#endif  // DGM_PACKETS
 
 }  // namespace dgm::nn

@@ -22,7 +22,7 @@
 
 namespace dgm::nn {
 
-// Whether the kernel is built (AVX-512) and takes J columns; where not, it
+// Whether the kernel is built (AVX-512 or AVX2) and takes J columns; where not, it
 // returns false and writes nothing.
 bool sparse_rows_fit(int64_t J);
 
