@@ -117,9 +117,32 @@ inline mask16 nonzero(i16 bits) {
   const unsigned hi = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(bits.hi, magnitude), z))));
   return mask16(~(lo | (hi << 8)));
 }
+// The set lanes of each 8-bit mask, in order, as 3-bit fields (lane k of
+// the result in bits 3k .. 3k + 2).
+struct CompressTable {
+  uint32_t lanes[256];
+};
+constexpr CompressTable make_compress_table() {
+  CompressTable t{};
+  for (unsigned m = 0; m < 256; ++m) {
+    unsigned n = 0;
+    for (unsigned k = 0; k < 8; ++k)
+      if (m & (1u << k)) t.lanes[m] |= k << (3 * n++);
+  }
+  return t;
+}
+inline constexpr CompressTable kCompress = make_compress_table();
+// 8 lanes at a time through the table (a loop over the set bits took a
+// fifth of a PixelCNN step: its runs of 2 pixels list columns often).
 inline int64_t compress_indices(int32_t* out, mask16 m, int32_t base) {
+  const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21), seven = _mm256_set1_epi32(7);
   int64_t n = 0;
-  for (unsigned b = m; b; b &= b - 1) out[n++] = base + __builtin_ctz(b);
+  for (int h = 0; h < 2; ++h) {
+    const unsigned b = (m >> (8 * h)) & 0xFFu;
+    const __m256i k = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(int(kCompress.lanes[b])), shifts), seven);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + n), _mm256_add_epi32(k, _mm256_set1_epi32(base + 8 * h)));
+    n += __builtin_popcount(b);
+  }
   return n;
 }
 
