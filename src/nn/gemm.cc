@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -68,6 +68,27 @@ inline void transpose16(const float* src, int64_t lds, float* dst, int64_t ldd) 
   }
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
+#elif defined(__AVX2__)
+// One 8 x 8 tile through registers: pairs of rows interleaved, then pairs of
+// pairs, then the 128-bit halves swapped.
+inline void transpose8(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
 #endif
 
 }  // namespace
@@ -80,6 +101,13 @@ void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
 #if defined(__AVX512F__)
       if (r1 - r0 == kT && c1 - c0 == kT) {
         transpose16(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+        continue;
+      }
+#elif defined(__AVX2__)
+      if (r1 - r0 == kT && c1 - c0 == kT) {
+        for (int64_t a = 0; a < kT; a += 8)
+          for (int64_t b = 0; b < kT; b += 8)
+            transpose8(src + (r0 + a) * lds + c0 + b, lds, dst + (c0 + b) * ldd + r0 + a, ldd);
         continue;
       }
 #endif
