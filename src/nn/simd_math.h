@@ -20,6 +20,54 @@ constexpr float kNegLog2e = -1.44269504088896341f;
 
 #include "nn/packet.h"  // simd::store, lane_mask, load_lanes and masks of 16-float packets
 
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+
+namespace dgm::nn::simd {
+
+// exp_pd and log1p_pd below for 4 doubles under AVX2: the same reduction and
+// series; 2^n by exponent bits, in two factors 2^(n >> 1) 2^(n - (n >> 1))
+// so that results below the normal range come out subnormal or 0 as
+// vscalefpd's do (n clamped to [-2044, 2046], where they are 0 and inf).
+inline __m256d exp_pd4(__m256d x) {
+  __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634074)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+  __m256d p = _mm256_set1_pd(1.0 / 6227020800.0);
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 479001600.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 39916800.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 3628800.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 362880.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 40320.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 5040.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 720.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  // A NaN n converts to INT_MIN and clamps; p is NaN then, and stays NaN.
+  n = _mm256_max_pd(_mm256_set1_pd(-2044.0), _mm256_min_pd(_mm256_set1_pd(2046.0), n));
+  const __m128i ni = _mm256_cvtpd_epi32(n), n1 = _mm_srai_epi32(ni, 1), n2 = _mm_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi64x(1023);
+  const __m256d f1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n1), bias), 52));
+  const __m256d f2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n2), bias), 52));
+  return _mm256_mul_pd(_mm256_mul_pd(p, f1), f2);
+}
+
+inline __m256d log1p_pd4(__m256d x) {
+  const __m256d z = _mm256_div_pd(x, _mm256_add_pd(_mm256_set1_pd(2.0), x));
+  const __m256d z2 = _mm256_mul_pd(z, z);
+  __m256d p = _mm256_set1_pd(1.0 / 33.0);
+  for (int k = 15; k >= 0; --k) p = _mm256_fmadd_pd(p, z2, _mm256_set1_pd(1.0 / double(2 * k + 1)));
+  return _mm256_mul_pd(_mm256_add_pd(z, z), p);
+}
+
+}  // namespace dgm::nn::simd
+
+#endif  // AVX2 without AVX-512
+
 #if defined(__AVX512F__)
 
 namespace dgm::nn::simd {
