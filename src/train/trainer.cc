@@ -22,6 +22,7 @@
 #include <limits>
 #include <numeric>
 #include "nn/avx512.h"
+#include "train/fixed4.h"
 
 #include "dgm/distributed.h"
 #include "dgm/error.h"
@@ -162,6 +163,30 @@ class ExactGradientSum {
       }
       _mm256_storeu_ps(out + j, _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtepi64_pd(q), inverse)));
     }
+#elif defined(DGM_FIXED4)
+    const __m256d scale = _mm256_set1_pd(fp.scale), inverse = _mm256_set1_pd(fp.inverse);
+    for (; j + 4 <= len; j += 4) {
+      __m256i q = _mm256_setzero_si256();
+      bool ok = true;
+      for (float* g : grads) {
+        const __m256d v = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(g + b + j)), scale);
+        ok = ok && fixed4::in_range(v);
+        q = _mm256_add_epi64(q, fixed4::to_int(v));
+      }
+      if (!ok) {  // the plain loop, for these 4
+        for (size_t i = j; i < j + 4; ++i) {
+          int64_t qi = 0;
+          for (float* g : grads) {
+            qi += fp.to_fixed(double(g[b + i]));
+            g[b + i] = 0.0f;
+          }
+          out[i] = float(fp.to_real(qi));
+        }
+        continue;
+      }
+      for (float* g : grads) _mm_storeu_ps(g + b + j, _mm_setzero_ps());
+      _mm_storeu_ps(out + j, _mm256_cvtpd_ps(_mm256_mul_pd(fixed4::to_double(q), inverse)));
+    }
 #endif
     for (; j < len; ++j) {
       int64_t q = 0;
@@ -190,6 +215,13 @@ class ExactGradientSum {
         _mm256_storeu_ps(o + j, _mm512_cvtpd_ps(v));
         _mm512_storeu_si512(a + j, _mm512_setzero_si512());
       }
+#elif defined(DGM_FIXED4)
+      const __m256d inverse = _mm256_set1_pd(fp.inverse);
+      for (; j + 4 <= len; j += 4) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + j));
+        _mm_storeu_ps(o + j, _mm256_cvtpd_ps(_mm256_mul_pd(fixed4::to_double(q), inverse)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + j), _mm256_setzero_si256());
+      }
 #endif
       for (; j < len; ++j) {
         o[j] = float(fp.to_real(a[j]));
@@ -212,6 +244,18 @@ class ExactGradientSum {
       const __m512i q = _mm512_cvtpd_epi64(x);
       _mm512_storeu_si512(a + j, _mm512_add_epi64(_mm512_loadu_si512(a + j), q));
       _mm256_storeu_ps(g + j, _mm256_setzero_ps());
+    }
+#elif defined(DGM_FIXED4)
+    const __m256d scale = _mm256_set1_pd(fp.scale);
+    for (; j + 4 <= len; j += 4) {
+      const __m256d x = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(g + j)), scale);
+      if (!fixed4::in_range(x)) {
+        for (size_t i = j; i < j + 4; ++i) a[i] += fp.to_fixed(double(g[i]));
+      } else {
+        __m256i* at = reinterpret_cast<__m256i*>(a + j);
+        _mm256_storeu_si256(at, _mm256_add_epi64(_mm256_loadu_si256(at), fixed4::to_int(x)));
+      }
+      _mm_storeu_ps(g + j, _mm_setzero_ps());
     }
 #endif
     for (; j < len; ++j) {
