@@ -16,6 +16,11 @@
 namespace dgm::nn::simd {
 // The factor of sigmoid_exp2_ps's argument: t = x * kNegLog2e (any build).
 constexpr float kNegLog2e = -1.44269504088896341f;
+// exp_pd's Taylor coefficients 1/k!, k = 13 .. 0, for Horner's scheme.
+constexpr double kExpSeries[14] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                   1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,       1.0 / 720.0,
+                                   1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,          0.5,
+                                   1.0,                1.0};
 }  // namespace dgm::nn::simd
 
 #include "nn/packet.h"  // simd::store, lane_mask, load_lanes and masks of 16-float packets
@@ -33,20 +38,8 @@ inline __m256d exp_pd4(__m256d x) {
                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
   r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
-  __m256d p = _mm256_set1_pd(1.0 / 6227020800.0);
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 479001600.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 39916800.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 3628800.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 362880.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 40320.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 5040.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 720.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
-  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  __m256d p = _mm256_set1_pd(kExpSeries[0]);
+  for (int k = 1; k < 14; ++k) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(kExpSeries[k]));
   // A NaN n converts to INT_MIN and clamps; p is NaN then, and stays NaN.
   n = _mm256_max_pd(_mm256_set1_pd(-2044.0), _mm256_min_pd(_mm256_set1_pd(2046.0), n));
   const __m128i ni = _mm256_cvtpd_epi32(n), n1 = _mm_srai_epi32(ni, 1), n2 = _mm_sub_epi32(ni, n1);
@@ -107,20 +100,8 @@ inline __m512d exp_pd(__m512d x) {
   __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
   r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
   // Horner over 1/k!, k = 13 .. 0.
-  __m512d p = _mm512_set1_pd(1.0 / 6227020800.0);
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 479001600.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 39916800.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 3628800.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 362880.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 40320.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5040.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 720.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-  p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+  __m512d p = _mm512_set1_pd(kExpSeries[0]);
+  for (int k = 1; k < 14; ++k) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(kExpSeries[k]));
   return _mm512_scalef_pd(p, n);
 }
 
