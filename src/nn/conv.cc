@@ -369,14 +369,28 @@ void weights_tile(const int64_t* col, int64_t np, const int64_t* xo, const int64
   for (int64_t p = 0; p < np; ++p) {
     const float* xp = x + xo[p];
     const float* d = dy + yo[p] + o0;
-    f16 dv[V];
-    #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) dv[v] = load_lanes<Full>(mask[v], d + 16 * v);
-    #pragma GCC unroll 16
-    for (int k = 0; k < KB; ++k) {
-      const f16 xb = set1(xp[off[k]]);
+    if constexpr (DGM_PACKETS == 512) {
+      f16 dv[V];
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) acc[k][v] = fmadd(xb, dv[v], acc[k][v]);
+      for (int v = 0; v < V; ++v) dv[v] = load_lanes<Full>(mask[v], d + 16 * v);
+      #pragma GCC unroll 16
+      for (int k = 0; k < KB; ++k) {
+        const f16 xb = set1(xp[off[k]]);
+        #pragma GCC unroll 16
+        for (int v = 0; v < V; ++v) acc[k][v] = fmadd(xb, dv[v], acc[k][v]);
+      }
+    } else {
+      // AVX2's 16 registers hold the accumulators and one packet at a time
+      // (all V packets spilled accumulators); the same FMAs in each chain.
+      f16 xb[KB];
+      #pragma GCC unroll 16
+      for (int k = 0; k < KB; ++k) xb[k] = set1(xp[off[k]]);
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) {
+        const f16 dv = load_lanes<Full>(mask[v], d + 16 * v);
+        #pragma GCC unroll 16
+        for (int k = 0; k < KB; ++k) acc[k][v] = fmadd(xb[k], dv, acc[k][v]);
+      }
     }
   }
   #pragma GCC unroll 16

@@ -90,14 +90,28 @@ void weights_tile(int64_t np, const int32_t* rows, const float* d, int64_t R, co
     const int64_t p = rows[i];
     const float* xp = x + p * J;
     const float* dp = d + p * R;
-    f16 xv[V];
-    #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) xv[v] = load_lanes<Full>(mask[v], xp + 16 * v);
-    #pragma GCC unroll 16
-    for (int k = 0; k < KB; ++k) {
-      const f16 db = set1(dp[k]);
+    if constexpr (DGM_PACKETS == 512) {
+      f16 xv[V];
       #pragma GCC unroll 16
-      for (int v = 0; v < V; ++v) acc[k][v] = fmadd(db, xv[v], acc[k][v]);
+      for (int v = 0; v < V; ++v) xv[v] = load_lanes<Full>(mask[v], xp + 16 * v);
+      #pragma GCC unroll 16
+      for (int k = 0; k < KB; ++k) {
+        const f16 db = set1(dp[k]);
+        #pragma GCC unroll 16
+        for (int v = 0; v < V; ++v) acc[k][v] = fmadd(db, xv[v], acc[k][v]);
+      }
+    } else {
+      // AVX2's 16 registers hold the accumulators and one packet at a time
+      // (all V packets spilled accumulators); the same FMAs in each chain.
+      f16 db[KB];
+      #pragma GCC unroll 16
+      for (int k = 0; k < KB; ++k) db[k] = set1(dp[k]);
+      #pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) {
+        const f16 xv = load_lanes<Full>(mask[v], xp + 16 * v);
+        #pragma GCC unroll 16
+        for (int k = 0; k < KB; ++k) acc[k][v] = fmadd(db[k], xv, acc[k][v]);
+      }
     }
   }
   #pragma GCC unroll 16
