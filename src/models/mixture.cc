@@ -155,52 +155,82 @@ std::vector<uint64_t> pack_chunks(const Dataset& data, const std::vector<size_t>
   return out;
 }
 
-// 64 bytes of S as one vector (GCC/Clang vector extension: AVX-512 when the
-// build has it, else pairs or quads of narrower registers).
+// One native vector of S (GCC/Clang vector extension): DGM_VEC_BYTES, the
+// widest the build has. A 64-byte vector type without AVX-512 has no machine
+// mode: GCC keeps such vectors in memory (on the stack), and every += in
+// add_rows became stores, reloads and lane moves through it (on a Zen 3
+// host, AVX2 only, an EM iteration at K=100 took about 0.56 CPU s so, 0.12
+// with 32-byte vectors). Macros, not constants: the AVX-512 build compiles
+// the same declarations, so the same code, as before they came.
+#if defined(__AVX512F__)
+#define DGM_VEC_BYTES 64
+#elif defined(__AVX__)
+#define DGM_VEC_BYTES 32
+#else
+#define DGM_VEC_BYTES 16
+#endif
+// Panels of up to DGM_MAX_PANEL 64-byte blocks of accumulators: 8 of
+// AVX-512's 32 registers, or 14 of AVX2's 16 (so at most 7 blocks there,
+// leaving registers for the loop).
+#define DGM_MAX_PANEL (DGM_VEC_BYTES == 64 ? 8 : 7)
+// Unrolled by hand where the vectors are narrower than 64 bytes: GCC would
+// otherwise take add_rows' copy loops for a memcpy of the whole array and
+// keep it on the stack (then 16-byte copies, reloaded 32 bytes at a time, a
+// failed store forwarding each), not in registers. Empty on AVX-512, whose
+// code stays as it was.
+#if DGM_VEC_BYTES == 64
+#define DGM_UNROLL_NARROW
+#else
+#define DGM_UNROLL_NARROW _Pragma("GCC unroll 16")
+#endif
 template <typename S>
-struct Vec64;
+struct VecN;
 template <>
-struct Vec64<float> {
-  typedef float type __attribute__((vector_size(64)));
+struct VecN<float> {
+  typedef float type __attribute__((vector_size(DGM_VEC_BYTES)));
 };
 template <>
-struct Vec64<double> {
-  typedef double type __attribute__((vector_size(64)));
+struct VecN<double> {
+  typedef double type __attribute__((vector_size(DGM_VEC_BYTES)));
 };
 
-// acc[0, V vectors) += w[j * ldw, + V vectors) for the set bits j of x, in
-// increasing j: the accumulators in registers.
+// acc[0, V blocks) += w[j * ldw, + V blocks) for the set bits j of x, in
+// increasing j: the accumulators in registers. V counts 64-byte blocks,
+// 64 / DGM_VEC_BYTES native vectors each; lanes are independent, so the
+// floats do not depend on the vector width.
 template <typename S, int V>
 void add_rows(uint64_t x, const S* w, int64_t ldw, S* acc) {
-  using T = typename Vec64<S>::type;
-  constexpr int lanes = 64 / sizeof(S);
-  T a[V];
-  for (int v = 0; v < V; ++v) std::memcpy(&a[v], acc + v * lanes, sizeof(T));
+  using T = typename VecN<S>::type;
+  constexpr int lanes = DGM_VEC_BYTES / sizeof(S);
+  T a[V * (64 / DGM_VEC_BYTES)];
+  DGM_UNROLL_NARROW
+  for (int v = 0; v < V * (64 / DGM_VEC_BYTES); ++v) std::memcpy(&a[v], acc + v * lanes, sizeof(T));
   for (; x; x &= x - 1) {
     const S* row = w + __builtin_ctzll(x) * ldw;
-    for (int v = 0; v < V; ++v) {
+    for (int v = 0; v < V * (64 / DGM_VEC_BYTES); ++v) {
       T r;
       std::memcpy(&r, row + v * lanes, sizeof r);
       a[v] += r;
     }
   }
-  for (int v = 0; v < V; ++v) std::memcpy(acc + v * lanes, &a[v], sizeof(T));
+  DGM_UNROLL_NARROW
+  for (int v = 0; v < V * (64 / DGM_VEC_BYTES); ++v) std::memcpy(acc + v * lanes, &a[v], sizeof(T));
 }
 
 // acc (m, ldw) = x w for m samples as bits (word b of sample i at
 // bits[b * m + i]) and w (words * 64, ldw), ldw a multiple of a vector: the
 // sum of w's rows at each sample's ones, in increasing position, a word (64
 // rows of w, kept in L1 cache) at a time over all samples, in panels of up
-// to 8 vectors.
+// to DGM_MAX_PANEL vectors.
 template <typename S>
 void sum_rows(const uint64_t* bits, int64_t m, int64_t words, const S* w, int64_t ldw, S* acc) {
   constexpr int64_t lanes = 64 / sizeof(S);
   std::fill(acc, acc + m * ldw, S(0));
   for (int64_t b = 0; b < words; ++b)
-    for (int64_t c = 0; c < ldw; c += 8 * lanes) {
+    for (int64_t c = 0; c < ldw; c += DGM_MAX_PANEL * lanes) {
       const S* wb = w + b * 64 * ldw + c;
       const uint64_t* x = bits + b * m;
-      switch (std::min<int64_t>(8, (ldw - c) / lanes)) {
+      switch (std::min<int64_t>(DGM_MAX_PANEL, (ldw - c) / lanes)) {
 #define DGM_PANEL(V) \
   case V:            \
     for (int64_t i = 0; i < m; ++i) add_rows<S, V>(x[i], wb, ldw, acc + i * ldw + c); \
