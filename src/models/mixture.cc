@@ -58,6 +58,7 @@
 #include "dgm/distributed.h"
 #include "dgm/error.h"
 #include "dgm/logmath.h"
+#include "models/mixture_kernels.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -134,6 +135,8 @@ inline void add_at_ones(uint64_t w, int64_t q, int64_t* o) {
     const __m512i x = _mm512_loadu_si512(o + j);
     _mm512_storeu_si512(o + j, _mm512_mask_add_epi64(x, m, x, v));
   }
+#elif defined(__AVX2__)
+  mixture_kernels::add_at_ones_avx2(w, q, o);
 #else
   for (int j = 0; j < 64; ++j) o[j] += q & -int64_t((w >> j) & 1);
 #endif
