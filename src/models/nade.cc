@@ -40,12 +40,37 @@ constexpr int64_t kBlock = 16;  // positions a checkpoint block
 constexpr size_t kScoreTile = 16;  // rows a binary scoring pass
 constexpr int64_t kScoreSpan = 8;  // positions a block of it, row by row (at most 8: add_sigmoid_dots)
 
+// AVX2 without AVX-512 (Zen 3 and older cores): the kernels below on 8-float
+// vectors, sigmoid_exp2_ps and reduce_add_8 of simd_math.h; a dot product a
+// row keeps one 8-lane accumulator, so 8 rows fill 8 of the 16 ymm registers.
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#define DGM_NADE_AVX2 1
+// Lanes [0, remaining) of an 8-float vector on (none at 0 or below, all from 8).
+inline __m256i lanes8(long remaining) {
+  const int r = int(std::clamp(remaining, 0L, 8L));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// A plain load and store when Full, masked ones (lanes off read as 0, not written) otherwise.
+template <bool Full>
+inline __m256 load8(const float* p, __m256i m) {
+  if constexpr (Full) return _mm256_loadu_ps(p);
+  else return _mm256_maskload_ps(p, m);
+}
+template <bool Full>
+inline void store8(float* p, __m256i m, __m256 x) {
+  if constexpr (Full) _mm256_storeu_ps(p, x);
+  else _mm256_maskstore_ps(p, m, x);
+}
+#endif
+
 // The hot loop of NADE is the float sigmoid, nn::simd::sigmoid_ps (simd_math.h)
 // with AVX-512 (sigmoid_exp2_ps on pre-scaled sums in the binary passes).
 void sigmoid(const float* a, float* h, long n) {
   long i = 0;
 #if defined(__AVX512F__)
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(h + i, nn::simd::sigmoid_ps(_mm512_loadu_ps(a + i)));
+#elif defined(DGM_NADE_AVX2)
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(h + i, nn::simd::sigmoid_ps(_mm256_loadu_ps(a + i)));
 #endif
   for (; i < n; ++i) h[i] = 1.0f / (1.0f + std::exp(-a[i]));
 }
@@ -63,6 +88,14 @@ float sigmoid_dot(const float* a, float* h, const float* v, long n) {
     acc = _mm512_fmadd_ps(y, _mm512_loadu_ps(v + i), acc);
   }
   dot = _mm512_reduce_add_ps(acc);
+#elif defined(DGM_NADE_AVX2)
+  __m256 acc = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    const __m256 y = nn::simd::sigmoid_ps(_mm256_loadu_ps(a + i));
+    _mm256_storeu_ps(h + i, y);
+    acc = _mm256_fmadd_ps(y, _mm256_loadu_ps(v + i), acc);
+  }
+  dot = nn::simd::reduce_add(acc);
 #endif
   for (; i < n; ++i) {
     h[i] = 1.0f / (1.0f + std::exp(-a[i]));
@@ -88,6 +121,19 @@ inline void reduce_pairs(const __m512* acc0, const __m512* acc1, float* z) {
     #pragma GCC unroll 8
     for (int k = 0; k < K; ++k) z[k] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[k], acc1[k]));
   }
+}
+#elif defined(DGM_NADE_AVX2)
+// z[k] = the lane sum of acc[k] for K <= 8 rows, all through reduce_add_8
+// (each row's sum in one order, whatever K).
+template <int K>
+inline void reduce_rows(const __m256* acc, float* z) {
+  __m256 s[8];
+  #pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) s[k] = k < K ? acc[k] : _mm256_setzero_ps();
+  float t[8];
+  nn::simd::reduce_add_8(s, t);
+  #pragma GCC unroll 8
+  for (int k = 0; k < K; ++k) z[k] = t[k];
 }
 #endif
 
@@ -149,6 +195,27 @@ void add_sigmoid_dots(float* a, const float* w, float* h, const float* const* v,
     }
   }
   reduce_pairs<K>(acc0, acc1, z);
+#elif defined(DGM_NADE_AVX2)
+  // One accumulator a row over 8-float vectors, as dot_tile sums a row.
+  __m256 acc[K];
+  #pragma GCC unroll 8
+  for (int k = 0; k < K; ++k) acc[k] = _mm256_setzero_ps();
+  auto step = [&](long i, auto full, __m256i m) {
+    constexpr bool Full = decltype(full)::value;
+    __m256 t = load8<Full>(a + i, m);
+    if (Add) {
+      t = _mm256_add_ps(t, load8<Full>(w + i, m));
+      store8<Full>(a + i, m, t);
+    }
+    const __m256 hv = nn::simd::sigmoid_exp2_ps(t);
+    if (Keep) store8<Full>(h + i, m, hv);
+    #pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) acc[k] = _mm256_fmadd_ps(load8<Full>(v[k] + i, m), hv, acc[k]);
+  };
+  long i = 0;
+  for (; i + 8 <= n; i += 8) step(i, std::true_type{}, __m256i{});
+  if (i < n) step(i, std::false_type{}, lanes8(n - i));  // the last vector, masked
+  reduce_rows<K>(acc, z);
 #else
   float acc[K][2] = {};
   for (long i = 0; i < n; ++i) {
@@ -204,6 +271,20 @@ void dot_tile(const float* v, const float* const* rows, long n, float* z) {
     }
   }
   reduce_pairs<M>(acc0, acc1, z);
+#elif defined(DGM_NADE_AVX2)
+  __m256 acc[M];
+  #pragma GCC unroll 8
+  for (int r = 0; r < M; ++r) acc[r] = _mm256_setzero_ps();
+  auto step = [&](long i, auto full, __m256i m) {
+    constexpr bool Full = decltype(full)::value;
+    const __m256 v0 = load8<Full>(v + i, m);
+    #pragma GCC unroll 8
+    for (int r = 0; r < M; ++r) acc[r] = _mm256_fmadd_ps(v0, load8<Full>(rows[r] + i, m), acc[r]);
+  };
+  long i = 0;
+  for (; i + 8 <= n; i += 8) step(i, std::true_type{}, __m256i{});
+  if (i < n) step(i, std::false_type{}, lanes8(n - i));
+  reduce_rows<M>(acc, z);
 #else
   for (int r = 0; r < M; ++r) {
     float acc[2] = {0.0f, 0.0f};
@@ -233,6 +314,25 @@ void dot_rows(const float* v, const float* const* rows, int64_t nr, long n, floa
 // shared by 128 columns.
 constexpr int kStrip = 8;
 
+#if defined(DGM_NADE_AVX2)
+// The lane-wise passes on AVX2 over strips of S 8-float vectors: whole strips
+// with plain loads, then the last (partial) strip with masks. Each column's
+// sum runs over the rows in order whatever S, so S only sets register use:
+// S accumulators (two sets of them in add_weighted_rows2) of 16 registers.
+template <int S, class Pass>
+inline void strips(long& j, long n, Pass pass) {
+  for (; j + 8 * S <= n; j += 8 * S) pass(std::true_type{});
+  if (j < n) pass(std::false_type{});
+  j = n;
+}
+template <int S, bool Full>
+inline void masks8(long n, long j, __m256i m[S]) {
+  for (int u = 0; u < S; ++u) m[u] = Full ? _mm256_setzero_si256() : lanes8(n - j - 8 * u);
+}
+constexpr int kStrip8 = 8;   // add_weighted_rows, advance_rows, run_sum
+constexpr int kStrip8x2 = 6;  // add_weighted_rows2
+#endif
+
 // dst[j] += sum_r c[r] * rows[r][j], j < n: the rows' weighted sum formed in
 // registers, 16 kStrip values at a time, with one store (dV of a position over the rows).
 void add_weighted_rows(float* dst, const float* const* rows, const float* c, int64_t nr, long n) {
@@ -250,6 +350,21 @@ void add_weighted_rows(float* dst, const float* const* rows, const float* c, int
     for (int v = 0; v < kStrip; ++v)
       nn::simd::store(dst + j + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst + j + 16 * v), acc[v]));
   }
+#elif defined(DGM_NADE_AVX2)
+  constexpr int S = kStrip8;
+  strips<S>(j, n, [&](auto full) {
+    constexpr bool Full = decltype(full)::value;
+    __m256i m[S];
+    masks8<S, Full>(n, j, m);
+    __m256 acc[S];
+    for (int u = 0; u < S; ++u) acc[u] = _mm256_setzero_ps();
+    for (int64_t r = 0; r < nr; ++r) {
+      const __m256 cr = _mm256_set1_ps(c[r]);
+      for (int u = 0; u < S; ++u) acc[u] = _mm256_fmadd_ps(cr, load8<Full>(rows[r] + j + 8 * u, m[u]), acc[u]);
+    }
+    for (int u = 0; u < S; ++u)
+      store8<Full>(dst + j + 8 * u, m[u], _mm256_add_ps(load8<Full>(dst + j + 8 * u, m[u]), acc[u]));
+  });
 #else
   for (; j < n; ++j) {
     float acc = 0.0f;
@@ -291,6 +406,35 @@ void add_weighted_rows2(float* dst0, float* dst1, const float* const* rows0, con
       nn::simd::store(dst1 + j + 16 * v, m[v], _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], dst1 + j + 16 * v), a1[v]));
     }
   }
+#elif defined(DGM_NADE_AVX2)
+  constexpr int S = kStrip8x2;
+  long j = 0;
+  strips<S>(j, n, [&](auto full) {
+    constexpr bool Full = decltype(full)::value;
+    __m256i m[S];
+    masks8<S, Full>(n, j, m);
+    __m256 a0[S], a1[S];
+    for (int u = 0; u < S; ++u) a0[u] = a1[u] = _mm256_setzero_ps();
+    for (int64_t r = 0; r < nr; ++r) {
+      const __m256 k0 = _mm256_set1_ps(c0[r]), k1 = _mm256_set1_ps(c1[r]);
+      if (rows1[r] == rows0[r]) {
+        for (int u = 0; u < S; ++u) {
+          const __m256 x = load8<Full>(rows0[r] + j + 8 * u, m[u]);
+          a0[u] = _mm256_fmadd_ps(k0, x, a0[u]);
+          a1[u] = _mm256_fmadd_ps(k1, x, a1[u]);
+        }
+      } else {
+        for (int u = 0; u < S; ++u) {
+          a0[u] = _mm256_fmadd_ps(k0, load8<Full>(rows0[r] + j + 8 * u, m[u]), a0[u]);
+          a1[u] = _mm256_fmadd_ps(k1, load8<Full>(rows1[r] + j + 8 * u, m[u]), a1[u]);
+        }
+      }
+    }
+    for (int u = 0; u < S; ++u) {
+      store8<Full>(dst0 + j + 8 * u, m[u], _mm256_add_ps(load8<Full>(dst0 + j + 8 * u, m[u]), a0[u]));
+      store8<Full>(dst1 + j + 8 * u, m[u], _mm256_add_ps(load8<Full>(dst1 + j + 8 * u, m[u]), a1[u]));
+    }
+  });
 #else
   add_weighted_rows(dst0, rows0, c0, nr, n);
   add_weighted_rows(dst1, rows1, c1, nr, n);
@@ -312,6 +456,18 @@ void advance_rows(float* dst, const float* src, const float* const* rows, int64_
       for (int v = 0; v < kStrip; ++v) acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], rows[r] + j + 16 * v));
     for (int v = 0; v < kStrip; ++v) nn::simd::store(dst + j + 16 * v, m[v], acc[v]);
   }
+#elif defined(DGM_NADE_AVX2)
+  constexpr int S = kStrip8;
+  strips<S>(j, n, [&](auto full) {
+    constexpr bool Full = decltype(full)::value;
+    __m256i m[S];
+    masks8<S, Full>(n, j, m);
+    __m256 acc[S];
+    for (int u = 0; u < S; ++u) acc[u] = load8<Full>(src + j + 8 * u, m[u]);
+    for (int64_t r = 0; r < nr; ++r)
+      for (int u = 0; u < S; ++u) acc[u] = _mm256_add_ps(acc[u], load8<Full>(rows[r] + j + 8 * u, m[u]));
+    for (int u = 0; u < S; ++u) store8<Full>(dst + j + 8 * u, m[u], acc[u]);
+  });
 #else
   for (; j < n; ++j) {
     float acc = src[j];
@@ -349,6 +505,29 @@ void run_sum(float* S, float* G, const float* h, const float* const* rows, const
       nn::simd::store(g, m[v], _mm512_fmadd_ps(acc[v], dsig, _mm512_maskz_loadu_ps(m[v], g)));
     }
   }
+#elif defined(DGM_NADE_AVX2)
+  constexpr int U = kStrip8;
+  strips<U>(j, n, [&](auto full) {
+    constexpr bool Full = decltype(full)::value;
+    __m256i m[U];
+    masks8<U, Full>(n, j, m);
+    __m256 acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = fresh ? _mm256_setzero_ps() : load8<Full>(S + j + 8 * u, m[u]);
+    for (int64_t r = 0; r < nr; ++r) {
+      const __m256 cr = _mm256_set1_ps(c[r]);
+      for (int u = 0; u < U; ++u) acc[u] = _mm256_fmadd_ps(cr, load8<Full>(rows[r] + j + 8 * u, m[u]), acc[u]);
+    }
+    for (int u = 0; u < U; ++u) {
+      if (!close) {
+        store8<Full>(S + j + 8 * u, m[u], acc[u]);
+        continue;
+      }
+      const __m256 hv = load8<Full>(h + j + 8 * u, m[u]);
+      const __m256 dsig = _mm256_fnmadd_ps(hv, hv, hv);  // h - h^2
+      float* g = G + j + 8 * u;
+      store8<Full>(g, m[u], _mm256_fmadd_ps(acc[u], dsig, load8<Full>(g, m[u])));
+    }
+  });
 #else
   for (; j < n; ++j) {
     float acc = fresh ? 0.0f : S[j];

@@ -16,18 +16,29 @@
 namespace dgm::nn {
 namespace {
 
+// The sigmoid under test: the 16-float one with AVX-512, the 8-float one
+// with AVX2 (and FMA) without it.
 #if defined(__AVX512F__)
+#define DGM_SIGMOID_KERNEL 1
 std::vector<float> sigmoid16(const std::vector<float>& x) {
   std::vector<float> h(x.size());
   for (size_t i = 0; i < x.size(); i += 16)
     _mm512_storeu_ps(h.data() + i, simd::sigmoid_ps(_mm512_loadu_ps(x.data() + i)));
   return h;
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+#define DGM_SIGMOID_KERNEL 1
+std::vector<float> sigmoid16(const std::vector<float>& x) {
+  std::vector<float> h(x.size());
+  for (size_t i = 0; i < x.size(); i += 8)
+    _mm256_storeu_ps(h.data() + i, simd::sigmoid_ps(_mm256_loadu_ps(x.data() + i)));
+  return h;
+}
 #endif
 
 TEST(SimdMath, SigmoidWithinFloatError) {
-#if !defined(__AVX512F__)
-  GTEST_SKIP() << "an AVX-512 kernel";
+#if !defined(DGM_SIGMOID_KERNEL)
+  GTEST_SKIP() << "an AVX-512 or AVX2 kernel";
 #else
   // x in [-86.5, 90] every 1/1024 and both float neighbours of each point.
   std::vector<float> x;
@@ -55,8 +66,8 @@ TEST(SimdMath, SigmoidWithinFloatError) {
 }
 
 TEST(SimdMath, SigmoidSpecialValues) {
-#if !defined(__AVX512F__)
-  GTEST_SKIP() << "an AVX-512 kernel";
+#if !defined(DGM_SIGMOID_KERNEL)
+  GTEST_SKIP() << "an AVX-512 or AVX2 kernel";
 #else
   const float inf = INFINITY;
   std::vector<float> x = {0.0f, -0.0f, inf, -inf, NAN, 1e30f, -1e30f, 88.0f, -88.0f, 200.0f, -200.0f, 17.0f, -17.0f,
@@ -115,6 +126,72 @@ TEST(SimdMath, ReduceAddEightIsTheOneVectorReduction) {
     }
   }
   EXPECT_GT(order_shows, 1000);
+#endif
+}
+
+// The AVX2 reduce_add_8: each row's sum is ((x0 + x1) + (x2 + x3)) + ((x4 +
+// x5) + (x6 + x7)), the float reduce_add gives for the row alone, bit for bit
+// (NADE's dot products reduce K rows at once for any K <= 8: a row's logit must
+// not depend on K); lanes of mixed sign and magnitude, where orders differ.
+TEST(SimdMath, ReduceAddEightAvx2IsThePairwiseSum) {
+#if defined(__AVX512F__) || !defined(__AVX2__) || !defined(__FMA__)
+  GTEST_SKIP() << "an AVX2 kernel (without AVX-512)";
+#else
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> mant(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> expo(-20, 20);
+  int order_shows = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    float lanes[8][8];
+    __m256 x[8];
+    for (int k = 0; k < 8; ++k) {
+      for (int i = 0; i < 8; ++i) lanes[k][i] = std::ldexp(mant(gen), expo(gen));
+      x[k] = _mm256_loadu_ps(lanes[k]);
+    }
+    float out[8];
+    simd::reduce_add_8(x, out);
+    for (int k = 0; k < 8; ++k) {
+      const float* l = lanes[k];
+      const float ref = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+      const float one = simd::reduce_add(x[k]);
+      uint32_t a, b, c;
+      std::memcpy(&a, &out[k], 4);
+      std::memcpy(&b, &ref, 4);
+      std::memcpy(&c, &one, 4);
+      ASSERT_EQ(a, b) << "trial " << trial << " row " << k << ": " << out[k] << " against " << ref;
+      ASSERT_EQ(c, b) << "trial " << trial << " row " << k << ": " << one << " against " << ref;
+      float left = 0.0f;
+      for (int i = 0; i < 8; ++i) left += l[i];
+      order_shows += left != ref;
+    }
+  }
+  EXPECT_GT(order_shows, 1000);
+#endif
+}
+
+// The AVX2 sigmoid_exp2_ps at the edges of its clamps: t = -inf, far below
+// -127 and just around it give 1; t at and above the cap 125 give
+// 1 / (1 + 2^125) (a normal float); NaN stays NaN; integers t = k give
+// 1 / (1 + 2^k) within the polynomial's error.
+TEST(SimdMath, SigmoidExp2Avx2Edges) {
+#if defined(__AVX512F__) || !defined(__AVX2__) || !defined(__FMA__)
+  GTEST_SKIP() << "an AVX2 kernel (without AVX-512)";
+#else
+  const float t[16] = {-INFINITY, -1e30f, -200.0f, -127.5f, -126.5f, -30.0f, 125.0f, 1e30f,
+                       INFINITY, NAN, 0.0f, 1.0f, -1.0f, 24.0f, 100.0f, 126.0f};
+  float h[16];
+  for (int i = 0; i < 16; i += 8) _mm256_storeu_ps(h + i, simd::sigmoid_exp2_ps(_mm256_loadu_ps(t + i)));
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(h[i], 1.0f) << t[i];
+  const double cap = 1.0 / (1.0 + std::ldexp(1.0, 125));
+  for (int i : {6, 7, 8, 15}) {
+    EXPECT_TRUE(std::isnormal(h[i])) << t[i];
+    EXPECT_NEAR(h[i], cap, cap * 1e-6) << t[i];
+  }
+  EXPECT_TRUE(std::isnan(h[9]));
+  for (int i : {10, 11, 12, 13, 14}) {
+    const double ref = 1.0 / (1.0 + std::exp2(double(t[i])));
+    EXPECT_NEAR(h[i], ref, ref * 3e-7) << t[i];
+  }
 #endif
 }
 
