@@ -601,7 +601,12 @@ class Nade : public AutoregressiveModel {
     const float* p = params_.data();
     CMapR Hm(Hd, long(n), long(H_));
     CMapR V(p + v_ + size_t(d * Km1_) * size_t(H_), long(Km1_), long(H_));
-    Z.noalias() = Hm * V.transpose();
+    // Row by row: one product kernel for every sample, whatever the batch's
+    // size (a matrix product's kernels take rows in blocks and the rows left
+    // over another way, so a sample's logits, and with them the sum of the
+    // probabilities over a space, depended on its place in the batch).
+    Z.resize(long(n), long(Km1_));
+    for (size_t i = 0; i < n; ++i) Z.row(long(i)).noalias() = Hm.row(long(i)) * V.transpose();
     for (size_t i = 0; i < n; ++i)
       for (int64_t k = 0; k < Km1_; ++k) {
         float bias = p[b_ + size_t(d * Km1_ + k)];
