@@ -10,6 +10,8 @@
 #include <memory>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"

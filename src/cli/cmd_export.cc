@@ -3,6 +3,8 @@
 // and others read).
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "common.h"
 #include "dgm/error.h"

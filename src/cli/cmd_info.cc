@@ -6,6 +6,8 @@
 #include <iostream>
 #include <limits>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "common.h"
 #include "dgm/codec.h"

@@ -3,6 +3,8 @@
 // picture (see plot.h for what is drawn).
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "dgm/error.h"
 #include "plot.h"

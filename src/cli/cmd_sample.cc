@@ -13,6 +13,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "common.h"
 #include "dgm/codec.h"

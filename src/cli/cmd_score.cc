@@ -9,6 +9,8 @@
 #include <cmath>
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "common.h"
 #include "dgm/codec.h"

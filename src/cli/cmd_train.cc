@@ -21,6 +21,8 @@
 #include <sstream>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "common.h"
 #include "dgm/codec.h"

@@ -15,6 +15,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "commands.h"
 #include "dgm/codec.h"
 #include "dgm/error.h"
