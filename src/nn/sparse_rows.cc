@@ -186,19 +186,35 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
         count[r * panels + k] = c;
       }
 #else
-      // One input at a time: the list costs little next to the three
-      // packets of adds each listed input takes.
+      // 8 inputs at a time, without a branch on each (a zero or one in a
+      // binary image is not predictable: the branchy loop took a sixth of
+      // the pass): the lanes' indices through packet.h's compress table,
+      // the values by the same permutation; the same lists.
+      const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), one = _mm256_set1_epi32(0x3F800000);
+      const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21), seven = _mm256_set1_epi32(7);
+      const __m256i scale = _mm256_set1_epi32(int(kOutputBlock)), zero = _mm256_setzero_si256();
       for (int64_t k = 0; k < panels; ++k) {
         int32_t* o = off + (r * panels + k) * slot;
         float* v = val + (r * panels + k) * slot;
         int64_t c = 0;
-        for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); ++j) {
-          uint32_t bits;
-          std::memcpy(&bits, xr + j, sizeof bits);
-          if (!(bits & 0x7FFFFFFFu)) continue;  // +-0
-          other = mask16(other | (bits != 0x3F800000u));
-          o[c] = int32_t(j * kOutputBlock);
-          v[c++] = xr[j];
+        for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); j += 8) {
+          const int64_t left = J - j;
+          const __m256i bits =
+              left >= 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + j))
+                        : _mm256_maskload_epi32(reinterpret_cast<const int*>(xr + j),
+                                                _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)),
+                                                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+          const unsigned zeros = unsigned(
+              _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), zero))));
+          const unsigned ones = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, one))));
+          const unsigned nz = ~zeros & 0xFFu;  // lanes past J load +0
+          other = mask16(other | ((nz & ~ones) != 0));
+          const __m256i lanes =
+              _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(int(simd::kCompress.lanes[nz])), shifts), seven);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c),
+                              _mm256_mullo_epi32(_mm256_add_epi32(lanes, _mm256_set1_epi32(int32_t(j))), scale));
+          _mm256_storeu_ps(v + c, _mm256_permutevar8x32_ps(_mm256_castsi256_ps(bits), lanes));
+          c += __builtin_popcount(nz);
         }
         count[r * panels + k] = c;
       }
