@@ -4,7 +4,8 @@
 // of nonzero inputs (three loads a term, shared with no other row: the terms
 // are fewer). Rows taken in groups, walking their lists in step, were no
 // faster on Zen 4 (loads, not the adds' latency, bound it). The weight
-// gradient runs conv_backward_weights' tiles over a block's listed rows.
+// gradient runs conv_backward_weights' tiles over a block's listed rows
+// (AVX-512), or sums each input column's own list of nonzero rows (AVX2).
 #include "nn/sparse_rows.h"
 
 #include <algorithm>
@@ -132,6 +133,146 @@ void weights_rows(int64_t kb, int64_t np, const int32_t* rows, const float* d, i
   weights_tile<KB, V, Full>(np, rows, d, R, x, J, mask, dw);
 }
 
+#if DGM_PACKETS == 256
+
+// AVX2: the weight gradient column by column of x. For each column c of a
+// block (of kOutputBlock columns and up to kBlockRows rows), the rows p
+// where x[p][c] is not +-0, in order; then dw[r][c] for 48 consecutive
+// outputs r at a time is one chain per r over that list, fma(x[p][c],
+// d[p][r], acc) from +0 (plain adds where every listed input is 1), the
+// chain conv_backward_weights' tiles make less its +-0 terms (which leave
+// it unchanged, as in forward), and dw[r][c] + acc is stored through 8 x 8
+// transposes. The tiles of 2 outputs x 48 columns spent 12 fused
+// multiply-adds a row however few of its inputs were nonzero: at 30% ones
+// the columns' lists take about a third of the vector operations.
+
+// The 48 chains of column c's list: acc[i] for outputs i of d (offset to
+// the first output; rows of R floats) into t[0, 48).
+template <bool Full, bool Unit>
+void column_chains(int64_t cnt, const int32_t* rows, const float* vals, const float* d, int64_t R,
+                   const mask16* mask, float* t) {
+  f16 acc[3] = {zero(), zero(), zero()};
+  for (int64_t i = 0; i < cnt; ++i) {
+    const float* dp = d + int64_t(rows[i]) * R;
+    if constexpr (Unit) {
+      #pragma GCC unroll 3
+      for (int v = 0; v < 3; ++v) acc[v] = add(acc[v], load_lanes<Full>(mask[v], dp + 16 * v));
+    } else {
+      const f16 xb = set1(vals[i]);
+      #pragma GCC unroll 3
+      for (int v = 0; v < 3; ++v) acc[v] = fmadd(xb, load_lanes<Full>(mask[v], dp + 16 * v), acc[v]);
+    }
+  }
+  #pragma GCC unroll 3
+  for (int v = 0; v < 3; ++v) simd::store(t + 16 * v, acc[v]);
+}
+
+// dw[i][k] = dw[i][k] + t[k][i] (ld of dw: J, of t: 48) for i0 <= i < ni, k < nk.
+inline void add_transposed(const float* t, int64_t i0, int64_t ni, int64_t nk, float* dw, int64_t J) {
+  for (; i0 < ni; i0 += 8) {
+    if (nk == 8 && ni - i0 >= 8) {
+      __m256 a[8], b[8];
+      #pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) a[k] = _mm256_loadu_ps(t + k * 48 + i0);
+      #pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        b[k] = _mm256_unpacklo_ps(a[k], a[k + 1]);
+        b[k + 1] = _mm256_unpackhi_ps(a[k], a[k + 1]);
+      }
+      #pragma GCC unroll 2
+      for (int k = 0; k < 8; k += 4) {
+        a[k] = _mm256_shuffle_ps(b[k], b[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        a[k + 1] = _mm256_shuffle_ps(b[k], b[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        a[k + 2] = _mm256_shuffle_ps(b[k + 1], b[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        a[k + 3] = _mm256_shuffle_ps(b[k + 1], b[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      // a[q] (q < 4) holds i = q (low half) and i = q + 4 (high half) for k < 4; a[q + 4] for k >= 4.
+      #pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        const __m256 lo = _mm256_permute2f128_ps(a[q], a[q + 4], 0x20), hi = _mm256_permute2f128_ps(a[q], a[q + 4], 0x31);
+        float* r0 = dw + (i0 + q) * J;
+        float* r1 = dw + (i0 + q + 4) * J;
+        _mm256_storeu_ps(r0, _mm256_add_ps(_mm256_loadu_ps(r0), lo));
+        _mm256_storeu_ps(r1, _mm256_add_ps(_mm256_loadu_ps(r1), hi));
+      }
+    } else {
+      for (int64_t i = i0; i < std::min(ni, i0 + 8); ++i)
+        for (int64_t k = 0; k < nk; ++k) dw[i * J + k] = dw[i * J + k] + t[k * 48 + i];
+    }
+  }
+}
+
+bool weight_gradient_by_columns(int64_t n, int64_t R, int64_t J, const float* d, const float* x,
+                                const int64_t* block_cols, float* dw) {
+  constexpr int64_t kBlockRows = 128;  // conv_backward_weights' blocks of pixels: the same chains
+  if (n <= 0) return true;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  // Per column of a block: its listed rows (from the block's first) and their inputs.
+  int32_t* rows = ws.take<int32_t>(size_t(kOutputBlock * kBlockRows));
+  float* vals = ws.take<float>(size_t(kOutputBlock * kBlockRows));
+  int64_t* count = ws.take<int64_t>(size_t(kOutputBlock));
+  float* t = ws.take<float>(size_t(8 * 48));
+  for (int64_t p0 = 0; p0 < n; p0 += kBlockRows) {
+    const int64_t m = std::min(kBlockRows, n - p0);
+    for (int64_t c0 = 0; c0 < J; c0 += kOutputBlock) {
+      const int64_t width = std::min(kOutputBlock, J - c0), b = c0 / kOutputBlock;
+      const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : R;
+      if (lo >= hi) continue;
+      int64_t total = 0;
+      bool unit = true;
+      for (int64_t k = 0; k < width; ++k) {
+        int32_t* rk = rows + k * kBlockRows;
+        float* vk = vals + k * kBlockRows;
+        int64_t c = 0;
+        for (int64_t p = 0; p < m; ++p) {
+          const float v = x[(p0 + p) * J + c0 + k];
+          uint32_t bits;
+          std::memcpy(&bits, &v, sizeof bits);
+          rk[c] = int32_t(p);
+          vk[c] = v;
+          const bool nz = (bits & 0x7FFFFFFFu) != 0;
+          unit = unit && (!nz || bits == 0x3F800000u);
+          c += nz;
+        }
+        count[k] = c;
+        total += c;
+      }
+      // conv_backward_weights skips a block whose inputs are all +-0 (and
+      // otherwise adds every chain, +0 included, to dw).
+      if (total == 0) continue;
+      const float* db = d + p0 * R;
+      // Chunks of 48 outputs from a multiple of 16 below lo (d's loads
+      // then split no cache line where its rows are 64-byte aligned); the
+      // outputs below lo are not stored.
+      for (int64_t r0 = lo - lo % 16; r0 < hi; r0 += 48) {
+        const int64_t nr = std::min<int64_t>(48, hi - r0), skip = std::max<int64_t>(0, lo - r0);
+        mask16 mask[3];
+        for (int v = 0; v < 3; ++v) mask[v] = lane_mask(nr - 16 * v);
+        for (int64_t k0 = 0; k0 < width; k0 += 8) {
+          const int64_t nk = std::min<int64_t>(8, width - k0);
+          for (int64_t k = k0; k < k0 + nk; ++k) {
+            const int32_t* rk = rows + k * kBlockRows;
+            const float* vk = vals + k * kBlockRows;
+            float* tk = t + (k - k0) * 48;
+            if (nr == 48) {
+              if (unit) column_chains<true, true>(count[k], rk, vk, db + r0, R, mask, tk);
+              else column_chains<true, false>(count[k], rk, vk, db + r0, R, mask, tk);
+            } else {
+              if (unit) column_chains<false, true>(count[k], rk, vk, db + r0, R, mask, tk);
+              else column_chains<false, false>(count[k], rk, vk, db + r0, R, mask, tk);
+            }
+          }
+          add_transposed(t, skip, nr, nk, dw + r0 * J + c0 + k0, J);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+#endif  // AVX2
+
 }  // namespace
 
 bool sparse_rows_fit(int64_t J) { return J * kOutputBlock < (int64_t(1) << 31); }
@@ -251,6 +392,9 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
 
 bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d, const float* x,
                                  const int64_t* block_cols, float* dw) {
+#if DGM_PACKETS == 256
+  return weight_gradient_by_columns(n, R, J, d, x, block_cols, dw);
+#endif
   constexpr int64_t kBlockRows = 128;  // conv_backward_weights' blocks of pixels
   if (n <= 0) return true;
   Workspace& ws = thread_workspace();
