@@ -68,6 +68,48 @@ void forward_row(int64_t n, const int32_t* off, const float* val, const float* w
   for (int v = 0; v < V; ++v) simd::store(y + 16 * v, mask[v], r ? max(acc[v], z) : acc[v]);
 }
 
+#if DGM_PACKETS == 256
+// AVX2: two rows' forward_row<3, true, true> walked in step (12 chains in
+// flight, where one row's 6 waited on its loads); each row's chain is its
+// own, in its own order.
+void forward_two_rows(int64_t n0, const int32_t* off0, int64_t n1, const int32_t* off1, const float* w,
+                      const float* init0, const float* init1, float* y0, float* y1, bool relu, bool first,
+                      bool last) {
+  f16 a[3], b[3];
+  #pragma GCC unroll 3
+  for (int v = 0; v < 3; ++v) {
+    a[v] = !first ? simd::load(y0 + 16 * v) : init0 ? simd::load(init0 + 16 * v) : zero();
+    b[v] = !first ? simd::load(y1 + 16 * v) : init1 ? simd::load(init1 + 16 * v) : zero();
+  }
+  const int64_t both = std::min(n0, n1);
+  int64_t k = 0;
+  for (; k < both; ++k) {
+    const float* w0 = w + off0[k];
+    const float* w1 = w + off1[k];
+    #pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) {
+      a[v] = add(a[v], simd::load(w0 + 16 * v));
+      b[v] = add(b[v], simd::load(w1 + 16 * v));
+    }
+  }
+  for (int64_t j = k; j < n0; ++j) {
+    #pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) a[v] = add(a[v], simd::load(w + off0[j] + 16 * v));
+  }
+  for (int64_t j = k; j < n1; ++j) {
+    #pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) b[v] = add(b[v], simd::load(w + off1[j] + 16 * v));
+  }
+  const f16 z = zero();
+  const bool r = relu && last;
+  #pragma GCC unroll 3
+  for (int v = 0; v < 3; ++v) {
+    simd::store(y0 + 16 * v, r ? max(a[v], z) : a[v]);
+    simd::store(y1 + 16 * v, r ? max(b[v], z) : b[v]);
+  }
+}
+#endif
+
 template <bool Unit>
 void forward_rows(int V, bool full, int64_t n, const int32_t* off, const float* val, const float* w,
                   const mask16* mask, const float* init, float* y, bool relu, bool first, bool last) {
@@ -389,6 +431,17 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
           int64_t c = hi <= 0 ? 0 : count[r * panels + k];
           if (cut) c = std::lower_bound(o, o + c, int32_t(hi * kOutputBlock)) - o;
           const float* in = init ? init + p * F + o0 : nullptr;
+#if DGM_PACKETS == 256
+          if (unit && width == kOutputBlock && r + 1 < m) {
+            const int32_t* o1 = off + ((r + 1) * panels + k) * slot;
+            int64_t c1 = hi <= 0 ? 0 : count[(r + 1) * panels + k];
+            if (cut) c1 = std::lower_bound(o1, o1 + c1, int32_t(hi * kOutputBlock)) - o1;
+            forward_two_rows(c, o, c1, o1, wb, in, init ? in + F : nullptr, y + p * F + o0, y + (p + 1) * F + o0,
+                             relu, first, last);
+            ++r;
+            continue;
+          }
+#endif
           if (unit) forward_rows<true>(V, width == kOutputBlock, c, o, v, wb, mask, in, y + p * F + o0, relu, first, last);
           else forward_rows<false>(V, width == kOutputBlock, c, o, v, wb, mask, in, y + p * F + o0, relu, first, last);
         }
