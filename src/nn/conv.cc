@@ -1,6 +1,6 @@
 // conv.cc — the column-table convolution of conv.h. The float kernels, on
 // 16-float packets (packet.h: AVX-512, or pairs of AVX2 registers), keep a
-// tile of up to 8 pixels x 48 outputs (6 x 16 on AVX2) in registers and stream the
+// tile of up to 8 pixels (2 on AVX2) x 48 outputs in registers and stream the
 // weight rows (forward), or a tile of 8 columns (2) x 48 outputs over blocks
 // of pixels (weight gradient); each output value is one chain of fused
 // multiply-adds in column order, so which pixels share a tile never changes
@@ -184,12 +184,8 @@ void backward_weights_generic(int64_t J, const int64_t* col, const Grid& gx, con
 #if defined(DGM_PACKETS)
 
 // A forward tile's pixels and a weight tile's columns: 8 x 3 packets of
-// accumulators fill AVX-512's 32 registers; AVX2's 16 hold 2 x 3 pairs (the
-// weight tiles) or 6 x 1 (the forward tiles, one packet of a block at a time).
-constexpr int kTilePixels = DGM_PACKETS == 512 ? 8 : 6;
-// The runs the weight gradient gathers its blocks of pixels from (the
-// blocks, where the chains restart, must not depend on the forward tiles).
-constexpr int kRunPixels = DGM_PACKETS == 512 ? 8 : 2;
+// accumulators fill AVX-512's 32 registers; AVX2's 16 hold 2 x 3 pairs.
+constexpr int kTilePixels = DGM_PACKETS == 512 ? 8 : 2;
 constexpr int kTileCols = DGM_PACKETS == 512 ? 8 : 2;
 constexpr int kBlockVectors = 3;  // outputs a block: 3 x 16 = kOutputBlock
 static_assert(16 * kBlockVectors == kOutputBlock, "output blocks are three vectors");
@@ -346,22 +342,10 @@ void forward_packets(int64_t J, const int64_t* col, const float* w, const Grid& 
       while (walk.next(run, kTilePixels)) {
         const int64_t nc = seq ? nonzero_columns(Jp, cp, seq, x, run, list) : Jp;
         const int32_t* cl = seq ? list : nullptr;
-#if DGM_PACKETS == 256
-        // AVX2: 6 pixels x 16 outputs a tile, the block's packets in turn:
-        // a weight row loaded serves 6 pixels, where 2 x 48 tiles streamed
-        // each panel of weight rows (48 KB, past Zen 3's L1) from L2 for
-        // every 2 pixels. The same chains whichever tile computes a value.
-        for (int v = 0; v < V; ++v) {
-          const int64_t ov = o0 + 16 * v;
-          if (mask[v] == mask16(0xFFFF)) forward_run<1, true>(nc, cl, cp, wp, F, ov, mask + v, x, run, y, ep, first, last);
-          else forward_run<1, false>(nc, cl, cp, wp, F, ov, mask + v, x, run, y, ep, first, last);
-        }
-#else
         if (width == 48) forward_run<3, true>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
         else if (V == 3) forward_run<3, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
         else if (V == 2) forward_run<2, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
         else forward_run<1, false>(nc, cl, cp, wp, F, o0, mask, x, run, y, ep, first, last);
-#endif
       }
       if (last) break;
     }
@@ -530,7 +514,7 @@ void backward_weights_packets(int64_t J, const int64_t* col, const Grid& gx, con
   bool more = true;
   while (more) {
     int64_t np = 0;
-    while (np + kRunPixels <= kBlockPixels && (more = walk.next(run, kRunPixels)))
+    while (np + kTilePixels <= kBlockPixels && (more = walk.next(run, kTilePixels)))
       for (int64_t j = 0; j < run.n; ++j, ++np) xo[np] = run.xo[j], yo[np] = run.yo[j];
     if (np == 0) break;
     if (by_channel) {
