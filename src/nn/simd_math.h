@@ -35,28 +35,66 @@ namespace dgm::nn::simd {
 // series; 2^n by exponent bits, in two factors 2^(n >> 1) 2^(n - (n >> 1))
 // so that results below the normal range come out subnormal or 0 as
 // vscalefpd's do (n clamped to [-2044, 2046], where they are 0 and inf).
+// exp_pd4 of x[u], u < U, into out[u]: the U vectors' steps interleaved
+// (independent chains of fused multiply-adds in flight together), each
+// lane's operations those of exp_pd4 alone.
+template <int U>
+inline void exp_pd4_n(const __m256d* x, __m256d* out) {
+  __m256d n[U], r[U], p[U];
+  #pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) {
+    n[u] = _mm256_round_pd(_mm256_mul_pd(x[u], _mm256_set1_pd(1.4426950408889634074)),
+                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(6.93147180369123816490e-01), x[u]);
+    r[u] = _mm256_fnmadd_pd(n[u], _mm256_set1_pd(1.90821492927058770002e-10), r[u]);
+    p[u] = _mm256_set1_pd(kExpSeries[0]);
+  }
+  #pragma GCC unroll 16
+  for (int k = 1; k < 14; ++k)
+    #pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) p[u] = _mm256_fmadd_pd(p[u], r[u], _mm256_set1_pd(kExpSeries[k]));
+  #pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) {
+    // A NaN n converts to INT_MIN and clamps; p is NaN then, and stays NaN.
+    const __m256d m = _mm256_max_pd(_mm256_set1_pd(-2044.0), _mm256_min_pd(_mm256_set1_pd(2046.0), n[u]));
+    const __m128i ni = _mm256_cvtpd_epi32(m), n1 = _mm_srai_epi32(ni, 1), n2 = _mm_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi64x(1023);
+    const __m256d f1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n1), bias), 52));
+    const __m256d f2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n2), bias), 52));
+    out[u] = _mm256_mul_pd(_mm256_mul_pd(p[u], f1), f2);
+  }
+}
 inline __m256d exp_pd4(__m256d x) {
-  __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634074)),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
-  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
-  __m256d p = _mm256_set1_pd(kExpSeries[0]);
-  for (int k = 1; k < 14; ++k) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(kExpSeries[k]));
-  // A NaN n converts to INT_MIN and clamps; p is NaN then, and stays NaN.
-  n = _mm256_max_pd(_mm256_set1_pd(-2044.0), _mm256_min_pd(_mm256_set1_pd(2046.0), n));
-  const __m128i ni = _mm256_cvtpd_epi32(n), n1 = _mm_srai_epi32(ni, 1), n2 = _mm_sub_epi32(ni, n1);
-  const __m256i bias = _mm256_set1_epi64x(1023);
-  const __m256d f1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n1), bias), 52));
-  const __m256d f2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(n2), bias), 52));
-  return _mm256_mul_pd(_mm256_mul_pd(p, f1), f2);
+  __m256d e;
+  exp_pd4_n<1>(&x, &e);
+  return e;
 }
 
+// log1p_pd4 of x[u], u < U, into out[u], interleaved as exp_pd4_n; with
+// `plus`, out[u] = log1p(x[u]) + plus[u] with the last product and the sum
+// in one rounding (one fused multiply-add, as GCC contracts the separate
+// product and sum of an inlined log1p_pd4).
+template <int U>
+inline void log1p_pd4_n(const __m256d* x, __m256d* out, const __m256d* plus = nullptr) {
+  __m256d z[U], z2[U], p[U];
+  #pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) {
+    z[u] = _mm256_div_pd(x[u], _mm256_add_pd(_mm256_set1_pd(2.0), x[u]));
+    z2[u] = _mm256_mul_pd(z[u], z[u]);
+    p[u] = _mm256_set1_pd(1.0 / 33.0);
+  }
+  #pragma GCC unroll 16
+  for (int k = 15; k >= 0; --k)
+    #pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) p[u] = _mm256_fmadd_pd(p[u], z2[u], _mm256_set1_pd(1.0 / double(2 * k + 1)));
+  #pragma GCC unroll 8
+  for (int u = 0; u < U; ++u)
+    out[u] = plus ? _mm256_fmadd_pd(_mm256_add_pd(z[u], z[u]), p[u], plus[u]) : _mm256_mul_pd(_mm256_add_pd(z[u], z[u]), p[u]);
+}
 inline __m256d log1p_pd4(__m256d x) {
-  const __m256d z = _mm256_div_pd(x, _mm256_add_pd(_mm256_set1_pd(2.0), x));
-  const __m256d z2 = _mm256_mul_pd(z, z);
-  __m256d p = _mm256_set1_pd(1.0 / 33.0);
-  for (int k = 15; k >= 0; --k) p = _mm256_fmadd_pd(p, z2, _mm256_set1_pd(1.0 / double(2 * k + 1)));
-  return _mm256_mul_pd(_mm256_add_pd(z, z), p);
+  __m256d l;
+  log1p_pd4_n<1>(&x, &l);
+  return l;
 }
 
 // sigmoid_exp2_ps below for 8 floats under AVX2: 1 / (1 + 2^t), the same

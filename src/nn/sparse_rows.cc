@@ -4,7 +4,8 @@
 // of nonzero inputs (three loads a term, shared with no other row: the terms
 // are fewer). Rows taken in groups, walking their lists in step, were no
 // faster on Zen 4 (loads, not the adds' latency, bound it). The weight
-// gradient runs conv_backward_weights' tiles over a block's listed rows.
+// gradient runs conv_backward_weights' tiles over a block's listed rows
+// (AVX-512), or sums each input column's own list of nonzero rows (AVX2).
 #include "nn/sparse_rows.h"
 
 #include <algorithm>
@@ -66,6 +67,48 @@ void forward_row(int64_t n, const int32_t* off, const float* val, const float* w
   #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) simd::store(y + 16 * v, mask[v], r ? max(acc[v], z) : acc[v]);
 }
+
+#if DGM_PACKETS == 256
+// AVX2: two rows' forward_row<3, true, true> walked in step (12 chains in
+// flight, where one row's 6 waited on its loads); each row's chain is its
+// own, in its own order.
+void forward_two_rows(int64_t n0, const int32_t* off0, int64_t n1, const int32_t* off1, const float* w,
+                      const float* init0, const float* init1, float* y0, float* y1, bool relu, bool first,
+                      bool last) {
+  f16 a[3], b[3];
+  #pragma GCC unroll 3
+  for (int v = 0; v < 3; ++v) {
+    a[v] = !first ? simd::load(y0 + 16 * v) : init0 ? simd::load(init0 + 16 * v) : zero();
+    b[v] = !first ? simd::load(y1 + 16 * v) : init1 ? simd::load(init1 + 16 * v) : zero();
+  }
+  const int64_t both = std::min(n0, n1);
+  int64_t k = 0;
+  for (; k < both; ++k) {
+    const float* w0 = w + off0[k];
+    const float* w1 = w + off1[k];
+    #pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) {
+      a[v] = add(a[v], simd::load(w0 + 16 * v));
+      b[v] = add(b[v], simd::load(w1 + 16 * v));
+    }
+  }
+  for (int64_t j = k; j < n0; ++j) {
+    #pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) a[v] = add(a[v], simd::load(w + off0[j] + 16 * v));
+  }
+  for (int64_t j = k; j < n1; ++j) {
+    #pragma GCC unroll 3
+    for (int v = 0; v < 3; ++v) b[v] = add(b[v], simd::load(w + off1[j] + 16 * v));
+  }
+  const f16 z = zero();
+  const bool r = relu && last;
+  #pragma GCC unroll 3
+  for (int v = 0; v < 3; ++v) {
+    simd::store(y0 + 16 * v, r ? max(a[v], z) : a[v]);
+    simd::store(y1 + 16 * v, r ? max(b[v], z) : b[v]);
+  }
+}
+#endif
 
 template <bool Unit>
 void forward_rows(int V, bool full, int64_t n, const int32_t* off, const float* val, const float* w,
@@ -132,6 +175,154 @@ void weights_rows(int64_t kb, int64_t np, const int32_t* rows, const float* d, i
   weights_tile<KB, V, Full>(np, rows, d, R, x, J, mask, dw);
 }
 
+#if DGM_PACKETS == 256
+
+// AVX2: the weight gradient column by column of x. For each column c of a
+// block (of kOutputBlock columns and up to kBlockRows rows), the rows p
+// where x[p][c] is not +-0, in order; then dw[r][c] for 48 consecutive
+// outputs r at a time is one chain per r over that list, fma(x[p][c],
+// d[p][r], acc) from +0 (plain adds where every listed input is 1), the
+// chain conv_backward_weights' tiles make less its +-0 terms (which leave
+// it unchanged, as in forward), and dw[r][c] + acc is stored through 8 x 8
+// transposes. The tiles of 2 outputs x 48 columns spent 12 fused
+// multiply-adds a row however few of its inputs were nonzero: at 30% ones
+// the columns' lists take about a third of the vector operations.
+
+// The 48 chains of column c's list: acc[i] for outputs i of d (offset to
+// the first output; rows of R floats) into t[0, 48).
+template <bool Full, bool Unit>
+void column_chains(int64_t cnt, const int32_t* rows, const float* vals, const float* d, int64_t R,
+                   const mask16* mask, float* t) {
+  f16 acc[3] = {zero(), zero(), zero()};
+  for (int64_t i = 0; i < cnt; ++i) {
+    const float* dp = d + int64_t(rows[i]) * R;
+    if constexpr (Unit) {
+      #pragma GCC unroll 3
+      for (int v = 0; v < 3; ++v) acc[v] = add(acc[v], load_lanes<Full>(mask[v], dp + 16 * v));
+    } else {
+      const f16 xb = set1(vals[i]);
+      #pragma GCC unroll 3
+      for (int v = 0; v < 3; ++v) acc[v] = fmadd(xb, load_lanes<Full>(mask[v], dp + 16 * v), acc[v]);
+    }
+  }
+  #pragma GCC unroll 3
+  for (int v = 0; v < 3; ++v) simd::store(t + 16 * v, acc[v]);
+}
+
+// dw[i][k] = dw[i][k] + t[k][i] (ld of dw: J, of t: 48) for i0 <= i < ni, k < nk.
+inline void add_transposed(const float* t, int64_t i0, int64_t ni, int64_t nk, float* dw, int64_t J) {
+  for (; i0 < ni; i0 += 8) {
+    if (nk == 8 && ni - i0 >= 8) {
+      __m256 a[8], b[8];
+      #pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) a[k] = _mm256_loadu_ps(t + k * 48 + i0);
+      #pragma GCC unroll 4
+      for (int k = 0; k < 8; k += 2) {
+        b[k] = _mm256_unpacklo_ps(a[k], a[k + 1]);
+        b[k + 1] = _mm256_unpackhi_ps(a[k], a[k + 1]);
+      }
+      #pragma GCC unroll 2
+      for (int k = 0; k < 8; k += 4) {
+        a[k] = _mm256_shuffle_ps(b[k], b[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        a[k + 1] = _mm256_shuffle_ps(b[k], b[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        a[k + 2] = _mm256_shuffle_ps(b[k + 1], b[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        a[k + 3] = _mm256_shuffle_ps(b[k + 1], b[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      // a[q] (q < 4) holds i = q (low half) and i = q + 4 (high half) for k < 4; a[q + 4] for k >= 4.
+      #pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        const __m256 lo = _mm256_permute2f128_ps(a[q], a[q + 4], 0x20), hi = _mm256_permute2f128_ps(a[q], a[q + 4], 0x31);
+        float* r0 = dw + (i0 + q) * J;
+        float* r1 = dw + (i0 + q + 4) * J;
+        _mm256_storeu_ps(r0, _mm256_add_ps(_mm256_loadu_ps(r0), lo));
+        _mm256_storeu_ps(r1, _mm256_add_ps(_mm256_loadu_ps(r1), hi));
+      }
+    } else {
+      for (int64_t i = i0; i < std::min(ni, i0 + 8); ++i)
+        for (int64_t k = 0; k < nk; ++k) dw[i * J + k] = dw[i * J + k] + t[k * 48 + i];
+    }
+  }
+}
+
+bool weight_gradient_by_columns(int64_t n, int64_t R, int64_t J, const float* d, const float* x,
+                                const int64_t* block_cols, float* dw) {
+  constexpr int64_t kBlockRows = 128;  // conv_backward_weights' blocks of pixels: the same chains
+  if (n <= 0) return true;
+  Workspace& ws = thread_workspace();
+  Workspace::Frame frame(ws);
+  // Per column of a block: its listed rows (from the block's first) and their inputs.
+  int32_t* rows = ws.take<int32_t>(size_t(kOutputBlock * kBlockRows));
+  float* vals = ws.take<float>(size_t(kOutputBlock * kBlockRows));
+  int64_t* count = ws.take<int64_t>(size_t(kOutputBlock));
+  float* t = ws.take<float>(size_t(8 * 48));
+  for (int64_t p0 = 0; p0 < n; p0 += kBlockRows) {
+    const int64_t m = std::min(kBlockRows, n - p0);
+    for (int64_t c0 = 0; c0 < J; c0 += kOutputBlock) {
+      const int64_t width = std::min(kOutputBlock, J - c0), b = c0 / kOutputBlock;
+      const int64_t lo = block_cols ? block_cols[2 * b] : 0, hi = block_cols ? block_cols[2 * b + 1] : R;
+      if (lo >= hi) continue;
+      // The lists, row by row: 8 inputs a load, then each nonzero one's
+      // column by its bit (a third of them nonzero in binary images).
+      int64_t total = 0;
+      bool unit = true;
+      std::fill(count, count + width, int64_t(0));
+      const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), one = _mm256_set1_epi32(0x3F800000);
+      const __m256i zero = _mm256_setzero_si256(), iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      for (int64_t p = 0; p < m; ++p) {
+        const float* xp = x + (p0 + p) * J + c0;
+        for (int64_t k0 = 0; k0 < width; k0 += 8) {
+          const int64_t left = width - k0;
+          const int* q = reinterpret_cast<const int*>(xp + k0);
+          const __m256i bits = left >= 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q))
+                                         : _mm256_maskload_epi32(q, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), iota));
+          unsigned nz = ~unsigned(_mm256_movemask_ps(
+                            _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), zero)))) &
+                        0xFFu;  // lanes past the block load +0
+          const unsigned ones = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, one))));
+          unit = unit && (nz & ~ones) == 0;
+          total += __builtin_popcount(nz);
+          for (; nz; nz &= nz - 1) {
+            const int64_t k = k0 + __builtin_ctz(nz);
+            rows[k * kBlockRows + count[k]] = int32_t(p);
+            vals[k * kBlockRows + count[k]++] = xp[k];
+          }
+        }
+      }
+      // conv_backward_weights skips a block whose inputs are all +-0 (and
+      // otherwise adds every chain, +0 included, to dw).
+      if (total == 0) continue;
+      const float* db = d + p0 * R;
+      // Chunks of 48 outputs from a multiple of 16 below lo (d's loads
+      // then split no cache line where its rows are 64-byte aligned); the
+      // outputs below lo are not stored.
+      for (int64_t r0 = lo - lo % 16; r0 < hi; r0 += 48) {
+        const int64_t nr = std::min<int64_t>(48, hi - r0), skip = std::max<int64_t>(0, lo - r0);
+        mask16 mask[3];
+        for (int v = 0; v < 3; ++v) mask[v] = lane_mask(nr - 16 * v);
+        for (int64_t k0 = 0; k0 < width; k0 += 8) {
+          const int64_t nk = std::min<int64_t>(8, width - k0);
+          for (int64_t k = k0; k < k0 + nk; ++k) {
+            const int32_t* rk = rows + k * kBlockRows;
+            const float* vk = vals + k * kBlockRows;
+            float* tk = t + (k - k0) * 48;
+            if (nr == 48) {
+              if (unit) column_chains<true, true>(count[k], rk, vk, db + r0, R, mask, tk);
+              else column_chains<true, false>(count[k], rk, vk, db + r0, R, mask, tk);
+            } else {
+              if (unit) column_chains<false, true>(count[k], rk, vk, db + r0, R, mask, tk);
+              else column_chains<false, false>(count[k], rk, vk, db + r0, R, mask, tk);
+            }
+          }
+          add_transposed(t, skip, nr, nk, dw + r0 * J + c0 + k0, J);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+#endif  // AVX2
+
 }  // namespace
 
 bool sparse_rows_fit(int64_t J) { return J * kOutputBlock < (int64_t(1) << 31); }
@@ -186,19 +377,35 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
         count[r * panels + k] = c;
       }
 #else
-      // One input at a time: the list costs little next to the three
-      // packets of adds each listed input takes.
+      // 8 inputs at a time, without a branch on each (a zero or one in a
+      // binary image is not predictable: the branchy loop took a sixth of
+      // the pass): the lanes' indices through packet.h's compress table,
+      // the values by the same permutation; the same lists.
+      const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), one = _mm256_set1_epi32(0x3F800000);
+      const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21), seven = _mm256_set1_epi32(7);
+      const __m256i scale = _mm256_set1_epi32(int(kOutputBlock)), zero = _mm256_setzero_si256();
       for (int64_t k = 0; k < panels; ++k) {
         int32_t* o = off + (r * panels + k) * slot;
         float* v = val + (r * panels + k) * slot;
         int64_t c = 0;
-        for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); ++j) {
-          uint32_t bits;
-          std::memcpy(&bits, xr + j, sizeof bits);
-          if (!(bits & 0x7FFFFFFFu)) continue;  // +-0
-          other = mask16(other | (bits != 0x3F800000u));
-          o[c] = int32_t(j * kOutputBlock);
-          v[c++] = xr[j];
+        for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); j += 8) {
+          const int64_t left = J - j;
+          const __m256i bits =
+              left >= 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + j))
+                        : _mm256_maskload_epi32(reinterpret_cast<const int*>(xr + j),
+                                                _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)),
+                                                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+          const unsigned zeros = unsigned(
+              _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), zero))));
+          const unsigned ones = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, one))));
+          const unsigned nz = ~zeros & 0xFFu;  // lanes past J load +0
+          other = mask16(other | ((nz & ~ones) != 0));
+          const __m256i lanes =
+              _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(int(simd::kCompress.lanes[nz])), shifts), seven);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c),
+                              _mm256_mullo_epi32(_mm256_add_epi32(lanes, _mm256_set1_epi32(int32_t(j))), scale));
+          _mm256_storeu_ps(v + c, _mm256_permutevar8x32_ps(_mm256_castsi256_ps(bits), lanes));
+          c += __builtin_popcount(nz);
         }
         count[r * panels + k] = c;
       }
@@ -224,6 +431,17 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
           int64_t c = hi <= 0 ? 0 : count[r * panels + k];
           if (cut) c = std::lower_bound(o, o + c, int32_t(hi * kOutputBlock)) - o;
           const float* in = init ? init + p * F + o0 : nullptr;
+#if DGM_PACKETS == 256
+          if (unit && width == kOutputBlock && r + 1 < m) {
+            const int32_t* o1 = off + ((r + 1) * panels + k) * slot;
+            int64_t c1 = hi <= 0 ? 0 : count[(r + 1) * panels + k];
+            if (cut) c1 = std::lower_bound(o1, o1 + c1, int32_t(hi * kOutputBlock)) - o1;
+            forward_two_rows(c, o, c1, o1, wb, in, init ? in + F : nullptr, y + p * F + o0, y + (p + 1) * F + o0,
+                             relu, first, last);
+            ++r;
+            continue;
+          }
+#endif
           if (unit) forward_rows<true>(V, width == kOutputBlock, c, o, v, wb, mask, in, y + p * F + o0, relu, first, last);
           else forward_rows<false>(V, width == kOutputBlock, c, o, v, wb, mask, in, y + p * F + o0, relu, first, last);
         }
@@ -235,6 +453,9 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
 
 bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d, const float* x,
                                  const int64_t* block_cols, float* dw) {
+#if DGM_PACKETS == 256
+  return weight_gradient_by_columns(n, R, J, d, x, block_cols, dw);
+#endif
   constexpr int64_t kBlockRows = 128;  // conv_backward_weights' blocks of pixels
   if (n <= 0) return true;
   Workspace& ws = thread_workspace();

@@ -35,12 +35,15 @@ Grid rows(int64_t n, int64_t F) {
   return g;
 }
 
-void check(int64_t n, int64_t J, int64_t F, bool binary, bool relu) {
+void check(int64_t n, int64_t J, int64_t F, bool binary, bool relu, bool negative_zeros = false) {
   if (!sparse_rows_fit(J)) GTEST_SKIP() << "no AVX-512 kernel";
   Rng rng(7);
   const Stair st(J, F);
   std::vector<float> x(size_t(n * J)), w(size_t(J * F), 0.0f), init(size_t(n * F)), d(size_t(n * F));
   for (auto& v : x) v = rng.uniform() < 0.3 ? (binary ? 1.0f : float(rng.uniform())) : 0.0f;
+  if (negative_zeros)
+    for (auto& v : x)
+      if (v == 0.0f && rng.uniform() < 0.5) v = -0.0f;
   for (int64_t o = 0; o < F; ++o)
     for (int64_t j = 0; j < st.prefix[size_t(o)]; ++j) w[size_t(j * F + o)] = float(rng.uniform() - 0.5);
   for (auto& v : init) v = float(rng.uniform() - 0.5);
@@ -75,6 +78,16 @@ void check(int64_t n, int64_t J, int64_t F, bool binary, bool relu) {
 TEST(SparseRows, BinaryInputsMatchTheDenseKernelsBitForBit) { check(50, 784, 500, true, true); }
 TEST(SparseRows, RealInputsMatchTheDenseKernelsBitForBit) { check(200, 300, 130, false, false); }
 TEST(SparseRows, SmallAndOddShapes) { check(3, 17, 5, true, false); }
+// Blocks of 128 rows (the weight gradient's chains restart there), output
+// ranges that start off a multiple of 16 and end off a multiple of 8
+// (the AVX2 kernel's chunks of 48 outputs and 8 x 8 transposes), FVSBN's
+// square staircase, and -0 inputs among the zeros.
+TEST(SparseRows, BlocksOfRowsAndOddOutputRanges) {
+  check(300, 100, 70, true, false);
+  check(131, 784, 784, true, false);
+  check(257, 61, 203, false, false, true);
+  check(140, 200, 9, true, true, true);
+}
 
 }  // namespace
 }  // namespace dgm::nn
