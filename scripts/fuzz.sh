@@ -9,7 +9,8 @@
 # A crash input, once fixed in the library, goes to tests/fuzz/regressions/<target>/.
 # Exit status 1 when any target found something. Environment: BUILD_DIR
 # (default build-fuzz), CXX (default clang++), FUZZ_ARGS (extra libFuzzer flags),
-# FUZZ_JOBS (targets run at once, default the number of cores).
+# FUZZ_JOBS (targets run at once, default the number of cores), CMAKE_ARGS (more
+# CMake options, e.g. -DDGM_CHECKED_OPT=-O0 for a quicker build, as CI does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -22,7 +23,7 @@ build=${BUILD_DIR:-build-fuzz}
 # No MPI: the readers and the model loader never use it, and LeakSanitizer
 # reports Open MPI's own allocations.
 CXX=${CXX:-clang++} cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDGM_FUZZ=ON \
-  -DDGM_BUILD_TESTS=OFF -DDGM_NATIVE=OFF -DDGM_MPI=OFF >&2
+  -DDGM_BUILD_TESTS=OFF -DDGM_NATIVE=OFF -DDGM_MPI=OFF ${CMAKE_ARGS:-} >&2
 # One goal: CMake's top-level Makefile builds several --target goals one after
 # another (.NOTPARALLEL), which left a core idle for each small fuzz target.
 if [ ${#targets[@]} -eq ${#all[@]} ]; then
