@@ -10,7 +10,7 @@
 # Exit status 1 when any target found something. Environment: BUILD_DIR
 # (default build-fuzz), CXX (default clang++), FUZZ_ARGS (extra libFuzzer flags),
 # FUZZ_JOBS (targets run at once, default the number of cores), CMAKE_ARGS (more
-# CMake options, e.g. -DDGM_CHECKED_OPT=-O0 for a quicker build, as CI does).
+# CMake options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
