@@ -36,6 +36,27 @@ using simd::zero;
 // A weight tile's rows: 8 x 3 packets of accumulators fill AVX-512's 32
 // registers; AVX2's 16 hold 2 x 3 pairs.
 constexpr int kTileRows = DGM_PACKETS == 512 ? 8 : 2;
+#if DGM_PACKETS == 256
+// The 8 floats at p (the first `left` when left < 8; the lanes past them
+// read as +0): their bits, and as lane masks those not +-0 and those exactly 1.
+struct Lanes8 {
+  __m256i bits;
+  unsigned nonzero, ones;
+};
+inline Lanes8 lanes8(const float* p, int64_t left) {
+  const int* q = reinterpret_cast<const int*>(p);
+  const __m256i bits =
+      left >= 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q))
+                : _mm256_maskload_epi32(q, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)),
+                                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  const __m256i magnitude = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFFFF));
+  const unsigned zeros =
+      unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(magnitude, _mm256_setzero_si256()))));
+  const unsigned ones =
+      unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, _mm256_set1_epi32(0x3F800000)))));
+  return {bits, ~zeros & 0xFFu, ones};
+}
+#endif
 
 // One row x V vectors of outputs over one panel of columns: acc = init on
 // the first panel (the partial sums from y on a later one: a float stored
@@ -266,20 +287,12 @@ bool weight_gradient_by_columns(int64_t n, int64_t R, int64_t J, const float* d,
       int64_t total = 0;
       bool unit = true;
       std::fill(count, count + width, int64_t(0));
-      const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), one = _mm256_set1_epi32(0x3F800000);
-      const __m256i zero = _mm256_setzero_si256(), iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
       for (int64_t p = 0; p < m; ++p) {
         const float* xp = x + (p0 + p) * J + c0;
         for (int64_t k0 = 0; k0 < width; k0 += 8) {
-          const int64_t left = width - k0;
-          const int* q = reinterpret_cast<const int*>(xp + k0);
-          const __m256i bits = left >= 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q))
-                                         : _mm256_maskload_epi32(q, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)), iota));
-          unsigned nz = ~unsigned(_mm256_movemask_ps(
-                            _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), zero)))) &
-                        0xFFu;  // lanes past the block load +0
-          const unsigned ones = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, one))));
-          unit = unit && (nz & ~ones) == 0;
+          const Lanes8 l = lanes8(xp + k0, width - k0);
+          unsigned nz = l.nonzero;
+          unit = unit && (nz & ~l.ones) == 0;
           total += __builtin_popcount(nz);
           for (; nz; nz &= nz - 1) {
             const int64_t k = k0 + __builtin_ctz(nz);
@@ -381,25 +394,17 @@ bool sparse_rows_forward(int64_t n, int64_t J, const float* x, const float* w, i
       // binary image is not predictable: the branchy loop took a sixth of
       // the pass): the lanes' indices through packet.h's compress table,
       // the values by the same permutation; the same lists.
-      const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), one = _mm256_set1_epi32(0x3F800000);
       const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21), seven = _mm256_set1_epi32(7);
-      const __m256i scale = _mm256_set1_epi32(int(kOutputBlock)), zero = _mm256_setzero_si256();
+      const __m256i scale = _mm256_set1_epi32(int(kOutputBlock));
       for (int64_t k = 0; k < panels; ++k) {
         int32_t* o = off + (r * panels + k) * slot;
         float* v = val + (r * panels + k) * slot;
         int64_t c = 0;
         for (int64_t j = k * kPanel; j < std::min(J, (k + 1) * kPanel); j += 8) {
-          const int64_t left = J - j;
-          const __m256i bits =
-              left >= 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + j))
-                        : _mm256_maskload_epi32(reinterpret_cast<const int*>(xr + j),
-                                                _mm256_cmpgt_epi32(_mm256_set1_epi32(int(left)),
-                                                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-          const unsigned zeros = unsigned(
-              _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), zero))));
-          const unsigned ones = unsigned(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(bits, one))));
-          const unsigned nz = ~zeros & 0xFFu;  // lanes past J load +0
-          other = mask16(other | ((nz & ~ones) != 0));
+          const Lanes8 l = lanes8(xr + j, J - j);
+          const __m256i bits = l.bits;
+          const unsigned nz = l.nonzero;
+          other = mask16(other | ((nz & ~l.ones) != 0));
           const __m256i lanes =
               _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(int(simd::kCompress.lanes[nz])), shifts), seven);
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c),
@@ -455,7 +460,7 @@ bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d
                                  const int64_t* block_cols, float* dw) {
 #if DGM_PACKETS == 256
   return weight_gradient_by_columns(n, R, J, d, x, block_cols, dw);
-#endif
+#else
   constexpr int64_t kBlockRows = 128;  // conv_backward_weights' blocks of pixels
   if (n <= 0) return true;
   Workspace& ws = thread_workspace();
@@ -491,6 +496,7 @@ bool sparse_rows_weight_gradient(int64_t n, int64_t R, int64_t J, const float* d
     }
   }
   return true;
+#endif
 }
 
 #else

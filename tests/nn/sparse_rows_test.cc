@@ -36,7 +36,7 @@ Grid rows(int64_t n, int64_t F) {
 }
 
 void check(int64_t n, int64_t J, int64_t F, bool binary, bool relu, bool negative_zeros = false) {
-  if (!sparse_rows_fit(J)) GTEST_SKIP() << "no AVX-512 kernel";
+  if (!sparse_rows_fit(J)) GTEST_SKIP() << "no vector kernel (AVX-512 or AVX2) in this build, or J too large";
   Rng rng(7);
   const Stair st(J, F);
   std::vector<float> x(size_t(n * J)), w(size_t(J * F), 0.0f), init(size_t(n * F)), d(size_t(n * F));
